@@ -1,0 +1,63 @@
+"""Latency statistics with one definition of every number (trtexec's set, MLPerf's p90 headline).
+
+Percentiles default to trtexec's nearest-rank-from-the-top rule
+(``exclude = int((1 - P/100) * N)``, value ``sorted[max(N-1-exclude, 0)]``): every
+reported percentile is a latency that really happened, and the numbers match
+trtexec's report of the same samples. ``method="linear"`` gives numpy's default.
+The median is the middle value (mean of the two middle values for even N), as
+trtexec and numpy both define it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PERCENTILES = {"p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
+KEYS = ("count", "min", "mean", "median", "p90", "p95", "p99", "p999", "max", "std", "cov_pct")
+
+
+def nearest_rank(sorted_values: np.ndarray, p: float) -> float:
+    """trtexec's percentile of an ascending array."""
+    n = sorted_values.shape[0]
+    exclude = int((1.0 - p / 100.0) * n)
+    return float(sorted_values[max(n - 1 - exclude, 0)])
+
+
+def latency_stats(duration_ns: np.ndarray, *, method: str = "nearest") -> dict[str, float]:
+    """Statistics in milliseconds over ``duration_ns``; population std; CoV in percent.
+
+    An empty input gives ``count`` 0 and NaN for everything else.
+    """
+    d = np.asarray(duration_ns, dtype=np.float64) / 1e6
+    n = int(d.shape[0])
+    if n == 0:
+        out = {k: float("nan") for k in KEYS}
+        out["count"] = 0
+        return out
+    s = np.sort(d)
+    mean = float(s.mean())
+    std = float(s.std())  # population (ddof=0), as trtexec
+    out: dict[str, float] = {
+        "count": n,
+        "min": float(s[0]),
+        "mean": mean,
+        "median": float(np.median(s)),
+        "max": float(s[-1]),
+        "std": std,
+        "cov_pct": (std / mean * 100.0) if mean > 0 else float("nan"),
+    }
+    for key, p in PERCENTILES.items():
+        out[key] = nearest_rank(s, p) if method == "nearest" else float(np.percentile(s, p))
+    return {k: out[k] for k in KEYS}
+
+
+def throughput_ips(t_end_ns: np.ndarray, duration_ns: np.ndarray, items: np.ndarray) -> tuple[float, float]:
+    """(items per second, measured wall time s) over the window from the first measured
+    iteration's start to the last one's end: trtexec's "Total Host Walltime", not 1/mean latency."""
+    if len(t_end_ns) == 0:
+        return float("nan"), 0.0
+    start = int(np.min(np.asarray(t_end_ns) - np.asarray(duration_ns)))
+    end = int(np.max(t_end_ns))
+    wall = (end - start) / 1e9
+    total = float(np.sum(items, dtype=np.int64))
+    return (total / wall if wall > 0 else float("nan")), wall

@@ -1,0 +1,357 @@
+"""Command line: `edgemon [run] | replay | analyze | info | models | recover | restore`.
+
+Start-up must stay fast (`edgemon --help` < 0.3 s), so this module imports only
+the standard library; each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edgemon import __version__
+from edgemon.errors import UserError
+
+COMMANDS = ("run", "replay", "analyze", "info", "models", "recover", "restore")
+
+_DESCRIPTION = """\
+edgemon runs an inference or stress loop in a worker process, watches the machine
+(CPU/GPU clocks and load, memory, temperatures, power rails) while it runs, shows
+both on a live dashboard and records them together, crash-safe, for analysis and
+replay.
+
+With no command, `edgemon` means `edgemon run`: the numpy runner doing batch-1
+inference of the MNIST 1D network, recorded under ./recordings/, until you press q.
+"""
+
+_EXAMPLES = """\
+examples:
+  edgemon                                    dashboard on the default workload
+  edgemon run --duration 10m --headless      10 minutes, no dashboard, summary at the end
+  edgemon run --model reuters_dense --batch 32 --threads 2 --warmup 100,5s
+  edgemon run --emulate agx-orin             try everything on an emulated Jetson AGX Orin
+  edgemon replay latest                      replay the newest recording (space, +/-, arrows)
+  edgemon analyze recordings/<session> --json
+  edgemon info                               what this machine offers and what is missing
+
+Run `edgemon COMMAND --help` for the options of one command.
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def _session_arg(p: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    p.add_argument(
+        "session",
+        nargs="?" if optional else None,
+        default="latest" if optional else None,
+        metavar="DIR",
+        help="a recording folder, or 'latest' for the newest one under ./recordings",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgemon", description=_DESCRIPTION, epilog=_EXAMPLES, formatter_class=_Formatter
+    )
+    parser.add_argument("--version", action="version", version=f"edgemon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="run a workload, watch and record it (the default command)",
+        description="Start a workload in a worker process, sample the machine, show the dashboard "
+        "(or status lines with --headless) and record everything to a session folder.",
+        formatter_class=_Formatter,
+        epilog="Durations take s, m, h (90s, 10m, 3h, 1h30m). Warm-up takes iterations, "
+        "seconds, or both: 50, 5s, 50,5s (whichever ends later).\n"
+        "Keys in the dashboard: q quit, p pause/resume, m mark, ? help.",
+    )
+    w = run.add_argument_group("workload")
+    w.add_argument("--runner", default="numpy", help="worker program: see `edgemon models` (default: numpy)")
+    w.add_argument("--model", default="mnist_1d", help="built-in model name or a model file (default: mnist_1d)")
+    w.add_argument("--batch", type=int, default=1, help="items per inference (default: 1)")
+    w.add_argument("--threads", type=int, default=None, help="framework/BLAS threads (default: framework's own)")
+    w.add_argument("--warmup", default="0", help="warm-up iterations and/or time, e.g. 50, 5s, 50,5s (default: 0)")
+    w.add_argument("--duration", default=None, help="stop after this long, e.g. 90s, 10m, 3h (default: until quit)")
+    w.add_argument("--python", default=None, metavar="EXE",
+                   help="interpreter for the worker, e.g. JetPack's /usr/bin/python3 (default: this one)")
+    w.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="runner-specific option, repeatable (e.g. --opt size=1024 for the matmul model)")
+    r = run.add_argument_group("recording")
+    r.add_argument("--record", default=None, metavar="DIR",
+                   help="record into DIR (default: a new folder under ./recordings/)")
+    r.add_argument("--no-record", action="store_true", help="do not record")
+    m = run.add_argument_group("monitoring")
+    m.add_argument("--sample-hz", type=float, default=10.0, help="telemetry rate in Hz (default: 10)")
+    m.add_argument("--sysfs-root", default="/", metavar="DIR",
+                   help="read /sys, /proc and /etc under DIR instead of / (fixtures, containers)")
+    m.add_argument("--emulate", default=None, metavar="BOARD",
+                   help="run on an emulated Jetson: nano, tx2, xavier-nx, agx-orin, orin-nano, thor")
+    d = run.add_argument_group("display")
+    d.add_argument("--headless", action="store_true",
+                   help="no dashboard: a status line every few seconds and a summary at the end")
+    d.add_argument("--status-every", default="5s", metavar="DURATION",
+                   help="headless status line period (default: 5s)")
+    d.add_argument("--ascii", action="store_true", help="plain ASCII graphs, for bad fonts or slow links")
+
+    rp = sub.add_parser("replay", help="play a recording back in the dashboard",
+                        description="Replay a recording: space play/pause, + and - speed (1x to 1000x), "
+                        "left/right seek 10 s, [ and ] seek 1 min, home/end, n/N next/previous event.",
+                        formatter_class=_Formatter)
+    _session_arg(rp, optional=True)
+    rp.add_argument("--speed", type=float, default=1.0, help="initial speed, 1 to 1000 (default: 1)")
+    rp.add_argument("--ascii", action="store_true", help="plain ASCII graphs")
+
+    an = sub.add_parser("analyze", help="latency, throughput and telemetry statistics of a recording",
+                        description="Statistics over the measured (non-warm-up) iterations of a recording.",
+                        formatter_class=_Formatter)
+    _session_arg(an, optional=True)
+    an.add_argument("--json", action="store_true", help="machine-readable output")
+
+    info = sub.add_parser("info", help="platform, telemetry sources and runners available here",
+                          description="What edgemon can see on this machine, and why a source or runner is "
+                          "unavailable.", formatter_class=_Formatter)
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.add_argument("--sysfs-root", default="/", metavar="DIR", help="read the machine under DIR")
+
+    models = sub.add_parser("models", help="built-in models per runner",
+                            description="Built-in models with input shape, parameters and GFLOPs.",
+                            formatter_class=_Formatter)
+    models.add_argument("--runner", default=None, help="only this runner")
+    models.add_argument("--json", action="store_true", help="machine-readable output")
+
+    rec = sub.add_parser("recover", help="make a crashed session's recording whole again",
+                         description="Turn the live tail a killed session left behind into Parquet. "
+                         "Any edgemon command that opens a session does this by itself.",
+                         formatter_class=_Formatter)
+    _session_arg(rec)
+
+    rs = sub.add_parser("restore", help="restore power mode, cores, clocks and fan saved by a session",
+                        description="Put the machine back the way a session found it (after a crash).",
+                        formatter_class=_Formatter)
+    _session_arg(rs, optional=True)
+    rs.add_argument("--sysfs-root", default="/", metavar="DIR", help=argparse.SUPPRESS)
+    return parser
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """Bare `edgemon` and `edgemon --duration 1m` mean `edgemon run ...`."""
+    if not argv:
+        return ["run"]
+    if argv[0] in COMMANDS or argv[0] in ("-h", "--help", "--version"):
+        return argv
+    return ["run", *argv]
+
+
+def resolve_session(arg: str, *, root: Path = Path("recordings")) -> Path:
+    """A session folder from DIR or 'latest' (newest folder with a session.json under ./recordings)."""
+    if arg != "latest":
+        path = Path(arg)
+        if not path.exists():
+            raise UserError(f"no such recording folder: {arg}")
+        return path
+    candidates = [p.parent for p in root.glob("*/session.json")]
+    if not candidates:
+        raise UserError(f"no recordings under {root}/ yet; run `edgemon run` first or pass a folder")
+    return max(candidates, key=lambda p: (p / "session.json").stat().st_mtime)
+
+
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--opt takes KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def run_config_from_args(args: argparse.Namespace):
+    from edgemon.session.config import RunConfig, WorkloadSpec
+    from edgemon.units import parse_duration, parse_warmup
+
+    warm_iters, warm_s = parse_warmup(args.warmup)
+    if args.batch < 1:
+        raise UserError(f"--batch must be at least 1, got {args.batch}")
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    if not 0.1 <= args.sample_hz <= 100:
+        raise UserError(f"--sample-hz must be between 0.1 and 100, got {args.sample_hz:g}")
+    root = Path(args.sysfs_root)
+    if not root.is_dir():
+        raise UserError(f"--sysfs-root {args.sysfs_root}: not a folder")
+    if args.record and args.no_record:
+        raise UserError("--record and --no-record contradict each other; pick one")
+    spec = WorkloadSpec(
+        runner=args.runner,
+        model=args.model,
+        batch=args.batch,
+        threads=args.threads,
+        warmup_iters=warm_iters,
+        warmup_s=warm_s,
+        python=args.python,
+        options=_parse_options(args.opt),
+    )
+    return RunConfig(
+        workload=spec,
+        duration_s=parse_duration(args.duration) if args.duration else None,
+        record_dir=Path(args.record) if args.record else None,
+        record=not args.no_record,
+        sample_hz=args.sample_hz,
+        sysfs_root=root,
+        headless=args.headless,
+        ascii=args.ascii,
+        status_every_s=parse_duration(args.status_every, what="--status-every"),
+        emulate=args.emulate,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edgemon.session.live import LiveSession
+
+    config = run_config_from_args(args)
+    session = LiveSession(config)
+    try:
+        session.start()
+    except BaseException:
+        session.close()
+        raise
+    if config.headless:
+        from edgemon.session.headless import run_headless
+
+        return run_headless(session, status_every_s=config.status_every_s)
+    try:
+        from edgemon.tui import run_dashboard
+
+        code = run_dashboard(session, ascii=config.ascii)
+    finally:
+        session.close()
+    if session.meta.get("record_path"):
+        print(f"recording: {session.meta['record_path']}")
+    if session.status().state == "crashed":
+        return 1
+    return code
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from edgemon.recording.reader import open_recording
+    from edgemon.recording.replay import ReplayFeed
+    from edgemon.tui import run_dashboard
+
+    if not 1 <= args.speed <= 1000:
+        raise UserError(f"--speed must be between 1 and 1000, got {args.speed:g}")
+    rec = open_recording(resolve_session(args.session))
+    feed = ReplayFeed(rec)
+    feed.command("speed", factor=args.speed)
+    return run_dashboard(feed, ascii=args.ascii)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from edgemon.analysis.summary import analyze, format_analysis, to_json
+    from edgemon.recording.reader import open_recording
+
+    rec = open_recording(resolve_session(args.session))
+    result = analyze(rec)
+    print(to_json(result) if args.json else format_analysis(result))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    from edgemon.info import collect_info, format_info
+
+    root = Path(args.sysfs_root)
+    if not root.is_dir():
+        raise UserError(f"--sysfs-root {args.sysfs_root}: not a folder")
+    data = collect_info(root)
+    print(json.dumps(data, indent=2, default=str) if args.json else format_info(data))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import json
+
+    from edgemon.workload.registry import list_runners, models_for
+
+    runners = [args.runner] if args.runner else list_runners()
+    table = {}
+    for name in runners:
+        table[name] = models_for(name)
+    if args.json:
+        print(json.dumps(table, indent=2, default=str))
+        return 0
+    for name, models in table.items():
+        print(f"{name}:")
+        if not models:
+            print("  (no built-in models)")
+        for model, m in models.items():
+            shape = "x".join(str(s) for s in m.get("input_shape", ()))
+            params = m.get("params")
+            gflops = m.get("gflops")
+            print(f"  {model:<18} input {shape:<14} params {params if params is not None else '-':>10}"
+                  f"  GFLOPs {gflops if gflops is not None else '-':>8}  {m.get('description', '')}")
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from edgemon.recording.recover import recover
+
+    report = recover(resolve_session(args.session))
+    print(report.summary() if hasattr(report, "summary") else report)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    import json
+
+    path = resolve_session(args.session)
+    meta_path = path / "session.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{meta_path}: cannot read session description ({exc})") from None
+    state = meta.get("restore")
+    if not state:
+        print(f"{path}: the session saved no machine state (not a Jetson, or controls unavailable); nothing to do")
+        return 0
+    from edgemon.control import Controls
+    from edgemon.control.snapshot import MachineState
+
+    root = Path(args.sysfs_root if args.sysfs_root != "/" else meta.get("sysfs_root", "/"))
+    controls = Controls(root, {})
+    results = controls.restore(MachineState.from_dict(state))
+    failed = False
+    for r in results:
+        print(("ok    " if r.ok else "FAILED ") + r.message)
+        failed |= not r.ok
+    return 1 if failed else 0
+
+
+_HANDLERS = {
+    "run": cmd_run,
+    "replay": cmd_replay,
+    "analyze": cmd_analyze,
+    "info": cmd_info,
+    "models": cmd_models,
+    "recover": cmd_recover,
+    "restore": cmd_restore,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _HANDLERS[args.command](args)
+    except UserError as exc:
+        print(f"edgemon: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

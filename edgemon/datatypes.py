@@ -1,0 +1,87 @@
+"""The three things that flow through a session (DESIGN.md "One data flow").
+
+All timestamps are ``time.monotonic_ns()`` (CLOCK_MONOTONIC, shared by every
+process on Linux); a session keeps one wall-clock anchor for display.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One telemetry reading: ``{metric_name: value}`` at ``t_ns`` (names as in DESIGN.md)."""
+
+    t_ns: int
+    values: dict[str, float]
+
+
+@dataclass(frozen=True)
+class LatencyBatch:
+    """Many timed iterations from a runner; parallel int64/int64/int32 arrays.
+
+    ``warmup`` is per batch: a runner flushes at the warm-up boundary so a batch
+    is either all warm-up or all measured.
+    """
+
+    t_end_ns: np.ndarray
+    duration_ns: np.ndarray
+    items: np.ndarray
+    warmup: bool = False
+
+    def __len__(self) -> int:
+        return int(self.t_end_ns.shape[0])
+
+    @classmethod
+    def from_lists(cls, t_end_ns, duration_ns, items, warmup: bool = False) -> "LatencyBatch":
+        return cls(
+            np.asarray(t_end_ns, dtype=np.int64),
+            np.asarray(duration_ns, dtype=np.int64),
+            np.asarray(items, dtype=np.int32),
+            bool(warmup),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened at ``t_ns``: ``kind`` from :class:`EventKind`, JSON-able details."""
+
+    t_ns: int
+    kind: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def details_json(self) -> str:
+        return json.dumps(self.details, sort_keys=True, default=str)
+
+
+class EventKind:
+    """Event kinds recorded in ``events/``. Strings, so recordings stay readable without edgemon."""
+
+    SESSION_START = "session_start"
+    SESSION_END = "session_end"
+    WORKER_HELLO = "worker_hello"        # details: the runner's hello (runner, framework, version, model, ...)
+    WORKER_EXIT = "worker_exit"          # clean exit; details: returncode
+    WORKER_CRASHED = "worker_crashed"    # details: returncode, signal, signal_name, reason, oom (bool), stderr_tail
+    WORKER_HUNG = "worker_hung"
+    WARMUP_DONE = "warmup_done"          # details: iterations, seconds, first_inference_ms
+    PHASE = "phase"                      # details: name (e.g. "train", "inference")
+    EPOCH = "epoch"
+    ERROR = "error"                      # details: message, reason, traceback (runner errors are results)
+    MARK = "mark"                        # user mark; details: note
+    PAUSE = "pause"
+    RESUME = "resume"
+    POWER_MODE = "power_mode"            # details: from_id, to_id, name, ok, message
+    CORE_ONLINE = "core_online"          # details: cpu, online (bool), ok, message
+    JETSON_CLOCKS = "jetson_clocks"
+    FAN = "fan"
+    THROTTLE_BEGIN = "throttle_begin"
+    THROTTLE_END = "throttle_end"
+    SEGMENT_ROLLED = "segment_rolled"
+    SOURCE_UNAVAILABLE = "source_unavailable"  # details: source, reason
+    RECORDING_ERROR = "recording_error"  # details: message (e.g. disk full); the session goes on
+    CONTROL_FAILED = "control_failed"    # details: control, message (what to configure)

@@ -1,0 +1,35 @@
+"""The boundary between the CLI (or a profile) and a session: what to run and how to watch it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class WorkloadSpec:
+    """What the worker process runs. Passed to the runner as command-line options."""
+
+    runner: str = "numpy"
+    model: str = "mnist_1d"
+    batch: int = 1
+    threads: int | None = None
+    warmup_iters: int = 0
+    warmup_s: float = 0.0
+    python: str | None = None          # interpreter for the runner; None = the monitor's own
+    options: dict[str, str] = field(default_factory=dict)   # runner-specific --opt key=value
+
+
+@dataclass
+class RunConfig:
+    workload: WorkloadSpec = field(default_factory=WorkloadSpec)
+    duration_s: float | None = None    # None = until quit
+    record_dir: Path | None = None     # None with record=True -> recordings/<auto name>
+    record: bool = True
+    recordings_root: Path = Path("recordings")
+    sample_hz: float = 10.0
+    sysfs_root: Path = Path("/")
+    headless: bool = False
+    ascii: bool = False
+    status_every_s: float = 5.0        # headless status line period
+    emulate: str | None = None         # emulated Jetson board name

@@ -1,0 +1,71 @@
+"""`edgemon run --headless`: a status line every few seconds, a summary table at the end."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+from edgemon.datatypes import EventKind
+from edgemon.session.live import LiveSession
+
+
+def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None) -> int:
+    """Drive a started session until its worker ends. Exit code: 0 success, 1 the workload failed."""
+    from edgemon.view.model import DashboardModel
+    from edgemon.view.status_line import status_line, summary_table
+
+    out = out or sys.stdout
+    model = DashboardModel()
+    stop_requested = []
+
+    def on_signal(signum, _frame):
+        # First signal: stop gracefully (recording closed, machine restored); second: hurry.
+        if stop_requested:
+            raise KeyboardInterrupt
+        stop_requested.append(signum)
+        session.command("stop")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    failed = False
+    try:
+        next_status = time.monotonic() + status_every_s
+        while not session.wait(0.25):
+            failed |= _apply(model, session, out)
+            if time.monotonic() >= next_status:
+                next_status += status_every_s
+                print(status_line(model, session.status()), file=out, flush=True)
+        failed |= _apply(model, session, out)
+    finally:
+        session.close()
+        for s, h in previous.items():
+            signal.signal(s, h)
+    failed |= _apply(model, session, out)
+    status = session.status()
+    print(summary_table(model, status), file=out, flush=True)
+    if session.recorder is not None:
+        print(f"recording: {session.meta.get('record_path')}", file=out, flush=True)
+    if status.state == "crashed":
+        failed = True
+    return 1 if failed else 0
+
+
+def _apply(model, session: LiveSession, out) -> bool:
+    """Feed the model; print crash/error events at once. True if the workload failed."""
+    update = session.drain()
+    model.apply(update)
+    failed = False
+    for ev in update.events:
+        if ev.kind == EventKind.WORKER_CRASHED:
+            print(f"edgemon: worker crashed: {ev.details.get('reason', '')}", file=out, flush=True)
+            tail = ev.details.get("stderr_tail") or []
+            for line in list(tail)[-5:]:
+                print(f"  | {line}", file=out)
+            failed = True
+        elif ev.kind == EventKind.ERROR:
+            print(f"edgemon: runner error: {ev.details.get('reason') or ev.details.get('message', '')}",
+                  file=out, flush=True)
+            failed = True
+        elif ev.kind in (EventKind.RECORDING_ERROR, EventKind.CONTROL_FAILED):
+            print(f"edgemon: {ev.kind.replace('_', ' ')}: {ev.details.get('message', '')}", file=out, flush=True)
+    return failed

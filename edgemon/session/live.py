@@ -1,0 +1,370 @@
+"""A live session: worker + sampler + recorder (+ emulated board, + controls) behind one Feed.
+
+Threads, not processes, connect the stages: the sampler thread and the worker's
+reader thread publish into :meth:`LiveSession._publish_*`, which hand each item
+to the recorder (cheap append) and to a bounded queue that the dashboard or the
+headless loop drains at its own pace. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from edgemon import __version__
+from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
+from edgemon.session.config import RunConfig
+from edgemon.view.feed import Feed, FeedStatus, FeedUpdate, MachineView
+
+# Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
+# latency frames at 10/s. Older items are dropped from the *view* only; the
+# recorder has its own copy.
+_MAX_PENDING_SAMPLES = 6000
+_MAX_PENDING_BATCHES = 6000
+_MAX_PENDING_EVENTS = 2000
+
+
+class LiveSession(Feed):
+    is_replay = False
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.meta: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._samples: deque[Sample] = deque(maxlen=_MAX_PENDING_SAMPLES)
+        self._batches: deque[LatencyBatch] = deque(maxlen=_MAX_PENDING_BATCHES)
+        self._events: deque[Event] = deque(maxlen=_MAX_PENDING_EVENTS)
+        self._state = "starting"
+        self._message = ""
+        self._t0_ns = time.monotonic_ns()
+        self._t_end_ns: int | None = None
+        self._ended = threading.Event()
+        self._end_reason = ""
+        self._paused = False
+        self._closed = False
+        self.exit_event: Event | None = None
+        self.recorder = None
+        self.sampler = None
+        self.worker = None
+        self.board = None          # EmulatedBoard
+        self.controls = None       # edgemon.control.Controls on a Jetson
+        self.restore_state = None  # MachineState captured at start
+        self._statuses: list = []
+        self._timer: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        """Validate, then bring the stages up in the order that loses nothing:
+        recorder, sampler, worker. Raises UserError for bad input before anything runs."""
+        from edgemon.workload.registry import validate
+
+        cfg = self.config
+        validate(cfg.workload)
+        root = cfg.sysfs_root
+        executables: dict[str, str] = {}
+        env = None
+        if cfg.emulate:
+            from edgemon.emulate import EmulatedBoard
+
+            self.board = EmulatedBoard(cfg.emulate)
+            self.board.start()
+            root = self.board.root
+            executables.update(self.board.executables)
+        from edgemon.platform.detect import detect
+        from edgemon.telemetry.base import SourceContext
+        from edgemon.telemetry.registry import build_sources
+
+        platform_info = detect(root)
+        ctx = SourceContext(root=root, sample_hz=cfg.sample_hz, executables=executables)
+        self._ctx = ctx
+        sources, self._statuses = build_sources(ctx, platform_info)
+        self._setup_controls(root, executables, platform_info)
+
+        self.meta = self._initial_meta(platform_info)
+        if cfg.record:
+            from edgemon.recording.naming import default_session_dir
+            from edgemon.recording.writer import Recorder
+
+            folder = cfg.record_dir or default_session_dir(
+                cfg.recordings_root, self.meta["host"], f"{cfg.workload.runner}-{cfg.workload.model}"
+            )
+            self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error)
+            self.recorder.open()
+            self.meta["record_path"] = str(folder)
+        self._publish_event(Event(time.monotonic_ns(), EventKind.SESSION_START, {
+            "argv": sys.argv[1:], "emulated": bool(cfg.emulate)}))
+        for st in self._statuses:
+            if not st.available:
+                self._publish_event(Event(time.monotonic_ns(), EventKind.SOURCE_UNAVAILABLE,
+                                          {"source": st.name, "reason": st.reason}))
+
+        from edgemon.telemetry.sampler import Sampler
+
+        self.sampler = Sampler(sources, cfg.sample_hz, self._publish_sample, on_status=self._source_status)
+        self.sampler.start()
+
+        from edgemon.workload.worker import Worker
+
+        if self.board is not None:
+            env = dict(os.environ)
+            env.update(self.board.env())
+        self.worker = Worker(
+            cfg.workload,
+            on_hello=self._on_hello,
+            on_latency=self._publish_latency,
+            on_event=self._publish_event,
+            on_exit=self._on_exit,
+            env=env,
+        )
+        self.worker.start()
+        ctx.worker_pid = self.worker.pid
+        self._t0_ns = time.monotonic_ns()
+        with self._lock:
+            self._state = "running"
+        if cfg.duration_s:
+            self._t_end_ns = self._t0_ns + int(cfg.duration_s * 1e9)
+            self._timer = threading.Thread(target=self._duration_timer, name="edgemon-duration", daemon=True)
+            self._timer.start()
+
+    def _setup_controls(self, root: Path, executables: dict[str, str], platform_info) -> None:
+        if getattr(platform_info, "kind", "") != "jetson":
+            return
+        try:
+            from edgemon.control import Controls
+        except ImportError:
+            return
+        try:
+            self.controls = Controls(root, executables, on_event=self._publish_event)
+            self.restore_state = self.controls.capture()
+        except Exception as exc:  # controls are a convenience; the session goes on without them
+            self.controls = None
+            self._message = f"controls unavailable: {exc}"
+
+    def _initial_meta(self, platform_info) -> dict[str, Any]:
+        from dataclasses import asdict, is_dataclass
+
+        cfg = self.config
+        plat = asdict(platform_info) if is_dataclass(platform_info) else dict(vars(platform_info))
+        meta: dict[str, Any] = {
+            "host": socket.gethostname(),
+            "edgemon_version": __version__,
+            "argv": sys.argv[1:],
+            "platform": {k: (str(v) if isinstance(v, Path) else v) for k, v in plat.items()},
+            "workload": {
+                "runner": cfg.workload.runner,
+                "model": cfg.workload.model,
+                "batch": cfg.workload.batch,
+                "threads": cfg.workload.threads,
+                "warmup_iters": cfg.workload.warmup_iters,
+                "warmup_s": cfg.workload.warmup_s,
+                "options": dict(cfg.workload.options),
+            },
+            "duration_s": cfg.duration_s,
+            "sample_hz": cfg.sample_hz,
+            "sysfs_root": str(cfg.sysfs_root),
+            "emulated": bool(cfg.emulate),
+            "emulated_board": cfg.emulate,
+            "sources": [
+                {"name": s.name, "available": s.available, "reason": s.reason, "detail": s.detail}
+                for s in self._statuses
+            ],
+        }
+        if self.restore_state is not None:
+            meta["restore"] = self.restore_state.to_dict()
+        trips = self._trip_points()
+        if trips:
+            meta["trip_points"] = trips
+        return meta
+
+    def _trip_points(self) -> dict[str, float]:
+        """Lowest passive/hot trip per temperature metric, for the dashboard and analysis."""
+        try:
+            from edgemon.telemetry.thermal import ThermalSource
+        except ImportError:
+            return {}
+        try:
+            trips = ThermalSource(self._ctx).trip_points()
+        except Exception:
+            return {}
+        out = {}
+        for metric, points in trips.items():
+            temps = [t for kind, t in points if kind in ("passive", "hot", "critical") and t > 0]
+            if temps:
+                out[metric] = min(temps)
+        return out
+
+    # ------------------------------------------------------------ publishing
+    def _publish_sample(self, sample: Sample) -> None:
+        if self.recorder is not None:
+            self.recorder.on_sample(sample)
+        with self._lock:
+            self._samples.append(sample)
+
+    def _publish_latency(self, batch: LatencyBatch) -> None:
+        if self.recorder is not None:
+            self.recorder.on_latency(batch)
+        with self._lock:
+            self._batches.append(batch)
+
+    def _publish_event(self, event: Event) -> None:
+        if self.recorder is not None:
+            self.recorder.on_event(event)
+        with self._lock:
+            self._events.append(event)
+
+    def _on_hello(self, hello: dict) -> None:
+        self.meta["runner_hello"] = hello
+        self._publish_event(Event(time.monotonic_ns(), EventKind.WORKER_HELLO, hello))
+        if self.recorder is not None:
+            self.recorder.update_meta(runner_hello=hello)
+
+    def _on_exit(self, event: Event) -> None:
+        self.exit_event = event
+        self._publish_event(event)
+        with self._lock:
+            if event.kind == EventKind.WORKER_CRASHED:
+                self._state = "crashed"
+                self._message = "worker crashed: " + str(event.details.get("reason", ""))
+            else:
+                self._state = "ended"
+                self._message = self._end_reason or "worker finished"
+        self._ended.set()
+
+    def _source_status(self, status) -> None:
+        self._publish_event(Event(time.monotonic_ns(), EventKind.SOURCE_UNAVAILABLE,
+                                  {"source": status.name, "reason": status.reason}))
+
+    def _recording_error(self, message: str) -> None:
+        ev = Event(time.monotonic_ns(), EventKind.RECORDING_ERROR, {"message": message})
+        with self._lock:
+            self._events.append(ev)
+            self._message = "recording stopped: " + message
+
+    def _duration_timer(self) -> None:
+        assert self._t_end_ns is not None
+        while not self._ended.is_set():
+            left = (self._t_end_ns - time.monotonic_ns()) / 1e9
+            if left <= 0:
+                self._end_reason = "duration reached"
+                if self.worker is not None:
+                    self.worker.stop()
+                return
+            self._ended.wait(min(left, 0.5))
+
+    # ------------------------------------------------------------------ Feed
+    def drain(self) -> FeedUpdate:
+        with self._lock:
+            up = FeedUpdate(list(self._samples), list(self._batches), list(self._events))
+            self._samples.clear()
+            self._batches.clear()
+            self._events.clear()
+        return up
+
+    def status(self) -> FeedStatus:
+        now = time.monotonic_ns()
+        with self._lock:
+            state, msg = self._state, self._message
+        if state == "running" and self._paused:
+            state = "paused"
+        remaining = None
+        if self._t_end_ns is not None:
+            remaining = max(0.0, (self._t_end_ns - now) / 1e9)
+        return FeedStatus(state=state, elapsed_s=(now - self._t0_ns) / 1e9, remaining_s=remaining,
+                          t_ns=now, message=msg)
+
+    @property
+    def source_statuses(self) -> list:
+        if self.sampler is not None:
+            try:
+                return self.sampler.statuses()
+            except Exception:
+                pass
+        return list(self._statuses)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._ended.wait(timeout)
+
+    def machine_state(self) -> MachineView | None:
+        if self.controls is None:
+            return None
+        try:
+            view = self.controls.view()
+        except Exception as exc:
+            return MachineView(unavailable={"all": str(exc)})
+        view.recording = self.recorder is not None
+        return view
+
+    def command(self, name: str, **kw: Any) -> str | None:
+        now = time.monotonic_ns()
+        if name in ("pause", "resume", "toggle_pause"):
+            if self.worker is None or self.ended:
+                return "no running worker"
+            pause = (not self._paused) if name == "toggle_pause" else (name == "pause")
+            if pause:
+                self.worker.pause()
+            else:
+                self.worker.resume()
+            self._paused = pause
+            self._publish_event(Event(now, EventKind.PAUSE if pause else EventKind.RESUME, {}))
+            return "worker paused" if pause else "worker resumed"
+        if name == "mark":
+            note = str(kw.get("note", "")).strip()
+            self._publish_event(Event(now, EventKind.MARK, {"note": note}))
+            return f"marked: {note}" if note else "marked"
+        if name == "stop":
+            self._end_reason = "stopped by user"
+            if self.worker is not None:
+                self.worker.stop()
+            return "stopping"
+        if name in ("power_mode", "core", "jetson_clocks", "fan"):
+            if self.controls is None:
+                return f"{name}: no machine controls on this host"
+            try:
+                result = self.controls.apply(name, **kw)
+            except Exception as exc:
+                return f"{name} failed: {exc}"
+            return getattr(result, "message", str(result))
+        return f"{name}: not available in a live session"
+
+    # ------------------------------------------------------------------ close
+    def close(self) -> None:
+        """Stop everything, restore the machine, close the recording. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.worker is not None:
+            try:
+                self.worker.stop()
+            except Exception:
+                pass
+        if self.sampler is not None:
+            self.sampler.stop()
+        restore_results = []
+        if self.controls is not None and self.restore_state is not None:
+            try:
+                restore_results = self.controls.restore(self.restore_state)
+            except Exception as exc:
+                restore_results = [f"restore failed: {exc}"]
+        end = {
+            "state": "crashed" if self._state == "crashed" else "ended",
+            "reason": self._end_reason or (self._message or "worker finished"),
+        }
+        if self.exit_event is not None:
+            end["worker"] = self.exit_event.details
+        if restore_results:
+            end["restore"] = [getattr(r, "message", str(r)) for r in restore_results]
+        self._publish_event(Event(time.monotonic_ns(), EventKind.SESSION_END, end))
+        if self.recorder is not None:
+            self.recorder.close(end)
+        if self.board is not None:
+            self.board.stop()

@@ -1,0 +1,78 @@
+"""What every telemetry source looks like.
+
+A source turns one part of the machine into ``{metric_name: float}`` (names as
+in DESIGN.md). Every path it reads is under ``ctx.root`` and every command it
+runs is configurable, so fixture trees, the emulator and real boards run the
+same code. A source that is absent says so in :meth:`probe` and is skipped; a
+source whose reads keep failing is disabled by the sampler with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class SourceContext:
+    """Shared, mutable knowledge the sources need."""
+
+    root: Path = Path("/")
+    sample_hz: float = 10.0
+    worker_pid: int | None = None   # changes when a worker is (re)started
+    monitor_pid: int = field(default_factory=os.getpid)
+    executables: dict[str, str] = field(default_factory=dict)  # e.g. {"tegrastats": "/usr/bin/tegrastats"}
+
+    def path(self, absolute: str) -> Path:
+        """``/sys/class/thermal`` under the configured root."""
+        return self.root / absolute.lstrip("/")
+
+
+@dataclass
+class SourceStatus:
+    """What ``edgemon info`` and the dashboard say about a source."""
+
+    name: str
+    available: bool
+    reason: str = ""          # why not available / why disabled; empty when fine
+    detail: str = ""          # e.g. "4 zones", "pynvml 12.535", "tegrastats --interval 100"
+
+
+class Source:
+    """Base class. Subclasses set ``name`` and implement ``probe`` and ``read``."""
+
+    name = "source"
+
+    def __init__(self, ctx: SourceContext):
+        self.ctx = ctx
+
+    def probe(self) -> SourceStatus:
+        """Cheap check whether this source works here. Must not raise."""
+        raise NotImplementedError
+
+    def read(self) -> dict[str, float]:
+        """One reading. May raise OSError/ValueError; the sampler counts and handles it."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release files, subprocesses, handles."""
+
+
+def read_text(path: Path) -> str | None:
+    """Contents of a small sysfs/procfs file, stripped; ``None`` if missing or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+
+
+def read_int(path: Path) -> int | None:
+    text = read_text(path)
+    if text is None:
+        return None
+    try:
+        return int(text.split()[0])
+    except (ValueError, IndexError):
+        return None

@@ -1,0 +1,97 @@
+"""The seam between a data source and whatever shows it (dashboard, headless status line).
+
+Live, replay and attach differ only in which :class:`Feed` is plugged in; the
+dashboard never knows which. A feed is polled (``drain``) by its consumer at its
+own pace, so a slow screen never slows the sampler or the recorder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgemon.datatypes import Event, LatencyBatch, Sample
+
+
+@dataclass
+class FeedUpdate:
+    """Everything new since the previous ``drain``. ``reset``: drop all state first (replay seek)."""
+
+    samples: list[Sample] = field(default_factory=list)
+    latency: list[LatencyBatch] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    reset: bool = False
+
+
+@dataclass
+class FeedStatus:
+    """Where the session stands. ``state``: starting, running, paused, ended, crashed, replay."""
+
+    state: str
+    elapsed_s: float = 0.0
+    remaining_s: float | None = None      # None: until quit
+    t_ns: int = 0                         # monotonic "now" of the data (replay: the playhead)
+    playing: bool = True                  # replay only
+    speed: float = 1.0                    # replay only
+    position_s: float = 0.0               # replay only: playhead from session start
+    length_s: float = 0.0                 # replay only
+    message: str = ""                     # one line for the header, e.g. "worker crashed: SIGKILL"
+
+
+@dataclass
+class MachineView:
+    """Controllable machine state for the dashboard (Jetson power mode, cores, clocks, fan).
+
+    ``unavailable`` maps a control name (power_mode, cores, jetson_clocks, fan) to the
+    reason it cannot be used here; a control absent from it is usable.
+    """
+
+    power_modes: list[dict[str, Any]] = field(default_factory=list)   # [{"id": 0, "name": "MAXN"}, ...]
+    power_mode_id: int | None = None
+    power_mode_name: str = ""
+    cpu_count: int = 0
+    online_cores: list[int] = field(default_factory=list)
+    jetson_clocks: bool | None = None
+    fan_pct: float | None = None
+    recording: bool = False           # changes ask for confirmation while recording
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+
+class Feed:
+    """Base class for live sessions and replays.
+
+    ``meta`` is the session description (the contents of ``session.json``:
+    host, runner, model, record path, emulated, ...). ``source_statuses`` lists
+    :class:`edgemon.telemetry.base.SourceStatus` for sources that are present or
+    unavailable, so the dashboard can say which source is missing and why.
+
+    Commands (``command(name, **kw)``; return a one-line message or None):
+      live:   pause, resume, mark(note=...), stop,
+              power_mode(id=N), core(cpu=N, online=bool), jetson_clocks(on=bool), fan(pct=N)
+      replay: play, pause, toggle, seek(delta_s=+-N) , seek(to="start"|"end"), speed(factor=N)
+              next_event / prev_event
+    An unsupported command returns a message saying so, never raises.
+    """
+
+    is_replay = False
+    meta: dict[str, Any]
+
+    def drain(self) -> FeedUpdate:
+        raise NotImplementedError
+
+    def status(self) -> FeedStatus:
+        raise NotImplementedError
+
+    def command(self, name: str, **kw: Any) -> str | None:
+        return f"{name}: not available here"
+
+    @property
+    def source_statuses(self) -> list:
+        return []
+
+    def machine_state(self) -> MachineView | None:
+        """What the control panels show and act on; None when there are no controls (replay)."""
+        return None
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,230 @@
+"""Wire protocol between a runner (worker process) and the edgemon monitor.
+
+Runs on Python 3.6+ with only the standard library: runners may be started by
+another interpreter than the monitor (JetPack 4.6 ships 3.6). The monitor
+imports this same module (as ``edgemon._runners._protocol``) to decode frames,
+so there is exactly one definition of the format.
+
+Runner -> monitor, on the runner's stdout (logs go to stderr):
+
+    frame   = header payload
+    header  = struct "<BI": frame type (1 byte), payload length (uint32)
+    HELLO   JSON object: runner, framework, framework_version, device, model,
+            inputs [{name, shape, dtype}], params, batch, pid, python
+    LATENCY struct "<IB" (n rows, flags; bit 0 = warm-up) followed by
+            n int64 t_end_ns, n int64 duration_ns, n int32 items (little-endian,
+            CLOCK_MONOTONIC nanoseconds)
+    EVENT   JSON object {"kind": ..., "t_ns": ..., ...details}
+    BYE     JSON object {"reason": "duration"|"stopped"|"error"|"done", "iterations": n}
+
+Monitor -> runner, on the runner's stdin: one JSON object per line,
+{"cmd": "pause"|"resume"|"stop"|"set_rate", ...}. EOF on stdin means stop.
+"""
+
+import json
+import struct
+import sys
+import threading
+import time
+from array import array
+
+HELLO = 1
+LATENCY = 2
+EVENT = 3
+BYE = 4
+
+HEADER = struct.Struct("<BI")
+LAT_HEADER = struct.Struct("<IB")
+FLAG_WARMUP = 1
+MAX_FRAME = 64 * 1024 * 1024
+
+if hasattr(time, "monotonic_ns"):
+    monotonic_ns = time.monotonic_ns
+else:  # Python 3.6: same CLOCK_MONOTONIC, float precision is ~0.1 us at boot-scale uptimes
+    def monotonic_ns():
+        return int(time.monotonic() * 1e9)
+
+
+def _le(arr):
+    if sys.byteorder != "little":
+        arr = array(arr.typecode, arr)
+        arr.byteswap()
+    return arr.tobytes()
+
+
+class FrameWriter(object):
+    """Writes frames to a binary stream; thread-safe so a control thread can emit events."""
+
+    def __init__(self, stream=None):
+        self._out = stream if stream is not None else sys.stdout.buffer
+        self._lock = threading.Lock()
+
+    def _frame(self, ftype, payload):
+        with self._lock:
+            self._out.write(HEADER.pack(ftype, len(payload)) + payload)
+            self._out.flush()
+
+    def _json(self, ftype, obj):
+        self._frame(ftype, json.dumps(obj, default=str).encode("utf-8"))
+
+    def hello(self, info):
+        self._json(HELLO, info)
+
+    def event(self, kind, **details):
+        details["kind"] = kind
+        details.setdefault("t_ns", monotonic_ns())
+        self._json(EVENT, details)
+
+    def bye(self, reason, **details):
+        details["reason"] = reason
+        self._json(BYE, details)
+
+    def latency(self, t_end, durations, items, warmup=False):
+        """``t_end``/``durations``: array('q'); ``items``: array('i')."""
+        n = len(t_end)
+        if n == 0:
+            return
+        payload = LAT_HEADER.pack(n, FLAG_WARMUP if warmup else 0) + _le(t_end) + _le(durations) + _le(items)
+        self._frame(LATENCY, payload)
+
+
+class LatencyBuffer(object):
+    """Collects (t_end, duration, items) rows and flushes them as one frame every ``period_s``.
+
+    ``add`` is the only call in the timed loop: three appends and one compare.
+    """
+
+    def __init__(self, writer, period_s=0.1):
+        self.writer = writer
+        self.period_ns = int(period_s * 1e9)
+        self.warmup = False
+        self._reset()
+        self.next_flush = monotonic_ns() + self.period_ns
+
+    def _reset(self):
+        self.t_end = array("q")
+        self.dur = array("q")
+        self.items = array("i")
+
+    def add(self, t_end_ns, duration_ns, items):
+        self.t_end.append(t_end_ns)
+        self.dur.append(duration_ns)
+        self.items.append(items)
+        if t_end_ns >= self.next_flush:
+            self.flush()
+
+    def flush(self):
+        if len(self.t_end):
+            t_end, dur, items = self.t_end, self.dur, self.items
+            self._reset()
+            self.writer.latency(t_end, dur, items, self.warmup)
+        self.next_flush = monotonic_ns() + self.period_ns
+
+    def set_warmup(self, warmup):
+        """Flush at the boundary so every frame is all warm-up or all measured."""
+        if warmup != self.warmup:
+            self.flush()
+            self.warmup = warmup
+
+
+class Control(object):
+    """Reads monitor commands from stdin on a daemon thread; the loop polls plain attributes."""
+
+    def __init__(self, stream=None):
+        self.paused = False
+        self.stopped = False
+        self.rate = None  # iterations per second cap, None = as fast as possible
+        self._resume = threading.Event()
+        self._resume.set()
+        self._in = stream if stream is not None else sys.stdin
+        t = threading.Thread(target=self._run, name="edgemon-control")
+        t.daemon = True
+        t.start()
+
+    def _run(self):
+        try:
+            for line in self._in:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                self.apply(msg)
+        except Exception:  # a broken stdin must never kill the workload
+            pass
+        self.apply({"cmd": "stop"})  # EOF: the monitor is gone
+
+    def apply(self, msg):
+        cmd = msg.get("cmd")
+        if cmd == "pause":
+            self.paused = True
+            self._resume.clear()
+        elif cmd == "resume":
+            self.paused = False
+            self._resume.set()
+        elif cmd == "stop":
+            self.stopped = True
+            self._resume.set()
+        elif cmd == "set_rate":
+            rate = msg.get("rate")
+            self.rate = float(rate) if rate else None
+
+    def wait_while_paused(self):
+        self._resume.wait()
+
+
+class FrameReader(object):
+    """Decodes frames from a binary stream (monitor side). Yields ``(type, payload)``.
+
+    LATENCY payloads are returned raw; use :func:`decode_latency`.
+    Stops at EOF or at a torn frame (a runner killed mid-write).
+    """
+
+    def __init__(self, stream):
+        self._in = stream
+
+    def _read_exact(self, n):
+        chunks = []
+        while n > 0:
+            b = self._in.read(n)
+            if not b:
+                return None
+            chunks.append(b)
+            n -= len(b)
+        return b"".join(chunks)
+
+    def __iter__(self):
+        while True:
+            head = self._read_exact(HEADER.size)
+            if head is None:
+                return
+            ftype, length = HEADER.unpack(head)
+            if length > MAX_FRAME or ftype not in (HELLO, LATENCY, EVENT, BYE):
+                raise ValueError("corrupt frame from runner (type %d, length %d)" % (ftype, length))
+            payload = self._read_exact(length) if length else b""
+            if payload is None:
+                return
+            if ftype == LATENCY:
+                yield ftype, payload
+            else:
+                yield ftype, json.loads(payload.decode("utf-8"))
+
+
+def decode_latency(payload):
+    """``(t_end array('q'), durations array('q'), items array('i'), warmup bool)``."""
+    n, flags = LAT_HEADER.unpack_from(payload, 0)
+    off = LAT_HEADER.size
+    t_end = array("q")
+    t_end.frombytes(payload[off:off + 8 * n])
+    off += 8 * n
+    dur = array("q")
+    dur.frombytes(payload[off:off + 8 * n])
+    off += 8 * n
+    items = array("i")
+    items.frombytes(payload[off:off + 4 * n])
+    if sys.byteorder != "little":
+        for a in (t_end, dur, items):
+            a.byteswap()
+    return t_end, dur, items, bool(flags & FLAG_WARMUP)
