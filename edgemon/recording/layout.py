@@ -1,0 +1,208 @@
+"""Where things live inside a recording folder, and the small file-system helpers all parts share.
+
+Layout (DESIGN.md "Recording layout")::
+
+    <session>/session.json          meta + schema_version + clock anchor + state
+    <session>/session.lock          flock'ed by the live writer (absent or unlocked: no writer)
+    <session>/<stream>/part-NNNNN.arrows    live tail (Arrow IPC stream, fsync'ed per flush)
+    <session>/<stream>/part-NNNNN.parquet   rolled segment (zstd), written tmp + fsync + rename
+
+This module imports nothing heavy (no pyarrow): the CLI and the writer import it at start-up.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from edgemon.errors import UserError
+
+SCHEMA_VERSION = 1
+SESSION_FILE = "session.json"
+LOCK_FILE = "session.lock"
+STREAMS = ("telemetry", "latency", "events")
+TAIL_SUFFIX = ".arrows"
+SEGMENT_SUFFIX = ".parquet"
+TMP_SUFFIX = ".tmp"
+
+_PART = re.compile(r"^part-(\d+)$")
+
+
+def part_name(index: int, suffix: str) -> str:
+    return f"part-{index:05d}{suffix}"
+
+
+def part_index(path: Path) -> int | None:
+    """``part-00012.parquet`` -> 12; None for a name we did not make."""
+    m = _PART.match(path.stem)
+    return int(m.group(1)) if m else None
+
+
+def sorted_files(folder: Path, suffix: str) -> list[Path]:
+    """Files ending in ``suffix``: our parts in numeric order first, then anything else by name."""
+    try:
+        found = [p for p in folder.iterdir() if p.name.endswith(suffix) and p.is_file()]
+    except FileNotFoundError:
+        return []
+    return sorted(found, key=lambda p: (part_index(p) is None, part_index(p) or 0, p.name))
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a create/rename/unlink in ``folder`` durable (the directory entry itself)."""
+    fd = os.open(str(folder), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(str(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, data: dict[str, Any], *, fsync: bool = True) -> None:
+    """Write ``path`` so that a crash leaves either the old or the new file, never half of one."""
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    if fsync:
+        fsync_dir(path.parent)
+
+
+def not_a_recording(path: Path) -> UserError:
+    return UserError(
+        f"{path} is not an edgemon recording (no {SESSION_FILE}); pass a folder made by `edgemon run`"
+    )
+
+
+def load_session_json(folder: Path) -> dict[str, Any]:
+    """``session.json`` as a dict; UserError when missing or unreadable."""
+    path = folder / SESSION_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise not_a_recording(folder) from None
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or e}; check its permissions") from None
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise UserError(
+            f"{path} is corrupt ({e}); the data in telemetry/, latency/, events/ is still plain "
+            "Parquet/Arrow, read it with pyarrow or duckdb"
+        ) from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is corrupt (not a JSON object); read the Parquet folders directly")
+    return data
+
+
+def recording_folder(path: Path | str) -> Path:
+    """The folder for a user-given path (the folder itself, or its session.json); UserError if absent."""
+    p = Path(path).expanduser()
+    if p.name == SESSION_FILE and p.is_file():
+        p = p.parent
+    if not p.exists():
+        raise UserError(f"{p} does not exist; pass a recording folder made by `edgemon run`")
+    if not p.is_dir():
+        raise UserError(f"{p} is not a folder; pass a recording folder made by `edgemon run`")
+    if not (p / SESSION_FILE).is_file():
+        raise not_a_recording(p)
+    return p
+
+
+def writer_pid(folder: Path) -> int | None:
+    """The pid the live writer wrote into ``session.lock`` (for messages only)."""
+    try:
+        return int((folder / LOCK_FILE).read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def is_live(folder: Path) -> bool:
+    """True while some process holds the writer's flock on ``session.lock``.
+
+    flock, not a pid check: the kernel drops the lock when the writer dies, however it dies.
+    """
+    try:
+        fd = os.open(str(folder / LOCK_FILE), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+    finally:
+        os.close(fd)  # also releases our probe lock
+    return False
+
+
+class FolderLock:
+    """The exclusive writer lock (Recorder while recording, recover while converting)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.path = folder / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; False when another process holds it."""
+        fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        self._fd = fd
+        try:  # the pid is only for messages ("being recorded by pid N")
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass
+        return True
+
+    def release(self, *, remove: bool = True) -> None:
+        """Drop the lock; ``remove`` deletes the lock file first (a finished recording has none)."""
+        if self._fd is None:
+            return
+        if remove:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+        try:
+            os.close(self._fd)
+        finally:
+            self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+
+def live_writer_error(folder: Path, what: str) -> UserError:
+    pid = writer_pid(folder)
+    by = f"a running edgemon (pid {pid})" if pid else "a running edgemon"
+    return UserError(f"{folder} is being recorded by {by}; {what}")
