@@ -55,6 +55,7 @@ class LiveSession(Feed):
         self.board = None          # EmulatedBoard
         self.controls = None       # edgemon.control.Controls on a Jetson
         self.restore_state = None  # MachineState captured at start
+        self._sources: list = []
         self._statuses: list = []
         self._timer: threading.Thread | None = None
 
@@ -84,6 +85,7 @@ class LiveSession(Feed):
         ctx = SourceContext(root=root, sample_hz=cfg.sample_hz, executables=executables)
         self._ctx = ctx
         sources, self._statuses = build_sources(ctx, platform_info)
+        self._sources = sources
         self._setup_controls(root, executables, platform_info)
 
         self.meta = self._initial_meta(platform_info)
@@ -140,7 +142,7 @@ class LiveSession(Feed):
         except ImportError:
             return
         try:
-            self.controls = Controls(root, executables, on_event=self._publish_event)
+            self.controls = Controls(root, executables, on_event=self._on_control_event)
             self.restore_state = self.controls.capture()
         except Exception as exc:  # controls are a convenience; the session goes on without them
             self.controls = None
@@ -177,6 +179,10 @@ class LiveSession(Feed):
         }
         if self.restore_state is not None:
             meta["restore"] = self.restore_state.to_dict()
+        from edgemon.session.limits import clock_ceilings, power_limits
+
+        meta["clock_ceilings"] = clock_ceilings(self._sources)
+        meta["power_limits"] = power_limits(self._sources)
         trips = self._trip_points()
         if trips:
             meta["trip_points"] = trips
@@ -217,6 +223,14 @@ class LiveSession(Feed):
             self.recorder.on_event(event)
         with self._lock:
             self._events.append(event)
+
+    def _on_control_event(self, event: Event) -> None:
+        """A power-mode change moves the clock ceilings: record the new ones with the event."""
+        if event.kind == EventKind.POWER_MODE and event.details.get("ok", True):
+            from edgemon.session.limits import clock_ceilings
+
+            event = Event(event.t_ns, event.kind, {**event.details, "ceilings": clock_ceilings(self._sources)})
+        self._publish_event(event)
 
     def _on_hello(self, hello: dict) -> None:
         self.meta["runner_hello"] = hello

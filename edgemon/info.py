@@ -1,0 +1,155 @@
+"""What ``edgemon info`` shows: the platform, every telemetry source and every runner.
+
+Cheap by design: it probes sources (a few small file reads), times two reads of
+each (not of command-based sources, which would start their tool), and asks the workload registry (if present) about runners; nothing heavy
+is imported here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+from pathlib import Path
+from typing import Any
+
+_RUNNER_LISTERS = ("runner_statuses", "probe_runners", "list_runners", "available_runners")
+
+
+def _as_dict(entry: Any) -> dict[str, Any]:
+    if isinstance(entry, dict):
+        return dict(entry)
+    if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
+        return dataclasses.asdict(entry)
+    if isinstance(entry, str):
+        return {"name": entry}
+    if isinstance(entry, (tuple, list)):
+        return dict(zip(("name", "available", "reason"), entry))
+    return {k: v for k, v in vars(entry).items() if not k.startswith("_")}
+
+
+def runner_statuses() -> list[dict[str, Any]]:
+    """Runners known to ``edgemon.workload.registry`` with framework version or the reason they cannot run.
+
+    Returns ``[]`` while that module does not exist; never raises.
+    """
+    try:
+        module = importlib.import_module("edgemon.workload.registry")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("edgemon.workload.registry", "edgemon.workload"):
+            return []
+        return [{"name": "runners", "available": False, "reason": f"needs {exc.name}"}]
+    except Exception as exc:
+        return [{"name": "runners", "available": False, "reason": f"import failed: {type(exc).__name__}: {exc}"}]
+    for attr in _RUNNER_LISTERS:
+        lister = getattr(module, attr, None)
+        if callable(lister):
+            try:
+                result = lister()
+            except Exception as exc:
+                return [{"name": "runners", "available": False, "reason": f"{attr}() failed: {exc}"}]
+            if isinstance(result, dict):
+                result = [dict(_as_dict(v), name=k) if not isinstance(v, dict) or "name" not in v else v
+                          for k, v in result.items()]
+            return [_as_dict(e) for e in result]
+    return []
+
+
+def _measure(source: Any, reads: int) -> float | None:
+    """Microseconds for one read (the last of ``reads``; the first may only prime)."""
+    cost = None
+    for _ in range(reads):
+        t0 = time.perf_counter_ns()
+        try:
+            source.read()
+        except Exception:
+            return None
+        cost = (time.perf_counter_ns() - t0) / 1000.0
+    return cost
+
+
+def collect_info(root: Path | str = Path("/"), *, measure_reads: int = 2) -> dict[str, Any]:
+    """Everything ``edgemon info`` prints, as plain JSON-able data."""
+    from edgemon import __version__
+    from edgemon.platform.detect import detect
+    from edgemon.telemetry.base import SourceContext
+    from edgemon.telemetry.registry import build_sources, is_command_source
+
+    root = Path(root)
+    platform = detect(root)
+    ctx = SourceContext(root=root)
+    sources, statuses = build_sources(ctx, platform)
+    costs: dict[str, float] = {}
+    try:
+        if measure_reads > 0:
+            for src in sources:
+                if is_command_source(src):
+                    continue        # reading would start the tool; its cost lives in its own thread
+                cost = _measure(src, measure_reads)
+                if cost is not None:
+                    costs[src.name] = cost
+    finally:
+        for src in sources:
+            try:
+                src.close()
+            except Exception:
+                pass
+    return {
+        "edgemon_version": __version__,
+        "platform": platform.to_dict(),
+        "sources": [
+            {"name": s.name, "available": s.available, "reason": s.reason, "detail": s.detail,
+             "us_per_read": costs.get(s.name) if s.available else None}
+            for s in statuses
+        ],
+        "runners": runner_statuses(),
+    }
+
+
+def format_info(d: dict[str, Any]) -> str:
+    """A readable text block of :func:`collect_info`'s result."""
+    p = d.get("platform", {})
+    lines = [f"edgemon {d.get('edgemon_version', '?')}", "", "Platform"]
+    kind = p.get("kind", "?") + (" (in a container)" if p.get("in_container") else "")
+    rows = [
+        ("kind", kind),
+        ("model", p.get("model") or "unknown"),
+        ("host", p.get("hostname") or "unknown"),
+        ("kernel", f"{p.get('kernel', '?')} ({p.get('arch', '?')})"),
+        ("cpu", f"{p.get('cpu_model') or 'unknown'}, {p.get('cpu_count', '?')} cores"
+                f" ({p.get('cpu_online', '?')} online)"),
+    ]
+    if p.get("l4t_release"):
+        rows.append(("L4T", p["l4t_release"]))
+    if p.get("root", "/") != "/":
+        rows.append(("root", p["root"]))
+    lines += [f"  {k:<8} {v}" for k, v in rows]
+
+    lines += ["", "Telemetry sources"]
+    sources = d.get("sources", [])
+    width = max((len(s.get("name", "")) for s in sources), default=4)
+    for s in sources:
+        mark = "ok" if s.get("available") else "--"
+        text = s.get("detail", "") if s.get("available") else s.get("reason", "")
+        cost = s.get("us_per_read")
+        if cost is not None:
+            text = f"{text}, {cost:.0f} us/read" if text else f"{cost:.0f} us/read"
+        lines.append(f"  {mark} {s.get('name', '?'):<{width}}  {text}".rstrip())
+    if not sources:
+        lines.append("  (none)")
+
+    runners = d.get("runners", [])
+    lines += ["", "Runners"]
+    if not runners:
+        lines.append("  (runner registry not available)")
+    width = max((len(str(r.get("name", ""))) for r in runners), default=4)
+    for r in runners:
+        available = r.get("available")          # None: the registry only lists names
+        version = r.get("version") or r.get("framework_version") or ""
+        framework = r.get("framework") or ""
+        if available is False:
+            mark, text = "--", r.get("reason") or "unavailable"
+        else:
+            mark, text = ("ok" if available else "  "), " ".join(x for x in (framework, version) if x)
+        lines.append(f"  {mark} {str(r.get('name', '?')):<{width}}  {text}".rstrip())
+    return "\n".join(lines)

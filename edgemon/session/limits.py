@@ -1,0 +1,45 @@
+"""Clock ceilings and power limits at a moment, for session.json and power-mode events.
+
+The throttling analysis compares each clock against the ceiling the current
+power mode allows; those ceilings live in sysfs (cpufreq scaling_max_freq,
+devfreq max_freq, the EMC cap) and change when nvpmodel switches mode, so the
+session snapshots them at start and after every power-mode change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _limits_of(sources: list[Any], name: str) -> Any:
+    for src in sources:
+        if getattr(src, "name", "") == name and hasattr(src, "limits"):
+            try:
+                return src.limits()
+            except Exception:  # a ceiling we cannot read is one the analysis infers instead
+                return None
+    return None
+
+
+def clock_ceilings(sources: list[Any]) -> dict[str, float]:
+    """``{metric: MHz}`` for every clock a source can bound, e.g. ``cpu0_freq_mhz``, ``gpu_freq_mhz``."""
+    out: dict[str, float] = {}
+    for cpu, cl in (_limits_of(sources, "cpufreq") or {}).items():
+        if cl.max_mhz:
+            out[f"cpu{cpu}_freq_mhz"] = float(cl.max_mhz)
+    gpu = _limits_of(sources, "jetson_gpu")
+    if gpu is not None and gpu.max_mhz:
+        out["gpu_freq_mhz"] = float(gpu.max_mhz)
+    emc = _limits_of(sources, "jetson_emc")
+    if emc is not None and emc.ceiling_mhz:
+        out["emc_freq_mhz"] = float(emc.ceiling_mhz)
+    return out
+
+
+def power_limits(sources: list[Any]) -> dict[str, float]:
+    """``{power metric: critical mW}`` where the INA3221 exposes over-current limits."""
+    out: dict[str, float] = {}
+    for rail, rl in (_limits_of(sources, "jetson_power") or {}).items():
+        if rl.crit_mw:
+            out[f"power_{str(rail).lower()}_mw"] = float(rl.crit_mw)
+    return out

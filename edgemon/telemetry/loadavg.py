@@ -1,0 +1,27 @@
+"""``load1`` (one-minute load average) from ``/proc/loadavg``."""
+
+from __future__ import annotations
+
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
+
+
+class LoadAvgSource(Source):
+    name = "loadavg"
+
+    def __init__(self, ctx: SourceContext):
+        super().__init__(ctx)
+        self._path = ctx.path("/proc/loadavg")
+
+    def probe(self) -> SourceStatus:
+        text = read_text(self._path)
+        if text is None:
+            return SourceStatus(self.name, False, f"cannot read {self._path}")
+        try:
+            float(text.split()[0])
+        except (ValueError, IndexError):
+            return SourceStatus(self.name, False, f"unexpected content in {self._path}: {text[:40]!r}")
+        return SourceStatus(self.name, True)
+
+    def read(self) -> dict[str, float]:
+        with open(self._path, "rb") as f:
+            return {"load1": float(f.read().split()[0])}

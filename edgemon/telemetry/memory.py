@@ -1,0 +1,70 @@
+"""RAM and swap from ``/proc/meminfo`` (kB -> MB, where MB = MiB as tegrastats and free(1) use it).
+
+Metrics: ``ram_used_mb`` (MemTotal - MemAvailable), ``ram_total_mb``,
+``swap_used_mb`` (SwapTotal - SwapFree), ``swap_total_mb``, ``swap_cached_mb``.
+Kernels before 3.14 (e.g. L4T 24 on a TX1) have no MemAvailable; there it is
+estimated as MemFree + Buffers + Cached.
+"""
+
+from __future__ import annotations
+
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
+
+_WANTED = ("MemTotal", "MemAvailable", "MemFree", "Buffers", "Cached",
+           "SwapTotal", "SwapFree", "SwapCached")
+
+
+def parse_meminfo(text: str) -> dict[str, int]:
+    """``{"MemTotal": kB, ...}`` for the keys edgemon uses."""
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, sep, rest = line.partition(":")
+        if sep and key in _WANTED:
+            try:
+                values[key] = int(rest.split()[0])
+            except (ValueError, IndexError):
+                pass
+    return values
+
+
+def meminfo_metrics(kb: dict[str, int]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    total = kb.get("MemTotal")
+    if total is not None:
+        avail = kb.get("MemAvailable")
+        if avail is None and "MemFree" in kb:
+            avail = kb["MemFree"] + kb.get("Buffers", 0) + kb.get("Cached", 0)
+        out["ram_total_mb"] = total / 1024.0
+        if avail is not None:
+            out["ram_used_mb"] = max(total - avail, 0) / 1024.0
+    swap_total = kb.get("SwapTotal")
+    if swap_total is not None:
+        out["swap_total_mb"] = swap_total / 1024.0
+        if "SwapFree" in kb:
+            out["swap_used_mb"] = max(swap_total - kb["SwapFree"], 0) / 1024.0
+    if "SwapCached" in kb:
+        out["swap_cached_mb"] = kb["SwapCached"] / 1024.0
+    return out
+
+
+class MemorySource(Source):
+    name = "meminfo"
+
+    def __init__(self, ctx: SourceContext):
+        super().__init__(ctx)
+        self._path = ctx.path("/proc/meminfo")
+
+    def probe(self) -> SourceStatus:
+        text = read_text(self._path)
+        if text is None:
+            return SourceStatus(self.name, False, f"cannot read {self._path}")
+        if "MemTotal" not in parse_meminfo(text):
+            return SourceStatus(self.name, False, f"no MemTotal in {self._path}")
+        return SourceStatus(self.name, True)
+
+    def read(self) -> dict[str, float]:
+        with open(self._path, "rb") as f:
+            values = meminfo_metrics(parse_meminfo(f.read().decode("ascii", "replace")))
+        if not values:
+            raise ValueError(f"no MemTotal in {self._path}")
+        return values

@@ -1,0 +1,246 @@
+"""The sampler: one daemon thread that reads every source at a fixed rate.
+
+Each tick reads every enabled source in order, merges the dicts into one
+:class:`~edgemon.datatypes.Sample` stamped with ``time.monotonic_ns()`` at the
+tick's start, and hands it to ``sink`` (on the sampler thread, so a sink must
+be quick, e.g. put it on a queue).
+
+Scheduling is fixed-delay and never piles up: the next deadline is the
+previous one plus the period; when a tick overran (a slow read), the missed
+deadlines are skipped, counted in :attr:`Sampler.overruns`, and the next tick
+comes one full period after the late one ended.
+
+Merge rule: sources are ordered and the first source to set a key wins; a
+later source never overwrites it. Registry order puts sysfs readers before
+command-based ones (tegrastats), so a direct sysfs reading beats a parsed one.
+
+A source that raises is counted; after ``max_failures`` consecutive failures it
+is disabled, closed, and ``on_status(SourceStatus(...))`` is called once with
+the reason (the session turns that into a SOURCE_UNAVAILABLE event).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from edgemon.datatypes import Sample
+from edgemon.telemetry.base import Source, SourceStatus
+
+_COST_ALPHA = 0.1     # weight of a new read in the read-cost average
+
+
+@dataclass
+class SamplerStats:
+    """Counters for ``edgemon info``, benchmarks and the dashboard footer."""
+
+    ticks: int
+    overruns: int            # deadlines skipped because a tick ran past them
+    sink_errors: int
+    thread_cpu_ns: int       # CPU time the sampler thread used (all ticks)
+    elapsed_ns: int          # wall time since the thread started
+
+
+class _SourceState:
+    __slots__ = ("source", "name", "enabled", "reason", "detail", "consecutive", "failures",
+                 "reads", "cost_ns", "first_cost_ns", "last_error")
+
+    def __init__(self, source: Source, name: str):
+        self.source = source
+        self.name = name
+        self.enabled = True
+        self.reason = ""
+        self.detail = ""
+        self.consecutive = 0
+        self.failures = 0
+        self.reads = 0
+        self.cost_ns: float | None = None
+        self.first_cost_ns: int | None = None
+        self.last_error = ""
+
+
+class Sampler:
+    """Reads ``sources`` at ``hz`` on a daemon thread and calls ``sink(Sample)``."""
+
+    def __init__(
+        self,
+        sources: Iterable[Source],
+        hz: float,
+        sink: Callable[[Sample], None],
+        *,
+        on_status: Callable[[SourceStatus], None] | None = None,
+        max_failures: int = 10,
+        thread_name: str = "edgemon-sampler",
+    ):
+        if not hz > 0:
+            raise ValueError(f"sample rate must be > 0 Hz, got {hz}")
+        self.period_ns = int(round(1e9 / hz))
+        self.sink = sink
+        self.on_status = on_status
+        self.max_failures = max(1, int(max_failures))
+        self._thread_name = thread_name
+        self._states: list[_SourceState] = []
+        seen: set[str] = set()
+        for src in sources:
+            name = getattr(src, "name", type(src).__name__)
+            base, n = name, 2
+            while name in seen:          # costs()/statuses() are keyed by name
+                name, n = f"{base}#{n}", n + 1
+            seen.add(name)
+            self._states.append(_SourceState(src, name))
+        self.ticks = 0
+        self.overruns = 0
+        self.sink_errors = 0
+        self.last_sink_error = ""
+        self._thread_cpu_ns = 0
+        self._t_start_ns = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def hz(self) -> float:
+        return 1e9 / self.period_ns
+
+    # ------------------------------------------------------------------ thread
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("sampler already started")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self._thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 5.0, *, close_sources: bool = True) -> None:
+        """Stop the thread, wait for it, and (by default) close every source."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        if close_sources:
+            for st in self._states:
+                self._close(st)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        self._t_start_ns = time.monotonic_ns()
+        cpu0 = time.thread_time_ns()
+        period = self.period_ns
+        deadline = time.monotonic_ns()
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception as exc:          # a bug here must not silently end sampling
+                self.sink_errors += 1
+                self.last_sink_error = f"tick failed: {type(exc).__name__}: {exc}"
+            self._thread_cpu_ns = time.thread_time_ns() - cpu0
+            deadline += period
+            now = time.monotonic_ns()
+            if now >= deadline:
+                # Overran: skip the deadlines already missed instead of catching up in a burst.
+                self.overruns += (now - deadline) // period + 1
+                deadline = now + period
+            self._stop.wait((deadline - now) / 1e9)
+
+    # ------------------------------------------------------------------ one tick
+
+    def tick(self) -> Sample | None:
+        """Read every enabled source once, merge, call the sink; also usable without the thread."""
+        t_ns = time.monotonic_ns()
+        values: dict[str, float] = {}
+        for st in self._states:
+            if not st.enabled:
+                continue
+            t0 = time.perf_counter_ns()
+            error: Exception | None = None
+            reading: dict = {}
+            try:
+                reading = st.source.read()
+                if not isinstance(reading, dict):
+                    raise TypeError(f"read() returned {type(reading).__name__}, not a dict")
+            except Exception as exc:          # a source must never kill the sampler
+                error = exc
+            cost = time.perf_counter_ns() - t0
+            st.reads += 1
+            if st.reads == 1:
+                st.first_cost_ns = cost       # often primes or starts a tool: kept out of the average
+            elif st.cost_ns is None:
+                st.cost_ns = float(cost)
+            else:
+                st.cost_ns += _COST_ALPHA * (cost - st.cost_ns)
+            if error is not None:
+                self._failed(st, error)
+                continue
+            st.consecutive = 0
+            for key, value in reading.items():
+                if key not in values:         # first source wins (see module docstring)
+                    values[key] = value
+        self.ticks += 1
+        if not values:
+            return None                       # nothing to record: no empty rows
+        sample = Sample(t_ns, values)
+        try:
+            self.sink(sample)
+        except Exception as exc:              # keep sampling; the owner sees the counter
+            self.sink_errors += 1
+            self.last_sink_error = f"{type(exc).__name__}: {exc}"
+        return sample
+
+    def _failed(self, st: _SourceState, exc: Exception) -> None:
+        st.failures += 1
+        st.consecutive += 1
+        st.last_error = f"{type(exc).__name__}: {exc}"
+        if st.consecutive < self.max_failures:
+            return
+        st.enabled = False
+        st.reason = f"disabled after {st.consecutive} consecutive read errors; last: {st.last_error}"
+        self._close(st)
+        if self.on_status is not None:
+            try:
+                self.on_status(self._status(st))
+            except Exception:
+                pass      # a broken callback must not stop sampling
+
+    @staticmethod
+    def _close(st: _SourceState) -> None:
+        try:
+            st.source.close()
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------------ reporting
+
+    @staticmethod
+    def _status(st: _SourceState) -> SourceStatus:
+        detail = f"{st.reads} reads, {st.failures} errors"
+        if st.enabled and st.last_error:
+            detail += f", last error: {st.last_error}"
+        return SourceStatus(st.name, st.enabled, st.reason, detail)
+
+    def statuses(self) -> list[SourceStatus]:
+        """One status per source, in merge order."""
+        return [self._status(st) for st in self._states]
+
+    def costs(self) -> dict[str, float]:
+        """``{source name: microseconds per read}`` for sources read at least once.
+
+        An exponential average of the reads after the first (the first read often only
+        primes counters or starts a tool); the first read's cost until there is a second.
+        """
+        costs = {}
+        for st in self._states:
+            cost = st.cost_ns if st.cost_ns is not None else st.first_cost_ns
+            if cost is not None:
+                costs[st.name] = cost / 1000.0
+        return costs
+
+    def stats(self) -> SamplerStats:
+        elapsed = time.monotonic_ns() - self._t_start_ns if self._t_start_ns else 0
+        return SamplerStats(self.ticks, self.overruns, self.sink_errors, self._thread_cpu_ns, elapsed)
+
+    @property
+    def sources(self) -> list[Source]:
+        return [st.source for st in self._states]

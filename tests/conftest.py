@@ -1,0 +1,34 @@
+"""Shared pytest setup. Area-specific helpers live in tests/<area>_helpers.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def edgemon_cmd():
+    """argv prefix that runs this checkout's edgemon CLI in a fresh interpreter."""
+    return [sys.executable, "-m", "edgemon"]
+
+
+@pytest.fixture
+def run_edgemon(tmp_path, edgemon_cmd):
+    """Run `edgemon ARGS...` in tmp_path; returns CompletedProcess (text)."""
+
+    def run(*args, timeout=120, cwd=None, env=None):
+        e = dict(os.environ)
+        e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+        if env:
+            e.update(env)
+        return subprocess.run(
+            [*edgemon_cmd, *args], cwd=cwd or tmp_path, env=e, capture_output=True, text=True, timeout=timeout
+        )
+
+    return run
