@@ -101,10 +101,8 @@ class LiveSession(Feed):
             self.meta["record_path"] = str(folder)
         self._publish_event(Event(time.monotonic_ns(), EventKind.SESSION_START, {
             "argv": sys.argv[1:], "emulated": bool(cfg.emulate)}))
-        for st in self._statuses:
-            if not st.available:
-                self._publish_event(Event(time.monotonic_ns(), EventKind.SOURCE_UNAVAILABLE,
-                                          {"source": st.name, "reason": st.reason}))
+        # Sources absent at start are listed in session.json ("sources") and on the help
+        # screen; only a source that fails mid-session becomes an event (see _source_status).
 
         from edgemon.telemetry.sampler import Sampler
 
@@ -189,13 +187,12 @@ class LiveSession(Feed):
         return meta
 
     def _trip_points(self) -> dict[str, float]:
-        """Lowest passive/hot trip per temperature metric, for the dashboard and analysis."""
-        try:
-            from edgemon.telemetry.thermal import ThermalSource
-        except ImportError:
+        """Lowest passive/hot/critical trip per temperature metric, for the dashboard and analysis."""
+        thermal = next((s for s in self._sources if getattr(s, "name", "") == "thermal"), None)
+        if thermal is None:
             return {}
         try:
-            trips = ThermalSource(self._ctx).trip_points()
+            trips = thermal.trip_points()
         except Exception:
             return {}
         out = {}
