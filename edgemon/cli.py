@@ -13,7 +13,8 @@ from pathlib import Path
 from edgemon import __version__
 from edgemon.errors import UserError
 
-COMMANDS = ("run", "replay", "analyze", "info", "models", "recover", "restore")
+COMMANDS = ("run", "replay", "analyze", "info", "models", "recover", "restore", "report", "compare", "matrix",
+            "attach", "ls", "stop")
 
 _DESCRIPTION = """\
 edgemon runs an inference or stress loop in a worker process, watches the machine
@@ -136,7 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=_Formatter)
     _session_arg(rs, optional=True)
     rs.add_argument("--sysfs-root", default="/", metavar="DIR", help=argparse.SUPPRESS)
+
+    # Commands whose wiring lives beside their code; each module's register() adds its
+    # subparsers with `set_defaults(handler=...)` and imports nothing heavy.
+    import importlib
+
+    for module in _PLUGGED_COMMANDS:
+        try:
+            importlib.import_module(module).register(sub)
+        except ImportError:
+            continue
     return parser
+
+
+_PLUGGED_COMMANDS = ("edgemon.analysis.commands", "edgemon.workload.matrix")
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
@@ -348,8 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None) or _HANDLERS[args.command]
     try:
-        return _HANDLERS[args.command](args)
+        return handler(args)
     except UserError as exc:
         print(f"edgemon: {exc}", file=sys.stderr)
         return exc.exit_code

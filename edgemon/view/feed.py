@@ -74,6 +74,9 @@ class Feed:
     """
 
     is_replay = False
+    # True when the session runs in its own process: quitting the dashboard may then
+    # detach (the test goes on) instead of stopping it; command("detach") is supported.
+    can_detach = False
     meta: dict[str, Any]
 
     def drain(self) -> FeedUpdate:
