@@ -58,6 +58,13 @@ class LiveSession(Feed):
         self._sources: list = []
         self._statuses: list = []
         self._timer: threading.Thread | None = None
+        # Watchdog (edgemon/session/watchdog.py): a worker silent for hang_timeout_s is
+        # recorded as hung and, with restart_on_hang, replaced. The RunConfig fields are read
+        # with getattr so a config without them keeps today's behaviour (30 s, no restart).
+        self.watchdog = None
+        self.worker_restarts = 0
+        self._worker_gen = 0             # bumps when a worker is replaced; old exits are not the end
+        self._worker_env: dict[str, str] | None = None
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -109,21 +116,12 @@ class LiveSession(Feed):
         self.sampler = Sampler(sources, cfg.sample_hz, self._publish_sample, on_status=self._source_status)
         self.sampler.start()
 
-        from edgemon.workload.worker import Worker
-
         if self.board is not None:
             env = dict(os.environ)
             env.update(self.board.env())
-        self.worker = Worker(
-            cfg.workload,
-            on_hello=self._on_hello,
-            on_latency=self._publish_latency,
-            on_event=self._publish_event,
-            on_exit=self._on_exit,
-            env=env,
-        )
-        self.worker.start()
-        ctx.worker_pid = self.worker.pid
+        self._worker_env = env
+        self._start_watchdog()
+        self.worker = self._spawn_worker()
         self._t0_ns = time.monotonic_ns()
         with self._lock:
             self._state = "running"
@@ -131,6 +129,90 @@ class LiveSession(Feed):
             self._t_end_ns = self._t0_ns + int(cfg.duration_s * 1e9)
             self._timer = threading.Thread(target=self._duration_timer, name="edgemon-duration", daemon=True)
             self._timer.start()
+
+    # ------------------------------------------------------------ worker + watchdog
+    def _spawn_worker(self):
+        """Start a worker whose callbacks know their generation (a replaced worker's exit is not the end)."""
+        from edgemon.workload.worker import Worker
+
+        gen = self._worker_gen
+        worker = Worker(
+            self.config.workload,
+            on_hello=lambda hello: self._beat(gen, self._on_hello, hello, arm=True),
+            on_latency=lambda batch: self._beat(gen, self._publish_latency, batch),
+            on_event=lambda event: self._beat(gen, self._publish_event, event),
+            on_exit=lambda event: self._on_worker_exit(gen, event),
+            env=self._worker_env,
+        )
+        worker.start()
+        self._ctx.worker_pid = worker.pid
+        return worker
+
+    def _beat(self, gen: int, publish, item, *, arm: bool = False) -> None:
+        if self.watchdog is not None and gen == self._worker_gen:
+            if arm:
+                self.watchdog.arm()
+            else:
+                self.watchdog.beat()
+        publish(item)
+
+    def _start_watchdog(self) -> None:
+        from edgemon.session.watchdog import DEFAULT_HANG_TIMEOUT_S, Watchdog
+
+        timeout = getattr(self.config, "hang_timeout_s", DEFAULT_HANG_TIMEOUT_S)
+        if not timeout or timeout <= 0:
+            return
+        self.watchdog = Watchdog(float(timeout), self._on_worker_hung, is_paused=lambda: self._paused).start()
+
+    def _on_worker_hung(self, silent_s: float) -> None:
+        """Watchdog thread: record the hang; replace the worker if the config asks for it."""
+        restart = bool(getattr(self.config, "restart_on_hang", False)) and not self._end_reason
+        worker = self.worker
+        self._publish_event(Event(time.monotonic_ns(), EventKind.WORKER_HUNG, {
+            "silent_s": round(silent_s, 3),
+            "timeout_s": self.watchdog.timeout_s if self.watchdog else None,
+            "pid": worker.pid if worker is not None else None,
+            "action": "restart" if restart else "none",
+        }))
+        with self._lock:
+            self._message = f"worker sent nothing for {silent_s:.0f} s" + ("; restarting it" if restart else "")
+        if restart:
+            self.restart_worker(reason=f"hung ({silent_s:.0f} s without a frame)")
+
+    def restart_worker(self, reason: str = "requested") -> str:
+        """Kill the current worker and start a new one (new hello, new pid); the session goes on."""
+        if self._closed or self._ended.is_set() or self._end_reason or self.worker is None:
+            return "no running worker to restart"
+        old = self.worker
+        old_pid = old.pid
+        if self.watchdog is not None:
+            self.watchdog.disarm()       # re-armed by the new worker's hello
+        self._worker_gen += 1            # from here on the old worker's exit is only an event
+        old.kill()
+        old.wait(10.0)
+        if self._end_reason or self._closed:   # a stop arrived meanwhile: end like a normal stop
+            with self._lock:
+                self._state, self._message = "ended", self._end_reason or "stopped"
+            self._ended.set()
+            return "worker stopped"
+        self.worker = self._spawn_worker()
+        self.worker_restarts += 1
+        if self._paused:                 # the new runner starts running; the session is not paused any more
+            self._paused = False
+        self._publish_event(Event(time.monotonic_ns(), "worker_restarted", {
+            "reason": reason, "old_pid": old_pid, "new_pid": self.worker.pid, "restarts": self.worker_restarts}))
+        with self._lock:
+            self._message = f"worker restarted ({reason})"
+        return f"worker restarted (pid {self.worker.pid})"
+
+    def _on_worker_exit(self, gen: int, event: Event) -> None:
+        if gen != self._worker_gen:
+            # A replaced (hung) worker: its exit is part of the record, not the end of the session.
+            self._publish_event(Event(event.t_ns, event.kind, {**event.details, "replaced": True}))
+            return
+        if self.watchdog is not None:
+            self.watchdog.disarm()
+        self._on_exit(event)
 
     def _setup_controls(self, root: Path, executables: dict[str, str], platform_info) -> None:
         if getattr(platform_info, "kind", "") != "jetson":
@@ -325,8 +407,7 @@ class LiveSession(Feed):
                 self.worker.pause()
             else:
                 self.worker.resume()
-            self._paused = pause
-            self._publish_event(Event(now, EventKind.PAUSE if pause else EventKind.RESUME, {}))
+            self._paused = pause  # the runner acknowledges with its own pause/resume event
             return "worker paused" if pause else "worker resumed"
         if name == "mark":
             note = str(kw.get("note", "")).strip()
@@ -353,6 +434,8 @@ class LiveSession(Feed):
         if self._closed:
             return
         self._closed = True
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self.worker is not None:
             try:
                 self.worker.stop()

@@ -1,0 +1,440 @@
+"""Shared plumbing for runners: arguments, hello/bye, the timed loop, warm-up, pause/stop, errors.
+
+A framework runner only supplies a ``MODELS`` catalogue and ``build(args) -> Model``
+(build the model, make inputs, return a no-argument callable that runs one
+inference of the whole batch), then calls :func:`run_main`.
+
+Runs on Python 3.6+ (vermin-checked) with the standard library; numpy is used
+when importable (every framework runner has it) to build frames cheaply. Never
+import a framework here.
+
+Exit codes: 0 = stopped as asked (BYE sent), 2 = bad command line (argparse),
+3 = the model failed to build or run (EVENT "error" + BYE "error" sent),
+4 = the monitor went away (stdout closed).
+"""
+
+import argparse
+import faulthandler
+import functools
+import json
+import operator
+import os
+import platform
+import sys
+import time
+import traceback
+from array import array
+
+if __package__:
+    from . import _protocol
+else:  # started as a script: siblings are on sys.path[0]
+    import _protocol
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_ERROR = 3
+EXIT_MONITOR_GONE = 4
+
+CHECK_NS = 10 * 1000 * 1000  # look at pause/stop/rate/deadline at most every 10 ms
+_NEVER = 1 << 62
+
+
+class Model(object):
+    """What a runner's ``build(args)`` returns.
+
+    ``run``: callable with no arguments, one inference of the whole batch (for
+    CUDA frameworks it must synchronise before returning). ``inputs``: list of
+    ``{name, shape, dtype}`` (see :func:`input_info`).
+    """
+
+    def __init__(self, run, inputs, params=None, device="cpu", framework_version=None,
+                 gflops=None, info=None):
+        self.run = run
+        self.inputs = inputs
+        self.params = params
+        self.device = device
+        self.framework_version = framework_version
+        self.gflops = gflops  # per batch item, None if unknown
+        self.info = info or {}  # extra hello fields (runner specific)
+
+
+def input_info(name, array):
+    """``{name, shape, dtype}`` of an array-like with ``.shape`` and ``.dtype``."""
+    return {"name": name, "shape": [int(d) for d in array.shape], "dtype": str(array.dtype)}
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1, got %s" % text)
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0, got %s" % text)
+    return value
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0, got %s" % text)
+    return value
+
+
+def _option(text):
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError("expected KEY=VALUE, got %r" % text)
+    return key.strip(), value.strip()
+
+
+def make_parser(runner_name):
+    p = argparse.ArgumentParser(
+        prog=runner_name,
+        description="edgemon runner: frames on stdout, commands as JSON lines on stdin.")
+    p.add_argument("--model", help="model name from --list-models (or a model file where supported)")
+    p.add_argument("--batch", type=_positive_int, default=1)
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="intra-op threads (the monitor also sets OMP/OPENBLAS/MKL_NUM_THREADS)")
+    p.add_argument("--warmup-iters", type=_non_negative_int, default=0)
+    p.add_argument("--warmup-seconds", type=_non_negative_float, default=0.0)
+    p.add_argument("--duration", type=_non_negative_float, default=None,
+                   help="stop after this many seconds from the first inference (warm-up included)")
+    p.add_argument("--iterations", type=_non_negative_int, default=0,
+                   help="stop after this many measured (post-warm-up) iterations; 0 = no limit")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--opt", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="runner-specific option, repeatable")
+    p.add_argument("--list-models", action="store_true", help="print the model catalogue as JSON and exit")
+    return p
+
+
+def parse_args(runner_name, argv=None):
+    parser = make_parser(runner_name)
+    args = parser.parse_args(argv)
+    args.opts = dict(args.opt)
+    if not args.list_models and not args.model:
+        parser.error("--model is required")
+    return args
+
+
+def _claim_stdout():
+    """Keep fd 1 for frames only; anything else printed (Python or C) goes to stderr.
+
+    A stray ``print`` from a framework would otherwise corrupt the frame stream.
+    """
+    sys.stdout.flush()
+    frames_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(frames_fd, "wb")  # buffered: write() is complete, the writer flushes
+
+
+def _one_line(exc):
+    text = str(exc).strip().splitlines()
+    text = text[0] if text else ""
+    line = "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
+    return line[:300]
+
+
+class RawRows(object):
+    """Clock readings from the hot loop, turned into LATENCY frames off the hot path.
+
+    The hot loop only appends its two raw clock readings to one list (two C-level
+    appends); the slow path calls :meth:`flush` every ~100 ms, which converts with
+    numpy when it is there. Frames are the same as LatencyBuffer's. Per iteration this
+    costs about 2/3 of a LatencyBuffer.add on 3.11 and well under half on 3.6, whose
+    monotonic_ns fallback is a Python function (benchmarks/runner_overhead.py).
+    """
+
+    def __init__(self, writer, batch, period_s=0.1):
+        self.writer = writer
+        self.batch = batch
+        self.period_ns = int(period_s * 1e9)
+        self.raw = []  # t0, t1, t0, t1, ... ; the hot loop holds raw.append, so never rebind
+        self.warmup = False
+        ns_clock = getattr(time, "monotonic_ns", None)
+        if ns_clock is not None:
+            self.clock = ns_clock
+            self.to_ns = _identity
+            self.from_ns = _identity
+        else:  # Python 3.6: float seconds of the same CLOCK_MONOTONIC
+            self.clock = time.monotonic
+            self.to_ns = _seconds_to_ns
+            self.from_ns = _ns_to_seconds
+        try:  # every framework runner has numpy; the plain path below is the fallback
+            import numpy as np
+        except ImportError:
+            np = None
+        self._np = np
+        self.next_flush = _protocol.monotonic_ns() + self.period_ns
+
+    def flush(self):
+        raw = self.raw
+        if raw:
+            t_end, dur = self._convert(raw)
+            del raw[:]
+            self.writer.latency(t_end, dur, array("i", [self.batch]) * len(t_end), self.warmup)
+        self.next_flush = _protocol.monotonic_ns() + self.period_ns
+
+    def _convert(self, raw):
+        """``(t_end, duration)`` as array('q') of nanoseconds from the raw readings."""
+        np = self._np
+        float_clock = self.to_ns is not _identity
+        if np is not None:  # several times cheaper per row than the Python-level conversion
+            a = np.array(raw, dtype=np.float64 if float_clock else np.int64)
+            if float_clock:
+                a = (a * 1e9).astype(np.int64)  # same truncation as int(t * 1e9)
+            a = a.reshape(-1, 2)
+            t_end, dur = array("q"), array("q")
+            t_end.frombytes(np.ascontiguousarray(a[:, 1]).tobytes())  # native byte order
+            dur.frombytes((a[:, 1] - a[:, 0]).tobytes())
+            return t_end, dur
+        t0 = raw[0::2]
+        t1 = raw[1::2]
+        if float_clock:
+            t0 = list(map(int, map(_times_1e9, t0)))
+            t1 = list(map(int, map(_times_1e9, t1)))
+        return array("q", t1), array("q", map(operator.sub, t1, t0))
+
+    def set_warmup(self, warmup):
+        """Flush at the boundary so every frame is all warm-up or all measured."""
+        if warmup != self.warmup:
+            self.flush()
+            self.warmup = warmup
+
+
+def _identity(x):
+    return x
+
+
+_times_1e9 = functools.partial(operator.mul, 1e9)
+
+
+def _seconds_to_ns(t):
+    return int(t * 1e9)
+
+
+def _ns_to_seconds(t):
+    return t / 1e9
+
+
+class _Session(object):
+    """One runner process: build, hello, timed loop, bye."""
+
+    def __init__(self, runner_name, framework, args, build, writer):
+        self.runner_name = runner_name
+        self.framework = framework
+        self.args = args
+        self.build = build
+        self.writer = writer
+        self.buf = None
+        self.iterations = 0
+
+    def main(self):
+        args = self.args
+        self.writer.event("phase", name="build")
+        t_build = _protocol.monotonic_ns()
+        try:
+            model = self.build(args)
+        except Exception as exc:
+            return self.fail(exc, "build")
+        build_ms = (_protocol.monotonic_ns() - t_build) / 1e6
+        self.writer.hello(self.hello_info(model, build_ms))
+        self.buf = RawRows(self.writer, args.batch)
+        control = _protocol.Control()
+        try:
+            reason = self.loop(model.run, control)
+        except KeyboardInterrupt:
+            reason = "stopped"
+        except Exception as exc:
+            return self.fail(exc, "run")
+        self.buf.flush()
+        self.writer.bye(reason, iterations=self.iterations)
+        return EXIT_OK
+
+    def hello_info(self, model, build_ms):
+        args = self.args
+        info = {
+            "runner": self.runner_name,
+            "framework": self.framework,
+            "framework_version": model.framework_version,
+            "device": model.device,
+            "model": args.model,
+            "inputs": model.inputs,
+            "params": model.params,
+            "gflops": model.gflops,
+            "batch": args.batch,
+            "threads": args.threads,
+            "seed": args.seed,
+            "options": args.opts,
+            "warmup_iters": args.warmup_iters,
+            "warmup_seconds": args.warmup_seconds,
+            "duration": args.duration,
+            "iterations": args.iterations,
+            "build_ms": round(build_ms, 3),
+            "pid": os.getpid(),
+            "python": platform.python_version(),
+            "python_executable": sys.executable,
+        }
+        for key, value in model.info.items():
+            info.setdefault(key, value)
+        return info
+
+    def fail(self, exc, stage):
+        tb = traceback.format_exc()
+        sys.stderr.write(tb)
+        sys.stderr.flush()
+        reason = _one_line(exc)
+        if self.buf is not None:
+            try:
+                self.buf.flush()  # keep the iterations that completed
+            except (BrokenPipeError, ConnectionResetError):
+                raise
+            except Exception:  # e.g. a MemoryError again: the error report matters more
+                del self.buf.raw[:]
+        self.writer.event("error", message="%s failed: %s" % (stage, reason), reason=reason,
+                          traceback=tb, exception=type(exc).__name__, stage=stage)
+        self.writer.bye("error", iterations=self.iterations)
+        return EXIT_ERROR
+
+    def loop(self, run, ctrl):
+        """The timed loop. The inner loop touches locals only; everything else runs at most every 10 ms."""
+        args = self.args
+        rows = self.buf
+        writer = self.writer
+        now = _protocol.monotonic_ns
+        clock, to_ns = rows.clock, rows.to_ns
+        append = rows.raw.append
+        warmup_n = args.warmup_iters
+        warming = warmup_n > 0 or args.warmup_seconds > 0
+        measured_limit = args.iterations
+
+        rows.set_warmup(warming)
+        # The first inference is timed on its own and reported separately (benchmark_app,
+        # TFLite benchmark_model): it often includes lazy initialisation.
+        c0 = clock()
+        run()
+        c1 = clock()
+        append(c0)
+        append(c1)
+        n = 1
+        start, t1 = to_ns(c0), to_ns(c1)
+        first_ms = (t1 - start) / 1e6
+        deadline = start + int(args.duration * 1e9) if args.duration else _NEVER
+        warmup_end = start + int(args.warmup_seconds * 1e9)
+        measured_from = 0
+        if not warming:
+            writer.event("warmup_done", t_ns=t1, iterations=0, seconds=0.0, first_inference_ms=first_ms)
+        pace_at = None  # next start time when a rate cap is set
+
+        hot = self.hot_loop(run, append, rows.from_ns)
+        try:
+            while True:
+                # ---- slow path: control, deadlines, phase changes, flushing
+                if t1 >= rows.next_flush:
+                    rows.flush()
+                if ctrl.stopped:
+                    return "stopped"
+                if t1 >= deadline:
+                    return "duration"
+                if warming and n >= warmup_n and t1 >= warmup_end:
+                    warming = False
+                    rows.set_warmup(False)
+                    measured_from = n
+                    writer.event("warmup_done", t_ns=t1, iterations=n, seconds=(t1 - start) / 1e9,
+                                 first_inference_ms=first_ms)
+                if measured_limit and not warming and n - measured_from >= measured_limit:
+                    return "done"
+                if ctrl.paused:
+                    # Acknowledge with the exact count: every row before it is already flushed.
+                    rows.flush()
+                    writer.event("pause", iterations=n)
+                    ctrl.wait_while_paused()
+                    pace_at = None
+                    if ctrl.stopped:
+                        return "stopped"
+                    writer.event("resume", iterations=n)
+                rate = ctrl.rate
+                if rate:
+                    pace_at = self.pace(ctrl, rate, pace_at, now)
+                    if ctrl.stopped:
+                        return "stopped"
+                next_t = min(now() + CHECK_NS, deadline, rows.next_flush)
+                if warming:
+                    next_n = warmup_n if n < warmup_n else _NEVER
+                    next_t = min(next_t, warmup_end)
+                else:
+                    next_n = measured_from + measured_limit if measured_limit else _NEVER
+                if rate:
+                    next_t = 0  # pacing needs the slow path after every iteration
+
+                # ---- hot path: two clock reads and two list appends per iteration
+                n, t1 = hot(n, next_n, next_t)
+        finally:
+            self.iterations = max(self.iterations, n)  # hot() records its own count if run() raised
+
+    def hot_loop(self, run, append, from_ns):
+        """``hot(n, next_n, next_t) -> (n, t1_ns)``: iterate until n >= next_n or t1 >= next_t.
+
+        Locals only: raw clock readings go to a list, converted to frames at flush.
+        """
+        session = self
+        clock = self.buf.clock
+        to_ns = self.buf.to_ns
+
+        def hot(n, next_n, next_t):
+            next_c = from_ns(next_t)
+            try:
+                while True:
+                    t0 = clock()
+                    run()
+                    t1 = clock()
+                    append(t0)
+                    append(t1)
+                    n += 1
+                    if n >= next_n or t1 >= next_c:
+                        return n, to_ns(t1)
+            except BaseException:
+                session.iterations = n
+                raise
+
+        return hot
+
+    @staticmethod
+    def pace(ctrl, rate, pace_at, now):
+        """Sleep until the next start slot for ``rate`` iterations/s; no catching up after a stall."""
+        interval = int(1e9 / rate)
+        t = now()
+        if pace_at is None or pace_at < t - interval:
+            return t + interval
+        while t < pace_at and not ctrl.stopped and not ctrl.paused:
+            time.sleep(min((pace_at - t) / 1e9, 0.05))
+            t = now()
+        return pace_at + interval
+
+
+def catalogue_json(models):
+    return json.dumps(models, indent=2, sort_keys=True)
+
+
+def run_main(runner_name, framework, models, build, argv=None):
+    """Entry point of a runner script: ``sys.exit(run_main("numpy", "numpy", MODELS, build))``."""
+    args = parse_args(runner_name, argv)
+    if args.list_models:
+        sys.stdout.write(catalogue_json(models) + "\n")
+        sys.stdout.flush()
+        return EXIT_OK
+    faulthandler.enable()  # a segfault in native code leaves a Python traceback on stderr
+    out = _claim_stdout()
+    writer = _protocol.FrameWriter(out)
+    session = _Session(runner_name, framework, args, build, writer)
+    try:
+        return session.main()
+    except (BrokenPipeError, ConnectionResetError):
+        # The monitor is gone; nobody is left to tell. Skip interpreter clean-up that
+        # would try to flush into the dead pipe.
+        os._exit(EXIT_MONITOR_GONE)

@@ -1,0 +1,78 @@
+"""Bad input gets a one-line error and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+
+def _assert_one_line_error(proc, *needles):
+    assert proc.returncode == 2, proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert lines, "no error message"
+    last = lines[-1]
+    for n in needles:
+        assert n in last, last
+
+
+def test_help_teaches_commands_and_examples(run_edgemon):
+    p = run_edgemon("--help")
+    assert p.returncode == 0
+    for word in ("run", "replay", "analyze", "info", "recover", "examples:"):
+        assert word in p.stdout
+    p = run_edgemon("run", "--help")
+    for opt in ("--runner", "--model", "--batch", "--threads", "--duration", "--warmup", "--record",
+                "--no-record", "--sample-hz", "--sysfs-root", "--headless"):
+        assert opt in p.stdout
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["run", "--runner", "nope", "--headless"], ["unknown runner", "nope"]),
+        (["run", "--model", "nope", "--headless"], ["model", "nope"]),
+        (["run", "--duration", "ten minutes", "--headless"], ["duration"]),
+        (["run", "--duration", "-5s", "--headless"], ["duration"]),
+        (["run", "--batch", "0", "--headless"], ["--batch"]),
+        (["run", "--sysfs-root", "/does/not/exist", "--headless"], ["sysfs-root"]),
+        (["--duration", "3x"], ["duration"]),
+    ],
+)
+def test_bad_run_options(run_edgemon, args, needles):
+    _assert_one_line_error(run_edgemon(*args), *needles)
+
+
+def test_unwritable_record_folder(run_edgemon, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    p = run_edgemon("run", "--headless", "--duration", "2s", "--record", str(blocker / "sub"))
+    _assert_one_line_error(p)
+
+
+def test_folder_that_is_not_a_recording(run_edgemon, tmp_path):
+    (tmp_path / "junk").mkdir()
+    for cmd in ("analyze", "replay", "recover"):
+        _assert_one_line_error(run_edgemon(cmd, str(tmp_path / "junk")), "recording")
+    _assert_one_line_error(run_edgemon("analyze", str(tmp_path / "missing")), "missing")
+
+
+def test_latest_without_recordings(run_edgemon):
+    _assert_one_line_error(run_edgemon("analyze", "latest"), "no recordings")
+
+
+def test_info_json_lists_sources(run_edgemon):
+    p = run_edgemon("info", "--json")
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert "platform" in data and "sources" in data
+
+
+def test_models_lists_default_model(run_edgemon):
+    p = run_edgemon("models", "--json")
+    assert p.returncode == 0, p.stderr
+    data = json.loads(p.stdout)
+    assert "mnist_1d" in data["numpy"]
+    assert data["numpy"]["mnist_1d"]["params"] == 407_050  # 784*512+512 + 512*10+10

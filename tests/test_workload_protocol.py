@@ -1,0 +1,97 @@
+"""The runner wire protocol round-trips through real pipes and bytes, torn frames included."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from array import array
+
+import pytest
+
+from edgemon.workload import registry
+
+proto = registry.protocol()
+
+
+def _write_session(buf):
+    w = proto.FrameWriter(buf)
+    w.hello({"runner": "numpy", "model": "mnist_1d", "inputs": [{"name": "x", "shape": [1, 784]}]})
+    w.latency(array("q", [10, 20, 30]), array("q", [1, 2, 3]), array("i", [1, 1, 4]), warmup=True)
+    w.latency(array("q", [40]), array("q", [2**40]), array("i", [-1]))
+    w.latency(array("q"), array("q"), array("i"))  # empty: no frame at all
+    w.event("warmup_done", iterations=3, first_inference_ms=1.5)
+    w.bye("stopped", iterations=4)
+
+
+def test_round_trip_all_frame_types():
+    buf = io.BytesIO()
+    _write_session(buf)
+    frames = list(proto.FrameReader(io.BytesIO(buf.getvalue())))
+    assert [f[0] for f in frames] == [proto.HELLO, proto.LATENCY, proto.LATENCY, proto.EVENT, proto.BYE]
+    assert frames[0][1]["inputs"][0]["shape"] == [1, 784]
+    t_end, dur, items, warm = proto.decode_latency(frames[1][1])
+    assert (list(t_end), list(dur), list(items), warm) == ([10, 20, 30], [1, 2, 3], [1, 1, 4], True)
+    t_end, dur, items, warm = proto.decode_latency(frames[2][1])
+    assert (list(t_end), list(dur), list(items), warm) == ([40], [2**40], [-1], False)
+    assert frames[3][1]["kind"] == "warmup_done" and isinstance(frames[3][1]["t_ns"], int)
+    assert frames[4][1] == {"reason": "stopped", "iterations": 4}
+
+
+@pytest.mark.parametrize("cut", [1, 3, 5, 8, -1])
+def test_torn_frame_ends_the_stream_cleanly(cut):
+    buf = io.BytesIO()
+    _write_session(buf)
+    whole = buf.getvalue()
+    first_two = list(proto.FrameReader(io.BytesIO(whole)))[:2]
+    # find where the second frame ends, then cut inside the third
+    size_hello = proto.HEADER.size + proto.HEADER.unpack_from(whole, 0)[1]
+    size_lat = proto.HEADER.size + proto.HEADER.unpack_from(whole, size_hello)[1]
+    third_at = size_hello + size_lat
+    third_len = proto.HEADER.size + proto.HEADER.unpack_from(whole, third_at)[1]
+    end = third_at + (cut if cut > 0 else third_len - 1)
+    frames = list(proto.FrameReader(io.BytesIO(whole[:end])))
+    assert [f[0] for f in frames] == [f[0] for f in first_two]
+
+
+def test_garbage_is_reported_not_misread():
+    with pytest.raises(ValueError, match="corrupt frame"):
+        list(proto.FrameReader(io.BytesIO(b"\x09\x00\x00\x00\x00junk")))
+
+
+def test_frames_cross_a_real_pipe_in_small_reads():
+    r, w = os.pipe()
+    received = []
+
+    def read():
+        with os.fdopen(r, "rb", buffering=0) as stream:  # raw reads may return short counts
+            received.extend(proto.FrameReader(stream))
+
+    t = threading.Thread(target=read)
+    t.start()
+    with os.fdopen(w, "wb") as stream:
+        writer = proto.FrameWriter(stream)
+        big = array("q", range(200_000))  # 1.6 MB per column: larger than the pipe buffer
+        writer.latency(big, big, array("i", [1]) * len(big))
+        writer.bye("done", iterations=len(big))
+    t.join(10)
+    assert [f[0] for f in received] == [proto.LATENCY, proto.BYE]
+    t_end, _, items, _ = proto.decode_latency(received[0][1])
+    assert t_end == big and len(items) == len(big)
+
+
+def test_control_reads_commands_and_eof_means_stop():
+    r, w = os.pipe()
+    reader = os.fdopen(r, "r")
+    ctrl = proto.Control(reader)
+    with os.fdopen(w, "w") as out:
+        out.write('{"cmd": "pause"}\nnot json\n{"cmd": "set_rate", "rate": 5}\n')
+        out.flush()
+        for _ in range(2000):  # the control thread applies commands asynchronously
+            if ctrl.paused and ctrl.rate == 5.0:
+                break
+            threading.Event().wait(0.005)
+        assert ctrl.paused and ctrl.rate == 5.0 and not ctrl.stopped
+    # writer closed: EOF -> stop, and a paused loop is released
+    ctrl._resume.wait(10)
+    assert ctrl.stopped
