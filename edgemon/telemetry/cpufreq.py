@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_int, read_text
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_int, read_text, read_raw
 from edgemon.telemetry.procstat import sysfs_cpu_dirs
 
 
@@ -61,8 +61,7 @@ class CpuFreqSource(Source):
         out: dict[str, float] = {}
         for metric, path in self._cur_paths:
             try:
-                with open(path, "rb") as f:
-                    khz = int(f.read().split()[0])
+                khz = int(read_raw(path).split()[0])
             except (OSError, ValueError, IndexError):
                 continue       # offline core or no cpufreq for this core
             out[metric] = khz / 1000.0

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text, read_raw
 from edgemon.telemetry.thermal import MIN_VALID_C, list_zones, metric_part, unique_name
 
 _HWMON_RE = re.compile(r"^hwmon(\d+)$")
@@ -137,8 +137,7 @@ class HwmonSource(Source):
         out: dict[str, float] = {}
         for metric, path, is_temp in self._reads:
             try:
-                with open(path, "rb") as f:
-                    value = float(int(f.read().split()[0]))
+                value = float(int(read_raw(path).split()[0]))
             except (OSError, ValueError, IndexError):
                 continue       # sensor asleep (e.g. an NVMe in D3) or gone
             if is_temp:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text, read_raw
 
 
 class LoadAvgSource(Source):
@@ -23,5 +23,4 @@ class LoadAvgSource(Source):
         return SourceStatus(self.name, True)
 
     def read(self) -> dict[str, float]:
-        with open(self._path, "rb") as f:
-            return {"load1": float(f.read().split()[0])}
+        return {"load1": float(read_raw(self._path).split()[0])}

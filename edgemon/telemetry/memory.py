@@ -8,7 +8,7 @@ estimated as MemFree + Buffers + Cached.
 
 from __future__ import annotations
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text, read_raw
 
 _WANTED = ("MemTotal", "MemAvailable", "MemFree", "Buffers", "Cached",
            "SwapTotal", "SwapFree", "SwapCached")
@@ -63,8 +63,7 @@ class MemorySource(Source):
         return SourceStatus(self.name, True)
 
     def read(self) -> dict[str, float]:
-        with open(self._path, "rb") as f:
-            values = meminfo_metrics(parse_meminfo(f.read().decode("ascii", "replace")))
+        values = meminfo_metrics(parse_meminfo(read_raw(self._path).decode("ascii", "replace")))
         if not values:
             raise ValueError(f"no MemTotal in {self._path}")
         return values

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text, read_raw
 
 _CPU_DIR_RE = re.compile(r"^cpu(\d+)$")
 
@@ -102,8 +102,7 @@ class ProcStatSource(Source):
         return SourceStatus(self.name, True, detail=detail)
 
     def read(self) -> dict[str, float]:
-        with open(self._stat_path, "rb") as f:
-            text = f.read().decode("ascii", "replace")
+        text = read_raw(self._stat_path).decode("ascii", "replace")
         cur = parse_proc_stat(text)
         if not cur:
             raise ValueError(f"no cpuN lines in {self._stat_path}")

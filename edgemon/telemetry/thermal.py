@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_int, read_text
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_int, read_text, read_raw
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _ZONE_RE = re.compile(r"^thermal_zone(\d+)$")
@@ -103,8 +103,7 @@ class ThermalSource(Source):
         out: dict[str, float] = {}
         for metric, _, path in self._zones:
             try:
-                with open(path, "rb") as f:
-                    c = int(f.read().split()[0]) / 1000.0
+                c = int(read_raw(path).split()[0]) / 1000.0
             except (OSError, ValueError, IndexError):
                 continue       # power-gated or vanished zone: no reading this tick
             if c > MIN_VALID_C:
