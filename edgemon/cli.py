@@ -32,6 +32,8 @@ examples:
   edgemon run --duration 10m --headless      10 minutes, no dashboard, summary at the end
   edgemon run --model reuters_dense --batch 32 --threads 2 --warmup 100,5s
   edgemon run --emulate agx-orin             try everything on an emulated Jetson AGX Orin
+  edgemon run --detach --duration 3h         a session that survives SSH; `edgemon attach` to watch it
+  edgemon ls                                 sessions under ./recordings: running, ended, crashed, died
   edgemon replay latest                      replay the newest recording (space, +/-, arrows)
   edgemon analyze recordings/<session> --json
   edgemon info                               what this machine offers and what is missing
@@ -93,12 +95,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read /sys, /proc and /etc under DIR instead of / (fixtures, containers)")
     m.add_argument("--emulate", default=None, metavar="BOARD",
                    help="run on an emulated Jetson: nano, tx2, xavier-nx, agx-orin, orin-nano, thor")
+    m.add_argument("--hang-timeout", default="30s", metavar="DURATION",
+                   help="a worker that sends nothing this long (not paused) is recorded as hung; "
+                   "0 turns the watchdog off (default: 30s)")
+    m.add_argument("--restart-on-hang", action="store_true",
+                   help="kill a hung worker and start a new one; the session goes on")
     d = run.add_argument_group("display")
     d.add_argument("--headless", action="store_true",
                    help="no dashboard: a status line every few seconds and a summary at the end")
     d.add_argument("--status-every", default="5s", metavar="DURATION",
                    help="headless status line period (default: 5s)")
     d.add_argument("--ascii", action="store_true", help="plain ASCII graphs, for bad fonts or slow links")
+    d.add_argument("--detach", action="store_true",
+                   help="start the session in the background and return: it survives logging out; "
+                   "watch it with `edgemon attach`, end it with `edgemon stop`. With --headless the "
+                   "status lines go to <session>/session.log")
+
+    at = sub.add_parser("attach", help="open the dashboard on a session running in the background",
+                        description="Attach the dashboard to a detached session (`edgemon run --detach`, or "
+                        "one whose dashboard was closed with 'detach'). Quitting asks whether to detach "
+                        "(the session goes on) or stop it.", formatter_class=_Formatter)
+    _session_arg(at, optional=True)
+    at.add_argument("--ascii", action="store_true", help="plain ASCII graphs")
+
+    ls = sub.add_parser("ls", help="list sessions: running, ended, crashed, died",
+                        description="Sessions under ./recordings (or the folders given): state, start time, "
+                        "workload, duration and size. 'died' means the session process was killed; "
+                        "`edgemon recover DIR` makes its recording whole.", formatter_class=_Formatter)
+    ls.add_argument("folders", nargs="*", metavar="DIR",
+                    help="recordings folders or recordings to list (default: ./recordings)")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+
+    st = sub.add_parser("stop", help="stop a session running in the background",
+                        description="Ask a detached session to stop, wait until its recording is closed, "
+                        "print where it is.", formatter_class=_Formatter)
+    _session_arg(st, optional=True)
+    st.add_argument("--timeout", default="120s", metavar="DURATION",
+                    help="give up waiting after this long (default: 120s)")
 
     rp = sub.add_parser("replay", help="play a recording back in the dashboard",
                         description="Replay a recording: space play/pause, + and - speed (1x to 1000x), "
@@ -162,6 +195,17 @@ def _normalise_argv(argv: list[str]) -> list[str]:
     return ["run", *argv]
 
 
+def resolve_running_session(arg: str, *, root: Path = Path("recordings")) -> Path:
+    """Like resolve_session, but 'latest' prefers the newest session running in the background."""
+    if arg == "latest":
+        from edgemon.session.listing import latest_running
+
+        found = latest_running([root])
+        if found is not None:
+            return found
+    return resolve_session(arg, root=root)
+
+
 def resolve_session(arg: str, *, root: Path = Path("recordings")) -> Path:
     """A session folder from DIR or 'latest' (newest folder with a session.json under ./recordings)."""
     if arg != "latest":
@@ -211,7 +255,7 @@ def run_config_from_args(args: argparse.Namespace):
         python=args.python,
         options=_parse_options(args.opt),
     )
-    return RunConfig(
+    config = RunConfig(
         workload=spec,
         duration_s=parse_duration(args.duration) if args.duration else None,
         record_dir=Path(args.record) if args.record else None,
@@ -223,12 +267,97 @@ def run_config_from_args(args: argparse.Namespace):
         status_every_s=parse_duration(args.status_every, what="--status-every"),
         emulate=args.emulate,
     )
+    # Watchdog settings; plain attributes until RunConfig declares them (LiveSession reads them
+    # with getattr, the daemon carries them in its JSON).
+    hang = str(getattr(args, "hang_timeout", "30s")).strip().lower()
+    config.hang_timeout_s = None if hang in ("0", "0s", "off", "none") else parse_duration(hang, what="--hang-timeout")
+    config.restart_on_hang = bool(getattr(args, "restart_on_hang", False))
+    return config
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    config = run_config_from_args(args)
+    detach = bool(getattr(args, "detach", False))
+    if detach and not config.record:
+        raise UserError("a detached session must record (that is how you find it again); drop --no-record")
+    if (config.headless and not detach) or not config.record:
+        # --headless: a plain process printing status lines (use --detach to outlive the terminal).
+        # --no-record: nothing to come back to, so the session lives and dies with this process.
+        return _run_in_process(config)
+    # The session runs in its own process so that closing the dashboard or losing SSH does not
+    # end it. Validate here first: bad input must fail before anything starts.
+    from edgemon.session.daemon import spawn
+    from edgemon.workload.registry import validate
+
+    validate(config.workload)
+    started = spawn(config, argv=sys.argv[1:])
+    if detach:
+        print(f"session running in the background (pid {started.pid}), recording into {started.folder}\n"
+              f"  watch:  edgemon attach {started.folder}\n"
+              f"  stop:   edgemon stop {started.folder}\n"
+              f"  log:    {started.log}")
+        return 0
+    return _dashboard_on(started.folder, ascii=config.ascii)
+
+
+def _dashboard_on(folder: Path, *, ascii: bool) -> int:
+    """The dashboard on a detached session; afterwards say whether it goes on or where it was recorded."""
+    from edgemon.session.remote import open_remote
+
+    feed = open_remote(folder)
+    code = 0
+    try:
+        from edgemon.tui import run_dashboard
+
+        code = run_dashboard(feed, ascii=ascii)
+    finally:
+        if feed.stop_requested or feed.ended:
+            feed.wait_end(60.0)     # the session closes its recording, then says "end"
+        else:
+            feed.close()            # detach: the terminal went away, or the user chose to leave it running
+        status = feed.status()
+        if status.state in ("ended", "crashed"):
+            print(f"recording: {folder} ({status.state}{': ' + status.message if status.message else ''})")
+        else:
+            print(f"the session goes on in the background: {folder}\n"
+                  f"  watch:  edgemon attach {folder}\n  stop:   edgemon stop {folder}")
+    return 1 if status.state == "crashed" else code
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    return _dashboard_on(resolve_running_session(args.session), ascii=args.ascii)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from edgemon.session.remote import stop_remote
+    from edgemon.units import parse_duration
+
+    timeout = parse_duration(args.timeout, what="--timeout")
+    stop_remote(resolve_running_session(args.session), timeout=timeout)
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    import json
+
+    from edgemon.session.listing import check_roots, format_table, list_sessions
+
+    roots = [Path(f) for f in args.folders] or [Path("recordings")]
+    if args.folders:
+        check_roots(roots)
+    infos = list_sessions(roots)
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos], indent=2))
+    elif not infos:
+        print(f"no sessions under {', '.join(str(r) for r in roots)}")
+    else:
+        print(format_table(infos))
+    return 0
+
+
+def _run_in_process(config) -> int:
     from edgemon.session.live import LiveSession
 
-    config = run_config_from_args(args)
     session = LiveSession(config)
     try:
         session.start()
@@ -337,8 +466,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from edgemon.control import Controls
     from edgemon.control.snapshot import MachineState
 
+    if meta.get("emulated"):
+        print(f"{path}: an emulated board; it was discarded with its session, nothing to restore")
+        return 0
     root = Path(args.sysfs_root if args.sysfs_root != "/" else meta.get("sysfs_root", "/"))
-    controls = Controls(root, {})
+    controls = Controls(root, dict(meta.get("executables") or {}))
     results = controls.restore(MachineState.from_dict(state))
     failed = False
     for r in results:
@@ -355,6 +487,9 @@ _HANDLERS = {
     "models": cmd_models,
     "recover": cmd_recover,
     "restore": cmd_restore,
+    "attach": cmd_attach,
+    "ls": cmd_ls,
+    "stop": cmd_stop,
 }
 
 

@@ -75,13 +75,14 @@ class EventKind:
     MARK = "mark"                        # user mark; details: note
     PAUSE = "pause"
     RESUME = "resume"
-    POWER_MODE = "power_mode"            # details: from_id, to_id, name, ok, message
-    CORE_ONLINE = "core_online"          # details: cpu, online (bool), ok, message
+    # Control events carry control, from, to, ok, message, strategy (direct, sudo, jtop):
+    POWER_MODE = "power_mode"            # + from_id, to_id, name, ceilings {clock metric: MHz} after the switch
+    CORE_ONLINE = "core_online"          # + cpu, online (bool)
     JETSON_CLOCKS = "jetson_clocks"
-    FAN = "fan"
+    FAN = "fan"                          # control "fan" (pct) or "fan_auto" (automatic control restored)
     THROTTLE_BEGIN = "throttle_begin"
     THROTTLE_END = "throttle_end"
     SEGMENT_ROLLED = "segment_rolled"
     SOURCE_UNAVAILABLE = "source_unavailable"  # details: source, reason
     RECORDING_ERROR = "recording_error"  # details: message (e.g. disk full); the session goes on
-    CONTROL_FAILED = "control_failed"    # details: control, message (what to configure)
+    CONTROL_FAILED = "control_failed"    # a refused or failed change; message says what to configure

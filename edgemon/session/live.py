@@ -93,8 +93,6 @@ class LiveSession(Feed):
         self._ctx = ctx
         sources, self._statuses = build_sources(ctx, platform_info)
         self._sources = sources
-        self._setup_controls(root, executables, platform_info)
-
         self.meta = self._initial_meta(platform_info)
         if cfg.record:
             from edgemon.recording.naming import default_session_dir
@@ -106,6 +104,14 @@ class LiveSession(Feed):
             self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error)
             self.recorder.open()
             self.meta["record_path"] = str(folder)
+        # Controls after the recorder: jetson_clocks --store keeps its file in the session
+        # folder, so `edgemon restore DIR` can undo jetson_clocks exactly after a crash.
+        self._setup_controls(root, executables, platform_info)
+        if self.restore_state is not None:
+            self.meta["restore"] = self.restore_state.to_dict()
+            self.meta["executables"] = executables
+            if self.recorder is not None:
+                self.recorder.update_meta(restore=self.meta["restore"], executables=executables)
         self._publish_event(Event(time.monotonic_ns(), EventKind.SESSION_START, {
             "argv": sys.argv[1:], "emulated": bool(cfg.emulate)}))
         # Sources absent at start are listed in session.json ("sources") and on the help
@@ -222,7 +228,8 @@ class LiveSession(Feed):
         except ImportError:
             return
         try:
-            self.controls = Controls(root, executables, on_event=self._on_control_event)
+            state_dir = Path(self.meta["record_path"]) if self.meta.get("record_path") else None
+            self.controls = Controls(root, executables, on_event=self._on_control_event, state_dir=state_dir)
             self.restore_state = self.controls.capture()
         except Exception as exc:  # controls are a convenience; the session goes on without them
             self.controls = None
@@ -257,8 +264,6 @@ class LiveSession(Feed):
                 for s in self._statuses
             ],
         }
-        if self.restore_state is not None:
-            meta["restore"] = self.restore_state.to_dict()
         from edgemon.session.limits import clock_ceilings, power_limits
 
         meta["clock_ceilings"] = clock_ceilings(self._sources)

@@ -56,7 +56,7 @@ _JETSON_SYSFS, _GENERIC_SYSFS, _OTHER_SYSFS, _COMMAND, _LIBRARY, _PROCESS = rang
 def _group(module: str) -> int:
     if module.startswith("jetson_"):
         return _JETSON_SYSFS
-    if module.startswith(("tegrastats", "vcgencmd")):
+    if module.startswith(("tegrastats", "vcgencmd", "rpi")):
         return _COMMAND
     if module.startswith(("nvml", "jtop")):
         return _LIBRARY

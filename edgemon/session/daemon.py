@@ -1,0 +1,324 @@
+"""A session in its own process, so that an SSH drop or a closed dashboard does not end the test.
+
+Parent side (``edgemon run``): :func:`spawn` starts ``python -m edgemon.session.daemon
+--config JSON`` in a new session (no controlling terminal, stdin /dev/null) and waits
+for one handshake line on the child's stdout: ``{"ready": true, "folder": ...}`` once the
+recording folder and ``control.sock`` exist, or ``{"error": "one line"}``.
+
+Child side (:func:`main`): runs a :class:`~edgemon.session.live.LiveSession` and a
+:class:`~edgemon.session.server.SessionServer` on ``<folder>/control.sock``; once ready its
+stdout and stderr go to ``<folder>/session.log``. It drains the session at ~4 Hz (fixed
+delay), and when the session ends (worker finished, duration reached, ``edgemon stop``,
+SIGTERM) it closes the recording, restores the machine, tells attached clients and exits
+(0, or 1 when the workload crashed). With ``--headless`` it also writes the headless
+status lines and the final summary to session.log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from edgemon.errors import UserError
+
+TICK_S = 0.25                 # drain + fan-out period (the dashboard redraws at most 4 Hz)
+START_TIMEOUT_S = 60.0        # parent waits this long for the handshake
+
+
+@dataclass
+class Started:
+    """A detached session that is up: where it records and which process runs it."""
+
+    folder: Path
+    pid: int
+
+    @property
+    def log(self) -> Path:
+        from edgemon.session.server import LOG_NAME
+
+        return self.folder / LOG_NAME
+
+
+# ------------------------------------------------------------------------------ config <-> JSON
+
+def config_to_dict(config, argv: list[str] | None = None) -> dict[str, Any]:
+    """A RunConfig as JSON-able data (paths absolute: the daemon may resolve them later)."""
+    from dataclasses import asdict
+
+    data = asdict(config)
+    for key in ("record_dir", "recordings_root", "sysfs_root"):
+        if data.get(key) is not None:
+            data[key] = str(Path(data[key]).absolute())
+    # Watchdog settings: read with getattr until RunConfig declares them.
+    for extra in ("hang_timeout_s", "restart_on_hang"):
+        if hasattr(config, extra) and extra not in data:
+            data[extra] = getattr(config, extra)
+    data["argv"] = list(argv if argv is not None else sys.argv[1:])
+    return data
+
+
+def config_from_dict(data: dict[str, Any]):
+    from edgemon.session.config import RunConfig, WorkloadSpec
+
+    data = dict(data)
+    data.pop("argv", None)
+    wl_names = {f.name for f in fields(WorkloadSpec)}
+    workload = WorkloadSpec(**{k: v for k, v in (data.pop("workload", None) or {}).items() if k in wl_names})
+    names = {f.name for f in fields(RunConfig)}
+    known = {k: v for k, v in data.items() if k in names}
+    for key in ("record_dir", "recordings_root", "sysfs_root"):
+        if known.get(key) is not None:
+            known[key] = Path(known[key])
+    config = RunConfig(workload=workload, **known)
+    for k, v in data.items():
+        if k not in names:
+            setattr(config, k, v)   # e.g. hang_timeout_s / restart_on_hang before RunConfig has them
+    return config
+
+
+# ------------------------------------------------------------------------------ parent side
+
+def _child_env() -> dict[str, str]:
+    """Our environment, with this edgemon importable in the child even from a source checkout."""
+    import edgemon
+
+    env = dict(os.environ)
+    pkg_parent = str(Path(edgemon.__file__).resolve().parents[1])
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if pkg_parent not in paths:
+        env["PYTHONPATH"] = os.pathsep.join([pkg_parent, *paths])
+    return env
+
+
+def spawn(config, *, argv: list[str] | None = None, timeout_s: float = START_TIMEOUT_S,
+          python: str | None = None) -> Started:
+    """Start a detached session for ``config``; returns once it serves its control socket.
+
+    Bad input (unknown model, a folder already recorded into, ...) raises UserError with the
+    session's own one-line message; nothing is left running.
+    """
+    import tempfile
+
+    if not config.record:
+        raise UserError("a detached session must record (that is how you find it again); drop --no-record")
+    payload = json.dumps(config_to_dict(config, argv), default=str)
+    # stderr goes to an unlinked file, not a pipe: a helper the session starts before the
+    # handshake inherits it and must not die of SIGPIPE once we are gone.
+    with tempfile.TemporaryFile() as early_stderr:
+        proc = subprocess.Popen(
+            [python or sys.executable, "-m", "edgemon.session.daemon", "--config", payload],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=early_stderr,
+            start_new_session=True,   # no controlling terminal: SIGHUP from an SSH drop never reaches it
+            close_fds=True,
+            env=_child_env(),
+        )
+        try:
+            line = _read_handshake(proc, timeout_s)
+        except TimeoutError:
+            _terminate(proc)
+            raise UserError(f"the session process did not become ready within {timeout_s:.0f} s "
+                            f"({_last_line(early_stderr) or 'no output'}); it was stopped, try again") from None
+        finally:
+            proc.stdout.close()
+        if line is None:
+            rc = proc.wait(10)
+            raise UserError(f"the session process exited (code {rc}) before it was ready: "
+                            f"{_last_line(early_stderr) or 'no message'}")
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        _terminate(proc)
+        raise UserError(f"the session process said something unexpected: {line[:200]!r}") from None
+    if msg.get("error"):
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            _terminate(proc)
+        raise UserError(str(msg["error"]))
+    # The child outlives us: do not let Popen's destructor warn about a running process.
+    proc.returncode = 0
+    return Started(Path(msg["folder"]), int(msg["pid"]))
+
+
+def _read_handshake(proc: subprocess.Popen, timeout_s: float) -> str | None:
+    """One line from the child's stdout; None at EOF (it died); TimeoutError when too slow."""
+    fd = proc.stdout.fileno()
+    buf = b""
+    deadline = time.monotonic() + timeout_s
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        ready, _, _ = select.select([fd], [], [], min(left, 0.5))
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return buf.decode("utf-8", "replace").strip() or None
+        buf += chunk
+    return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+def _last_line(f) -> str:
+    try:
+        f.seek(0)
+        lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+# ------------------------------------------------------------------------------ child side
+
+class _Log:
+    def __init__(self, stream=None):
+        self.stream = stream
+
+    def __call__(self, line: str) -> None:
+        stream = self.stream or sys.stdout
+        try:
+            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", file=stream, flush=True)
+        except (OSError, ValueError):
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m edgemon.session.daemon")
+    parser.add_argument("--config", required=True, help="RunConfig as JSON (see config_to_dict)")
+    args = parser.parse_args(argv)
+
+    # fd 1 is the handshake pipe; keep it aside and send anything printed to stderr until ready.
+    handshake_fd = os.dup(1)
+    os.dup2(2, 1)
+
+    def handshake(msg: dict[str, Any]) -> None:
+        nonlocal handshake_fd
+        if handshake_fd is None:
+            return
+        try:
+            os.write(handshake_fd, (json.dumps(msg, default=str) + "\n").encode("utf-8"))
+        except OSError:
+            pass  # the parent is gone (Ctrl-C): run anyway, the user can attach later
+        os.close(handshake_fd)
+        handshake_fd = None
+
+    data = json.loads(args.config)
+    user_argv = list(data.get("argv") or [])
+    config = config_from_dict(data)
+    sys.argv = ["edgemon", *user_argv]   # the session records the command the user typed
+    return run_session(config, handshake)
+
+
+def run_session(config, handshake) -> int:
+    from edgemon.session.live import LiveSession
+    from edgemon.session.server import LOG_NAME, SessionServer
+
+    session = LiveSession(config)
+    try:
+        session.start()
+    except UserError as exc:
+        session.close()
+        handshake({"error": str(exc)})
+        return exc.exit_code
+    except BaseException as exc:
+        import traceback
+
+        traceback.print_exc()
+        session.close()
+        handshake({"error": f"the session could not start: {type(exc).__name__}: {exc}"})
+        return 1
+    folder = Path(session.meta["record_path"])
+    log = _Log()
+    try:
+        log_fd = os.open(str(folder / LOG_NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        server = SessionServer(session, folder, log=log).start()
+    except OSError as exc:
+        session.close()
+        handshake({"error": f"cannot open the control socket in {folder}: {exc.strerror or exc}"})
+        return 2
+
+    stopping = []
+
+    def on_signal(signum, _frame):
+        if not stopping:   # stop gracefully, once; Worker.stop escalates to SIGKILL by itself
+            stopping.append(signum)
+            threading.Thread(target=session.command, args=("stop",), name="edgemon-stop", daemon=True).start()
+
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    handshake({"ready": True, "folder": str(folder), "pid": os.getpid(), "socket": str(server.path)})
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    log(f"session started (pid {os.getpid()}) recording into {folder}; "
+        f"attach: edgemon attach {folder}  stop: edgemon stop {folder}")
+    return serve(session, server, log, headless=bool(config.headless), status_every_s=config.status_every_s)
+
+
+def serve(session, server, log, *, headless: bool = False, status_every_s: float = 5.0) -> int:
+    """Drain and fan out until the session ends; close it; tell the clients. Exit code."""
+    model = None
+    if headless:
+        from edgemon.view.model import DashboardModel
+        from edgemon.view.status_line import status_line, summary_table
+
+        model = DashboardModel()
+    next_status = time.monotonic() + status_every_s
+    try:
+        while not session.wait(TICK_S):   # fixed delay after each tick: ticks never pile up
+            update = server.tick()
+            if model is not None:
+                model.apply(update)
+                if time.monotonic() >= next_status:
+                    next_status += status_every_s
+                    status = session.status()
+                    model.observe(status)
+                    log(status_line(model, status))
+        _apply(model, server.tick())
+    finally:
+        session.close()    # SESSION_END event, recording closed, machine restored
+        _apply(model, server.tick())
+        status = session.status()
+        if model is not None:
+            model.observe(status)
+            print(summary_table(model, status), flush=True)
+        server.close(status.state, status.message)
+        log(f"session {status.state}: {status.message}; recording in {session.meta.get('record_path')}")
+    return 1 if status.state == "crashed" else 0
+
+
+def _apply(model, update) -> None:
+    if model is not None:
+        model.apply(update)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

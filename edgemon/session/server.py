@@ -1,0 +1,564 @@
+"""The control socket of a detached session: ``<session folder>/control.sock``.
+
+The session process (``edgemon.session.daemon``) is the only one that drains its
+:class:`~edgemon.session.live.LiveSession`. Every tick (~4 Hz, fixed delay) the
+server drains it, keeps a short history ring (the last ``history_s`` seconds of
+samples and latency, the last ``max_events`` events) and fans the tick out to every
+attached client through a per-client bounded queue: a slow client falls behind and
+is resynchronised with a fresh snapshot, it never blocks the session or the others.
+
+Wire format: frames ``header payload`` with the runner protocol's header (struct
+``"<BI"``: type, payload length; ``runners/_protocol.py``). Type 1 is a JSON object
+with a ``"t"`` field; type 2 is a latency batch in the runner's LATENCY encoding
+(``"<IB"`` rows + flags, then int64 t_end_ns, int64 duration_ns, int32 items).
+
+server -> client
+  hello   {pid, folder, protocol}           first frame of every connection
+  refused {reason}                          then the server closes
+  meta    {meta}                            session.json contents (again when it changes)
+  reset   {}                                drop what you have: a snapshot follows
+  LATENCY frames, then
+  update  {samples, events, status, machine?, sources?}
+  reply   {id, message}                     answer to a command
+  end     {state, message}                  the session is over and its recording closed
+client -> server
+  cmd     {id, name, kw}                    pause, resume, mark, stop, power_mode, core, jetson_clocks, fan
+
+Access: the socket is mode 0600 and every connection's peer uid (SO_PEERCRED) must be
+the session's own uid.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from edgemon.datatypes import Event, LatencyBatch, Sample
+from edgemon.view.feed import FeedUpdate
+
+SOCKET_NAME = "control.sock"
+LOG_NAME = "session.log"
+PROTOCOL_VERSION = 1
+
+# Same header and latency encoding as the runner protocol (runners/_protocol.py).
+HEADER = struct.Struct("<BI")
+LAT_HEADER = struct.Struct("<IB")
+FLAG_WARMUP = 1
+JSON_FRAME = 1
+LATENCY_FRAME = 2
+MAX_FRAME = 64 * 1024 * 1024
+
+# Commands a client may send; anything else is answered "not available".
+FORWARDED_COMMANDS = frozenset({"pause", "resume", "toggle_pause", "mark", "stop",
+                                "power_mode", "core", "jetson_clocks", "fan"})
+
+_UNIX_PATH_MAX = 100  # sun_path is 108 bytes; longer folders are reached through /proc/self/fd
+
+
+# ---------------------------------------------------------------------------- encoding
+
+def encode_json(obj: dict[str, Any]) -> bytes:
+    payload = json.dumps(obj, separators=(",", ":"), default=str).encode("utf-8")
+    return HEADER.pack(JSON_FRAME, len(payload)) + payload
+
+
+def encode_latency(batch: LatencyBatch) -> bytes:
+    import numpy as np
+
+    n = len(batch)
+    payload = b"".join((
+        LAT_HEADER.pack(n, FLAG_WARMUP if batch.warmup else 0),
+        np.asarray(batch.t_end_ns, dtype="<i8").tobytes(),
+        np.asarray(batch.duration_ns, dtype="<i8").tobytes(),
+        np.asarray(batch.items, dtype="<i4").tobytes(),
+    ))
+    return HEADER.pack(LATENCY_FRAME, len(payload)) + payload
+
+
+def decode_latency(payload: bytes) -> LatencyBatch:
+    import numpy as np
+
+    n, flags = LAT_HEADER.unpack_from(payload, 0)
+    off = LAT_HEADER.size
+    t_end = np.frombuffer(payload, dtype="<i8", count=n, offset=off).astype(np.int64)
+    off += 8 * n
+    dur = np.frombuffer(payload, dtype="<i8", count=n, offset=off).astype(np.int64)
+    off += 8 * n
+    items = np.frombuffer(payload, dtype="<i4", count=n, offset=off).astype(np.int32)
+    return LatencyBatch(t_end, dur, items, bool(flags & FLAG_WARMUP))
+
+
+def read_frame(recv_exact: Callable[[int], bytes | None]) -> tuple[int, Any] | None:
+    """One frame from ``recv_exact(n)`` (None at EOF): ``(JSON_FRAME, dict)`` or ``(LATENCY_FRAME, bytes)``."""
+    head = recv_exact(HEADER.size)
+    if head is None:
+        return None
+    ftype, length = HEADER.unpack(head)
+    if length > MAX_FRAME or ftype not in (JSON_FRAME, LATENCY_FRAME):
+        raise ValueError(f"corrupt frame on the control socket (type {ftype}, length {length})")
+    payload = recv_exact(length) if length else b""
+    if payload is None:
+        return None
+    if ftype == JSON_FRAME:
+        return ftype, json.loads(payload.decode("utf-8"))
+    return ftype, payload
+
+
+def socket_recv_exact(sock: socket.socket) -> Callable[[int], bytes | None]:
+    def recv_exact(n: int) -> bytes | None:
+        chunks = []
+        while n > 0:
+            b = sock.recv(min(n, 1 << 20))
+            if not b:
+                return None
+            chunks.append(b)
+            n -= len(b)
+        return b"".join(chunks)
+    return recv_exact
+
+
+def _plain(obj: Any) -> Any:
+    if obj is None:
+        return None
+    if is_dataclass(obj):
+        return asdict(obj)
+    return dict(vars(obj))
+
+
+def samples_json(samples) -> list:
+    return [[s.t_ns, s.values] for s in samples]
+
+
+def events_json(events) -> list:
+    return [[e.t_ns, e.kind, e.details] for e in events]
+
+
+def samples_from_json(rows) -> list[Sample]:
+    return [Sample(int(t), {k: float(v) for k, v in values.items() if v is not None}) for t, values in rows]
+
+
+def events_from_json(rows) -> list[Event]:
+    return [Event(int(t), str(kind), dict(details or {})) for t, kind, details in rows]
+
+
+# ---------------------------------------------------------------------------- access
+
+def peer_allowed(peer_uid: int, own_uid: int) -> bool:
+    """Only the user who started the session may watch or steer it (root included: no exception)."""
+    return int(peer_uid) == int(own_uid)
+
+
+def peer_credentials(conn: socket.socket) -> tuple[int, int, int]:
+    """``(pid, uid, gid)`` of the process at the other end of a unix socket (SO_PEERCRED)."""
+    raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", raw)
+
+
+class _DirPath:
+    """A unix socket path for ``folder/name`` that fits in sun_path (via /proc/self/fd when long)."""
+
+    def __init__(self, folder: Path, name: str = SOCKET_NAME):
+        self.folder = Path(folder)
+        self.name = name
+        self._fd: int | None = None
+
+    def __enter__(self) -> str:
+        plain = str(self.folder / self.name)
+        if len(plain.encode()) < _UNIX_PATH_MAX:
+            return plain
+        self._fd = os.open(str(self.folder), os.O_RDONLY | os.O_DIRECTORY)
+        return f"/proc/self/fd/{self._fd}/{self.name}"
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def socket_path(folder: Path) -> Path:
+    return Path(folder) / SOCKET_NAME
+
+
+def connect_unix(folder: Path, timeout: float = 5.0) -> socket.socket:
+    """A connected socket to ``folder``'s control socket (OSError as connect() raises it)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        with _DirPath(folder) as path:
+            sock.connect(path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+# ---------------------------------------------------------------------------- history
+
+class HistoryRing:
+    """What a newly attached client gets first: bounded by time and by size, never by session length."""
+
+    def __init__(self, history_s: float = 120.0, max_latency_rows: int = 500_000, max_events: int = 1000,
+                 max_samples: int = 12_100):
+        self.history_ns = int(history_s * 1e9)
+        self.max_latency_rows = int(max_latency_rows)
+        self.samples: deque[Sample] = deque(maxlen=max_samples)   # 120 s at the 100 Hz maximum
+        self.latency: deque[LatencyBatch] = deque()
+        self.latency_rows = 0
+        self.events: deque[Event] = deque(maxlen=max_events)      # events are rare: kept by count
+
+    def add(self, update: FeedUpdate) -> None:
+        self.samples.extend(update.samples)
+        for b in update.latency:
+            self.latency.append(b)
+            self.latency_rows += len(b)
+        self.events.extend(update.events)
+        self.trim()
+
+    def newest_ns(self) -> int:
+        t = 0
+        if self.samples:
+            t = self.samples[-1].t_ns
+        if self.latency and len(self.latency[-1]):
+            t = max(t, int(self.latency[-1].t_end_ns[-1]))
+        return t
+
+    def trim(self) -> None:
+        cutoff = self.newest_ns() - self.history_ns
+        while self.samples and self.samples[0].t_ns < cutoff:
+            self.samples.popleft()
+        while self.latency and (self.latency_rows > self.max_latency_rows
+                                or len(self.latency[0]) == 0
+                                or int(self.latency[0].t_end_ns[-1]) < cutoff):
+            self.latency_rows -= len(self.latency.popleft())
+
+    def snapshot_message(self) -> tuple[list[bytes], dict[str, Any]]:
+        """The ring as latency frames plus the samples and events of one update message."""
+        frames = [encode_latency(b) for b in self.latency]
+        return frames, {"t": "update", "samples": samples_json(self.samples), "events": events_json(self.events)}
+
+
+# ---------------------------------------------------------------------------- clients
+
+class _Client:
+    """One attached connection: a writer thread fed by a bounded queue, a reader thread for commands."""
+
+    def __init__(self, server: "SessionServer", conn: socket.socket, peer_pid: int, max_items: int):
+        self.server = server
+        self.conn = conn
+        self.peer_pid = peer_pid
+        self.max_items = max_items
+        self.cond = threading.Condition()
+        self.queue: deque[tuple[str, bytes]] = deque()
+        self.closing = False      # send what is queued, then close
+        self.closed = False
+        self.resyncs = 0
+
+    def start(self) -> None:
+        for name, target in (("writer", self._write_loop), ("reader", self._read_loop)):
+            threading.Thread(target=target, name=f"edgemon-client-{name}", daemon=True).start()
+
+    def offer(self, kind: str, data: bytes) -> bool:
+        """Queue ``data``; False (nothing queued) when the client is this far behind."""
+        with self.cond:
+            if self.closed:
+                return True
+            if kind == "update" and sum(1 for k, _ in self.queue if k == "update") >= self.max_items:
+                return False
+            self.queue.append((kind, data))
+            self.cond.notify()
+        return True
+
+    def resync(self, snapshot: bytes) -> None:
+        """Too far behind: forget its queued updates (replies stay) and start over from a snapshot."""
+        with self.cond:
+            kept = [(k, d) for k, d in self.queue if k != "update"]
+            self.queue.clear()
+            self.queue.extend(kept)
+            self.queue.append(("update", snapshot))
+            self.resyncs += 1
+            self.cond.notify()
+
+    def finish(self) -> None:
+        with self.cond:
+            self.closing = True
+            self.cond.notify()
+
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                with self.cond:
+                    while not self.queue and not self.closing and not self.closed:
+                        self.cond.wait()
+                    if self.closed or (self.closing and not self.queue):
+                        break
+                    _, data = self.queue.popleft()
+                self.conn.sendall(data)
+        except OSError:
+            pass  # gone, or stuck past the send timeout: dropped below
+        self.server._drop(self)
+
+    def _read_loop(self) -> None:
+        recv = socket_recv_exact(self.conn)
+        try:
+            while True:
+                frame = read_frame(recv)
+                if frame is None:
+                    break
+                ftype, msg = frame
+                if ftype == JSON_FRAME and msg.get("t") == "cmd":
+                    self.server._command(self, msg)
+                elif ftype == JSON_FRAME and msg.get("t") == "bye":
+                    break
+        except (OSError, ValueError):
+            pass
+        self.server._drop(self)
+
+    def close(self) -> None:
+        with self.cond:
+            if self.closed:
+                return
+            self.closed = True
+            self.queue.clear()
+            self.cond.notify_all()
+        try:
+            self.conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()
+
+
+# ---------------------------------------------------------------------------- server
+
+class SessionServer:
+    """Serves one LiveSession on ``folder/control.sock``. ``tick()`` is called by the daemon's loop."""
+
+    def __init__(
+        self,
+        session,
+        folder: Path,
+        *,
+        history_s: float = 120.0,
+        max_latency_rows: int = 500_000,
+        max_client_updates: int = 240,     # ~60 s of ticks queued for one client before it is resynced
+        send_timeout_s: float = 30.0,      # a client that takes nothing for this long is dropped
+        machine_every_s: float = 1.0,
+        log: Callable[[str], None] | None = None,
+    ):
+        self.session = session
+        self.folder = Path(folder)
+        self.path = socket_path(self.folder)
+        self.history = HistoryRing(history_s, max_latency_rows)
+        self.max_client_updates = max_client_updates
+        self.send_timeout_s = send_timeout_s
+        self.machine_every_s = machine_every_s
+        self.log = log or (lambda line: print(line, flush=True))
+        self.uid = os.getuid()
+        self.clients: list[_Client] = []
+        self.ticks = 0
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._accepting = False
+        self._commands = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemon-command")
+        self._meta_text = ""
+        self._sources_text = ""
+        self._machine: dict | None = None
+        self._machine_at = 0.0
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> "SessionServer":
+        """Bind ``control.sock`` (0600) and start accepting. A stale socket file is replaced."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with _DirPath(self.folder) as path:
+            sock.bind(path)
+        os.chmod(self.path, 0o600)  # the uid check below is the real gate; this keeps others off the file
+        sock.listen(8)
+        self._listener = sock
+        self._accepting = True
+        threading.Thread(target=self._accept_loop, name="edgemon-accept", daemon=True).start()
+        return self
+
+    def close(self, state: str = "ended", message: str = "", *, flush_s: float = 3.0) -> None:
+        """Tell every client the session is over (after what is queued), then close and remove the socket."""
+        self._accepting = False
+        if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._listener.close()
+        try:   # gone before anyone hears "end": a client that saw the end finds no socket
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        end = encode_json({"t": "end", "state": state, "message": message})
+        with self._lock:
+            clients = list(self.clients)
+        for c in clients:
+            c.offer("end", end)
+            c.finish()
+        deadline = time.monotonic() + flush_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self.clients:
+                    break
+            time.sleep(0.05)
+        with self._lock:
+            clients, self.clients = list(self.clients), []
+        for c in clients:
+            c.close()
+        self._commands.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------ tick
+    def tick(self) -> FeedUpdate:
+        """Drain the session once, remember it, send it to every client. Returns what was drained."""
+        update = self.session.drain()
+        self.ticks += 1
+        with self._lock:
+            self.history.add(update)
+            if self.clients:
+                self._fan_out(update)
+        return update
+
+    def _fan_out(self, update: FeedUpdate) -> None:
+        """Under _lock."""
+        frames = [encode_latency(b) for b in update.latency if len(b)]
+        msg: dict[str, Any] = {"t": "update", "samples": samples_json(update.samples),
+                               "events": events_json(update.events), "status": _plain(self.session.status())}
+        self._add_changes(msg)
+        frames.append(encode_json(msg))
+        meta = self._meta_frame(changed_only=True)
+        data = (meta or b"") + b"".join(frames)
+        for c in list(self.clients):
+            if not c.offer("update", data):
+                c.resync(self._snapshot())
+                self.log(f"client pid {c.peer_pid} fell behind; resent the last {self._history_s():.0f} s")
+
+    def _history_s(self) -> float:
+        return self.history.history_ns / 1e9
+
+    def _add_changes(self, msg: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self._machine_at >= self.machine_every_s:
+            self._machine_at = now
+            try:
+                self._machine = _plain(self.session.machine_state())
+            except Exception as exc:  # noqa: BLE001 - controls never kill the session
+                self._machine = {"unavailable": {"all": str(exc)}}
+        msg["machine"] = self._machine
+        try:
+            sources = [_plain(s) for s in self.session.source_statuses]
+            text = json.dumps(sources, sort_keys=True, default=str)
+        except Exception:  # noqa: BLE001
+            return
+        if text != self._sources_text:
+            self._sources_text = text
+            msg["sources"] = sources
+
+    def _meta_frame(self, *, changed_only: bool) -> bytes | None:
+        try:
+            meta = dict(self.session.meta)
+            text = json.dumps(meta, sort_keys=True, default=str)
+        except (RuntimeError, TypeError, ValueError):  # changed while we read it: next tick
+            return None
+        if changed_only and text == self._meta_text:
+            return None
+        self._meta_text = text
+        return encode_json({"t": "meta", "meta": json.loads(text)})
+
+    def _snapshot(self) -> bytes:
+        """Under _lock: meta, reset, the history ring, current status/machine/sources."""
+        parts = [self._meta_frame(changed_only=False) or encode_json({"t": "meta", "meta": {}}),
+                 encode_json({"t": "reset"})]
+        frames, msg = self.history.snapshot_message()
+        parts += frames
+        msg["status"] = _plain(self.session.status())
+        self._machine_at = 0.0
+        self._sources_text = ""
+        self._add_changes(msg)
+        parts.append(encode_json(msg))
+        return b"".join(parts)
+
+    # ------------------------------------------------------------ connections
+    def _accept_loop(self) -> None:
+        while self._accepting:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError as e:
+                if not self._accepting or e.errno in (errno.EBADF, errno.EINVAL):
+                    return
+                time.sleep(0.1)
+                continue
+            try:
+                self._admit(conn)
+            except OSError:
+                conn.close()
+
+    def _admit(self, conn: socket.socket) -> None:
+        pid, uid, _gid = peer_credentials(conn)
+        hello = {"t": "hello", "pid": os.getpid(), "folder": str(self.folder), "protocol": PROTOCOL_VERSION}
+        if not peer_allowed(uid, self.uid):
+            conn.settimeout(2.0)
+            try:
+                conn.sendall(encode_json(hello) + encode_json(
+                    {"t": "refused", "reason": f"this session belongs to uid {self.uid}, you are uid {uid}"}))
+            finally:
+                conn.close()
+            self.log(f"refused a connection from pid {pid} (uid {uid})")
+            return
+        # Sends give up after send_timeout_s so a stuck client cannot hold a writer thread forever.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(self.send_timeout_s), 0))
+        client = _Client(self, conn, pid, self.max_client_updates)
+        with self._lock:
+            client.offer("hello", encode_json(hello))
+            client.offer("update", self._snapshot())
+            self.clients.append(client)
+            n = len(self.clients)
+        self.log(f"client attached (pid {pid}); {n} attached")
+        client.start()
+
+    def _drop(self, client: _Client) -> None:
+        with self._lock:
+            if client not in self.clients:
+                client.close()
+                return
+            self.clients.remove(client)
+            n = len(self.clients)
+        client.close()
+        self.log(f"client detached (pid {client.peer_pid}); {n} attached")
+
+    def _command(self, client: _Client, msg: dict[str, Any]) -> None:
+        name = str(msg.get("name", ""))
+        kw = msg.get("kw") or {}
+        cid = msg.get("id")
+
+        def run() -> None:
+            if name in FORWARDED_COMMANDS:
+                try:
+                    answer = self.session.command(name, **kw)
+                except Exception as exc:  # noqa: BLE001 - a failing control must not kill the daemon
+                    answer = f"{name} failed: {type(exc).__name__}: {exc}"
+            else:
+                answer = f"{name}: not available in a detached session"
+            self._machine_at = 0.0   # show the control's effect on the next tick
+            self.log(f"command {name} {kw or ''} from pid {client.peer_pid}: {answer}")
+            client.offer("reply", encode_json({"t": "reply", "id": cid, "message": answer}))
+
+        try:
+            self._commands.submit(run)
+        except RuntimeError:  # shutting down
+            client.offer("reply", encode_json({"t": "reply", "id": cid, "message": "the session is ending"}))
+

@@ -1,0 +1,358 @@
+"""The live/replay dashboard: polls a Feed at most ``redraw_hz`` times a second and redraws once per poll.
+
+The feed is drained on the UI thread (``drain``/``status``/``machine_state`` are
+cheap by contract); ``feed.command`` may block (nvpmodel takes seconds), so
+commands run one at a time on a single background thread, in key-press order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Footer
+
+from edgemon.tui.screens import (
+    ConfirmScreen,
+    CoresScreen,
+    HelpScreen,
+    PowerModeScreen,
+    QuitScreen,
+    TextInputScreen,
+)
+from edgemon.tui.widgets.base import Panel, ViewState
+from edgemon.tui.widgets.cpu import CpuPanel
+from edgemon.tui.widgets.events import EventLog, StatusStrip
+from edgemon.tui.widgets.header import Header
+from edgemon.tui.widgets.jetson import JetsonPanel
+from edgemon.tui.widgets.latency import LatencyPanel
+from edgemon.tui.widgets.memory import SystemPanel
+from edgemon.tui.widgets.throughput import ThroughputPanel
+from edgemon.view.feed import Feed, FeedStatus, FeedUpdate, MachineView
+from edgemon.view.metric_groups import has_accelerator_metrics
+from edgemon.view.model import DashboardModel
+
+REPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+TERMINAL_CHECK_S = 5.0
+LIVE_ONLY = {"mark", "pause"}
+JETSON_ONLY = {"power_mode", "cores", "jetson_clocks", "fan"}
+REPLAY_ONLY = {"replay", "speed", "seek", "seek_to"}
+
+
+class DashboardApp(App[int]):
+    CSS_PATH = "dashboard.tcss"
+    TITLE = "edgemon"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (70, "-narrow"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+
+    BINDINGS = [
+        Binding("q", "quit_dashboard", "quit"),
+        Binding("p", "pause", "pause"),
+        Binding("m", "mark", "mark"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("w", "toggle_window", "10s/all", show=False),
+        Binding("o", "power_mode", "mode"),
+        Binding("c", "cores", "cores"),
+        Binding("j", "jetson_clocks", "clocks"),
+        Binding("f", "fan", "fan"),
+        Binding("space", "replay('toggle')", "play/pause"),
+        Binding("plus", "speed(1)", "faster", key_display="+"),
+        Binding("minus", "speed(-1)", "slower", key_display="-"),
+        Binding("left", "seek(-10)", "-10s", key_display="<-"),
+        Binding("right", "seek(10)", "+10s", key_display="->"),
+        Binding("shift+left,left_square_bracket", "seek(-60)", "-1 min", show=False, key_display="["),
+        Binding("shift+right,right_square_bracket", "seek(60)", "+1 min", show=False, key_display="]"),
+        Binding("home", "seek_to('start')", "start", show=False),
+        Binding("end", "seek_to('end')", "end", show=False),
+        Binding("n", "replay('next_event')", "next event"),
+        Binding("N", "replay('prev_event')", "previous event", show=False),
+    ]
+
+    def __init__(self, feed: Feed, *, ascii: bool = False, redraw_hz: float = 4.0,
+                 model: DashboardModel | None = None) -> None:
+        super().__init__()
+        self.feed = feed
+        self.ascii = ascii
+        self.redraw_hz = min(max(redraw_hz, 0.1), 4.0)   # never faster than 4 Hz (SSH bandwidth)
+        self.model = model or DashboardModel()
+        self.latency_window = False
+        self.status = FeedStatus(state="starting")
+        self.machine: MachineView | None = None
+        self.feed_error = ""
+        self.polls = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemon-command")
+
+    # ---- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        # Kept as attributes: while a modal is on top, app.query() would search the modal.
+        self.header = Header(id="header")
+        self.jetson_panel = JetsonPanel(id="jetson")
+        self.strip = StatusStrip(id="strip")
+        self.panels: list[Panel] = [self.header]
+        yield self.header
+        with Horizontal(id="top"):
+            yield self._panel(LatencyPanel(id="latency"))
+            yield self._panel(ThroughputPanel(id="throughput"))
+        with Horizontal(id="middle"):
+            yield self._panel(CpuPanel(id="cpu"))
+            yield self._panel(SystemPanel(id="system"))
+            yield self._panel(self.jetson_panel)
+        yield self._panel(EventLog(id="events"))
+        yield self._panel(self.strip)
+        yield Footer()
+
+    def _panel(self, panel: Panel) -> Panel:
+        self.panels.append(panel)
+        return panel
+
+    def on_mount(self) -> None:
+        if self.ascii:
+            self.screen.add_class("ascii")
+        self.jetson_panel.display = False
+        self.poll()
+        self.set_interval(1.0 / self.redraw_hz, self.poll)
+        self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
+
+    def on_unmount(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # ---- polling ---------------------------------------------------------------------------
+
+    def poll(self) -> None:
+        """Drain the feed and redraw once. Synchronous, so polls can never overlap; the timer
+        skips ticks a slow poll missed instead of queueing them."""
+        try:
+            update = self.feed.drain()
+            self.status = self.feed.status()
+            self.machine = self.feed.machine_state()
+            self.feed_error = ""
+        except Exception as exc:  # the dashboard stays up and says what broke
+            update = FeedUpdate()
+            self.feed_error = f"{type(exc).__name__}: {exc}"
+        self.model.apply(update)
+        self.model.observe(self.status)
+        self.polls += 1
+        view = self.view_state()
+        show_jetson = self.machine is not None or has_accelerator_metrics(self.model.latest)
+        with self.batch_update():
+            if self.jetson_panel.display != show_jetson:
+                self.jetson_panel.display = show_jetson
+            self.strip.set_class(bool(view.unavailable), "-has-items")
+            for panel in self.panels:
+                panel.show(view)
+        if isinstance(self.screen, CoresScreen) and self.machine is not None:
+            self.screen.update_machine(self.machine)
+
+    def view_state(self) -> ViewState:
+        return ViewState(
+            model=self.model, status=self.status, meta=getattr(self.feed, "meta", {}) or {},
+            machine=self.machine, is_replay=bool(self.feed.is_replay), ascii=self.ascii,
+            latency_window=self.latency_window, unavailable=self.unavailable(), feed_error=self.feed_error,
+        )
+
+    def unavailable(self) -> list[tuple[str, str]]:
+        out = [(s.name, s.reason or "unavailable") for s in self.feed.source_statuses if not s.available]
+        if self.machine is not None:
+            out += sorted(self.machine.unavailable.items())
+        return out
+
+    def _check_terminal(self) -> None:
+        # Over SSH a dropped connection can leave us spinning on a dead TTY (Dolphie does this too).
+        if not self.is_headless and not sys.stdin.isatty():
+            self.exit(1)
+
+    # ---- commands --------------------------------------------------------------------------
+
+    def send(self, name: str, **kw: Any) -> None:
+        """Run ``feed.command`` on the command thread and show its answer as a notification."""
+        self.run_worker(self._send(name, kw), group="commands")
+
+    async def _send(self, name: str, kw: dict[str, Any]) -> str | None:
+        loop = asyncio.get_running_loop()
+        try:
+            message = await loop.run_in_executor(self._executor, partial(self.feed.command, name, **kw))
+        except Exception as exc:  # a failing control must never take the dashboard down
+            message = f"{name} failed: {type(exc).__name__}: {exc}"
+            self.notify(message, severity="error", timeout=6)
+            return message
+        if message:
+            self.notify(message, timeout=4)
+        self.poll()
+        return message
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        replay = bool(self.feed.is_replay)
+        if action in REPLAY_ONLY:
+            return replay
+        if action in LIVE_ONLY:
+            return not replay
+        if action in JETSON_ONLY:
+            return not replay and self.machine is not None
+        return True
+
+    def _confirm_then(self, question: str, name: str, **kw: Any) -> None:
+        """Ask first while recording (the change lands in the recording), else send at once."""
+        if self.machine is not None and self.machine.recording:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.send(name, **kw)
+            self.push_screen(ConfirmScreen(f"{question}\nThis session is recording; the change is recorded as an "
+                                           "event."), answered)
+        else:
+            self.send(name, **kw)
+
+    def _control(self, control: str) -> MachineView | None:
+        """The machine view when ``control`` can be used, else a notification saying why not."""
+        machine = self.machine
+        if machine is None:
+            self.notify(f"{control}: no controls in this session", severity="warning")
+            return None
+        reason = machine.unavailable.get(control)
+        if reason:
+            self.notify(f"{control}: {reason}", severity="warning", timeout=6)
+            return None
+        return machine
+
+    # ---- actions: everyone -------------------------------------------------------------------
+
+    async def action_quit_dashboard(self) -> None:
+        """Replay or a finished session: just exit. Live: stop the session, or, when it runs
+        in its own process (``feed.can_detach``), ask whether to detach or stop."""
+        if self.feed.is_replay or self.status.state not in ("starting", "running", "paused"):
+            self.exit(0)
+        elif getattr(self.feed, "can_detach", False):
+            def chosen(choice: str | None) -> None:
+                if choice:
+                    self.run_worker(self._leave(choice), group="commands")
+            self.push_screen(QuitScreen(), chosen)
+        else:
+            await self._leave("stop")
+
+    async def _leave(self, command: str) -> None:
+        await self._send(command, {})
+        self.exit(0)
+
+    async def action_quit(self) -> None:
+        """Textual's own quit key (ctrl+q) goes the same way as q."""
+        await self.action_quit_dashboard()
+
+    def action_pause(self) -> None:
+        if self.feed.is_replay:
+            self.send("toggle")
+        else:
+            self.send("resume" if self.status.state == "paused" else "pause")
+
+    def action_mark(self) -> None:
+        def done(note: str | None) -> None:
+            if note is not None:
+                self.send("mark", note=note)
+        self.push_screen(TextInputScreen("mark: a note for this moment (Enter adds, Escape cancels)",
+                                         placeholder="e.g. door opened", blink=not self.is_headless), done)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_help(), self.source_help()))
+
+    def action_toggle_window(self) -> None:
+        self.latency_window = not self.latency_window
+        self.poll()
+
+    def key_help(self) -> list[tuple[str, str]]:
+        out = []
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            name = binding.action.split("(")[0]
+            if self.check_action(name, ()) is False:
+                continue
+            keys = ", ".join(binding.key_display or k for k in binding.key.split(","))
+            if binding.key_display and "," in binding.key:
+                keys = binding.key.replace("_", " ").replace(",", ", ")
+            out.append((keys, binding.description))
+        return out
+
+    def source_help(self) -> list[tuple[str, bool, str]]:
+        out = [(s.name, bool(s.available), s.reason or s.detail) for s in self.feed.source_statuses]
+        if self.machine is not None:
+            for control in ("power_mode", "cores", "jetson_clocks", "fan"):
+                reason = self.machine.unavailable.get(control, "")
+                out.append((f"control {control}", not reason, reason))
+        return out
+
+    # ---- actions: Jetson controls ------------------------------------------------------------
+
+    def action_power_mode(self) -> None:
+        machine = self._control("power_mode")
+        if machine is None:
+            return
+        if not machine.power_modes:
+            self.notify("power_mode: this board lists no power modes", severity="warning")
+            return
+        names = {m.get("id"): m.get("name", "") for m in machine.power_modes}
+
+        def picked(mode_id: int | None) -> None:
+            if mode_id is None or mode_id == machine.power_mode_id:
+                return
+            self._confirm_then(f"Switch power mode to {mode_id} ({names.get(mode_id, '?')})?",
+                               "power_mode", id=mode_id)
+        self.push_screen(PowerModeScreen(machine), picked)
+
+    def action_cores(self) -> None:
+        machine = self._control("cores")
+        if machine is None:
+            return
+
+        def request(cpu: int, online: bool) -> None:
+            self._confirm_then(f"Take cpu{cpu} {'online' if online else 'offline'}?", "core", cpu=cpu, online=online)
+        self.push_screen(CoresScreen(machine, request))
+
+    def action_jetson_clocks(self) -> None:
+        machine = self._control("jetson_clocks")
+        if machine is None:
+            return
+        on = not bool(machine.jetson_clocks)
+        self._confirm_then(f"Turn jetson_clocks {'on' if on else 'off'}?", "jetson_clocks", on=on)
+
+    def action_fan(self) -> None:
+        if self._control("fan") is None:
+            return
+
+        def validate(text: str) -> str | None:
+            try:
+                value = float(text)
+            except ValueError:
+                return "type a number from 0 to 100"
+            return None if 0 <= value <= 100 else "type a number from 0 to 100"
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            pct = float(text)
+            self._confirm_then(f"Set the fan to {pct:g} %?", "fan", pct=pct)
+        self.push_screen(TextInputScreen("fan speed in % (0-100)", placeholder="e.g. 80", validate=validate,
+                                         blink=not self.is_headless), done)
+
+    # ---- actions: replay ---------------------------------------------------------------------
+
+    def action_replay(self, name: str) -> None:
+        self.send(name)
+
+    def action_seek(self, delta_s: float) -> None:
+        self.send("seek", delta_s=float(delta_s))
+
+    def action_seek_to(self, to: str) -> None:
+        self.send("seek", to=to)
+
+    def action_speed(self, direction: int) -> None:
+        current = self.status.speed or 1.0
+        if direction > 0:
+            factor = next((s for s in REPLAY_SPEEDS if s > current), REPLAY_SPEEDS[-1])
+        else:
+            factor = next((s for s in reversed(REPLAY_SPEEDS) if s < current), REPLAY_SPEEDS[0])
+        self.send("speed", factor=factor)

@@ -1,0 +1,394 @@
+"""A scripted, deterministic Feed for tests, snapshots, the cost benchmark and a demo.
+
+``python -m edgemon.tui.demo [linux|jetson|crashed|replay] [--ascii] [--rows=N]`` runs the
+dashboard on it in real time. Data is a pure function of (scenario, seed, tick),
+so tests and SVG snapshots see the same numbers on every run.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
+from edgemon.telemetry.base import SourceStatus
+from edgemon.view.feed import Feed, FeedStatus, FeedUpdate, MachineView
+
+T0_NS = 1_000_000_000_000       # fixed monotonic origin so rendered text never shows the real clock
+NS = 1_000_000_000
+SCENARIOS = ("linux", "jetson", "crashed", "replay")
+
+JETSON_MODES = [{"id": 0, "name": "15W"}, {"id": 1, "name": "7W"}, {"id": 2, "name": "MAXN_SUPER"}]
+
+
+class FakeFeed(Feed):
+    """Generic Linux, Jetson, crashed-worker or replay session with scripted data.
+
+    * ``realtime=False`` (tests): the first ``drain`` returns ``seconds`` of data;
+      ``advance(s)`` scripts more.
+    * ``realtime=True`` (demo, benchmark): data appears as wall time passes.
+    Every ``command`` is recorded in ``commands`` as ``(name, kwargs)`` and acts on the
+    fake state (pause, marks, power mode, cores, replay position ...).
+    """
+
+    def __init__(
+        self,
+        scenario: str = "linux",
+        *,
+        seconds: float = 60.0,
+        seed: int = 0,
+        realtime: bool = False,
+        sample_hz: float = 10.0,
+        rows_per_s: float = 120.0,
+        duration_s: float | None = 600.0,
+        recording: bool = True,
+        can_detach: bool = False,
+    ) -> None:
+        if scenario not in SCENARIOS:
+            raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}")
+        self.scenario = scenario
+        self.jetson = scenario in ("jetson", "replay")
+        self.is_replay = scenario == "replay"
+        self.can_detach = can_detach and not self.is_replay
+        self.seed = seed
+        self.realtime = realtime
+        self.hz = sample_hz
+        self.rows_per_s = rows_per_s
+        self.duration_s = duration_s
+        self.commands: list[tuple[str, dict[str, Any]]] = []
+        self.crash_at_s = (seconds * 0.75 if seconds > 0 else 45.0) if scenario == "crashed" else None
+        self.warmup_s = 3.0
+        self.length_s = 180.0 if self.is_replay else 0.0
+        self._target_tick = int(round(seconds * self.hz))
+        self._sent_tick = 0
+        self._reset_pending = False
+        self._extra_events: list[Event] = []
+        self._wall0 = time.monotonic()
+        self.state = "replay" if self.is_replay else "running"
+        self.playing = True
+        self.speed = 10.0 if self.is_replay else 1.0
+        self.meta = self._meta()
+        self._machine = self._initial_machine(recording) if scenario == "jetson" else None
+
+    # ---- Feed API --------------------------------------------------------------------------
+
+    def drain(self) -> FeedUpdate:
+        if self.realtime and self.state in ("running", "replay") and self.playing:
+            wall = time.monotonic() - self._wall0
+            self._target_tick = max(self._target_tick, int(wall * self.hz * (self.speed if self.is_replay else 1)))
+            if self.is_replay:
+                self._target_tick = min(self._target_tick, int(self.length_s * self.hz))
+        update = FeedUpdate(reset=self._reset_pending)
+        if self._reset_pending:
+            self._sent_tick = 0
+            self._reset_pending = False
+        for tick in range(self._sent_tick + 1, self._target_tick + 1):
+            sample, batch, events = self._tick(tick)
+            update.samples.append(sample)
+            if batch is not None:
+                update.latency.append(batch)
+            update.events.extend(events)
+        self._sent_tick = max(self._sent_tick, self._target_tick)
+        update.events.extend(self._extra_events)
+        self._extra_events = []
+        return update
+
+    def status(self) -> FeedStatus:
+        t_s = self._target_tick / self.hz
+        remaining = None if self.duration_s is None else max(0.0, self.duration_s - t_s)
+        message = ""
+        state = self.state
+        if self.crash_at_s is not None and t_s >= self.crash_at_s:
+            state = "crashed"
+            message = "worker crashed: killed by SIGKILL (out of memory)"
+            remaining = None
+        if self.is_replay:
+            return FeedStatus(state="replay", elapsed_s=t_s, t_ns=T0_NS + int(t_s * NS), playing=self.playing,
+                              speed=self.speed, position_s=t_s, length_s=self.length_s)
+        return FeedStatus(state=state, elapsed_s=t_s, remaining_s=remaining, t_ns=T0_NS + int(t_s * NS),
+                          message=message)
+
+    def command(self, name: str, **kw: Any) -> str | None:
+        self.commands.append((name, dict(kw)))
+        handler = getattr(self, f"_cmd_{name}", None)
+        if handler is None:
+            return f"{name}: not available here"
+        return handler(**kw)
+
+    @property
+    def source_statuses(self) -> list:
+        statuses = [SourceStatus("procfs", True, detail="psutil")]
+        if self.jetson:
+            statuses += [SourceStatus("tegrastats", True, detail="tegrastats --interval 100"),
+                         SourceStatus("nvml", False, reason="NVML present but NotSupported on Tegra")]
+        else:
+            statuses += [SourceStatus("rapl", True, detail="1 package"),
+                         SourceStatus("nvml", False, reason="no NVIDIA driver (libnvidia-ml.so.1 not found)")]
+        return statuses
+
+    def machine_state(self) -> MachineView | None:
+        return self._machine
+
+    # ---- test helpers ----------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> None:
+        self._target_tick += int(round(seconds * self.hz))
+
+    # ---- scripted data ---------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, Any]:
+        if self.jetson:
+            return {
+                "host": "orin-nano", "board": "Jetson Orin Nano 8GB", "l4t": "36.4.3",
+                "runner": "tensorrt", "framework": "TensorRT 10.3", "model": "yolov8n.engine",
+                "record_path": "recordings/20250301-101500-orin-nano-yolov8n",
+                "emulated": True,
+                "trip_points": {"temp_cpu_c": 99.0, "temp_gpu_c": 99.0, "temp_tj_c": 99.0},
+            }
+        return {
+            "host": "bench-01", "board": "generic Linux x86_64", "runner": "onnxruntime",
+            "framework": "onnxruntime 1.20", "model": "resnet50.onnx",
+            "record_path": "recordings/20250301-101500-bench-01-resnet50",
+            "emulated": False, "trip_points": {"temp_cpu_c": 100.0},
+        }
+
+    def _initial_machine(self, recording: bool) -> MachineView:
+        return MachineView(
+            power_modes=[dict(m) for m in JETSON_MODES], power_mode_id=0, power_mode_name="15W",
+            cpu_count=6, online_cores=[0, 1, 2, 3], jetson_clocks=False, fan_pct=40.0,
+            recording=recording,
+        )
+
+    def _n_cores(self) -> int:
+        return 6 if self.jetson else 4
+
+    def _online(self, cpu: int) -> bool:
+        if self._machine is not None:
+            return cpu in self._machine.online_cores
+        return not (self.jetson and cpu >= 4)
+
+    def _tick(self, tick: int) -> tuple[Sample, LatencyBatch | None, list[Event]]:
+        t_s = tick / self.hz
+        t_ns = T0_NS + int(round(t_s * NS))
+        rng = np.random.default_rng([self.seed, tick])
+        crashed = self.crash_at_s is not None and t_s > self.crash_at_s
+        busy = 0.0 if crashed else 1.0
+        throttled = self.jetson and t_s >= 40.0
+        values: dict[str, float] = {}
+        utils = []
+        for cpu in range(self._n_cores()):
+            online = self._online(cpu)
+            if self.jetson:
+                values[f"cpu{cpu}_online"] = 1.0 if online else 0.0
+            if not online:
+                continue
+            util = float(np.clip(8 + busy * (55 + 25 * math.sin(t_s / 7 + cpu)) + rng.normal(0, 4), 0, 100))
+            utils.append(util)
+            values[f"cpu{cpu}_util_pct"] = round(util, 1)
+            base = 1510.0 if self.jetson else 3400.0
+            values[f"cpu{cpu}_freq_mhz"] = base * (0.8 if throttled else 1.0)
+        values["cpu_util_pct"] = round(float(np.mean(utils)), 1)
+        values["ram_total_mb"] = 7620.0 if self.jetson else 15890.0
+        values["ram_used_mb"] = round((3100.0 if self.jetson else 6200.0) + 9 * min(t_s, 60) * busy, 1)
+        values["swap_total_mb"] = 3810.0 if self.jetson else 2048.0
+        values["swap_used_mb"] = 12.0
+        heat = 1 - math.exp(-t_s / 45)
+        if self.jetson:
+            values["temp_cpu_c"] = round(48 + 30 * heat * busy + rng.normal(0, 0.3), 2)
+            values["temp_gpu_c"] = round(47 + 36 * heat * busy + rng.normal(0, 0.3), 2)
+            values["temp_soc0_c"] = round(46 + 25 * heat * busy, 2)
+            values["temp_tj_c"] = max(values["temp_cpu_c"], values["temp_gpu_c"])
+            values["gpu_util_pct"] = round(float(np.clip(busy * 92 + rng.normal(0, 3), 0, 100)), 1)
+            values["gpu_freq_mhz"] = 510.0 if throttled else 624.75
+            values["emc_util_pct"] = round(30 + 12 * busy, 1)
+            values["emc_freq_mhz"] = 2133.0
+            vin = 6200 + 3300 * busy + rng.normal(0, 60)
+            values["power_vdd_in_mw"] = round(vin)
+            values["power_vdd_in_avg_mw"] = round(6200 + 3300 * busy)
+            values["power_vdd_cpu_gpu_cv_mw"] = round(1400 + 2500 * busy)
+            values["power_vdd_cpu_gpu_cv_avg_mw"] = round(1400 + 2450 * busy)
+            values["power_vdd_soc_mw"] = round(1700 + 400 * busy)
+            values["power_vdd_soc_avg_mw"] = round(1700 + 390 * busy)
+            values["power_total_mw"] = values["power_vdd_in_mw"]
+            values["fan0_pwm_pct"] = self._machine.fan_pct if self._machine and self._machine.fan_pct is not None else 40.0
+            values["fan0_rpm"] = round(values["fan0_pwm_pct"] * 52)
+        else:
+            values["temp_cpu_c"] = round(44 + 30 * heat * busy + rng.normal(0, 0.3), 2)
+            values["temp_nvme_c"] = round(38 + 4 * heat, 2)
+            values["power_package_0_mw"] = round(9000 + 26000 * busy + rng.normal(0, 300))
+            values["power_total_mw"] = values["power_package_0_mw"]
+            values["load1"] = round(0.5 + 3.2 * heat * busy, 2)
+        values["proc_monitor_cpu_pct"] = 2.1
+        values["proc_worker_cpu_pct"] = round(busy * 98.0, 1)
+        values["proc_worker_rss_mb"] = 812.0
+        sample = Sample(t_ns, values)
+
+        batch = None
+        if not crashed:
+            rows = int(self.rows_per_s / self.hz)
+            warm = t_s <= self.warmup_s
+            median_ms = (11.0 if warm else 8.0) * (1.2 if throttled else 1.0)
+            d_ms = rng.lognormal(math.log(median_ms), 0.08, rows)
+            spikes = rng.random(rows) < 0.01
+            d_ms[spikes] *= 2.5
+            t_end = t_ns - NS // int(self.hz) + (np.arange(1, rows + 1) * (NS // int(self.hz)) // rows)
+            batch = LatencyBatch.from_lists(t_end, (d_ms * 1e6).astype(np.int64), np.ones(rows), warmup=warm)
+        return sample, batch, self._script_events(tick, t_ns)
+
+    def _script_events(self, tick: int, t_ns: int) -> list[Event]:
+        at = {int(round(s * self.hz)) for s in (0.1, 0.2, self.warmup_s, 20.0, 30.0, 40.0)}
+        if tick not in at and not (self.crash_at_s is not None and tick == int(round(self.crash_at_s * self.hz)) + 1):
+            return []
+        out = []
+        if tick == int(round(0.1 * self.hz)):
+            out.append(Event(t_ns, EventKind.SESSION_START, {"workload": self.meta["model"]}))
+            if not self.jetson:
+                out.append(Event(t_ns, EventKind.SOURCE_UNAVAILABLE,
+                                 {"source": "nvml", "reason": "no NVIDIA driver (libnvidia-ml.so.1 not found)"}))
+        if tick == int(round(0.2 * self.hz)):
+            out.append(Event(t_ns, EventKind.WORKER_HELLO,
+                             {"runner": self.meta["runner"], "model": self.meta["model"]}))
+        if tick == int(round(self.warmup_s * self.hz)):
+            out.append(Event(t_ns, EventKind.WARMUP_DONE, {"iterations": 33, "seconds": self.warmup_s}))
+        if tick == int(round(20.0 * self.hz)):
+            out.append(Event(t_ns, EventKind.MARK, {"note": "door opened"}))
+        if self.jetson and tick == int(round(30.0 * self.hz)):
+            out.append(Event(t_ns, EventKind.POWER_MODE,
+                             {"from_id": 2, "to_id": 0, "name": "15W", "ok": True}))
+        if self.jetson and tick == int(round(40.0 * self.hz)):
+            out.append(Event(t_ns, EventKind.THROTTLE_BEGIN,
+                             {"reason": "thermal: gpu 83 C near trip", "metric": "gpu_freq_mhz"}))
+        if self.crash_at_s is not None and tick == int(round(self.crash_at_s * self.hz)) + 1:
+            out.append(Event(t_ns, EventKind.WORKER_CRASHED,
+                             {"returncode": -9, "signal": 9, "signal_name": "SIGKILL",
+                              "reason": "killed by SIGKILL (out of memory)", "oom": True}))
+        return out
+
+    # ---- commands --------------------------------------------------------------------------
+
+    def _event(self, kind: str, **details: Any) -> None:
+        self._extra_events.append(Event(T0_NS + int(self._target_tick / self.hz * NS), kind, details))
+
+    def _cmd_pause(self) -> str:
+        if self.is_replay:
+            self.playing = False
+            return "replay paused"
+        self.state = "paused"
+        self._event(EventKind.PAUSE)
+        return "worker paused"
+
+    def _cmd_resume(self) -> str:
+        self.state = "running"
+        self._wall0 = time.monotonic() - self._target_tick / self.hz
+        self._event(EventKind.RESUME)
+        return "worker resumed"
+
+    def _cmd_mark(self, note: str = "") -> str:
+        self._event(EventKind.MARK, note=note)
+        return f"mark added: {note}" if note else "mark added"
+
+    def _cmd_stop(self) -> str:
+        self.state = "ended"
+        return "stopping"
+
+    def _cmd_detach(self) -> str:
+        if not self.can_detach:
+            return "detach: not available here"
+        return "detached; the session goes on"
+
+    def _cmd_power_mode(self, id: int) -> str:  # noqa: A002 - the Feed command's keyword
+        if self._machine is None:
+            return "power_mode: not available here"
+        names = {m["id"]: m["name"] for m in self._machine.power_modes}
+        if id not in names:
+            return f"power mode {id} does not exist"
+        old = self._machine.power_mode_id
+        self._machine.power_mode_id, self._machine.power_mode_name = id, names[id]
+        self._event(EventKind.POWER_MODE, from_id=old, to_id=id, name=names[id], ok=True)
+        return f"power mode -> {id} ({names[id]})"
+
+    def _cmd_core(self, cpu: int, online: bool) -> str:
+        if self._machine is None:
+            return "core: not available here"
+        if cpu == 0:
+            return "cpu0 cannot be taken offline"
+        cores = set(self._machine.online_cores)
+        (cores.add if online else cores.discard)(cpu)
+        self._machine.online_cores = sorted(cores)
+        self._event(EventKind.CORE_ONLINE, cpu=cpu, online=online, ok=True)
+        return f"cpu{cpu} {'online' if online else 'offline'}"
+
+    def _cmd_jetson_clocks(self, on: bool) -> str:
+        if self._machine is None:
+            return "jetson_clocks: not available here"
+        self._machine.jetson_clocks = bool(on)
+        self._event(EventKind.JETSON_CLOCKS, on=bool(on), ok=True)
+        return f"jetson_clocks {'on' if on else 'off'}"
+
+    def _cmd_fan(self, pct: float) -> str:
+        if self._machine is None:
+            return "fan: not available here"
+        self._machine.fan_pct = float(pct)
+        self._event(EventKind.FAN, pct=float(pct), ok=True)
+        return f"fan -> {pct:.0f}%"
+
+    # replay
+    def _cmd_play(self) -> str:
+        self.playing = True
+        self._wall0 = time.monotonic() - self._target_tick / self.hz / max(self.speed, 1e-9)
+        return "playing"
+
+    def _cmd_toggle(self) -> str:
+        return self._cmd_play() if not self.playing else self._cmd_pause()
+
+    def _cmd_speed(self, factor: float) -> str:
+        self.speed = float(factor)
+        self._wall0 = time.monotonic() - self._target_tick / self.hz / self.speed
+        return f"speed {factor:g}x"
+
+    def _cmd_seek(self, delta_s: float | None = None, to: str | None = None) -> str:
+        if not self.is_replay:
+            return "seek: not available here"
+        pos = self._target_tick / self.hz
+        if to == "start":
+            pos = 0.0
+        elif to == "end":
+            pos = self.length_s
+        elif delta_s is not None:
+            pos += float(delta_s)
+        pos = min(max(pos, 0.0), self.length_s)
+        self._target_tick = int(round(pos * self.hz))
+        self._reset_pending = True
+        self._wall0 = time.monotonic() - pos / max(self.speed, 1e-9)
+        return f"seek to {pos:.0f} s"
+
+    def _cmd_next_event(self) -> str:
+        marks = [s for s in (0.1, 0.2, self.warmup_s, 20.0, 30.0, 40.0) if s > self._target_tick / self.hz + 1e-9]
+        if not marks:
+            return "no later event"
+        return self._cmd_seek(to=None, delta_s=marks[0] - self._target_tick / self.hz)
+
+    def _cmd_prev_event(self) -> str:
+        marks = [s for s in (0.1, 0.2, self.warmup_s, 20.0, 30.0, 40.0) if s < self._target_tick / self.hz - 1e-9]
+        if not marks:
+            return "no earlier event"
+        return self._cmd_seek(to=None, delta_s=marks[-1] - self._target_tick / self.hz)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    scenario = next((a for a in args if a in SCENARIOS), "linux")
+    rows = next((float(a.split("=", 1)[1]) for a in args if a.startswith("--rows=")), 120.0)
+    from edgemon.tui import run_dashboard
+
+    feed = FakeFeed(scenario, seconds=0.0, realtime=True, rows_per_s=rows,
+                    duration_s=None if scenario == "replay" else 600.0)
+    return run_dashboard(feed, ascii="--ascii" in args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

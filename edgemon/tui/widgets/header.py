@@ -1,0 +1,93 @@
+"""Two header lines: who/what/state/time, then recording path, replay position or the alarm."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from edgemon.tui.glyphs import frame_chars
+from edgemon.tui.widgets.base import Panel, ViewState
+from edgemon.view import fmt
+from edgemon.view import meta as session_meta
+
+STATE_STYLES = {
+    "running": "bold green", "starting": "bold cyan", "paused": "bold yellow",
+    "ended": "bold blue", "crashed": "bold white on red", "replay": "bold magenta",
+}
+
+
+class Header(Panel):
+    DEFAULT_CLASSES = ""
+
+    def render_panel(self, view: ViewState, width: int, height: int) -> Text:
+        g = frame_chars(view.ascii)
+        line = self._first_line(view, g, with_what=True)
+        moved = len(line) > width
+        if moved:   # state and time matter more on line one; runner/model move to line two
+            line = self._first_line(view, g, with_what=False)
+        line.truncate(width, overflow="ellipsis")
+        if height < 2:
+            return line
+        return Text("\n").join([line, self._second_line(view, width, g, moved)])
+
+    def _first_line(self, view: ViewState, g: dict[str, str], with_what: bool) -> Text:
+        meta, status, model = view.meta, view.status, view.model
+        sep = f" {g['sep']} "
+        line = Text()
+        line.append(" edgemon ", style="bold reverse")
+        if meta.get("emulated"):  # first, so it survives truncation on narrow terminals
+            line.append(" EMULATED ", style="bold black on yellow")
+        line.append(" ")
+        line.append(session_meta.host(meta), style="bold")
+        what = session_meta.workload(meta)
+        if what and with_what:
+            line.append(sep + what)
+        line.append(sep)
+        state = status.state
+        if model.crash is not None and state not in ("replay", "crashed"):
+            state = f"{state} (worker crashed)"
+        line.append(f"{g['dot']} {state}", style=STATE_STYLES.get(status.state, "bold"))
+        if not view.is_replay:
+            line.append(f" {fmt.clock(status.elapsed_s)}")
+            if status.remaining_s is not None:
+                line.append(f" / {fmt.clock(status.remaining_s)} left", style="dim")
+        return line
+
+    def _second_line(self, view: ViewState, width: int, g: dict[str, str], with_what: bool = False) -> Text:
+        status, model = view.status, view.model
+        line = Text(" ")
+        if view.feed_error:
+            line.append(f"{g['cross']} feed error: {view.feed_error}", style="bold red")
+            line.truncate(width, overflow="ellipsis")
+            return line
+        crash_text = status.message or (
+            fmt.event_summary(model.crash.kind, model.crash.details) if model.crash is not None else "")
+        if model.crash is not None or status.state == "crashed":
+            line.append(f"{g['cross']} {crash_text}", style="bold red")
+            line.append(" - dashboard still up, q quits", style="red")
+        elif view.is_replay:
+            icon = g["play"] if status.playing else g["pause"]
+            line.append(f"{icon} {status.speed:g}x ", style="bold magenta")
+            tail = f" {fmt.clock(status.position_s)} / {fmt.clock(status.length_s)}"
+            track_w = max(0, min(60, width - len(line) - len(tail) - 2))
+            frac = status.position_s / status.length_s if status.length_s > 0 else 0.0
+            done = int(round(min(max(frac, 0.0), 1.0) * max(track_w - 1, 0)))
+            line.append(g["done"] * done, style="magenta")
+            line.append(g["head"], style="bold magenta")
+            line.append(g["track"] * max(0, track_w - done - 1), style="grey50")
+            line.append(tail)
+        else:
+            if status.message:
+                line.append(status.message, style="bold yellow")
+                line.append("  ")
+            what = session_meta.workload(view.meta)
+            if with_what and what:
+                line.append(what + f" {g['sep']} ")
+            path = view.meta.get("record_path")
+            if path:
+                line.append("rec ", style="bold red")
+                line.append(str(path), style="dim")
+            else:
+                line.append("not recording", style="dim")
+        line.truncate(width, overflow="ellipsis")
+        return line
+

@@ -1,0 +1,68 @@
+"""Short number/time formats shared by the status line and the dashboard."""
+
+from __future__ import annotations
+
+import math
+
+
+def clock(seconds: float | None) -> str:
+    """``83.4`` -> ``01:23``; over an hour ``1:02:03``; None/NaN -> ``--:--``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    sign = "-" if seconds < 0 else ""
+    s = int(abs(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{sign}{h}:{m:02d}:{sec:02d}" if h else f"{sign}{m:02d}:{sec:02d}"
+
+
+def ms(value: float | None) -> str:
+    """Milliseconds with 3 significant figures (``6.51``, ``12.3``, ``153``); ``-`` if unknown."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def rate(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def count(n: int) -> str:
+    return f"{n:,}"
+
+
+def watts(mw: float | None) -> str:
+    if mw is None or not math.isfinite(mw):
+        return "-"
+    return f"{mw / 1000:.2f} W" if mw < 10_000 else f"{mw / 1000:.1f} W"
+
+
+def megabytes(mb: float | None) -> str:
+    if mb is None or not math.isfinite(mb):
+        return "-"
+    return f"{mb / 1024:.1f}G" if mb >= 1024 else f"{mb:.0f}M"
+
+
+def event_summary(kind: str, details: dict) -> str:
+    """One line for an event, e.g. ``worker_crashed: killed by SIGKILL``."""
+    for key in ("reason", "note", "message", "name"):
+        value = details.get(key)
+        if value:
+            text = str(value).splitlines()[0] if str(value).strip() else ""
+            return f"{kind}: {text}"
+    if kind == "power_mode" and "to_id" in details:
+        return f"{kind}: -> {details['to_id']}"
+    if kind == "core_online" and "cpu" in details:
+        return f"{kind}: cpu{details['cpu']} {'on' if details.get('online') else 'off'}"
+    if details:
+        parts = [f"{k}={v}" for k, v in sorted(details.items()) if not isinstance(v, (dict, list))][:3]
+        return f"{kind}: {' '.join(parts)}" if parts else kind
+    return kind

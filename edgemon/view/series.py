@@ -1,0 +1,193 @@
+"""Fixed-capacity history for the dashboard: metric ring buffers and per-second throughput.
+
+Everything here has a capacity set at construction (default: 10 minutes at 10 Hz
+for metrics, 10 minutes of 1-second buckets for throughput), so a session of
+hours keeps the same memory as one of minutes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgemon.datatypes import LatencyBatch, Sample
+
+NS = 1_000_000_000
+
+
+class RingSeries:
+    """``(t_ns, value)`` pairs in a circular numpy buffer; the oldest fall out when full."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError("capacity must be positive")
+        self.capacity = capacity
+        self._t = np.zeros(capacity, dtype=np.int64)
+        self._v = np.zeros(capacity, dtype=np.float64)
+        self._head = 0      # next write position
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def clear(self) -> None:
+        self._head = 0
+        self._size = 0
+
+    def append(self, t_ns: int, value: float) -> None:
+        self._t[self._head] = t_ns
+        self._v[self._head] = value
+        self._head = (self._head + 1) % self.capacity
+        self._size = min(self._size + 1, self.capacity)
+
+    def extend(self, t_ns, values) -> None:
+        t = np.asarray(t_ns, dtype=np.int64)[-self.capacity:]
+        v = np.asarray(values, dtype=np.float64)[-self.capacity:]
+        n = t.size
+        idx = (self._head + np.arange(n)) % self.capacity
+        self._t[idx] = t
+        self._v[idx] = v
+        self._head = (self._head + n) % self.capacity
+        self._size = min(self._size + n, self.capacity)
+
+    def _order(self) -> np.ndarray:
+        start = (self._head - self._size) % self.capacity
+        return (start + np.arange(self._size)) % self.capacity
+
+    def times(self) -> np.ndarray:
+        return self._t[self._order()]
+
+    def values(self) -> np.ndarray:
+        """Values oldest first (a copy)."""
+        return self._v[self._order()]
+
+    def since(self, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        order = self._order()
+        t = self._t[order]
+        keep = t >= t_ns
+        return t[keep], self._v[order][keep]
+
+    def last(self) -> float | None:
+        if self._size == 0:
+            return None
+        return float(self._v[(self._head - 1) % self.capacity])
+
+    @property
+    def nbytes(self) -> int:
+        return self._t.nbytes + self._v.nbytes
+
+
+class MetricHistory:
+    """One :class:`RingSeries` per metric name, created on first sight (at most ``max_metrics``)."""
+
+    def __init__(self, capacity: int = 6000, max_metrics: int = 1024) -> None:
+        self.capacity = capacity
+        self.max_metrics = max_metrics
+        self.series: dict[str, RingSeries] = {}
+        self.dropped_metrics = 0     # names refused because max_metrics was reached
+
+    def clear(self) -> None:
+        self.series.clear()
+        self.dropped_metrics = 0
+
+    def add(self, sample: Sample) -> None:
+        for name, value in sample.values.items():
+            ring = self.series.get(name)
+            if ring is None:
+                if len(self.series) >= self.max_metrics:
+                    self.dropped_metrics += 1
+                    continue
+                ring = self.series[name] = RingSeries(self.capacity)
+            ring.append(sample.t_ns, value)
+
+    def get(self, name: str) -> RingSeries | None:
+        return self.series.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.series
+
+
+class ThroughputSeries:
+    """Items per 1-second bucket of ``t_end_ns``, measured and warm-up kept apart.
+
+    Seconds with no completed item are zeros (a stall shows as a gap in the graph).
+    Index by absolute second modulo capacity; a second older than the ring is dropped.
+    """
+
+    def __init__(self, capacity_s: int = 600) -> None:
+        self.capacity = capacity_s
+        self._measured = np.zeros(capacity_s, dtype=np.float64)
+        self._warmup = np.zeros(capacity_s, dtype=np.float64)
+        self.first_sec: int | None = None
+        self.last_sec: int | None = None
+
+    def clear(self) -> None:
+        self._measured[:] = 0
+        self._warmup[:] = 0
+        self.first_sec = None
+        self.last_sec = None
+
+    def add(self, batch: LatencyBatch) -> None:
+        if len(batch) == 0:
+            return
+        secs = batch.t_end_ns // NS
+        lo, hi = int(secs.min()), int(secs.max())
+        if lo == hi:
+            self._put(lo, float(batch.items.sum()), batch.warmup)
+            return
+        uniq, inverse = np.unique(secs, return_inverse=True)
+        sums = np.bincount(inverse, weights=batch.items.astype(np.float64))
+        for sec, total in zip(uniq.tolist(), sums.tolist()):
+            self._put(sec, total, batch.warmup)
+
+    def _put(self, sec: int, items: float, warmup: bool) -> None:
+        self._advance(sec)
+        if sec <= self.last_sec - self.capacity:
+            return  # older than what the ring holds
+        self.first_sec = sec if self.first_sec is None else min(self.first_sec, sec)
+        (self._warmup if warmup else self._measured)[sec % self.capacity] += items
+
+    def _advance(self, sec: int) -> None:
+        """Move the newest second forward, zeroing the buckets that are reused."""
+        if self.last_sec is None:
+            self.last_sec = sec
+            return
+        if sec <= self.last_sec:
+            return
+        gap = sec - self.last_sec
+        if gap >= self.capacity:
+            self._measured[:] = 0
+            self._warmup[:] = 0
+        else:
+            idx = (self.last_sec + 1 + np.arange(gap)) % self.capacity
+            self._measured[idx] = 0
+            self._warmup[idx] = 0
+        self.last_sec = sec
+
+    def window(self, now_ns: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``n`` complete seconds before ``now``: (measured, warmup, valid) arrays, oldest first.
+
+        ``valid`` is False for seconds before the first item or outside the ring.
+        """
+        end = int(now_ns) // NS            # the current, incomplete second is left out
+        if self.last_sec is not None:
+            self._advance(end - 1)
+        secs = np.arange(end - n, end)
+        valid = np.zeros(n, dtype=bool)
+        if self.first_sec is not None:
+            valid = (secs >= self.first_sec) & (secs > self.last_sec - self.capacity) & (secs <= self.last_sec)
+        idx = secs % self.capacity
+        measured = np.where(valid, self._measured[idx], 0.0)
+        warmup = np.where(valid, self._warmup[idx], 0.0)
+        return measured, warmup, valid
+
+    def rate(self, now_ns: int, seconds: int = 1) -> tuple[float, float]:
+        """(measured, warm-up) items/s over the last ``seconds`` complete seconds."""
+        measured, warmup, valid = self.window(now_ns, seconds)
+        n = int(valid.sum())
+        if n == 0:
+            return 0.0, 0.0
+        return float(measured.sum()) / n, float(warmup.sum()) / n
+
+    @property
+    def nbytes(self) -> int:
+        return self._measured.nbytes + self._warmup.nbytes

@@ -1,0 +1,83 @@
+"""Text output for headless runs: a one-line status and the end-of-run summary table.
+
+Plain ASCII, so it reads the same in a log file, over a slow link and in CI.
+"""
+
+from __future__ import annotations
+
+import math
+
+from edgemon.view import fmt
+from edgemon.view.feed import FeedStatus
+from edgemon.view.metric_groups import max_temperature
+from edgemon.view.model import DashboardModel
+
+
+def status_line(model: DashboardModel, status: FeedStatus) -> str:
+    """E.g. ``running 01:23 (08:37 left) | 12,345 it | 153 it/s | p50 6.51 p99 9.02 ms | cpu 43% | ...``."""
+    parts = []
+    when = fmt.clock(status.position_s if status.state == "replay" else status.elapsed_s)
+    if status.remaining_s is not None:
+        when += f" ({fmt.clock(status.remaining_s)} left)"
+    parts.append(f"{status.state} {when}")
+
+    now, warm = model.throughput_now()
+    if model.iterations or not model.warmup_iterations:
+        parts.append(f"{fmt.count(model.iterations)} it")
+        parts.append(f"{fmt.rate(now)} it/s")
+    else:
+        parts.append(f"warm-up {fmt.count(model.warmup_iterations)} it, {fmt.rate(warm)} it/s")
+    stats = model.latency_stats()
+    if stats.count:
+        parts.append(f"p50 {fmt.ms(stats.p50_ms)} p99 {fmt.ms(stats.p99_ms)} ms")
+
+    values = model.latest
+    cpu = values.get("cpu_util_pct")
+    if cpu is not None:
+        parts.append(f"cpu {cpu:.0f}%")
+    hottest = max_temperature(values)
+    if hottest is not None:
+        parts.append(f"{hottest[0]} {hottest[1]:.1f}C")
+    power = values.get("power_total_mw")
+    if power is not None:
+        parts.append(fmt.watts(power))
+    if status.message:
+        parts.append(status.message)
+    elif model.last_event is not None:
+        event = model.last_event
+        parts.append("last: " + fmt.event_summary(event.kind, event.details))
+    return " | ".join(parts)
+
+
+_ROWS = (
+    ("count", None),
+    ("min", "min_ms"),
+    ("mean", "mean_ms"),
+    ("median", "p50_ms"),
+    ("p90", "p90_ms"),
+    ("p95", "p95_ms"),
+    ("p99", "p99_ms"),
+    ("p99.9", "p999_ms"),
+    ("max", "max_ms"),
+)
+
+
+def summary_table(model: DashboardModel, status: FeedStatus) -> str:
+    """Latency statistics (ms, measured iterations only) and throughput, one per line."""
+    stats = model.latency_stats()
+    lines = [f"latency (ms, {fmt.count(stats.count)} measured iterations; "
+             f"{fmt.count(model.warmup_iterations)} warm-up left out)"]
+    for label, attr in _ROWS:
+        if attr is None:
+            value = fmt.count(stats.count)
+        else:
+            value = fmt.ms(getattr(stats, attr))
+        lines.append(f"  {label:<8}{value:>12}")
+    mean_rate = model.throughput_mean()
+    lines.append(f"throughput   {fmt.rate(mean_rate):>9} items/s "
+                 f"({fmt.count(model.items)} items in the measured window)")
+    if status.elapsed_s and math.isfinite(status.elapsed_s):
+        lines.append(f"elapsed      {fmt.clock(status.elapsed_s):>9} ({status.state})")
+    if model.crash is not None:
+        lines.append("worker crashed: " + fmt.event_summary(model.crash.kind, model.crash.details))
+    return "\n".join(lines)

@@ -1,0 +1,369 @@
+"""Pilot tests: keys -> feed commands, modals, crash display, layout folding, ASCII mode."""
+
+from __future__ import annotations
+
+from textual.widgets import OptionList
+
+from edgemon.tui.app import DashboardApp
+from edgemon.tui.screens import (
+    ConfirmScreen,
+    CoresScreen,
+    HelpScreen,
+    PowerModeScreen,
+    QuitScreen,
+    TextInputScreen,
+)
+from edgemon.tui.widgets.base import Panel
+from tui_helpers import FakeFeed, make_app, run_async
+
+SMALL = (80, 24)
+
+
+async def settle(app, pilot) -> None:
+    """Let key handlers run, then wait for the command thread, then for the redraw."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def panel_text(app, selector: str) -> str:
+    widget = app.query_one(selector, Panel)
+    return widget.render().plain
+
+
+@run_async
+async def test_p_pauses_and_resumes_the_worker():
+    app, feed = make_app("linux")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert feed.commands == [("pause", {})]
+        assert app.status.state == "paused"
+        assert "paused" in panel_text(app, "#header")
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert feed.commands[-1] == ("resume", {})
+
+
+@run_async
+async def test_m_marks_with_a_note_and_the_event_shows():
+    app, feed = make_app("linux")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, TextInputScreen)
+        await pilot.press(*"fan on", "enter")
+        await settle(app, pilot)
+        assert feed.commands == [("mark", {"note": "fan on"})]
+        assert not isinstance(app.screen, TextInputScreen)
+        assert "mark: fan on" in panel_text(app, "#events")
+
+
+@run_async
+async def test_m_escape_sends_nothing():
+    app, feed = make_app("linux")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("m", "x", "escape")
+        await settle(app, pilot)
+        assert feed.commands == []
+
+
+@run_async
+async def test_help_lists_keys_and_source_statuses():
+    app, feed = make_app("jetson")
+    feed.machine_state().unavailable["fan"] = "no fan control in /sys/devices/platform/pwm-fan"
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(f"{k} {w}" for k, w in app.screen.keys)
+        for needle in ("q quit", "p pause", "m mark", "o mode", "c cores", "j clocks", "f fan"):
+            assert needle in text
+        sources = {name: (ok, why) for name, ok, why in app.screen.sources}
+        assert sources["nvml"] == (False, "NVML present but NotSupported on Tegra")
+        assert sources["control fan"][0] is False
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@run_async
+async def test_power_mode_picker_with_confirmation_while_recording():
+    app, feed = make_app("jetson")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, PowerModeScreen)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert feed.commands == []
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert feed.commands == [("power_mode", {"id": 1})]
+        assert "mode 1 7W" in panel_text(app, "#jetson")
+
+
+@run_async
+async def test_power_mode_declined_sends_nothing():
+    app, feed = make_app("jetson")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("o", "down", "enter")
+        await pilot.pause()
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert feed.commands == []
+
+
+@run_async
+async def test_cores_screen_toggles_but_never_cpu0():
+    app, feed = make_app("jetson")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, CoresScreen)
+        await pilot.press("space")                 # cpu0: refused in the UI
+        await settle(app, pilot)
+        assert feed.commands == []
+        await pilot.press("down", "space")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert feed.commands == [("core", {"cpu": 1, "online": False})]
+        assert isinstance(app.screen, CoresScreen)
+        option_list = app.screen.query_one(OptionList)
+        assert "offline" in str(option_list.get_option_at_index(1).prompt)   # the list was redrawn
+        assert "online" in str(option_list.get_option_at_index(2).prompt)
+        await pilot.press("down", "down", "down", "space", "y")   # cpu4 is offline: bring it up
+        await settle(app, pilot)
+        assert feed.commands[-1] == ("core", {"cpu": 4, "online": True})
+
+
+@run_async
+async def test_jetson_clocks_without_recording_needs_no_confirmation():
+    app, feed = make_app("jetson", recording=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert feed.commands == [("jetson_clocks", {"on": True})]
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert feed.commands[-1] == ("jetson_clocks", {"on": False})
+
+
+@run_async
+async def test_fan_input_validates_then_confirms():
+    app, feed = make_app("jetson")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, TextInputScreen)
+        await pilot.press("1", "5", "0", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TextInputScreen)          # 150 refused, still asking
+        await pilot.press("backspace", "backspace", "backspace", "8", "0", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert feed.commands == [("fan", {"pct": 80.0})]
+
+
+@run_async
+async def test_unavailable_control_says_why_and_opens_nothing():
+    app, feed = make_app("jetson")
+    feed.machine_state().unavailable["power_mode"] = "nvpmodel not found; install nvpmodel or pass --nvpmodel"
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, PowerModeScreen)
+        assert feed.commands == []
+        assert any("nvpmodel not found" in n.message for n in app._notifications)
+
+
+@run_async
+async def test_jetson_keys_do_nothing_without_controls():
+    app, feed = make_app("linux")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("o", "c", "j", "f")
+        await settle(app, pilot)
+        assert app.screen is app.screen_stack[0]
+        assert feed.commands == []
+        assert not app.query_one("#jetson").display or "gpu / power" in app.query_one("#jetson").border_title
+
+
+REPLAY_KEYS = [
+    ("space", ("toggle", {})),
+    ("plus", ("speed", {"factor": 20})),
+    ("minus", ("speed", {"factor": 10})),   # back from 20x
+    ("right", ("seek", {"delta_s": 10.0})),
+    ("left", ("seek", {"delta_s": -10.0})),
+    ("shift+right", ("seek", {"delta_s": 60.0})),
+    ("shift+left", ("seek", {"delta_s": -60.0})),
+    ("right_square_bracket", ("seek", {"delta_s": 60.0})),
+    ("left_square_bracket", ("seek", {"delta_s": -60.0})),
+    ("home", ("seek", {"to": "start"})),
+    ("end", ("seek", {"to": "end"})),
+    ("n", ("next_event", {})),
+    ("N", ("prev_event", {})),
+]
+
+
+@run_async
+async def test_replay_keys_send_replay_commands():
+    app, feed = make_app("replay", seconds=20)
+    async with app.run_test(size=SMALL) as pilot:
+        for key, _ in REPLAY_KEYS:
+            await pilot.press(key)
+            await settle(app, pilot)
+        assert feed.commands == [command for _, command in REPLAY_KEYS]
+
+
+@run_async
+async def test_replay_seek_resets_the_model():
+    app, feed = make_app("replay")
+    async with app.run_test(size=SMALL) as pilot:
+        before = app.model.samples_seen
+        await pilot.press("home")
+        await settle(app, pilot)
+        assert app.model.samples_seen < before
+        assert app.status.position_s == 0
+
+
+@run_async
+async def test_live_only_keys_are_off_in_replay():
+    app, feed = make_app("replay")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("m", "o", "p")
+        await settle(app, pilot)
+        assert feed.commands == []
+        assert app.screen is app.screen_stack[0]
+
+
+@run_async
+async def test_crashed_worker_is_shown_and_the_dashboard_stays_up():
+    app, feed = make_app("crashed")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        header = panel_text(app, "#header")
+        assert "crashed" in header and "SIGKILL" in header
+        assert "worker_crashed: killed by SIGKILL (out of memory)" in panel_text(app, "#events")
+        await pilot.press("p")          # still answers keys
+        await settle(app, pilot)
+        assert app.is_running
+
+
+@run_async
+async def test_q_stops_a_live_session_then_exits():
+    app, feed = make_app("linux")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert feed.commands == [("stop", {})]
+    assert app.return_code == 0
+
+
+@run_async
+async def test_q_on_a_detachable_session_asks_detach_or_stop():
+    for key, expected in (("d", "detach"), ("s", "stop")):
+        app, feed = make_app("linux", seconds=10, can_detach=True)
+        async with app.run_test(size=SMALL) as pilot:
+            await pilot.press("q")
+            await pilot.pause()
+            assert isinstance(app.screen, QuitScreen)
+            assert feed.commands == []
+            await pilot.press(key)
+            await settle(app, pilot)
+        assert feed.commands == [(expected, {})]
+        assert app.return_code == 0
+
+
+@run_async
+async def test_q_then_escape_stays():
+    app, feed = make_app("linux", seconds=10, can_detach=True)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("q", "escape")
+        await settle(app, pilot)
+        assert app.is_running and feed.commands == []
+
+
+@run_async
+async def test_q_in_replay_just_exits():
+    app, feed = make_app("replay")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert feed.commands == []
+
+
+class BrokenFeed(FakeFeed):
+    def drain(self):
+        raise OSError("control socket closed")
+
+
+@run_async
+async def test_a_failing_feed_is_reported_not_fatal():
+    app = DashboardApp(BrokenFeed("linux"))
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        assert "feed error: OSError: control socket closed" in panel_text(app, "#header")
+        assert app.is_running
+
+
+@run_async
+async def test_new_data_arrives_on_the_next_poll():
+    app, feed = make_app("linux", seconds=10)
+    async with app.run_test(size=SMALL) as pilot:
+        before = app.model.iterations
+        feed.advance(5)
+        app.poll()
+        await pilot.pause()
+        assert app.model.iterations > before
+        assert "00:15" in panel_text(app, "#header")
+
+
+@run_async
+async def test_ascii_mode_draws_only_ascii():
+    for scenario in ("jetson", "replay"):
+        app, feed = make_app(scenario, ascii=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            for panel in app.panels:
+                if panel.display:
+                    text = panel.render().plain
+                    assert text.isascii(), (panel.id, [c for c in text if not c.isascii()][:5])
+            assert "ascii" in app.screen.classes
+
+
+@run_async
+async def test_80x24_fits_the_main_panels():
+    app, feed = make_app("jetson")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        for selector in ("#header", "#latency", "#throughput", "#cpu", "#system", "#jetson", "#events"):
+            region = app.query_one(selector).region
+            assert region.height > 0 and region.width > 0, selector
+            assert region.bottom <= 23 and region.right <= 80, selector   # the footer keeps the last row
+        assert "-short" in app.screen.classes
+
+
+@run_async
+async def test_very_narrow_terminal_drops_secondary_panels():
+    app, feed = make_app("jetson")
+    async with app.run_test(size=(60, 24)) as pilot:
+        await pilot.pause()
+        assert not app.query_one("#throughput").display
+        assert app.query_one("#latency").region.width == 60
+
+
+@run_async
+async def test_window_key_switches_the_latency_view():
+    app, feed = make_app("linux")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        assert "last 10 s" in app.query_one("#latency").border_title
+        n_window = app.model.latency_window.histogram().count
+        assert 0 < n_window < app.model.iterations
+        assert f"n {n_window:,}" in panel_text(app, "#latency")
