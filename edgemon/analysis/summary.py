@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
-
-import numpy as np
-
-from edgemon.analysis.latency import latency_stats, throughput_ips
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 # Telemetry worth a line in the summary when present: (metric, label, unit).
 _HEADLINE_METRICS = (
@@ -24,16 +21,47 @@ _HEADLINE_METRICS = (
 )
 
 
-def _column(table, name: str) -> np.ndarray:
+@dataclass
+class AnalysisOptions:
+    """What `edgemon analyze` / `report` / `compare` let the user tune (see commands.py)."""
+
+    window_s: float | None = None          # None: adaptive (at most ~120 windows)
+    busy_cpu_pct: float = 25.0             # worker CPU above this = busy
+    thermal_margin_c: float = 3.0
+    min_episode_s: float = 1.0
+    level_min_share: float = 0.02
+    min_change_pct: float = 5.0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _column(table, name: str):
     col = table.column(name)
     return col.to_numpy(zero_copy_only=False)
 
 
-def analyze(recording) -> dict[str, Any]:
-    """Statistics of one session. ``recording`` is an ``edgemon.recording.reader.Recording``."""
+def _guard(name: str, fn: Callable[[], Any], problems: list[str]) -> Any:
+    """Run one part of the analysis; a failure is named in problems and the rest goes on."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - one broken part must not hide the others
+        problems.append(f"{name} analysis failed ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
+                        "the rest of the report is unaffected")
+        return None
+
+
+def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> dict[str, Any]:
+    """Statistics of one session. ``recording`` is an ``edgemon.recording.reader.Recording``;
+    ``data``: its :func:`edgemon.analysis.data.load` when the caller has it already (the report)."""
+    import numpy as np
+
+    from edgemon.analysis import data as _data
+    from edgemon.analysis.latency import stats_of_sorted
+
+    opts = options or AnalysisOptions()
     meta = recording.meta
     problems = list(getattr(recording, "problems", []))
     lat = recording.latency()
+    data = data if data is not None else _data.load(recording)
     result: dict[str, Any] = {
         "session": str(recording.path),
         "host": meta.get("host"),
@@ -46,29 +74,32 @@ def analyze(recording) -> dict[str, Any]:
         "percentile_method": "nearest-rank (trtexec)",
     }
     if lat.num_rows:
-        warm = _column(lat, "warmup").astype(bool)
-        t_end = _column(lat, "t_end_ns").astype(np.int64)
-        dur = _column(lat, "duration_ns").astype(np.int64)
-        items = _column(lat, "items").astype(np.int64)
-        m = ~warm
+        warm, t_end, dur = data.lat_warm, data.lat_t_end, data.lat_dur
         result["warmup_iterations"] = int(warm.sum())
         if warm.any():
             first = int(np.argmin(t_end))
             result["first_inference_ms"] = float(dur[first]) / 1e6
-        result["latency_ms"] = latency_stats(dur[m])
-        ips, wall = throughput_ips(t_end[m], dur[m], items[m])
+        mm = data.measured()
+        sorted_ms = mm["dur"].astype(np.float64)  # one ten-million-row array: sorted and scaled in place
+        sorted_ms.sort()
+        sorted_ms /= 1e6
+        result["latency_ms"] = stats_of_sorted(sorted_ms)
+        # throughput_ips()'s definition (first measured start to last end) from the cached start
+        wall = (int(mm["t_end"][-1]) - data.measured_start_ns) / 1e9
+        ips = float(mm["items"].sum(dtype=np.int64)) / wall if wall > 0 else float("nan")
         result["throughput_ips"] = ips
         result["measured_s"] = wall
-        result["items"] = int(items[m].sum())
+        result["items"] = int(mm["items"].sum(dtype=np.int64))
     else:
-        result["latency_ms"] = latency_stats(np.empty(0, dtype=np.int64))
+        sorted_ms = np.empty(0)
+        result["latency_ms"] = stats_of_sorted(sorted_ms)
         result["throughput_ips"] = float("nan")
         result["measured_s"] = 0.0
         result["items"] = 0
         problems.append("no latency rows: the worker recorded no iterations")
 
     tel = recording.telemetry()
-    start_ns, end_ns = _session_span(recording, tel, lat)
+    start_ns, end_ns = _session_span(data)
     result["duration_s"] = (end_ns - start_ns) / 1e9 if end_ns > start_ns else 0.0
     telemetry: dict[str, dict[str, float]] = {}
     if tel.num_rows:
@@ -104,21 +135,61 @@ def analyze(recording) -> dict[str, Any]:
     result["events"] = kinds
     if crashes:
         result["worker_crashed"] = crashes
+
+    _extended(data, result, sorted_ms, opts, problems)
     result["problems"] = problems
     return result
 
 
-def _session_span(recording, tel, lat) -> tuple[int, int]:
+def _extended(data, result: dict[str, Any], sorted_ms, opts: AnalysisOptions, problems: list[str]) -> None:
+    """MLPerf p90, windows, throttling, levels, change points, energy (each guarded)."""
+    from edgemon.analysis.energy import energy
+    from edgemon.analysis.levels import change_points, latency_levels
+    from edgemon.analysis.mlperf import singlestream
+    from edgemon.analysis.throttling import ThrottleOptions, analyze_throttling
+    from edgemon.analysis.windows import window_stats
+
+    if sorted_ms.shape[0]:
+        result["mlperf"] = _guard("MLPerf early-stopping", lambda: singlestream(sorted_ms), problems)
+    win = _guard("per-window", lambda: window_stats(data, opts.window_s), problems)
+    if win is not None:
+        result["windows"] = win
+    topts = ThrottleOptions(busy_cpu_pct=opts.busy_cpu_pct, thermal_margin_c=opts.thermal_margin_c,
+                            min_episode_s=opts.min_episode_s)
+    thr = _guard("throttling", lambda: analyze_throttling(data, topts), problems)
+    if thr is not None:
+        result["throttling"] = thr
+        if not thr.get("available"):
+            problems.append(f"throttling not analysed: {thr.get('reason')}")
+        elif thr.get("ceiling_note"):
+            problems.append(thr["ceiling_note"])
+    lev = _guard("latency level", lambda: latency_levels(sorted_ms, min_share=opts.level_min_share, is_sorted=True),
+                 problems)
+    if lev is not None:
+        result["levels"] = lev
+    if win is not None:
+        cp = _guard("change-point", lambda: change_points(data, win["windows"], min_change_pct=opts.min_change_pct),
+                    problems)
+        if cp is not None:
+            result["change_points"] = cp
+    en = _guard("energy", lambda: energy(data), problems)
+    if en is not None:
+        result["energy"] = en
+        if not en.get("available"):
+            problems.append(f"energy not computed: {en.get('reason')}")
+
+
+def _session_span(data) -> tuple[int, int]:
+    """First and last moment with data: telemetry samples, iteration starts and ends."""
+    import numpy as np
+
     starts, ends = [], []
-    if tel.num_rows:
-        t = _column(tel, "t_ns")
-        starts.append(int(t.min()))
-        ends.append(int(t.max()))
-    if lat.num_rows:
-        t = _column(lat, "t_end_ns")
-        d = _column(lat, "duration_ns")
-        starts.append(int((t - d).min()))
-        ends.append(int(t.max()))
+    if data.tel_t.shape[0]:
+        starts.append(int(data.tel_t[0]))
+        ends.append(int(data.tel_t[-1]))
+    if data.lat_t_end.shape[0]:
+        starts.append(data.first_start_ns)
+        ends.append(int(data.lat_t_end[-1]))
     if not starts:
         return 0, 0
     return min(starts), max(ends)
@@ -163,6 +234,7 @@ def format_analysis(result: dict[str, Any]) -> str:
         for name, st in result["telemetry"].items():
             label, unit = labels.get(name, (name, "C" if name.startswith("temp_") else ""))
             lines.append(f"  {label:<28} {st['mean']:10.1f} / {st['max']:10.1f} {unit}")
+    lines += format_extended(result)
     if result["events"]:
         lines.append("")
         lines.append("events  " + ", ".join(f"{k} x{v}" for k, v in sorted(result["events"].items())))
@@ -171,6 +243,102 @@ def format_analysis(result: dict[str, Any]) -> str:
     for p in result["problems"]:
         lines.append(f"note: {p}")
     return "\n".join(lines)
+
+
+def _table(head: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
+    out = [indent + "  ".join(h.rjust(w) for h, w in zip(head, widths))]
+    out += [indent + "  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+    return out
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v * 100:.1f}%"
+
+
+MAX_WINDOW_ROWS = 24
+
+
+def format_extended(result: dict[str, Any]) -> list[str]:
+    """Text lines for the MLPerf, window, throttling, level, change-point and energy sections."""
+    lines: list[str] = []
+    ml = result.get("mlperf")
+    if ml:
+        es = ml["early_stopping_p90"]
+        lines += ["", f"MLPerf SingleStream  p90 {_fmt(ml['p90_ms'])} ms  p99 {_fmt(ml['p99_ms'])} ms  "
+                      "(sorted[int(N*p)], as LoadGen)"]
+        if es["ok"]:
+            lines.append(f"  early stopping: p90 estimate {_fmt(es['estimate_ms'])} ms, would discard "
+                         f"{es['discarded']} highest latency queries of {es['queries']} (needs >= {es['min_queries']})")
+        else:
+            lines.append(f"  early stopping: only {es['queries']} queries; needs at least {es['min_queries']} for p90")
+        es99 = ml["early_stopping_p99"]
+        if es99["ok"]:
+            lines.append(f"  early stopping: p99 estimate {_fmt(es99['estimate_ms'])} ms, would discard "
+                         f"{es99['discarded']}")
+
+    win = result.get("windows")
+    if win and win["windows"]:
+        ws = win["windows"]
+        thr = sorted(w["throughput_ips"] for w in ws)
+        lines += ["", f"per window  {len(ws)} x {win['window_s']:g} s{' (adaptive)' if win['adaptive'] else ''}:  "
+                      f"throughput min {thr[0]:.1f} / median {thr[len(thr) // 2]:.1f} / max {thr[-1]:.1f} items/s"]
+        step = max(1, math.ceil(len(ws) / MAX_WINDOW_ROWS))
+        rows = [[f"{w['start_s']:.1f}", str(w["count"]), _fmt(w["throughput_ips"], 1), _fmt(w["p50_ms"]),
+                 _fmt(w["p90_ms"]), _fmt(w["p99_ms"]), _fmt(w["max_ms"])] for w in ws[::step]]
+        if step > 1:
+            lines.append(f"  (every {step}th window shown; all of them are in --json)")
+        lines += _table(["from s", "count", "items/s", "p50", "p90", "p99", "max ms"], rows)
+
+    th = result.get("throttling")
+    if th and th.get("available"):
+        lines += ["", "throttling (clock below its power-mode ceiling while the worker was busy)"]
+        shares = ", ".join(f"{d} {_pct(v)}" for d, v in th["share_throttled"].items())
+        lines.append(f"  share of busy time throttled: {shares}; any clock {_pct(th['share_throttled_any'])}")
+        if th["time_to_first_throttle_s"] is not None:
+            lines.append(f"  first throttle {th['time_to_first_throttle_s']:.1f} s after the "
+                         f"{th['time_to_first_throttle_from']}")
+        for ch in th.get("ceiling_changes", []):
+            lines.append(f"  ceiling moved at {ch['at_s']:.1f} s: power mode {ch['mode']} ({ch['source']})")
+        eps = th["episodes"]
+        if eps:
+            rows = [[f"{e['start_s']:.1f}", f"{e['end_s']:.1f}", f"{e['duration_s']:.1f}", e["domain"],
+                     f"{e['clock_mhz']:.0f}", f"{e['ceiling_mhz']:.0f}", f"{e['drop_mhz']:.0f}",
+                     f"{e['drop_pct']:.1f}", e["cause"]] for e in eps[:50]]
+            lines += _table(["from s", "to s", "dur s", "clock", "MHz", "ceiling", "drop", "drop %", "cause"], rows)
+            if len(eps) > 50:
+                lines.append(f"  ... {len(eps) - 50} more episodes in --json")
+            for e in eps[:10]:
+                if e["evidence"]:
+                    lines.append(f"  {e['start_s']:.1f} s: " + "; ".join(e["evidence"][:3]))
+        else:
+            lines.append("  no throttling episodes")
+        ins, outs = th.get("inside"), th.get("outside")
+        if ins and outs and ins["count"]:
+            lines.append(f"  inside episodes : p50 {_fmt(ins['p50_ms'])} ms  p99 {_fmt(ins['p99_ms'])} ms  "
+                         f"{_fmt(ins['throughput_ips'], 1)} items/s over {ins['seconds']:.1f} s")
+            lines.append(f"  outside episodes: p50 {_fmt(outs['p50_ms'])} ms  p99 {_fmt(outs['p99_ms'])} ms  "
+                         f"{_fmt(outs['throughput_ips'], 1)} items/s over {outs['seconds']:.1f} s")
+
+    lev = result.get("levels")
+    if lev and lev.get("levels"):
+        parts = [f"{lv['median_ms']:.3f} ms ({_pct(lv['share'])})" for lv in lev["levels"]]
+        lines += ["", f"latency levels  {lev['count']}: " + ", ".join(parts)]
+    cp = result.get("change_points")
+    if cp and cp.get("points"):
+        lines.append("change points   " + "; ".join(
+            f"at {p['at_s']:.0f} s {_fmt(p['before_median_ms'])} -> {_fmt(p['after_median_ms'])} ms "
+            f"({p['change_pct']:+.1f}%)" for p in cp["points"]))
+
+    en = result.get("energy")
+    if en and en.get("available"):
+        line = (f"energy  average {en['avg_power_mw'] / 1000:.2f} W, {en['energy_j']:.1f} J over {en['window_s']:.1f} s, "
+                f"{_fmt(en['mj_per_item'])} mJ per item")
+        if en.get("baseline_mw") is not None:
+            line += (f"; {_fmt(en['mj_per_item_above_baseline'])} mJ above the idle baseline "
+                     f"{en['baseline_mw'] / 1000:.2f} W ({en['baseline_source']})")
+        lines += ["", line]
+    return lines
 
 
 def to_json(result: dict[str, Any]) -> str:

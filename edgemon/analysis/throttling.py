@@ -1,0 +1,560 @@
+"""Throttling episodes: a clock below what the current power mode allows, while the work is busy.
+
+A clock sample counts as *throttled* when all of these hold:
+
+* the clock is a CPU core (``cpuN_freq_mhz``), the GPU (``gpu_freq_mhz``) or the memory
+  controller (``emc_freq_mhz``), and it was read (finite, > 0; a core offline, by its
+  ``cpuN_online`` column or a ``core_online`` event, does not count);
+* it is below the ceiling by more than ``tolerance_pct``. Ceilings come from
+  ``session.json["clock_ceilings"]`` from the start and from each successful
+  ``power_mode`` event's ``details["ceilings"]`` after it; where neither names a clock,
+  the highest value that clock reached in that power-mode segment stands in (and the
+  output says so: a clock throttled for a whole segment then looks unthrottled);
+* the worker is busy: ``proc_worker_cpu_pct`` above ``busy_cpu_pct``, or an iteration
+  running or just finished (latency rows around the sample). A core or GPU whose own
+  load (``cpuN_util_pct``, ``gpu_util_pct``) is below ``unit_busy_pct`` does not count
+  either: there the DVFS governor lowers an idle clock, which is not throttling.
+
+Per clock domain (cpu, gpu, emc) the throttled samples form runs; runs closer than
+``merge_gap_s`` merge, and episodes shorter than ``min_episode_s`` are dropped. Each
+episode gets its likely cause from what happened from ``lookback_s`` before it to its end,
+first match wins:
+
+1. ``power_mode``: a power-mode change;
+2. ``user_action``: a core switched, jetson_clocks or the fan changed;
+3. ``power`` / ``thermal`` from a flag the hardware raised (NVML clock-event reasons
+   SwPowerCap 0x4, HwPowerBrakeSlowdown 0x80 / SwThermalSlowdown 0x20, HwThermalSlowdown
+   0x40; Raspberry Pi ``rpi_throttled`` under-voltage 0x1 / soft temperature limit 0x8);
+4. ``thermal``: a temperature within ``thermal_margin_c`` of its trip point
+   (``session.json["trip_points"]``, NVML's ``gpu_temp_slowdown_c``);
+5. ``power``: a rail within ``power_margin_pct`` of its limit (``session.json["power_limits"]``,
+   NVML's ``gpu_power_limit_mw``); NVML HwSlowdown 0x8 or Pi "throttled" alone also land here
+   or in thermal as weaker evidence;
+6. ``unknown``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from edgemon.analysis.latency import nearest_ranks
+
+CPU_FREQ = re.compile(r"^cpu(\d+)_freq_mhz$")
+DOMAINS = ("cpu", "gpu", "emc")
+USER_EVENTS = ("core_online", "jetson_clocks", "fan")
+
+# NVML clock-event reason bits
+NVML_POWER = {0x4: "SwPowerCap", 0x80: "HwPowerBrakeSlowdown"}
+NVML_THERMAL = {0x20: "SwThermalSlowdown", 0x40: "HwThermalSlowdown"}
+NVML_HW_SLOWDOWN = 0x8
+# vcgencmd get_throttled bits (current state)
+RPI_UNDERVOLT, RPI_CAPPED, RPI_THROTTLED, RPI_SOFT_TEMP = 0x1, 0x2, 0x4, 0x8
+
+
+@dataclass
+class ThrottleOptions:
+    busy_cpu_pct: float = 25.0
+    unit_busy_pct: float = 20.0
+    tolerance_pct: float = 1.0
+    thermal_margin_c: float = 3.0
+    power_margin_pct: float = 3.0
+    min_episode_s: float = 1.0
+    merge_gap_s: float = 1.0
+    lookback_s: float = 2.0
+
+
+def domain_of(metric: str) -> str | None:
+    if CPU_FREQ.match(metric):
+        return "cpu"
+    if metric == "gpu_freq_mhz":
+        return "gpu"
+    if metric == "emc_freq_mhz":
+        return "emc"
+    return None
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) and f > 0 else None
+
+
+def _as_dict(d: Any) -> dict:
+    return d if isinstance(d, dict) else {}
+
+
+def _ceiling_dict(d: Any) -> dict[str, float] | None:
+    if not isinstance(d, dict) or not d:
+        return None
+    out = {str(k): _num(v) for k, v in d.items()}
+    out = {k: v for k, v in out.items() if v is not None}
+    return out or None
+
+
+# ------------------------------------------------------------------ ceilings
+
+
+def mode_segments(data) -> list[dict[str, Any]]:
+    """Power-mode segments: ``[{t0_ns, mode, ceilings (dict|None), source}]``, t0 of the first is None."""
+    meta = data.meta
+    restore = meta.get("restore") if isinstance(meta.get("restore"), dict) else {}
+    first_mode = meta.get("power_mode") if isinstance(meta.get("power_mode"), (str, int)) else None
+    if first_mode is None:
+        first_mode = restore.get("power_mode_name") or restore.get("power_mode_id")
+    base = _ceiling_dict(meta.get("clock_ceilings"))
+    segs = [{"t0_ns": None, "mode": first_mode, "ceilings": base, "source": "session.json" if base else None}]
+    for ev in data.events_of("power_mode"):
+        d = ev.details
+        if d.get("ok") is False:
+            continue  # the change failed: the old mode and its ceilings stand
+        mode = d.get("name") if d.get("name") is not None else d.get("to_id")
+        c = _ceiling_dict(d.get("ceilings"))
+        segs.append({"t0_ns": ev.t_ns, "mode": mode, "ceilings": c, "source": "power_mode event" if c else None})
+    return segs
+
+
+def _lookup(ceilings: dict[str, float] | None, metric: str) -> float | None:
+    if not ceilings:
+        return None
+    if metric in ceilings:
+        return ceilings[metric]
+    if CPU_FREQ.match(metric):
+        return ceilings.get("cpu_freq_mhz")
+    return None
+
+
+def _offline_mask(data, metric: str) -> np.ndarray:
+    t = data.tel_t
+    off = np.zeros(t.shape[0], dtype=bool)
+    m = CPU_FREQ.match(metric)
+    if not m:
+        return off
+    n = int(m.group(1))
+    online_col = f"cpu{n}_online"
+    if data.has(online_col):
+        v = data.metric(online_col)
+        off |= v < 0.5  # NaN compares False: unknown counts as online
+    state_since: list[tuple[int, bool]] = []
+    for ev in data.events_of("core_online"):
+        d = ev.details
+        if d.get("ok") is False or d.get("cpu") != n or not isinstance(d.get("online"), bool):
+            continue
+        state_since.append((ev.t_ns, d["online"]))
+    for k, (t0, online) in enumerate(state_since):
+        if online:
+            continue
+        t1 = state_since[k + 1][0] if k + 1 < len(state_since) else None
+        a = int(np.searchsorted(t, t0, side="left"))
+        b = int(np.searchsorted(t, t1, side="left")) if t1 is not None else t.shape[0]
+        off[a:b] = True
+    return off
+
+
+@dataclass
+class ClockTrack:
+    metric: str
+    domain: str
+    values: np.ndarray
+    ceiling: np.ndarray          # per sample
+    valid: np.ndarray
+    below: np.ndarray            # throttled samples (valid, busy, below ceiling)
+    sources: list[str]           # per segment: where the ceiling came from
+
+
+def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: ThrottleOptions) -> list[ClockTrack]:
+    t = data.tel_t
+    starts = np.array([s["t0_ns"] for s in segs[1:]], dtype=np.int64)
+    seg_idx = np.searchsorted(starts, t, side="right") if starts.size else np.zeros(t.shape[0], dtype=np.int64)
+    tracks = []
+    for metric in data.tel_names:
+        dom = domain_of(metric)
+        if dom is None:
+            continue
+        v = data.metric(metric)
+        valid = np.isfinite(v) & (v > 0) & ~_offline_mask(data, metric)
+        if not valid.any():
+            continue
+        ceil = np.full(t.shape[0], np.nan)
+        sources = []
+        for k, seg in enumerate(segs):
+            sel = seg_idx == k
+            c = _lookup(seg["ceilings"], metric)
+            src = seg["source"]
+            if c is None:
+                vals = v[sel & valid]
+                c = float(vals.max()) if vals.size else None
+                src = "observed max"
+            ceil[sel] = np.nan if c is None else c
+            sources.append(src if c is not None else "none")
+        gate = np.ones(t.shape[0], dtype=bool)
+        unit = None
+        cm = CPU_FREQ.match(metric)
+        if cm:
+            unit = f"cpu{cm.group(1)}_util_pct"
+        elif dom == "gpu":
+            unit = "gpu_util_pct"
+        if unit and data.has(unit):
+            u = data.metric(unit)
+            gate = ~(u < opts.unit_busy_pct)  # NaN: unknown load, no veto
+        with np.errstate(invalid="ignore"):
+            below = valid & busy & gate & (v < ceil * (1.0 - opts.tolerance_pct / 100.0))
+        tracks.append(ClockTrack(metric, dom, v, ceil, valid, below, sources))
+    return tracks
+
+
+# ------------------------------------------------------------------ busy
+
+
+def busy_mask(data, opts: ThrottleOptions) -> np.ndarray:
+    """Per telemetry sample: is the worker doing work?"""
+    t = data.tel_t
+    busy = np.zeros(t.shape[0], dtype=bool)
+    if data.has("proc_worker_cpu_pct"):
+        busy |= data.metric("proc_worker_cpu_pct") > opts.busy_cpu_pct
+    n = data.lat_t_end.shape[0]
+    if n and t.shape[0]:
+        slack = int(max(0.25, 1.5 * data.sample_dt_s) * 1e9)
+        ends = data.lat_t_end
+        idx = np.searchsorted(ends, t, side="left")          # first iteration ending at or after t
+        has_next = idx < n
+        nxt = np.minimum(idx, n - 1)
+        running = has_next & (ends[nxt] - data.lat_dur[nxt] <= t + slack)  # running now or starting right after
+        prv = np.maximum(idx - 1, 0)
+        recent = (idx > 0) & (t - ends[prv] <= slack)        # one just finished
+        busy |= running | recent
+    return busy
+
+
+def sample_durations(t: np.ndarray, dt_s: float) -> np.ndarray:
+    """Seconds each sample stands for: up to the next one, capped at 3 periods (a stalled sampler)."""
+    if t.shape[0] == 0:
+        return np.empty(0)
+    d = np.empty(t.shape[0])
+    d[:-1] = np.diff(t) / 1e9
+    d[-1] = dt_s
+    return np.minimum(d, 3.0 * dt_s)
+
+
+# ------------------------------------------------------------------ episodes
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def _episodes_of(mask: np.ndarray, t: np.ndarray, dur_s: np.ndarray, opts: ThrottleOptions) -> list[tuple[int, int, int, int]]:
+    """``[(start_ns, end_ns, first_idx, stop_idx)]`` of merged runs of ``mask``."""
+    a, b = _runs(mask)
+    if a.size == 0:
+        return []
+    t_start = t[a]
+    t_stop = t[b - 1] + (dur_s[b - 1] * 1e9).astype(np.int64)
+    gap = int(opts.merge_gap_s * 1e9)
+    merged: list[list[int]] = []
+    for s, e, i, j in zip(t_start.tolist(), t_stop.tolist(), a.tolist(), b.tolist()):
+        if merged and s - merged[-1][1] <= gap:
+            merged[-1][1] = max(merged[-1][1], e)
+            merged[-1][3] = j
+        else:
+            merged.append([s, e, i, j])
+    keep = int(opts.min_episode_s * 1e9)
+    return [tuple(m) for m in merged if m[1] - m[0] >= keep]  # type: ignore[misc]
+
+
+def _window(t: np.ndarray, lo: int, hi: int) -> slice:
+    return slice(int(np.searchsorted(t, lo, side="left")), int(np.searchsorted(t, hi, side="right")))
+
+
+def _trip_points(data) -> dict[str, float]:
+    trips = {}
+    for k, v in _as_dict(data.meta.get("trip_points")).items():
+        f = _num(v)
+        if f is not None:
+            trips[str(k)] = f
+    if data.has("gpu_temp_slowdown_c") and data.has("temp_gpu_c"):
+        v = data.metric("gpu_temp_slowdown_c")
+        v = v[np.isfinite(v)]
+        if v.size and "temp_gpu_c" not in trips:
+            trips["temp_gpu_c"] = float(v.min())
+    return trips
+
+
+def _power_limits(data) -> dict[str, float]:
+    limits = {}
+    for k, v in _as_dict(data.meta.get("power_limits")).items():
+        f = _num(v)
+        if f is not None:
+            limits[str(k)] = f
+    if data.has("gpu_power_limit_mw") and data.has("gpu_power_mw"):
+        v = data.metric("gpu_power_limit_mw")
+        v = v[np.isfinite(v)]
+        if v.size and "gpu_power_mw" not in limits:
+            limits["gpu_power_mw"] = float(v.min())
+    return limits
+
+
+def _flag_bits(data, name: str, sl: slice) -> int:
+    if not data.has(name):
+        return 0
+    v = data.metric(name)[sl]
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0
+    return int(np.bitwise_or.reduce(v.astype(np.int64)))
+
+
+def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, float],
+            limits: dict[str, float]) -> tuple[str, list[str], list[str]]:
+    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns."""
+    look = lo - int(opts.lookback_s * 1e9)
+    found: dict[str, list[str]] = {}
+
+    def add(cause: str, why: str) -> None:
+        found.setdefault(cause, []).append(why)
+
+    for ev in data.events:
+        if not look <= ev.t_ns <= hi:
+            continue
+        at = f"at {data.rel_s(ev.t_ns):.1f} s"
+        if ev.kind == "power_mode" and ev.details.get("ok") is not False:
+            name = ev.details.get("name") if ev.details.get("name") is not None else ev.details.get("to_id")
+            add("power_mode", f"power mode changed to {name} {at}")
+        elif ev.kind in USER_EVENTS:
+            d = {k: v for k, v in ev.details.items() if k in ("cpu", "online", "to", "on", "pwm", "pct", "value")}
+            add("user_action", f"{ev.kind} {d or ''} {at}".replace("  ", " "))
+
+    t = data.tel_t
+    sl = _window(t, look, hi)
+    bits = _flag_bits(data, "gpu_clock_event_reasons", sl)
+    flags_power = [n for b, n in NVML_POWER.items() if bits & b]
+    flags_thermal = [n for b, n in NVML_THERMAL.items() if bits & b]
+    pi = _flag_bits(data, "rpi_throttled", sl)
+    if pi & RPI_UNDERVOLT:
+        flags_power.append("Raspberry Pi under-voltage")
+    if pi & RPI_SOFT_TEMP:
+        flags_thermal.append("Raspberry Pi soft temperature limit")
+    for f in flags_power:
+        add("power_flag", f"hardware reports {f}")
+    for f in flags_thermal:
+        add("thermal_flag", f"hardware reports {f}")
+
+    for metric, trip in trips.items():
+        if not data.has(metric):
+            continue
+        v = data.metric(metric)[sl]
+        v = v[np.isfinite(v)]
+        if v.size and v.max() >= trip - opts.thermal_margin_c:
+            add("thermal", f"{metric} reached {v.max():.1f} C (trip point {trip:g} C)")
+    for metric, limit in limits.items():
+        if not data.has(metric):
+            continue
+        v = data.metric(metric)[sl]
+        v = v[np.isfinite(v)]
+        if v.size and v.max() >= limit * (1.0 - opts.power_margin_pct / 100.0):
+            add("power", f"{metric} reached {v.max():.0f} mW (limit {limit:g} mW)")
+    weak = []
+    if bits & NVML_HW_SLOWDOWN:
+        weak.append("hardware reports HwSlowdown (thermal or power brake)")
+    if pi & (RPI_CAPPED | RPI_THROTTLED) and not pi & (RPI_UNDERVOLT | RPI_SOFT_TEMP):
+        weak.append("Raspberry Pi firmware reports its clock capped/throttled")
+
+    order = [("power_mode", "power_mode"), ("user_action", "user_action"), ("power_flag", "power"),
+             ("thermal_flag", "thermal"), ("thermal", "thermal"), ("power", "power")]
+    causes: list[str] = []
+    evidence: list[str] = []
+    for key, cause in order:
+        if key in found:
+            if cause not in causes:
+                causes.append(cause)
+            evidence += found[key]
+    if not causes and weak:
+        causes.append("thermal_or_power")
+    evidence += weak
+    return (causes[0] if causes else "unknown"), causes, evidence
+
+
+# ------------------------------------------------------------------ latency inside / outside
+
+
+def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def _lat_block(dur_ns: np.ndarray, items: np.ndarray, seconds: float, *, owned: bool = False) -> dict[str, Any]:
+    """Latency and throughput of some rows; ``owned``: ``dur_ns`` is a temporary that may be reordered."""
+    n = int(dur_ns.shape[0])
+    out: dict[str, Any] = {"count": n, "seconds": seconds}
+    if n:
+        p50, p90, p99 = nearest_ranks(dur_ns, (50.0, 90.0, 99.0), inplace=owned)
+        out.update(mean_ms=float(dur_ns.mean()) / 1e6, p50_ms=p50 / 1e6, p90_ms=p90 / 1e6, p99_ms=p99 / 1e6)
+    else:
+        out.update(mean_ms=float("nan"), p50_ms=float("nan"), p90_ms=float("nan"), p99_ms=float("nan"))
+    out["throughput_ips"] = float(items.sum(dtype=np.int64)) / seconds if seconds > 0 else float("nan")
+    return out
+
+
+def _inside(t_end: np.ndarray, union: list[tuple[int, int]]) -> np.ndarray:
+    """Rows of ascending ``t_end`` with start <= t_end < end of some interval (O(k log n) cuts)."""
+    mask = np.zeros(t_end.shape[0], dtype=bool)
+    for s, e in union:
+        mask[int(np.searchsorted(t_end, s, side="left")):int(np.searchsorted(t_end, e, side="left"))] = True
+    return mask
+
+
+def _overlap_s(union: list[tuple[int, int]], lo: int, hi: int) -> float:
+    return sum(max(0, min(e, hi) - max(s, lo)) for s, e in union) / 1e9
+
+
+# ------------------------------------------------------------------ the analysis
+
+
+def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, Any]:
+    opts = opts or ThrottleOptions()
+    out: dict[str, Any] = {"options": asdict(opts)}
+    t = data.tel_t
+    if t.shape[0] == 0:
+        return {**out, "available": False, "reason": "no telemetry: clocks were not recorded"}
+    segs = mode_segments(data)
+    busy = busy_mask(data, opts)
+    tracks = clock_tracks(data, busy, segs, opts)
+    if not tracks:
+        return {**out, "available": False, "reason": "no CPU, GPU or EMC clock in the telemetry"}
+    out["available"] = True
+    dt = data.sample_dt_s
+    dur_s = sample_durations(t, dt)
+
+    out["ceilings"] = [
+        {"from_s": 0.0 if s["t0_ns"] is None else data.rel_s(s["t0_ns"]), "mode": s["mode"],
+         "source": s["source"] or "observed max",
+         "mhz": {tr.metric: (None if not np.isfinite(c := _seg_ceiling(tr, t, segs, k)) else c) for tr in tracks},
+         "sources": {tr.metric: tr.sources[k] for tr in tracks}}
+        for k, s in enumerate(segs)
+    ]
+    observed = sorted({tr.metric for tr in tracks if "observed max" in tr.sources})
+    if observed:
+        out["ceiling_note"] = ("no recorded ceiling for " + ", ".join(observed) + ": the highest clock seen in "
+                               "each power-mode segment stands in (a clock throttled for a whole segment "
+                               "is not detected)")
+    out["ceiling_changes"] = [
+        {"at_s": data.rel_s(s["t0_ns"]), "mode": s["mode"], "source": s["source"] or "observed max"}
+        for s in segs[1:]
+    ]
+    out["busy_s"] = float(dur_s[busy].sum())
+
+    trips, limits = _trip_points(data), _power_limits(data)
+    episodes: list[dict[str, Any]] = []
+    domain_time: dict[str, float] = {}
+    domain_busy: dict[str, float] = {}
+    intervals: list[tuple[int, int]] = []
+    m = data.measured()
+    for dom in DOMAINS:
+        dtracks = [tr for tr in tracks if tr.domain == dom]
+        if not dtracks:
+            continue
+        below = np.zeros(t.shape[0], dtype=bool)
+        counted = np.zeros(t.shape[0], dtype=bool)
+        for tr in dtracks:
+            below |= tr.below
+            counted |= tr.valid & busy
+        domain_busy[dom] = float(dur_s[counted].sum())
+        found = _episodes_of(below, t, dur_s, opts)
+        domain_time[dom] = sum(e - s for s, e, _, _ in found) / 1e9
+        for s, e, i, j in found:
+            intervals.append((s, e))
+            episodes.append(_episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m))
+    episodes.sort(key=lambda ep: ep["start_s"])
+    out["episodes"] = episodes
+    out["episode_count"] = len(episodes)
+    out["throttled_s"] = domain_time
+    out["share_throttled"] = {d: (domain_time[d] / domain_busy[d] if domain_busy[d] > 0 else 0.0) for d in domain_time}
+    out["share_by_clock"] = {}
+    for tr in tracks:
+        denom = float(dur_s[tr.valid & busy].sum())
+        out["share_by_clock"][tr.metric] = float(dur_s[tr.below].sum()) / denom if denom > 0 else 0.0
+    union = _union(intervals)
+    out["throttled_any_s"] = sum(e - s for s, e in union) / 1e9
+    out["share_throttled_any"] = out["throttled_any_s"] / out["busy_s"] if out["busy_s"] > 0 else 0.0
+
+    if data.lat_t_end.shape[0]:
+        origin, origin_name = data.first_start_ns, "first iteration"
+    else:
+        origin, origin_name = data.start_ns, "session start"
+    out["time_to_first_throttle_s"] = (episodes[0]["start_ns"] - origin) / 1e9 if episodes else None
+    out["time_to_first_throttle_from"] = origin_name
+
+    if m["t_end"].shape[0]:
+        lo = data.measured_start_ns
+        hi = int(m["t_end"][-1])
+        inside = _inside(m["t_end"], union)
+        in_s = _overlap_s(union, lo, hi)
+        out["inside"] = _lat_block(m["dur"][inside], m["items"][inside], in_s, owned=True)
+        out["outside"] = _lat_block(m["dur"][~inside], m["items"][~inside], max(0.0, (hi - lo) / 1e9 - in_s),
+                                    owned=True)
+    for ep in episodes:
+        ep.pop("start_ns", None)
+    return out
+
+
+def _seg_ceiling(tr: ClockTrack, t: np.ndarray, segs, k: int) -> float:
+    lo = segs[k]["t0_ns"]
+    hi = segs[k + 1]["t0_ns"] if k + 1 < len(segs) else None
+    a = 0 if lo is None else int(np.searchsorted(t, lo, side="right"))
+    b = t.shape[0] if hi is None else int(np.searchsorted(t, hi, side="right"))
+    c = tr.ceiling[a:b]
+    c = c[np.isfinite(c)]
+    return float(c[0]) if c.size else float("nan")
+
+
+def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m) -> dict[str, Any]:
+    per = []
+    for tr in dtracks:
+        sel = tr.below[i:j]
+        if not sel.any():
+            continue
+        v = tr.values[i:j][sel]
+        c = tr.ceiling[i:j][sel]
+        ceil = float(np.median(c))
+        clock = float(np.median(v))
+        per.append({"metric": tr.metric, "ceiling_mhz": ceil, "clock_mhz": clock, "min_clock_mhz": float(v.min()),
+                    "drop_mhz": ceil - clock, "drop_pct": (ceil - clock) / ceil * 100.0})
+    worst = max(per, key=lambda p: p["drop_pct"])
+    cause, causes, evidence = explain(data, s, e, opts, trips, limits)
+    ep: dict[str, Any] = {
+        "domain": dom,
+        "clocks": [p["metric"] for p in per],
+        "start_ns": s,
+        "start_s": data.rel_s(s),
+        "end_s": data.rel_s(e),
+        "duration_s": (e - s) / 1e9,
+        "ceiling_mhz": worst["ceiling_mhz"],
+        "clock_mhz": worst["clock_mhz"],
+        "min_clock_mhz": worst["min_clock_mhz"],
+        "drop_mhz": worst["drop_mhz"],
+        "drop_pct": worst["drop_pct"],
+        "cause": cause,
+        "causes": causes,
+        "evidence": evidence,
+    }
+    if m["t_end"].shape[0]:
+        a = int(np.searchsorted(m["t_end"], s, side="left"))
+        b = int(np.searchsorted(m["t_end"], e, side="left"))
+        blk = _lat_block(m["dur"][a:b], m["items"][a:b], (e - s) / 1e9)
+        ep["latency_p50_ms"] = blk["p50_ms"]
+        ep["throughput_ips"] = blk["throughput_ips"]
+    return ep
