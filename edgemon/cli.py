@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run a workload, watch and record it (the default command)",
         description="Start a workload in a worker process, sample the machine, show the dashboard "
-        "(or status lines with --headless) and record everything to a session folder.",
+        "(or status lines with --headless) and record everything to a session folder. With the "
+        "dashboard the session runs in its own process: closing the dashboard (q, then d) or losing "
+        "the SSH connection leaves it running, and `edgemon attach` brings the dashboard back.",
         formatter_class=_Formatter,
         epilog="Durations take s, m, h (90s, 10m, 3h, 1h30m). Warm-up takes iterations, "
         "seconds, or both: 50, 5s, 50,5s (whichever ends later).\n"
@@ -88,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = run.add_argument_group("recording")
     r.add_argument("--record", default=None, metavar="DIR",
                    help="record into DIR (default: a new folder under ./recordings/)")
-    r.add_argument("--no-record", action="store_true", help="do not record")
+    r.add_argument("--no-record", action="store_true",
+                   help="do not record; the session then runs inside this terminal and ends with it "
+                   "(--detach needs a recording)")
     m = run.add_argument_group("monitoring")
     m.add_argument("--sample-hz", type=float, default=10.0, help="telemetry rate in Hz (default: 10)")
     m.add_argument("--sysfs-root", default="/", metavar="DIR",
@@ -102,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kill a hung worker and start a new one; the session goes on")
     d = run.add_argument_group("display")
     d.add_argument("--headless", action="store_true",
-                   help="no dashboard: a status line every few seconds and a summary at the end")
+                   help="no dashboard: a status line every few seconds and a summary at the end; "
+                   "ends with the terminal unless --detach is given too")
     d.add_argument("--status-every", default="5s", metavar="DURATION",
                    help="headless status line period (default: 5s)")
     d.add_argument("--ascii", action="store_true", help="plain ASCII graphs, for bad fonts or slow links")
@@ -146,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=_Formatter)
     _session_arg(an, optional=True)
     an.add_argument("--json", action="store_true", help="machine-readable output")
+    from edgemon.analysis.commands import add_analyze_options  # stdlib-only
+
+    add_analyze_options(an)
 
     info = sub.add_parser("info", help="platform, telemetry sources and runners available here",
                           description="What edgemon can see on this machine, and why a source or runner is "
@@ -255,7 +263,8 @@ def run_config_from_args(args: argparse.Namespace):
         python=args.python,
         options=_parse_options(args.opt),
     )
-    config = RunConfig(
+    hang = str(args.hang_timeout).strip().lower()
+    return RunConfig(
         workload=spec,
         duration_s=parse_duration(args.duration) if args.duration else None,
         record_dir=Path(args.record) if args.record else None,
@@ -266,18 +275,14 @@ def run_config_from_args(args: argparse.Namespace):
         ascii=args.ascii,
         status_every_s=parse_duration(args.status_every, what="--status-every"),
         emulate=args.emulate,
+        hang_timeout_s=None if hang in ("0", "0s", "off", "none") else parse_duration(hang, what="--hang-timeout"),
+        restart_on_hang=bool(args.restart_on_hang),
     )
-    # Watchdog settings; plain attributes until RunConfig declares them (LiveSession reads them
-    # with getattr, the daemon carries them in its JSON).
-    hang = str(getattr(args, "hang_timeout", "30s")).strip().lower()
-    config.hang_timeout_s = None if hang in ("0", "0s", "off", "none") else parse_duration(hang, what="--hang-timeout")
-    config.restart_on_hang = bool(getattr(args, "restart_on_hang", False))
-    return config
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = run_config_from_args(args)
-    detach = bool(getattr(args, "detach", False))
+    detach = args.detach
     if detach and not config.record:
         raise UserError("a detached session must record (that is how you find it again); drop --no-record")
     if (config.headless and not detach) or not config.record:
@@ -297,30 +302,80 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"  stop:   edgemon stop {started.folder}\n"
               f"  log:    {started.log}")
         return 0
-    return _dashboard_on(started.folder, ascii=config.ascii)
+    try:
+        return _dashboard_on(started.folder, ascii=config.ascii, owner=True)
+    except UserError:
+        ended = _ended_at_once(started.folder)
+        if ended is None:
+            raise
+        print(ended, file=sys.stderr)
+        return 1
 
 
-def _dashboard_on(folder: Path, *, ascii: bool) -> int:
-    """The dashboard on a detached session; afterwards say whether it goes on or where it was recorded."""
+def _ended_at_once(folder: Path) -> str | None:
+    """The session ended before its dashboard could attach (a workload that fails at start): why."""
+    import json
+
+    try:
+        meta = json.loads((folder / "session.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("state") not in ("ended", "crashed"):
+        return None
+    end = meta.get("end") or {}
+    worker = end.get("worker") or {}
+    tail = "".join(f"\n  | {line}" for line in list(worker.get("stderr_tail") or [])[-5:])
+    return (f"edgemon: the session {meta['state']} at once: {end.get('reason') or worker.get('reason') or '?'}"
+            f"{tail}\nrecording: {folder}")
+
+
+def _dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
+    """The dashboard on a detached session; afterwards say whether it goes on or where it was recorded.
+
+    ``owner`` (``edgemon run``): SIGINT/SIGTERM sent to this process stop the session, as they
+    did when it ran in-process, so a script that kills `edgemon run` leaves nothing behind.
+    A hang-up (SSH drop) or a dead terminal only detaches. ``edgemon attach`` only ever detaches.
+    """
+    import signal
+
     from edgemon.session.remote import open_remote
 
     feed = open_remote(folder)
     code = 0
+    interrupted: list[int] = []
+
+    def on_signal(signum, _frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {}
+    if owner:
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         from edgemon.tui import run_dashboard
 
         code = run_dashboard(feed, ascii=ascii)
+    except KeyboardInterrupt:
+        code = 130
+        if owner and not feed.ended:
+            feed.command("stop")
     finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
         if feed.stop_requested or feed.ended:
             feed.wait_end(60.0)     # the session closes its recording, then says "end"
         else:
             feed.close()            # detach: the terminal went away, or the user chose to leave it running
         status = feed.status()
         if status.state in ("ended", "crashed"):
-            print(f"recording: {folder} ({status.state}{': ' + status.message if status.message else ''})")
+            text = f"recording: {folder} ({status.state}{': ' + status.message if status.message else ''})"
         else:
-            print(f"the session goes on in the background: {folder}\n"
-                  f"  watch:  edgemon attach {folder}\n  stop:   edgemon stop {folder}")
+            text = (f"the session goes on in the background: {folder}\n"
+                    f"  watch:  edgemon attach {folder}\n  stop:   edgemon stop {folder}")
+        try:
+            print(text)
+        except OSError:             # the terminal is gone (SSH drop): nobody to tell
+            pass
     return 1 if status.state == "crashed" else code
 
 
@@ -395,13 +450,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from edgemon.analysis.summary import analyze, format_analysis, to_json
-    from edgemon.recording.reader import open_recording
+    from edgemon.analysis.commands import cmd_analyze as analyze_command
 
-    rec = open_recording(resolve_session(args.session))
-    result = analyze(rec)
-    print(to_json(result) if args.json else format_analysis(result))
-    return 0
+    return analyze_command(args)
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -67,7 +67,9 @@ class EventKind:
     WORKER_HELLO = "worker_hello"        # details: the runner's hello (runner, framework, version, model, ...)
     WORKER_EXIT = "worker_exit"          # clean exit; details: returncode
     WORKER_CRASHED = "worker_crashed"    # details: returncode, signal, signal_name, reason, oom (bool), stderr_tail
-    WORKER_HUNG = "worker_hung"
+    WORKER_HUNG = "worker_hung"          # details: silent_s, timeout_s, pid, action ("restart" | "none")
+    WORKER_RESTARTED = "worker_restarted"  # details: reason, old_pid, new_pid, restarts; the replaced
+                                         # worker's exit event carries replaced: true
     WARMUP_DONE = "warmup_done"          # details: iterations, seconds, first_inference_ms
     PHASE = "phase"                      # details: name (e.g. "train", "inference")
     EPOCH = "epoch"

@@ -129,9 +129,12 @@ def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> 
             kinds[kind] = kinds.get(kind, 0) + 1
             if kind == "worker_crashed":
                 try:
-                    crashes.append(json.loads(details or "{}").get("reason", ""))
+                    d = json.loads(details or "{}")
                 except ValueError:
                     crashes.append(str(details))
+                    continue
+                if not d.get("replaced"):  # a hung worker the watchdog replaced is not the end
+                    crashes.append(d.get("reason", ""))
     result["events"] = kinds
     if crashes:
         result["worker_crashed"] = crashes

@@ -33,3 +33,5 @@ class RunConfig:
     ascii: bool = False
     status_every_s: float = 5.0        # headless status line period
     emulate: str | None = None         # emulated Jetson board name
+    hang_timeout_s: float | None = 30.0  # a worker silent this long is recorded as hung; None = off
+    restart_on_hang: bool = False      # ...and replaced by a fresh worker

@@ -12,6 +12,16 @@ delay), and when the session ends (worker finished, duration reached, ``edgemon 
 SIGTERM) it closes the recording, restores the machine, tells attached clients and exits
 (0, or 1 when the workload crashed). With ``--headless`` it also writes the headless
 status lines and the final summary to session.log.
+
+Which mode runs where (``edgemon run``):
+  dashboard (default)     session process + dashboard on a RemoteFeed; quitting asks detach/stop,
+                          an SSH drop detaches, SIGINT/SIGTERM to `edgemon run` stop the session
+  --detach                session process only; prints the folder, `edgemon attach/stop` it
+  --headless              in-process, as before: status lines on stdout, ends with the terminal
+  --headless --detach     session process writing the status lines to session.log: headless
+                          beyond the SSH session
+  --no-record             in-process (a detached session must record: its folder is how you find
+                          it again, and holds its socket and log); --no-record --detach is refused
 """
 
 from __future__ import annotations
@@ -58,10 +68,6 @@ def config_to_dict(config, argv: list[str] | None = None) -> dict[str, Any]:
     for key in ("record_dir", "recordings_root", "sysfs_root"):
         if data.get(key) is not None:
             data[key] = str(Path(data[key]).absolute())
-    # Watchdog settings: read with getattr until RunConfig declares them.
-    for extra in ("hang_timeout_s", "restart_on_hang"):
-        if hasattr(config, extra) and extra not in data:
-            data[extra] = getattr(config, extra)
     data["argv"] = list(argv if argv is not None else sys.argv[1:])
     return data
 
@@ -78,11 +84,7 @@ def config_from_dict(data: dict[str, Any]):
     for key in ("record_dir", "recordings_root", "sysfs_root"):
         if known.get(key) is not None:
             known[key] = Path(known[key])
-    config = RunConfig(workload=workload, **known)
-    for k, v in data.items():
-        if k not in names:
-            setattr(config, k, v)   # e.g. hang_timeout_s / restart_on_hang before RunConfig has them
-    return config
+    return RunConfig(workload=workload, **known)
 
 
 # ------------------------------------------------------------------------------ parent side
@@ -125,6 +127,9 @@ def spawn(config, *, argv: list[str] | None = None, timeout_s: float = START_TIM
         )
         try:
             line = _read_handshake(proc, timeout_s)
+        except KeyboardInterrupt:   # the user gave up on the start: leave nothing running
+            _terminate(proc)
+            raise
         except TimeoutError:
             _terminate(proc)
             raise UserError(f"the session process did not become ready within {timeout_s:.0f} s "

@@ -59,8 +59,7 @@ class LiveSession(Feed):
         self._statuses: list = []
         self._timer: threading.Thread | None = None
         # Watchdog (edgemon/session/watchdog.py): a worker silent for hang_timeout_s is
-        # recorded as hung and, with restart_on_hang, replaced. The RunConfig fields are read
-        # with getattr so a config without them keeps today's behaviour (30 s, no restart).
+        # recorded as hung and, with restart_on_hang, replaced.
         self.watchdog = None
         self.worker_restarts = 0
         self._worker_gen = 0             # bumps when a worker is replaced; old exits are not the end
@@ -158,21 +157,23 @@ class LiveSession(Feed):
         if self.watchdog is not None and gen == self._worker_gen:
             if arm:
                 self.watchdog.arm()
-            else:
-                self.watchdog.beat()
+            elif self.watchdog.beat():   # it talks again: the "sent nothing" header message is stale
+                with self._lock:
+                    if self._message.startswith("worker sent nothing"):
+                        self._message = ""
         publish(item)
 
     def _start_watchdog(self) -> None:
-        from edgemon.session.watchdog import DEFAULT_HANG_TIMEOUT_S, Watchdog
+        from edgemon.session.watchdog import Watchdog
 
-        timeout = getattr(self.config, "hang_timeout_s", DEFAULT_HANG_TIMEOUT_S)
+        timeout = self.config.hang_timeout_s
         if not timeout or timeout <= 0:
             return
         self.watchdog = Watchdog(float(timeout), self._on_worker_hung, is_paused=lambda: self._paused).start()
 
     def _on_worker_hung(self, silent_s: float) -> None:
         """Watchdog thread: record the hang; replace the worker if the config asks for it."""
-        restart = bool(getattr(self.config, "restart_on_hang", False)) and not self._end_reason
+        restart = self.config.restart_on_hang and not self._end_reason
         worker = self.worker
         self._publish_event(Event(time.monotonic_ns(), EventKind.WORKER_HUNG, {
             "silent_s": round(silent_s, 3),
@@ -193,6 +194,7 @@ class LiveSession(Feed):
         old_pid = old.pid
         if self.watchdog is not None:
             self.watchdog.disarm()       # re-armed by the new worker's hello
+        self._replace_reason = reason
         self._worker_gen += 1            # from here on the old worker's exit is only an event
         old.kill()
         old.wait(10.0)
@@ -205,7 +207,7 @@ class LiveSession(Feed):
         self.worker_restarts += 1
         if self._paused:                 # the new runner starts running; the session is not paused any more
             self._paused = False
-        self._publish_event(Event(time.monotonic_ns(), "worker_restarted", {
+        self._publish_event(Event(time.monotonic_ns(), EventKind.WORKER_RESTARTED, {
             "reason": reason, "old_pid": old_pid, "new_pid": self.worker.pid, "restarts": self.worker_restarts}))
         with self._lock:
             self._message = f"worker restarted ({reason})"
@@ -214,7 +216,9 @@ class LiveSession(Feed):
     def _on_worker_exit(self, gen: int, event: Event) -> None:
         if gen != self._worker_gen:
             # A replaced (hung) worker: its exit is part of the record, not the end of the session.
-            self._publish_event(Event(event.t_ns, event.kind, {**event.details, "replaced": True}))
+            self._publish_event(Event(event.t_ns, event.kind, {
+                **event.details, "replaced": True,
+                "reason": f"killed by edgemon to restart it: {getattr(self, '_replace_reason', '')}"}))
             return
         if self.watchdog is not None:
             self.watchdog.disarm()

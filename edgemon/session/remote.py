@@ -356,9 +356,15 @@ def stop_remote(path: Path | str, *, timeout: float = 120.0, out=None) -> Path:
     """``edgemon stop``: ask the session to stop and wait until its recording is closed."""
     from edgemon.recording.layout import is_live
 
+    from edgemon.recording.layout import recording_folder
+    from edgemon.session.server import SOCKET_NAME
+
     out = out or sys.stdout
-    feed = open_remote(path)
-    folder = feed.folder
+    folder = recording_folder(path)
+    _meta, state = _state_of(folder)
+    if state == "running" and not (folder / SOCKET_NAME).exists() and is_live(folder):
+        return _stop_in_terminal(folder, timeout, out)
+    feed = open_remote(folder)
     answer = feed.command("stop")
     if not feed.wait_end(timeout):
         feed.close()
@@ -371,4 +377,30 @@ def stop_remote(path: Path | str, *, timeout: float = 120.0, out=None) -> Path:
         time.sleep(0.1)
     _meta, state = _state_of(folder)
     print(f"stopped: {folder} ({state}{'; ' + status.message if status.message else ''})", file=out, flush=True)
+    return folder
+
+
+def _stop_in_terminal(folder: Path, timeout: float, out) -> Path:
+    """A session running in someone's terminal (``--headless``): SIGTERM is its graceful stop."""
+    import signal
+
+    from edgemon.recording.layout import is_live, writer_pid
+
+    pid = writer_pid(folder)
+    if not pid:
+        raise UserError(f"session {folder} runs in a terminal but its pid is unknown; stop it there (Ctrl-C)")
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except PermissionError:
+        raise UserError(f"session {folder} (pid {pid}) belongs to another user; stop it as that user") from None
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while is_live(folder):
+        if time.monotonic() > deadline:
+            raise UserError(f"session {folder} (pid {pid}) did not end within {timeout:.0f} s after SIGTERM; "
+                            "stop it in its terminal")
+        time.sleep(0.1)
+    _meta, state = _state_of(folder)
+    print(f"stopped: {folder} ({state})", file=out, flush=True)
     return folder

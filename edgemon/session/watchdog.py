@@ -55,10 +55,11 @@ class Watchdog:
         """Stop watching (worker gone or being replaced) until the next ``arm``."""
         self._armed = False
 
-    def beat(self) -> None:
-        """A frame arrived."""
+    def beat(self) -> bool:
+        """A frame arrived. True when it ends a silence that was reported (the worker came back)."""
         self._last = self.clock()
-        self._reported = False
+        was, self._reported = self._reported, False
+        return was
 
     def silent_s(self) -> float:
         return self.clock() - self._last

@@ -1,0 +1,217 @@
+"""The control socket in one process: a SessionServer on a scripted session, RemoteFeed clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+
+import pytest
+from detach_helpers import ScriptedSession, wait_for
+
+from edgemon.errors import UserError
+from edgemon.recording.layout import FolderLock
+from edgemon.session import server as srv
+from edgemon.session.remote import RemoteFeed, open_remote, terminal_gone
+from edgemon.session.server import HistoryRing, SessionServer, peer_allowed
+from edgemon.view.feed import FeedUpdate
+
+
+@pytest.fixture
+def served(tmp_path):
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    (folder / "session.json").write_text(json.dumps({"state": "running", "workload": {"runner": "numpy"}}))
+    lock = FolderLock(folder)
+    assert lock.acquire()
+    session = ScriptedSession()
+    log: list[str] = []
+    server = SessionServer(session, folder, log=log.append).start()
+    yield folder, session, server, log
+    server.close()
+    lock.release()
+
+
+def _drain_until(feed: RemoteFeed, server: SessionServer, pred, what: str) -> FeedUpdate:
+    """Tick the server and collect what the feed receives until ``pred(total)`` holds."""
+    total = FeedUpdate()
+
+    def step():
+        server.tick()
+        up = feed.drain()
+        total.reset |= up.reset
+        total.samples += up.samples
+        total.latency += up.latency
+        total.events += up.events
+        return pred(total)
+
+    wait_for(step, what=what)
+    return total
+
+
+def test_socket_is_private_and_the_owner_check_refuses_other_uids(served):
+    folder, _session, server, _log = served
+    mode = stat.S_IMODE(os.stat(folder / "control.sock").st_mode)
+    assert mode == 0o600
+    assert peer_allowed(os.getuid(), os.getuid())
+    assert not peer_allowed(os.getuid() + 1, os.getuid())
+    assert not peer_allowed(0, 1000), "root gets no exception"
+    # Pretend the session belongs to someone else: our connection is then a foreign uid.
+    server.uid = os.getuid() + 1
+    with pytest.raises(UserError, match="refused"):
+        open_remote(folder)
+
+
+def test_attach_gets_history_first_then_live_updates_and_commands(served):
+    folder, session, server, _log = served
+    session.push(samples=30, rows=500, events=["mark"])
+    server.tick()                                   # before anyone attached: goes to history only
+    feed = open_remote(folder)
+    first = feed.drain()
+    assert first.reset, "an attach starts with a reset so the dashboard fills from the history"
+    assert len(first.samples) == 30 and sum(len(b) for b in first.latency) == 500
+    assert [e.kind for e in first.events] == ["mark"]
+    assert feed.meta["host"] == "test"
+    assert {s.name for s in feed.source_statuses} == {"procstat", "nvml"}
+    assert feed.can_detach and not feed.is_replay
+
+    session.push(samples=3, rows=70)
+    got = _drain_until(feed, server, lambda t: len(t.samples) >= 3 and sum(map(len, t.latency)) >= 70, "update")
+    assert not got.reset
+    assert len(got.samples) == 3 and sum(len(b) for b in got.latency) == 70
+
+    assert feed.command("mark", note="door opened") == "did mark"
+    assert feed.command("power_mode", id=2) == "did power_mode"
+    assert "not available" in feed.command("format_disk")
+    assert session.commands == [("mark", {"note": "door opened"}), ("power_mode", {"id": 2})]
+    assert feed.status().state == "running"
+    feed.close()
+
+
+def test_detach_leaves_the_session_and_end_is_reported(served):
+    folder, session, server, log = served
+    a = open_remote(folder)
+    b = open_remote(folder)
+    wait_for(lambda: len(server.clients) == 2, what="two clients")
+    msg = a.command("detach")
+    assert "goes on" in msg
+    wait_for(lambda: len(server.clients) == 1, what="the detached client to be dropped")
+    assert session.commands == [], "detach is not forwarded: the session goes on"
+    session.state = "ended"
+    server.close("ended", "stopped by user")
+    assert b.wait_end(10)
+    st = b.status()
+    assert (st.state, st.message) == ("ended", "stopped by user")
+    assert any("client detached" in line for line in log)
+    assert not (folder / "control.sock").exists()
+
+
+def test_a_vanished_session_reads_as_crashed_not_an_exception(served):
+    folder, _session, server, _log = served
+    feed = open_remote(folder)
+    assert feed.drain().reset
+    # The daemon dies without a word: its socket just closes.
+    for c in list(server.clients):
+        c.close()
+    assert feed.wait_end(10)
+    st = feed.status()
+    assert st.state == "crashed"
+    assert "edgemon recover" in st.message
+    assert "no longer connected" in feed.command("pause")
+    assert feed.drain() == FeedUpdate()
+
+
+def test_a_client_that_reads_nothing_never_blocks_the_session(served):
+    folder, session, server, log = served
+    server.max_client_updates = 5
+    raw = srv.connect_unix(folder)            # connects and then never reads
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    wait_for(lambda: server.clients, what="the raw client")
+    client = server.clients[0]
+    for _ in range(60):                       # ~1.5 MB of latency per tick: far more than the socket holds
+        session.push(samples=1, rows=100_000)
+        server.tick()                          # must return: a stuck client only loses its queue
+    queued = sum(1 for kind, _ in client.queue if kind == "update")
+    assert queued <= server.max_client_updates
+    assert client.resyncs > 0
+    assert any("fell behind" in line for line in log)
+    raw.close()
+
+
+def test_history_ring_is_bounded_by_time_and_rows():
+    ring = HistoryRing(history_s=120, max_latency_rows=10_000)
+    session = ScriptedSession()
+    for _ in range(600):                      # 10 minutes of 10 Hz samples and 1000-row batches
+        session.push(samples=10, rows=1000, events=["phase"])
+        ring.add(session.drain())
+    span_s = (ring.samples[-1].t_ns - ring.samples[0].t_ns) / 1e9
+    assert span_s <= 120
+    assert len(ring.samples) < 600 * 10
+    assert ring.latency_rows <= 10_000
+    assert ring.latency_rows == sum(len(b) for b in ring.latency)
+    assert len(ring.events) <= ring.events.maxlen
+
+
+def test_latency_frames_round_trip_exactly():
+    session = ScriptedSession()
+    session.push(rows=1234)
+    batch = session.drain().latency[0]
+    data = srv.encode_latency(batch)
+    ftype, length = srv.HEADER.unpack_from(data)
+    assert ftype == srv.LATENCY_FRAME and length == len(data) - srv.HEADER.size
+    back = srv.decode_latency(data[srv.HEADER.size:])
+    assert (back.t_end_ns == batch.t_end_ns).all() and (back.duration_ns == batch.duration_ns).all()
+    assert (back.items == batch.items).all() and back.warmup == batch.warmup
+
+
+def test_long_folder_paths_still_get_a_socket(tmp_path):
+    folder = tmp_path / ("x" * 60) / ("y" * 60)
+    folder.mkdir(parents=True)
+    (folder / "session.json").write_text(json.dumps({"state": "running"}))
+    assert len(str(folder / "control.sock")) > 108
+    server = SessionServer(ScriptedSession(), folder, log=lambda line: None).start()
+    try:
+        feed = open_remote(folder)
+        assert feed.drain().reset
+        feed.close()
+    finally:
+        server.close()
+
+
+def test_terminal_gone_follows_the_tty():
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        assert not terminal_gone(slave)
+        os.close(master)                      # what an SSH drop does to the session's tty
+        master = -1
+        assert terminal_gone(slave)
+    finally:
+        os.close(slave)
+        if master >= 0:
+            os.close(master)
+    r, w = os.pipe()
+    try:
+        assert terminal_gone(r)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_run_config_survives_the_trip_to_the_session_process(tmp_path):
+    from edgemon.session.config import RunConfig, WorkloadSpec
+    from edgemon.session.daemon import config_from_dict, config_to_dict
+
+    config = RunConfig(workload=WorkloadSpec(model="matmul", batch=4, options={"size": "64"}),
+                       duration_s=90.0, record_dir=tmp_path / "rec", sample_hz=5.0, headless=True)
+    config.hang_timeout_s = 12.0
+    config.restart_on_hang = True
+    data = json.loads(json.dumps(config_to_dict(config, ["run", "--detach"])))
+    back = config_from_dict(data)
+    assert back.workload == config.workload
+    assert back.record_dir == (tmp_path / "rec").absolute()
+    assert (back.duration_s, back.sample_hz, back.headless) == (90.0, 5.0, True)
+    assert (back.hang_timeout_s, back.restart_on_hang) == (12.0, True)
+    assert data["argv"] == ["run", "--detach"]
