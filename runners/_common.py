@@ -421,8 +421,15 @@ def catalogue_json(models):
     return json.dumps(models, indent=2, sort_keys=True)
 
 
-def run_main(runner_name, framework, models, build, argv=None):
-    """Entry point of a runner script: ``sys.exit(run_main("numpy", "numpy", MODELS, build))``."""
+def run_main(runner_name, framework, models, build, argv=None, session_class=None):
+    """Entry point of a runner script: ``sys.exit(run_main("numpy", "numpy", MODELS, build))``.
+
+    ``build(args)`` may send events with ``args.emit(kind, **details)`` (also from the
+    workload's own threads). When the built Model has a ``close()``, it is called as the
+    timed loop ends, before the BYE frame, so nothing of the workload speaks after it.
+    ``session_class``: a :class:`_Session` subclass for runners whose loop differs (the
+    OpenVINO runner's asynchronous mode records one row per completed request).
+    """
     args = parse_args(runner_name, argv)
     if args.list_models:
         sys.stdout.write(catalogue_json(models) + "\n")
@@ -431,9 +438,38 @@ def run_main(runner_name, framework, models, build, argv=None):
     faulthandler.enable()  # a segfault in native code leaves a Python traceback on stderr
     out = _claim_stdout()
     writer = _protocol.FrameWriter(out)
-    session = _Session(runner_name, framework, args, build, writer)
+    args.emit = writer.event
+    built = []
+
+    def build_and_keep(a):
+        model = build(a)
+        built.append(model)
+        return model
+
+    def close_models():
+        while built:
+            close = getattr(built.pop(), "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception as exc:  # clean-up trouble must not hide the result
+                    sys.stderr.write("%s: clean-up failed: %s\n" % (runner_name, exc))
+
+    base = session_class or _Session
+
+    class Session(base):
+        def loop(self, run, ctrl):
+            try:
+                return base.loop(self, run, ctrl)
+            finally:
+                close_models()
+
+    session = Session(runner_name, framework, args, build_and_keep, writer)
     try:
-        return session.main()
+        try:
+            return session.main()
+        finally:
+            close_models()
     except (BrokenPipeError, ConnectionResetError):
         # The monitor is gone; nobody is left to tell. Skip interpreter clean-up that
         # would try to flush into the dead pipe.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -16,6 +17,7 @@ class WorkloadSpec:
     threads: int | None = None
     warmup_iters: int = 0
     warmup_s: float = 0.0
+    iterations: int | None = None      # stop after this many measured iterations; None = by time
     python: str | None = None          # interpreter for the runner; None = the monitor's own
     options: dict[str, str] = field(default_factory=dict)   # runner-specific --opt key=value
 
@@ -35,3 +37,6 @@ class RunConfig:
     emulate: str | None = None         # emulated Jetson board name
     hang_timeout_s: float | None = 30.0  # a worker silent this long is recorded as hung; None = off
     restart_on_hang: bool = False      # ...and replaced by a fresh worker
+    # A profile's run plan (edgemon.session.profile.Profile.to_plan; JSON-able so a detached
+    # session gets it too): repetitions, cool-down, idle baseline, schedule. None = one worker.
+    plan: dict[str, Any] | None = None

@@ -64,6 +64,8 @@ def runner_command(spec, duration_s: float | None = None) -> list[str]:
         cmd += ["--warmup-seconds", repr(float(spec.warmup_s))]
     if duration_s:
         cmd += ["--duration", repr(float(duration_s))]
+    if spec.iterations:
+        cmd += ["--iterations", str(int(spec.iterations))]
     for key, value in spec.options.items():
         cmd += ["--opt", f"{key}={value}"]
     return cmd

@@ -1,0 +1,387 @@
+"""`edgemon matrix`: every model on every runner, briefly, with the reason for each failure.
+
+Study 004's compatibility matrix (model x runner): each cell starts a real worker
+(edgemon.workload.worker.Worker), runs a warm-up iteration and a few measured ones,
+and records the outcome: ``ok`` with the median latency, or the one-line reason it
+did not run (a conversion or compile failure, an op a device lacks, a missing Edge
+TPU, no such framework...). No dashboard, no recording; a table on stdout and the
+same cells in a JSON and a CSV file.
+
+The CLI wires it with ``matrix.register(subparsers)``; this module imports only the
+standard library at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import socket
+import statistics
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+OK = "ok"
+ERROR = "error"          # the runner reported an error result (build or run failed)
+CRASHED = "crashed"      # the worker died without an error result
+TIMEOUT = "timeout"      # no result within the cell's time limit
+INVALID = "invalid"      # rejected before any worker started (registry.validate)
+NA = "n/a"               # the runner has no such built-in model
+
+CSV_FIELDS = ("runner", "model", "status", "median_ms", "p90_ms", "iterations", "reason", "framework",
+              "framework_version", "device", "build_ms", "first_inference_ms", "wall_s")
+
+
+@dataclass
+class Cell:
+    """One model x runner outcome."""
+
+    runner: str
+    model: str
+    status: str
+    median_ms: float | None = None
+    p90_ms: float | None = None
+    iterations: int = 0
+    reason: str | None = None
+    framework: str | None = None
+    framework_version: str | None = None
+    device: str | None = None
+    build_ms: float | None = None
+    first_inference_ms: float | None = None
+    wall_s: float | None = None
+
+
+@dataclass
+class MatrixResult:
+    cells: list[Cell]
+    runners: list[str]
+    models: list[str]
+    iterations: int
+    batch: int
+    host: str = field(default_factory=socket.gethostname)
+    machine: str = field(default_factory=platform.machine)
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+    def to_dict(self) -> dict:
+        return {"host": self.host, "machine": self.machine, "created": self.created, "batch": self.batch,
+                "iterations": self.iterations, "runners": self.runners, "models": self.models,
+                "cells": [asdict(c) for c in self.cells]}
+
+
+# ---------------------------------------------------------------- running one cell
+
+
+def run_cell(spec, iterations: int = 5, timeout_s: float = 120.0) -> Cell:
+    """Run ``spec`` (a WorkloadSpec) until ``iterations`` measured rows arrive, it fails, or time runs out."""
+    from edgemon.datatypes import EventKind
+    from edgemon.errors import UserError
+    from edgemon.workload import registry
+    from edgemon.workload.worker import Worker
+
+    cell = Cell(spec.runner, spec.model, status=ERROR)
+    try:
+        registry.validate(spec)
+    except UserError as exc:
+        cell.status, cell.reason = INVALID, str(exc)
+        return cell
+
+    lock = threading.Lock()
+    enough = threading.Event()
+    durations: list = []
+    state: dict = {"error": None, "hello": None, "first_ms": None}
+
+    def on_hello(hello: dict) -> None:
+        state["hello"] = hello
+
+    def on_latency(batch) -> None:
+        if batch.warmup:
+            return
+        with lock:
+            durations.extend(batch.duration_ns.tolist())
+            if len(durations) >= iterations:
+                enough.set()
+
+    def on_event(event) -> None:
+        if event.kind == EventKind.ERROR and state["error"] is None:
+            state["error"] = event.details.get("reason") or event.details.get("message")
+        elif event.kind == EventKind.WARMUP_DONE:
+            state["first_ms"] = event.details.get("first_inference_ms")
+
+    def on_exit(_event) -> None:
+        enough.set()
+
+    t0 = time.monotonic()
+    worker = Worker(spec, on_hello=on_hello, on_latency=on_latency, on_event=on_event, on_exit=on_exit)
+    try:
+        worker.start()
+    except OSError as exc:
+        cell.reason = f"could not start the worker: {exc}"
+        return cell
+    finished = enough.wait(timeout_s)
+    worker.stop(timeout=5.0 if finished else 1.0, kill_after=2.0)  # a cell that timed out may be hung
+    worker.wait(10.0)
+    cell.wall_s = round(time.monotonic() - t0, 3)
+
+    hello = state["hello"] or {}
+    cell.framework = hello.get("framework")
+    cell.framework_version = _text(hello.get("framework_version"))
+    cell.device = _text(hello.get("device"))
+    cell.build_ms = hello.get("build_ms")
+    cell.first_inference_ms = state["first_ms"]
+    with lock:
+        values = sorted(durations)
+    cell.iterations = len(values)
+    if values:
+        cell.median_ms = round(statistics.median(values) / 1e6, 6)
+        cell.p90_ms = round(values[min(len(values) - 1, int(0.9 * len(values)))] / 1e6, 6)
+
+    exit_event = worker.exit_event
+    if state["error"]:
+        cell.status, cell.reason = ERROR, _one_line(state["error"])
+    elif len(values) >= iterations:
+        cell.status = OK
+    elif not finished:
+        cell.status = TIMEOUT
+        cell.reason = (f"no result within {timeout_s:g} s ({len(values)} of {iterations} iterations"
+                       f"{'' if hello else ', still building the model'})")
+    elif exit_event is not None and exit_event.kind == EventKind.WORKER_CRASHED:
+        cell.status, cell.reason = CRASHED, _one_line(exit_event.details.get("reason") or "crashed")
+    else:
+        cell.status = ERROR
+        reason = exit_event.details.get("reason") if exit_event is not None else None
+        cell.reason = _one_line(reason or f"ended after {len(values)} of {iterations} iterations")
+    return cell
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return (lines[0] if lines else "")[:300]
+
+
+# ---------------------------------------------------------------- the whole matrix
+
+
+def _is_file_model(model: str) -> bool:
+    return os.sep in model or Path(model).suffix != ""
+
+
+def _not_applicable(registry, runner: str, model: str) -> str | None:
+    """Why ``model`` is no cell for ``runner`` (not in its catalogue, or a file type it cannot load)."""
+    if model in registry.models_for(runner):
+        return None
+    module = registry.runner_module(runner)
+    if not _is_file_model(model):
+        return f"not a built-in model of the {runner} runner"
+    if not getattr(module, "ACCEPTS_MODEL_FILES", False):
+        return f"the {runner} runner takes built-in models only"
+    suffixes = getattr(module, "MODEL_SUFFIXES", None)
+    if suffixes and Path(model).suffix.lower() not in suffixes:
+        return f"the {runner} runner loads {', '.join(suffixes)} files"
+    return None
+
+
+def plan(runners: list[str] | None, models: list[str] | None) -> tuple[list[str], list[str]]:
+    """The runners and models to cross; defaults: every runner, every built-in model of those runners."""
+    from edgemon.errors import UserError
+    from edgemon.workload import registry
+
+    known = registry.list_runners()
+    runners = runners or known
+    bad = [r for r in runners if r not in known]
+    if bad:
+        raise UserError(f"unknown runner {', '.join(bad)}; choose from {', '.join(known)}")
+    if not models:
+        seen: dict[str, None] = {}
+        for r in runners:
+            for m in registry.models_for(r):
+                seen.setdefault(m, None)
+        models = list(seen)
+    return runners, models
+
+
+def run_matrix(runners: list[str] | None = None, models: list[str] | None = None, *, iterations: int = 5,
+               warmup: int = 1, batch: int = 1, timeout_s: float = 120.0,
+               options: dict[str, dict[str, str]] | None = None, python: str | None = None,
+               progress=None) -> MatrixResult:
+    """Run every model x runner cell in turn (never two at once: they would disturb each other)."""
+    from edgemon.session.config import WorkloadSpec
+    from edgemon.workload import registry
+
+    runners, models = plan(runners, models)
+    options = options or {}
+    cells = []
+    for model in models:
+        for runner in runners:
+            reason = _not_applicable(registry, runner, model)
+            if reason:
+                cell = Cell(runner, model, NA, reason=reason)
+            else:
+                opts = dict(options.get("*", {}))
+                opts.update(options.get(runner, {}))
+                spec = WorkloadSpec(runner=runner, model=model, batch=batch, warmup_iters=warmup,
+                                    options=opts, python=python, iterations=iterations)
+                if progress:
+                    progress(f"{runner} / {model} ...")
+                cell = run_cell(spec, iterations=iterations, timeout_s=timeout_s)
+            cells.append(cell)
+            if progress and cell.status != NA:
+                progress(f"  {describe(cell)}")
+    return MatrixResult(cells, runners, models, iterations, batch)
+
+
+def describe(cell: Cell) -> str:
+    if cell.status == OK:
+        return f"{cell.runner} / {cell.model}: ok, median {cell.median_ms:.3f} ms"
+    return f"{cell.runner} / {cell.model}: {cell.status}: {cell.reason}"
+
+
+# ---------------------------------------------------------------- output
+
+
+def to_json(result: MatrixResult) -> str:
+    return json.dumps(result.to_dict(), indent=2)
+
+
+def to_csv(result: MatrixResult) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(CSV_FIELDS), lineterminator="\n")
+    writer.writeheader()
+    for cell in result.cells:
+        row = asdict(cell)
+        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in CSV_FIELDS})
+    return buf.getvalue()
+
+
+def format_table(result: MatrixResult) -> str:
+    """Models down, runners across; a failed cell points to its numbered reason below."""
+    reasons: list[str] = []
+    grid = [["model"] + result.runners]
+    by_key = {(c.model, c.runner): c for c in result.cells}
+    for model in result.models:
+        row = [model]
+        for runner in result.runners:
+            cell = by_key.get((model, runner))
+            if cell is None or cell.status == NA:
+                row.append("-")
+            elif cell.status == OK:
+                row.append(f"{cell.median_ms:.3f} ms")
+            else:
+                reasons.append(f"{runner} / {model}: {cell.reason}")
+                row.append(f"{cell.status} [{len(reasons)}]")
+        grid.append(row)
+    widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in grid]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    ok = sum(c.status == OK for c in result.cells)
+    ran = sum(c.status != NA for c in result.cells)
+    lines.append("")
+    lines.append(f"{ok} of {ran} combinations ran (median latency of {result.iterations} iterations, "
+                 f"batch {result.batch}); '-' = not a built-in model of that runner")
+    for i, text in enumerate(reasons, 1):
+        lines.append(f"[{i}] {text}")
+    return "\n".join(lines)
+
+
+def write_files(result: MatrixResult, prefix: Path) -> tuple[Path, Path]:
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    json_path = prefix.with_name(prefix.name + ".json")
+    csv_path = prefix.with_name(prefix.name + ".csv")
+    json_path.write_text(to_json(result) + "\n")
+    csv_path.write_text(to_csv(result))
+    return json_path, csv_path
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def _options(pairs: list[str]) -> dict[str, dict[str, str]]:
+    """``--opt [RUNNER:]KEY=VALUE`` -> {runner or "*": {key: value}}."""
+    from edgemon.errors import UserError
+
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--opt takes [RUNNER:]KEY=VALUE, got {pair!r}")
+        runner, colon, key = key.strip().rpartition(":")
+        out.setdefault(runner if colon else "*", {})[key] = value.strip()
+    return out
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the ``matrix`` subcommand; its handler is ``args.handler`` (also :func:`cmd_matrix`)."""
+    p = subparsers.add_parser(
+        "matrix",
+        help="run every model on every runner briefly; a compatibility table with the reason for each failure",
+        description="Run each model x runner combination for a few iterations in a fresh worker (no "
+        "dashboard, no recording) and record the outcome: ok with the median latency, or the one-line reason "
+        "it did not run. Writes the table as JSON and CSV too.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  edgemon matrix --runners tflite,openvino --models mnist_2d,mobilenet_v1_025\n"
+        "  edgemon matrix --runners openvino --opt openvino:device=AUTO --json",
+    )
+    p.add_argument("--runners", default=None, help="comma list (default: every runner)")
+    p.add_argument("--models", default=None,
+                   help="comma list of built-in models or model files (default: every built-in model)")
+    p.add_argument("--iterations", type=int, default=5, help="measured iterations per cell (default: 5)")
+    p.add_argument("--warmup", type=int, default=1, help="warm-up iterations per cell (default: 1)")
+    p.add_argument("--batch", type=int, default=1, help="items per inference (default: 1)")
+    p.add_argument("--timeout", default="120s", metavar="DURATION",
+                   help="give up on a cell after this long, model build included (default: 120s)")
+    p.add_argument("--opt", action="append", default=[], metavar="[RUNNER:]KEY=VALUE",
+                   help="runner option, for one runner (openvino:device=GPU) or all; repeatable")
+    p.add_argument("--python", default=None, metavar="EXE", help="interpreter for the workers")
+    p.add_argument("--out", default=None, metavar="PREFIX",
+                   help="write PREFIX.json and PREFIX.csv (default: ./matrix-<date>-<time>)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    fmt.add_argument("--csv", action="store_true", help="print CSV instead of the table")
+    p.set_defaults(handler=cmd_matrix)
+    return p
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    import sys
+
+    from edgemon.errors import UserError
+    from edgemon.units import parse_duration
+
+    if args.iterations < 1:
+        raise UserError(f"--iterations must be at least 1, got {args.iterations}")
+    if args.warmup < 0:
+        raise UserError(f"--warmup cannot be negative, got {args.warmup}")
+    if args.batch < 1:
+        raise UserError(f"--batch must be at least 1, got {args.batch}")
+    timeout_s = parse_duration(args.timeout, what="--timeout")
+    quiet = args.json or args.csv
+
+    def progress(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    result = run_matrix(_split(args.runners), _split(args.models), iterations=args.iterations,
+                        warmup=args.warmup, batch=args.batch, timeout_s=timeout_s,
+                        options=_options(args.opt), python=args.python, progress=progress)
+    prefix = Path(args.out) if args.out else Path(time.strftime("matrix-%Y%m%d-%H%M%S"))
+    json_path, csv_path = write_files(result, prefix)
+    if args.json:
+        print(to_json(result))
+    elif args.csv:
+        print(to_csv(result), end="")
+    else:
+        print(format_table(result))
+        print(f"written: {json_path}, {csv_path}")
+    return 0
