@@ -1,0 +1,612 @@
+"""Live metrics for an existing Prometheus + Grafana: ``edgemon run --prometheus [HOST:]PORT``.
+
+:class:`PrometheusExporter` is a subscriber like the recorder: the session hands it every
+Sample, LatencyBatch and Event (``on_sample``/``on_latency``/``on_event``, called from the
+sampler and worker-reader threads). Those calls only update in-memory state under a short
+lock (latency: one ``searchsorted`` + ``bincount`` per batch, no per-row Python) and never
+raise. A scrape (prometheus_client's HTTP server, its own thread) copies that state under
+the same lock and builds the exposition outside it, so a slow scraper never holds up the
+sampler. Memory is fixed: the latest sample, fixed bucket arrays, counters per event kind.
+
+Names follow Prometheus conventions (base units, ``_total`` counters, labels instead of
+numbers in names); docs/fleet.md lists them. Every series carries the session's labels
+host, board, runner, model, session (recording folder name) and emulated; runner and model
+follow the worker's hello, so each workload of a suite has its own histogram and counters.
+
+Binding: ``PORT`` alone listens on 127.0.0.1 only. The endpoint has no authentication and
+names the host, board and model, so exposing it to the network is an explicit choice:
+``--prometheus 0.0.0.0:9400`` (or ``:9400``, the exporters' convention for "all interfaces",
+or one interface's address).
+
+prometheus_client is an optional extra (``pip install 'edgemon[prometheus]'``), imported only
+when the exporter starts; this module itself imports nothing heavy (the CLI may import
+:func:`parse_listen_address` at start-up).
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from edgemon.errors import UserError
+
+DEFAULT_HOST = "127.0.0.1"
+ALL_INTERFACES = "0.0.0.0"
+INSTALL_HINT = "--prometheus needs prometheus_client: pip install 'edgemon[prometheus]'"
+
+# Latency histogram buckets in seconds: the R5 preferred numbers (5 per decade, each ~58 %
+# wider than the last) from 100 us to 100 s, 31 buckets. Coarse enough to keep the series
+# count per board modest, fine enough for histogram_quantile(); the exact-to-1.5 % live
+# percentiles are the edgemon_latency_window_seconds gauges.
+DEFAULT_BUCKETS_S: tuple[float, ...] = tuple(
+    round(m * 10.0 ** e, 12) for e in range(-4, 2) for m in (1.0, 1.6, 2.5, 4.0, 6.3)
+) + (100.0,)
+
+WINDOW_S = 10.0
+WINDOW_QUANTILES = (0.5, 0.9, 0.99)
+
+# The worker's state as the events tell it (kube-state-metrics style: one series per state, 1 = current).
+STATES = ("starting", "running", "paused", "hung", "ended", "crashed")
+_STATE_BY_EVENT = {
+    "session_start": "starting",
+    "worker_hello": "running",
+    "pause": "paused",
+    "resume": "running",
+    "worker_hung": "hung",
+    "worker_restarted": "running",
+    "worker_crashed": "crashed",
+    "worker_exit": "ended",
+}
+_MAX_EVENT_KINDS = 64   # runners may invent kinds; beyond this many they count as "other"
+_MAX_WORKLOADS = 64     # workloads of a suite with their own series; more are counted with the last
+
+STATIC_LABELS = ("host", "board", "runner", "model", "session", "emulated")
+
+
+# ---------------------------------------------------------------------------- listen address
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """``"9400"`` -> (127.0.0.1, 9400); ``":9400"`` -> (0.0.0.0, 9400); ``"HOST:PORT"``, ``"[::1]:9400"``.
+
+    UserError (one line) for anything else. Port 0 asks the kernel for a free port.
+    """
+    raw = str(text).strip()
+    host, port_text = DEFAULT_HOST, raw
+    if raw.startswith("["):                       # [IPv6]:PORT
+        end = raw.find("]")
+        if end < 0 or raw[end + 1:end + 2] != ":":
+            raise _bad_address(raw)
+        host, port_text = raw[1:end], raw[end + 2:]
+    elif ":" in raw:
+        host, _, port_text = raw.rpartition(":")
+        if ":" in host:
+            raise UserError(f"--prometheus: write an IPv6 address in brackets, e.g. [{host}]:{port_text}")
+        host = host or ALL_INTERFACES
+    if not port_text.isdigit() or not host or any(c.isspace() for c in host):
+        raise _bad_address(raw)
+    port = int(port_text)
+    if port > 65535:
+        raise UserError(f"--prometheus: port {port} is out of range; pick one from 1024 to 65535, e.g. 9400")
+    return host, port
+
+
+def _bad_address(raw: str) -> UserError:
+    return UserError(f"--prometheus expects PORT or HOST:PORT (e.g. 9400 or 0.0.0.0:9400), got {raw!r}")
+
+
+MIN_CLIENT = (0, 20)   # start_http_server returns (server, thread) from 0.20: needed to stop serving
+
+
+def require_prometheus_client() -> None:
+    """UserError with the install hint when the optional dependency is missing or too old."""
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+    try:
+        from importlib.metadata import version
+
+        found = tuple(int(p) for p in re.findall(r"\d+", version("prometheus_client"))[:2])
+    except Exception:  # noqa: BLE001 - no metadata (vendored copy): trust it
+        return
+    if found < MIN_CLIENT:
+        raise UserError(f"--prometheus needs prometheus_client {MIN_CLIENT[0]}.{MIN_CLIENT[1]} or newer "
+                        f"(found {'.'.join(map(str, found))}): pip install -U 'edgemon[prometheus]'")
+
+
+# ---------------------------------------------------------------------------- metric names
+
+@dataclass(frozen=True)
+class SeriesName:
+    """Where one edgemon metric goes: Prometheus family name, its own labels, and the unit scale."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    scale: float
+    pattern: str          # the edgemon name with the labelled part generalised, for HELP
+
+
+# edgemon unit suffix -> Prometheus base-unit suffix and the factor to get there
+_UNITS = (
+    ("_mhz", "_hertz", 1e6),
+    ("_mw", "_watts", 1e-3),
+    ("_mb", "_bytes", 1024.0 * 1024.0),   # edgemon MB are MiB (/proc/meminfo kB / 1024, tegrastats)
+    ("_kb", "_bytes", 1024.0),
+    ("_pct", "_ratio", 0.01),
+    ("_c", "_celsius", 1.0),
+)
+# Aggregates whose natural name is taken by a labelled per-item family (sum() must not double count).
+_SPECIAL = {"cpu_util_pct": SeriesName("edgemon_cpu_util_mean_ratio", (), 0.01, "cpu_util_pct")}
+_INVALID = re.compile(r"[^a-zA-Z0-9_]")
+_INDEXED = (  # (regex on the unit-less base, family base, label)
+    (re.compile(r"cpu(\d+)_(.+)"), "cpu_{}", "cpu"),
+    (re.compile(r"fan(\d+)_(.+)"), "fan_{}", "fan"),
+    (re.compile(r"gpu_gpc(\d+)_(.+)"), "gpu_gpc_{}", "gpc"),
+)
+
+
+@lru_cache(maxsize=4096)
+def series_name(metric: str) -> SeriesName:
+    """The Prometheus series for an edgemon metric name (DESIGN.md "Metric names").
+
+    ``cpu0_freq_mhz`` -> ``edgemon_cpu_freq_hertz{cpu="0"}`` x1e6; ``temp_cpu_c`` ->
+    ``edgemon_temperature_celsius{zone="cpu"}``; ``power_vdd_in_mw`` -> ``edgemon_power_watts{rail="vdd_in"}``
+    x1e-3; ``ram_used_mb`` -> ``edgemon_ram_used_bytes``; ``gpu_util_pct`` -> ``edgemon_gpu_util_ratio`` x0.01.
+    """
+    if metric in _SPECIAL:
+        return _SPECIAL[metric]
+    base, suffix, scale = metric, "", 1.0
+    for unit, prom, factor in _UNITS:
+        if metric.endswith(unit) and len(metric) > len(unit):
+            base, suffix, scale = metric[: -len(unit)], prom, factor
+            break
+    unit_part = metric[len(base):]
+    labels: tuple[tuple[str, str], ...] = ()
+    pattern = metric
+    for rx, family, label in _INDEXED:
+        m = rx.fullmatch(base)
+        if m:
+            labels = ((label, m.group(1)),)
+            base = family.format(m.group(2))
+            pattern = rx.pattern.replace(r"(\d+)", "{N}").replace("_(.+)", "_" + m.group(2)) + unit_part
+            break
+    else:
+        if base.startswith("temp_") and suffix == "_celsius" and len(base) > 5:
+            labels, base, pattern = (("zone", base[5:]),), "temperature", "temp_{zone}_c"
+        elif base.startswith("power_") and suffix == "_watts" and len(base) > 6:
+            rail = base[6:]
+            if rail == "total":
+                base = "power_total"
+            elif rail.endswith("_avg") and len(rail) > 4:
+                labels, base, pattern = (("rail", rail[:-4]),), "power_average", "power_{rail}_avg_mw"
+            else:
+                labels, base, pattern = (("rail", rail),), "power", "power_{rail}_mw"
+        elif base.startswith("engine_") and suffix in ("_hertz", "_ratio"):
+            engine, _, what = base[7:].rpartition("_")
+            if engine and what in ("freq", "util"):
+                labels, base = (("engine", engine),), f"engine_{what}"
+                pattern = f"engine_{{name}}_{what}{unit_part}"
+    name = "edgemon_" + _INVALID.sub("_", base) + suffix
+    return SeriesName(name, labels, scale, pattern)
+
+
+def static_labels(meta: dict[str, Any], session: str | None = None) -> dict[str, str]:
+    """host, board, runner, model, session, emulated from a session's meta (session.json contents)."""
+    from edgemon.recording.fleet import board_of
+
+    workload = meta.get("workload") if isinstance(meta.get("workload"), dict) else {}
+    if session is None:
+        record_path = meta.get("record_path")
+        session = Path(str(record_path)).name if record_path else ""
+    return {
+        "host": str(meta.get("host") or ""),
+        "board": str(board_of(meta) or ""),
+        "runner": str(workload.get("runner") or ""),
+        "model": str(workload.get("model") or ""),
+        "session": str(session or ""),
+        "emulated": "true" if meta.get("emulated") else "false",
+    }
+
+
+# ---------------------------------------------------------------------------- exporter
+
+class PrometheusExporter:
+    """Serves one session's live metrics on ``http://host:port/metrics``.
+
+    ``start()`` binds (UserError when prometheus_client is missing or the port cannot be used)
+    and returns self; ``close()`` stops serving (idempotent). ``port`` 0 picks a free port:
+    read :attr:`port` after ``start()``.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        host: str = DEFAULT_HOST,
+        meta: dict[str, Any] | None = None,
+        *,
+        session: str | None = None,
+        buckets_s: Iterable[float] = DEFAULT_BUCKETS_S,
+        window_s: float = WINDOW_S,
+    ):
+        import numpy as np
+
+        from edgemon.view.histogram import WindowedHistogram
+
+        # A reference, not a copy: the session adds the power mode it found (restore) and the
+        # runner's hello to its meta after the exporter starts; scrapes read them from here.
+        self._meta = meta if meta is not None else {}
+        self.host = host
+        self.port = int(port)
+        labels = static_labels(self._meta, session)
+        self.buckets_s = tuple(sorted(float(b) for b in buckets_s))
+        if not self.buckets_s or not all(b > 0 and math.isfinite(b) for b in self.buckets_s):
+            raise ValueError("buckets_s must be positive, finite upper bounds")
+        self._bounds_ns = np.asarray(self.buckets_s, dtype=np.float64) * 1e9
+        self.window_s = float(window_s)
+        self.callback_errors = 0          # on_* calls that failed (never raised into the session)
+
+        self._lock = threading.Lock()
+        self._values: dict[str, float] = {}
+        self._sample_t_ns: int | None = None
+        # Counters and histograms per workload: a suite (profile) runs several models in one
+        # session, and one model's latency must not mix into another's series.
+        self._workloads: dict[tuple[str, str], _Workload] = {}
+        self._current = self._workload(labels)
+        self._window = WindowedHistogram(self.window_s)       # the current workload's last seconds
+        self._state = "starting"
+        self._power_mode: tuple[str, str] | None = None     # from power_mode events; else meta["restore"]
+        self._hello: dict[str, Any] = {}                     # from the worker_hello event; else meta
+        self._start_unix_s: float | None = None
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def _workload(self, labels: dict[str, str]) -> "_Workload":
+        key = (labels["runner"], labels["model"])
+        if key not in self._workloads:
+            if len(self._workloads) >= _MAX_WORKLOADS:
+                return self._current
+            self._workloads[key] = _Workload(labels, len(self.buckets_s) + 1)
+        return self._workloads[key]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels of the current workload's series (host, board, runner, model, session, emulated)."""
+        return dict(self._current.labels)
+
+    # ------------------------------------------------------------ life cycle
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def start(self) -> "PrometheusExporter":
+        require_prometheus_client()
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.exposition import start_http_server
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Collector(self))
+        try:
+            server, thread = start_http_server(self.port, addr=self.host, registry=registry)
+        except OSError as exc:
+            raise _bind_error(exc, self.host, self.port) from None
+        self._server, self._thread = server, thread
+        self.port = int(server.server_address[1])
+        if self._start_unix_s is None:
+            self._start_unix_s = time.time()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and free the port. Safe to call twice, and before start()."""
+        if self._closed:
+            return
+        self._closed = True
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+
+    def __enter__(self) -> "PrometheusExporter":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ subscriber API (any thread, never raises)
+    def on_sample(self, sample) -> None:
+        try:
+            values = {k: float(v) for k, v in sample.values.items()
+                      if v is not None and math.isfinite(float(v))}
+            with self._lock:
+                self._values = values             # the latest reading; a vanished metric vanishes here too
+                self._sample_t_ns = int(sample.t_ns)
+        except Exception:  # noqa: BLE001 - the exporter must never disturb the sampler
+            self.callback_errors += 1
+
+    def on_latency(self, batch) -> None:
+        try:
+            self._on_latency(batch)
+        except Exception:  # noqa: BLE001 - nor the worker's reader thread
+            self.callback_errors += 1
+
+    def _on_latency(self, batch) -> None:
+        import numpy as np
+
+        n = len(batch)
+        if n == 0:
+            return
+        items = int(np.asarray(batch.items).sum(dtype=np.int64))
+        if batch.warmup:   # warm-up counts as work done, not in the latency statistics
+            with self._lock:
+                w = self._current
+                w.iterations += n
+                w.items += items
+                w.warmup_iterations += n
+            return
+        dur = np.asarray(batch.duration_ns, dtype=np.int64)
+        # Prometheus buckets are "<= le": the first bound >= d; index len(bounds) is +Inf.
+        counts = np.bincount(np.searchsorted(self._bounds_ns, dur, side="left"),
+                             minlength=len(self.buckets_s) + 1)
+        total = int(dur.sum())
+        with self._lock:
+            w = self._current
+            w.bucket_counts += counts
+            w.latency_sum_ns += total
+            w.latency_count += n
+            w.iterations += n
+            w.items += items
+            self._window.add(batch.t_end_ns, dur)
+
+    def on_event(self, event) -> None:
+        try:
+            self._on_event(event)
+        except Exception:  # noqa: BLE001
+            self.callback_errors += 1
+
+    def _on_event(self, event) -> None:
+        kind = str(event.kind)
+        details = event.details if isinstance(event.details, dict) else {}
+        with self._lock:
+            if kind == "worker_hello":   # a suite's next workload: its own series from here on
+                labels = dict(self._current.labels)
+                labels["runner"] = str(details.get("runner") or labels["runner"])
+                labels["model"] = str(details.get("model") or labels["model"])
+                workload = self._workload(labels)
+                if workload is not self._current:
+                    self._current = workload
+                    self._window.reset()
+                self._hello = dict(details)
+            events = self._current.events
+            if kind not in events and len(events) >= _MAX_EVENT_KINDS:
+                kind = "other"
+            events[kind] = events.get(kind, 0) + 1
+            if kind == "session_start":
+                self._start_unix_s = time.time() - (time.monotonic_ns() - int(event.t_ns)) / 1e9
+            if kind == "session_end":
+                self._state = "crashed" if details.get("state") == "crashed" or self._state == "crashed" else "ended"
+            elif kind in _STATE_BY_EVENT and not details.get("replaced"):
+                # a hung worker replaced by a new one: its exit is not the session's end
+                self._state = _STATE_BY_EVENT[kind]
+            if kind == "power_mode" and details.get("ok", True) and details.get("to_id") is not None:
+                self._power_mode = (_label(details.get("to_id")), _label(details.get("name")))
+
+    # ------------------------------------------------------------ scrape
+    def snapshot(self) -> dict[str, Any]:
+        """A consistent copy of the state (under the lock; the scrape formats it outside)."""
+        now_ns = time.monotonic_ns()
+        with self._lock:
+            self._window.expire(now_ns)
+            window = self._window.histogram()       # a fresh merged copy
+            return {
+                "values": self._values,             # replaced, never mutated: safe to share
+                "sample_t_ns": self._sample_t_ns,
+                "workloads": [w.copy() for w in self._workloads.values()],
+                "labels": dict(self._current.labels),
+                "state": self._state,
+                "power_mode": self._power_mode or _meta_power_mode(self._meta),
+                "info": _info(self._meta, self._hello),
+                "start_unix_s": self._start_unix_s,
+                "window": window,
+                "now_ns": now_ns,
+            }
+
+
+class _Workload:
+    """What one workload (runner + model) of the session did: its latency histogram and counters."""
+
+    def __init__(self, labels: dict[str, str], n_buckets: int):
+        import numpy as np
+
+        self.labels = dict(labels)
+        self.bucket_counts = np.zeros(n_buckets, dtype=np.int64)   # last slot: +Inf
+        self.latency_sum_ns = 0
+        self.latency_count = 0
+        self.iterations = 0
+        self.items = 0
+        self.warmup_iterations = 0
+        self.events: dict[str, int] = {}
+
+    def copy(self) -> "_Workload":
+        other = _Workload(self.labels, self.bucket_counts.size)
+        other.bucket_counts = self.bucket_counts.copy()
+        other.events = dict(self.events)
+        for name in ("latency_sum_ns", "latency_count", "iterations", "items", "warmup_iterations"):
+            setattr(other, name, getattr(self, name))
+        return other
+
+
+def _label(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+def _section(meta: dict[str, Any], key: str) -> dict[str, Any]:
+    value = meta.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _meta_power_mode(meta: dict[str, Any]) -> tuple[str, str] | None:
+    """The power mode the session found at start (session.json "restore"), if it has one."""
+    restore = _section(meta, "restore")
+    if restore.get("power_mode_id") is None and not restore.get("power_mode_name"):
+        return None
+    return _label(restore.get("power_mode_id")), _label(restore.get("power_mode_name"))
+
+
+def _info(meta: dict[str, Any], hello: dict[str, Any]) -> dict[str, str]:
+    hello = hello or _section(meta, "runner_hello")
+    return {
+        "l4t": _label(_section(meta, "platform").get("l4t_release")),
+        "edgemon_version": _label(meta.get("edgemon_version")),
+        "batch": _label(_section(meta, "workload").get("batch")),
+        "framework": _label(hello.get("framework")),
+        "framework_version": _label(hello.get("framework_version")),
+    }
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> UserError:
+    where = f"{host}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return UserError(f"--prometheus: cannot resolve {host!r}; give an IP address such as 0.0.0.0")
+    if exc.errno == errno.EADDRINUSE:
+        return UserError(f"--prometheus: port {port} on {host} is already in use; pick another port "
+                         f"(e.g. --prometheus {port + 1}) or stop what listens there")
+    if exc.errno == errno.EACCES:
+        return UserError(f"--prometheus: not allowed to listen on {where}; use a port above 1023")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return UserError(f"--prometheus: {host} is not an address of this machine; "
+                         "use 127.0.0.1, 0.0.0.0 or one of its interface addresses")
+    return UserError(f"--prometheus: cannot listen on {where}: {exc.strerror or exc}")
+
+
+class _Collector:
+    """prometheus_client custom collector: one snapshot per scrape, families built from it."""
+
+    def __init__(self, exporter: PrometheusExporter):
+        self.exporter = exporter
+
+    def describe(self):
+        return []   # no duplicate-name check against other collectors (we own the registry)
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+        ex = self.exporter
+        snap = ex.snapshot()
+        keys = list(STATIC_LABELS)
+        base = [snap["labels"][k] for k in keys]     # gauges: the current workload's labels
+
+        def gauge(name: str, doc: str, value: float, extra: dict[str, str] | None = None):
+            extra = extra or {}
+            g = GaugeMetricFamily(name, doc, labels=keys + list(extra))
+            g.add_metric(base + list(extra.values()), value)
+            return g
+
+        # telemetry: the latest sample, grouped into families
+        families: dict[str, tuple[list[str], str, dict[tuple[str, ...], float]]] = {}
+        for metric, value in snap["values"].items():
+            s = series_name(metric)
+            label_names = [k for k, _ in s.labels]
+            fam = families.get(s.name)
+            if fam is None:
+                fam = families[s.name] = (label_names, s.pattern, {})
+            if fam[0] != label_names:
+                continue   # a foreign name that maps onto a family with other labels: keep the family valid
+            fam[2][tuple(v for _, v in s.labels)] = value * s.scale
+        for name in sorted(families):
+            label_names, pattern, rows = families[name]
+            g = GaugeMetricFamily(name, f"edgemon telemetry {pattern}" + _unit_note(name), labels=keys + label_names)
+            for lv in sorted(rows):
+                g.add_metric(base + list(lv), rows[lv])
+            yield g
+        if snap["sample_t_ns"] is not None:
+            yield gauge("edgemon_telemetry_age_seconds", "time since the latest telemetry sample",
+                        max(0.0, (snap["now_ns"] - snap["sample_t_ns"]) / 1e9))
+
+        # latency (measured iterations; warm-up excluded) and counters: one series per workload
+        workloads = snap["workloads"]
+        h = HistogramMetricFamily("edgemon_latency_seconds",
+                                  "per-iteration latency of measured (non-warm-up) iterations",
+                                  labels=keys)
+        for w in workloads:
+            cum = w.bucket_counts.cumsum()
+            buckets = [(_le(b), float(c)) for b, c in zip(ex.buckets_s, cum[:-1])] + [("+Inf", float(cum[-1]))]
+            h.add_metric([w.labels[k] for k in keys], buckets, sum_value=w.latency_sum_ns / 1e9)
+        yield h
+        window = snap["window"]
+        if window.count:
+            g = GaugeMetricFamily("edgemon_latency_window_seconds",
+                                  f"latency percentiles over the last {ex.window_s:g} s of measured iterations",
+                                  labels=keys + ["quantile"])
+            for q, v in zip(WINDOW_QUANTILES, window.percentiles([q * 100 for q in WINDOW_QUANTILES])):
+                g.add_metric(base + [_le(q)], float(v) / 1e9)
+            yield g
+            yield gauge("edgemon_latency_window_iterations", f"measured iterations in the last {ex.window_s:g} s",
+                        float(window.count))
+
+        # throughput counters (rate() them)
+        for name, doc, key in (
+            ("edgemon_iterations", "inference iterations run (warm-up included)", "iterations"),
+            ("edgemon_items", "items processed (iterations x batch; warm-up included)", "items"),
+            ("edgemon_warmup_iterations", "warm-up iterations run", "warmup_iterations"),
+        ):
+            c = CounterMetricFamily(name, doc, labels=keys)
+            for w in workloads:
+                c.add_metric([w.labels[k] for k in keys], float(getattr(w, key)))
+            yield c
+
+        c = CounterMetricFamily("edgemon_events", "session events by kind", labels=keys + ["kind"])
+        for w in workloads:
+            for kind in sorted(w.events):
+                c.add_metric([w.labels[k] for k in keys] + [kind], float(w.events[kind]))
+        yield c
+
+        g = GaugeMetricFamily("edgemon_worker_state", "1 for the worker's current state, 0 for the others",
+                              labels=keys + ["state"])
+        for state in STATES:
+            g.add_metric(base + [state], 1.0 if snap["state"] == state else 0.0)
+        yield g
+
+        if snap["power_mode"] is not None:
+            mode_id, mode_name = snap["power_mode"]
+            yield gauge("edgemon_power_mode_info", "the Jetson power mode (nvpmodel) in force", 1.0,
+                        {"id": mode_id, "mode": mode_name})
+        yield gauge("edgemon_session_info", "static facts about the session", 1.0, snap["info"])
+        if snap["start_unix_s"] is not None:
+            yield gauge("edgemon_session_start_time_seconds", "when the session started, unix time",
+                        snap["start_unix_s"])
+        if ex.callback_errors:
+            c = CounterMetricFamily("edgemon_exporter_errors", "samples/batches/events the exporter could not use",
+                                    labels=keys)
+            c.add_metric(base, float(ex.callback_errors))
+            yield c
+
+
+def _unit_note(name: str) -> str:
+    for _, prom, _ in _UNITS:
+        if name.endswith(prom):
+            return f" in {prom[1:]}"
+    return ""
+
+
+def _le(v: float) -> str:
+    """Bucket bound / quantile as Prometheus writes it (``0.001``, ``1.0``)."""
+    from prometheus_client.utils import floatToGoString
+
+    return floatToGoString(v)
+
+
+def exporter_from_option(option: str, meta: dict[str, Any], *, session: str | None = None) -> PrometheusExporter:
+    """The exporter for a ``--prometheus [HOST:]PORT`` value (not started)."""
+    host, port = parse_listen_address(option)
+    return PrometheusExporter(port, host, meta, session=session)
