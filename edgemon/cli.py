@@ -33,6 +33,8 @@ examples:
   edgemon run --model reuters_dense --batch 32 --threads 2 --warmup 100,5s
   edgemon run --emulate agx-orin             try everything on an emulated Jetson AGX Orin
   edgemon run --detach --duration 3h         a session that survives SSH; `edgemon attach` to watch it
+  edgemon run --profile profiles/study004_energy.toml --detach
+                                             a profile: repetitions, cool-down, idle baseline, schedule
   edgemon ls                                 sessions under ./recordings: running, ended, crashed, died
   edgemon replay latest                      replay the newest recording (space, +/-, arrows)
   edgemon analyze recordings/<session> --json
@@ -76,16 +78,25 @@ def build_parser() -> argparse.ArgumentParser:
         "seconds, or both: 50, 5s, 50,5s (whichever ends later).\n"
         "Keys in the dashboard: q quit, p pause/resume, m mark, ? help.",
     )
+    # Defaults of None (filled from _RUN_DEFAULTS in run_config_from_args) tell an option the
+    # user gave from one left out: given options override a --profile, the rest come from it.
     w = run.add_argument_group("workload")
-    w.add_argument("--runner", default="numpy", help="worker program: see `edgemon models` (default: numpy)")
-    w.add_argument("--model", default="mnist_1d", help="built-in model name or a model file (default: mnist_1d)")
-    w.add_argument("--batch", type=int, default=1, help="items per inference (default: 1)")
+    w.add_argument("--profile", default=None, metavar="FILE",
+                   help="a TOML session profile (profiles/*.toml: workload, repetitions, cool-down, idle "
+                   "baseline, schedule); options given here override it")
+    w.add_argument("--runner", default=None, help="worker program: see `edgemon models` (default: numpy)")
+    w.add_argument("--model", default=None, help="built-in model name or a model file (default: mnist_1d)")
+    w.add_argument("--batch", type=int, default=None, help="items per inference (default: 1)")
     w.add_argument("--threads", type=int, default=None, help="framework/BLAS threads (default: framework's own)")
-    w.add_argument("--warmup", default="0", help="warm-up iterations and/or time, e.g. 50, 5s, 50,5s (default: 0)")
-    w.add_argument("--duration", default=None, help="stop after this long, e.g. 90s, 10m, 3h (default: until quit)")
+    w.add_argument("--warmup", default=None, help="warm-up iterations and/or time, e.g. 50, 5s, 50,5s (default: 0)")
+    w.add_argument("--duration", default=None, help="stop after this long, e.g. 90s, 10m, 3h (default: until quit); "
+                   "with repetitions, the length of each")
+    w.add_argument("--repetitions", type=int, default=None, metavar="N",
+                   help="run the workload N times, each in a fresh worker; `edgemon analyze` gives the median "
+                   "and spread (default: 1)")
     w.add_argument("--python", default=None, metavar="EXE",
                    help="interpreter for the worker, e.g. JetPack's /usr/bin/python3 (default: this one)")
-    w.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+    w.add_argument("--opt", action="append", default=None, metavar="KEY=VALUE",
                    help="runner-specific option, repeatable (e.g. --opt size=1024 for the matmul model)")
     r = run.add_argument_group("recording")
     r.add_argument("--record", default=None, metavar="DIR",
@@ -94,15 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not record; the session then runs inside this terminal and ends with it "
                    "(--detach needs a recording)")
     m = run.add_argument_group("monitoring")
-    m.add_argument("--sample-hz", type=float, default=10.0, help="telemetry rate in Hz (default: 10)")
+    m.add_argument("--sample-hz", type=float, default=None, help="telemetry rate in Hz (default: 10)")
     m.add_argument("--sysfs-root", default="/", metavar="DIR",
                    help="read /sys, /proc and /etc under DIR instead of / (fixtures, containers)")
     m.add_argument("--emulate", default=None, metavar="BOARD",
                    help="run on an emulated Jetson: nano, tx2, xavier-nx, agx-orin, orin-nano, thor")
-    m.add_argument("--hang-timeout", default="30s", metavar="DURATION",
+    m.add_argument("--hang-timeout", default=None, metavar="DURATION",
                    help="a worker that sends nothing this long (not paused) is recorded as hung; "
                    "0 turns the watchdog off (default: 30s)")
-    m.add_argument("--restart-on-hang", action="store_true",
+    m.add_argument("--restart-on-hang", action="store_true", default=None,
                    help="kill a hung worker and start a new one; the session goes on")
     d = run.add_argument_group("display")
     d.add_argument("--headless", action="store_true",
@@ -237,10 +248,29 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+# `edgemon run`'s defaults; the parser's are None so that given options can be told apart.
+_RUN_DEFAULTS = {"runner": "numpy", "model": "mnist_1d", "batch": 1, "warmup": "0", "sample_hz": 10.0,
+                 "hang_timeout": "30s", "restart_on_hang": False, "opt": []}
+_RUN_OPTIONAL = ("threads", "duration", "python", "emulate", "repetitions")
+
+
 def run_config_from_args(args: argparse.Namespace):
     from edgemon.session.config import RunConfig, WorkloadSpec
     from edgemon.units import parse_duration, parse_warmup
 
+    # What the user typed (it overrides a --profile), then the defaults for what is left.
+    given = {k for k in (*_RUN_DEFAULTS, *_RUN_OPTIONAL) if getattr(args, k, None) is not None}
+    profile = None
+    if getattr(args, "profile", None):
+        from edgemon.session.profile import load_profile
+
+        profile = load_profile(args.profile, emulate=getattr(args, "emulate", None))
+    args = argparse.Namespace(**vars(args))
+    for key, value in _RUN_DEFAULTS.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    if getattr(args, "repetitions", None) is not None and args.repetitions < 1:
+        raise UserError(f"--repetitions must be at least 1, got {args.repetitions}")
     warm_iters, warm_s = parse_warmup(args.warmup)
     if args.batch < 1:
         raise UserError(f"--batch must be at least 1, got {args.batch}")
@@ -264,7 +294,7 @@ def run_config_from_args(args: argparse.Namespace):
         options=_parse_options(args.opt),
     )
     hang = str(args.hang_timeout).strip().lower()
-    return RunConfig(
+    config = RunConfig(
         workload=spec,
         duration_s=parse_duration(args.duration) if args.duration else None,
         record_dir=Path(args.record) if args.record else None,
@@ -278,6 +308,18 @@ def run_config_from_args(args: argparse.Namespace):
         hang_timeout_s=None if hang in ("0", "0s", "off", "none") else parse_duration(hang, what="--hang-timeout"),
         restart_on_hang=bool(args.restart_on_hang),
     )
+    if profile is not None:
+        from edgemon.session.profile import apply_profile
+
+        apply_profile(config, profile, given, repetitions=getattr(args, "repetitions", None))
+    elif getattr(args, "repetitions", None):
+        from dataclasses import asdict
+
+        from edgemon.session.plan import simple_plan
+
+        if args.repetitions > 1:
+            config.plan = simple_plan(asdict(spec), repetitions=args.repetitions, duration_s=config.duration_s)
+    return config
 
 
 def cmd_run(args: argparse.Namespace) -> int:

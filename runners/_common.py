@@ -133,9 +133,16 @@ def _claim_stdout():
     return os.fdopen(frames_fd, "wb")  # buffered: write() is complete, the writer flushes
 
 
+class RunnerError(Exception):
+    """A failure the runner has already put into words for the user (framework missing,
+    device absent, model does not convert): reported verbatim, without the type name."""
+
+
 def _one_line(exc):
     text = str(exc).strip().splitlines()
     text = text[0] if text else ""
+    if isinstance(exc, RunnerError) and text:
+        return text[:300]
     line = "%s: %s" % (type(exc).__name__, text) if text else type(exc).__name__
     return line[:300]
 

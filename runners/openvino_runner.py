@@ -132,7 +132,7 @@ def _openvino():
         try:
             import openvino.runtime as ov
         except ImportError as exc:
-            raise RuntimeError("OpenVINO is not installed (pip install openvino): %s" % exc)
+            raise _common.RunnerError("OpenVINO is not installed (pip install openvino): %s" % exc)
     version = None
     try:
         version = ov.get_version()

@@ -103,7 +103,7 @@ def _tensorrt():
     try:
         import tensorrt as trt
     except ImportError as exc:
-        raise RuntimeError("%s: import tensorrt failed (%s)" % (NOT_INSTALLED, exc))
+        raise _common.RunnerError("%s: import tensorrt failed (%s)" % (NOT_INSTALLED, exc))
     return trt
 
 

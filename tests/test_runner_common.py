@@ -32,6 +32,8 @@ def build(args):
     print("framework banner on stdout")
     if args.opts.get("fail") == "build":
         raise ImportError("libfoo.so: cannot open shared object file")
+    if args.opts.get("fail") == "missing":
+        raise _common.RunnerError("Toyframework is not installed: pip install toyframework")
     calls = []
     def run():
         calls.append(1)
@@ -76,6 +78,12 @@ def test_errors_in_build_and_run_are_reported_as_results(toy):
     error = [f for t, f in frames if t == proto.EVENT and f["kind"] == "error"][0]
     assert error["reason"] == "ImportError: libfoo.so: cannot open shared object file"
     assert error["stage"] == "build" and "Traceback" in error["traceback"]
+
+    # a failure the runner already put into words is reported verbatim, without the type name
+    rc, frames, err = _run(toy, "--model", "toy", "--opt", "fail=missing")
+    assert rc == 3
+    error = [f for t, f in frames if t == proto.EVENT and f["kind"] == "error"][0]
+    assert error["reason"] == "Toyframework is not installed: pip install toyframework"
 
     rc, frames, err = _run(toy, "--model", "toy", "--opt", "fail=run")
     assert rc == 3

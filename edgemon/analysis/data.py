@@ -80,10 +80,28 @@ class SessionData:
             self._cache["measured_start"] = min_start(m["t_end"], m["dur"])
         return self._cache["measured_start"]
 
+    def train_mask(self) -> np.ndarray:
+        """Rows timed during a training phase (a ``phase`` event named "train" up to the next
+        ``phase`` event): training steps are not inferences and stay out of the latency set."""
+        if "train_mask" not in self._cache:
+            mask = np.zeros(self.lat_t_end.shape[0], dtype=bool)
+            phases = sorted((e.t_ns, str(e.details.get("name", ""))) for e in self.events if e.kind == "phase")
+            for i, (t0, name) in enumerate(phases):
+                if name != "train":
+                    continue
+                t1 = phases[i + 1][0] if i + 1 < len(phases) else np.iinfo(np.int64).max
+                lo, hi = np.searchsorted(self.lat_t_end, [t0, t1])
+                mask[lo:hi] = True
+            self._cache["train_mask"] = mask
+        return self._cache["train_mask"]
+
     def measured(self) -> dict[str, np.ndarray]:
-        """Non-warm-up rows: t_end, dur (int64 ns), items (int32; sum with dtype=np.int64)."""
+        """Non-warm-up inference rows: t_end, dur (int64 ns), items (int32; sum with dtype=np.int64)."""
         if self._measured is None:
             m = ~self.lat_warm
+            train = self.train_mask()
+            if train.any():
+                m &= ~train
             if m.all():
                 self._measured = {"t_end": self.lat_t_end, "dur": self.lat_dur,
                                   "items": self.lat_items}

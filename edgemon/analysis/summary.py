@@ -140,6 +140,16 @@ def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> 
         result["worker_crashed"] = crashes
 
     _extended(data, result, sorted_ms, opts, problems)
+    # Profiles (edgemon/session/plan.py): per-repetition statistics and their spread.
+    reps = _guard("repetition", lambda: repetition_summary(data), problems)
+    if reps:
+        result["repetitions"] = reps
+        if data.events_of("phase") and any(e.details.get("name") == "rest" for e in data.events_of("phase")):
+            problems.append("the overall throughput and energy span the rests between repetitions; "
+                            "the repetitions table has each one's own")
+        if len(reps["workloads"]) > 1:
+            problems.append(f"this recording holds {len(reps['workloads'])} workloads (a suite): the overall "
+                            "latency and throughput mix them; see the repetitions table per workload")
     result["problems"] = problems
     return result
 
@@ -238,6 +248,7 @@ def format_analysis(result: dict[str, Any]) -> str:
             label, unit = labels.get(name, (name, "C" if name.startswith("temp_") else ""))
             lines.append(f"  {label:<28} {st['mean']:10.1f} / {st['max']:10.1f} {unit}")
     lines += format_extended(result)
+    lines += format_repetitions(result)
     if result["events"]:
         lines.append("")
         lines.append("events  " + ", ".join(f"{k} x{v}" for k, v in sorted(result["events"].items())))
@@ -341,6 +352,129 @@ def format_extended(result: dict[str, Any]) -> list[str]:
             line += (f"; {_fmt(en['mj_per_item_above_baseline'])} mJ above the idle baseline "
                      f"{en['baseline_mw'] / 1000:.2f} W ({en['baseline_source']})")
         lines += ["", line]
+    return lines
+
+
+# ------------------------------------------------------------------ repetitions (profiles)
+# A profile runs its workload N times in fresh workers; each run is a span between a pair of
+# `phase` events {name: "repetition", at: "start"/"end", index, start_ns, end_ns} (plan.py).
+# Study 000 reported the median of five runs; we add the spread (min/max, IQR, std).
+
+_SPREAD_OF = (("latency_median_ms", "median latency", "ms"), ("latency_p99_ms", "p99 latency", "ms"),
+              ("throughput_ips", "throughput", "items/s"), ("mj_per_item", "energy", "mJ/item"))
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    """Median, min, max, IQR (numpy's linear quartiles), sample std and CoV of per-run values."""
+    import numpy as np
+
+    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
+    if not v.size:
+        return {"n": 0, "median": float("nan"), "min": float("nan"), "max": float("nan"), "iqr": float("nan"),
+                "std": float("nan"), "cov_pct": float("nan")}
+    q1, q3 = np.percentile(v, [25, 75])
+    std = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    mean = float(v.mean())
+    return {"n": int(v.size), "median": float(np.median(v)), "min": float(v.min()), "max": float(v.max()),
+            "iqr": float(q3 - q1), "std": std, "cov_pct": std / mean * 100.0 if mean else float("nan")}
+
+
+def repetition_summary(data) -> dict[str, Any] | None:
+    """Per-repetition latency/throughput (warm-up excluded) and, per workload, the spread across
+    repetitions; None when the recording has no repetition phases."""
+    import numpy as np
+
+    from edgemon.analysis.latency import stats_of_sorted
+
+    spans: dict[int, dict[str, Any]] = {}
+    for ev in data.events_of("phase"):
+        d = ev.details
+        if d.get("name") != "repetition" or not isinstance(d.get("index"), int):
+            continue
+        run = spans.setdefault(d["index"], {"index": d["index"]})
+        for key in ("item", "label", "workload", "start_ns", "end_ns", "outcome"):
+            if d.get(key) is not None:
+                run[key] = d[key]
+    runs = [r for _, r in sorted(spans.items()) if isinstance(r.get("start_ns"), int)]
+    if not runs:
+        return None
+    from edgemon.analysis.energy import POWER_TOTAL, integrate_mw
+
+    m = data.measured()
+    t_end, dur, items = m["t_end"], m["dur"], m["items"]
+    power = data.metric(POWER_TOTAL) if data.has(POWER_TOTAL) else None
+    out_runs = []
+    for r in runs:
+        lo = int(r["start_ns"])
+        hi = int(r["end_ns"]) if isinstance(r.get("end_ns"), int) else data.end_ns   # killed mid-run
+        a = int(np.searchsorted(t_end, lo, side="left"))
+        b = int(np.searchsorted(t_end, hi, side="right"))
+        ms = np.sort(dur[a:b].astype(np.float64)) / 1e6
+        st = stats_of_sorted(ms)
+        n_items = int(items[a:b].sum(dtype=np.int64))
+        first = int(np.min(t_end[a:b] - dur[a:b])) if b > a else lo
+        wall = (int(t_end[b - 1]) - first) / 1e9 if b > a else 0.0
+        # energy of this repetition's measured window (the rests between repetitions are not in it)
+        got = integrate_mw(data.tel_t, power, first, int(t_end[b - 1])) if power is not None and b > a else None
+        wl = r.get("workload") or {}
+        out_runs.append({
+            "index": r["index"],
+            "item": r.get("item", 1),
+            "label": r.get("label") or f"{wl.get('runner')}/{wl.get('model')}",
+            "start_s": data.rel_s(lo),
+            "duration_s": (hi - lo) / 1e9,
+            "outcome": r.get("outcome", "incomplete"),
+            "count": int(st["count"]),
+            "items": n_items,
+            "latency_ms": {k: st[k] for k in ("min", "mean", "median", "p90", "p99", "max", "std")},
+            "throughput_ips": n_items / wall if wall > 0 else float("nan"),
+            "mj_per_item": got[0] / n_items if got is not None and n_items else None,
+        })
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in out_runs:
+        groups.setdefault((r["item"], r["label"]), []).append(r)
+    workloads = []
+    for (item, label), rs in sorted(groups.items(), key=lambda kv: kv[0][0]):
+        counted = [r for r in rs if r["count"] > 0]
+        workloads.append({
+            "item": item,
+            "label": label,
+            "runs": len(rs),
+            "runs_with_data": len(counted),
+            "latency_median_ms": _spread([r["latency_ms"]["median"] for r in counted]),
+            "latency_mean_ms": _spread([r["latency_ms"]["mean"] for r in counted]),
+            "latency_p99_ms": _spread([r["latency_ms"]["p99"] for r in counted]),
+            "throughput_ips": _spread([r["throughput_ips"] for r in counted]),
+            "mj_per_item": _spread([r["mj_per_item"] for r in counted if r["mj_per_item"] is not None]),
+        })
+    return {"count": len(out_runs), "runs": out_runs, "workloads": workloads,
+            "spread": "median, min, max, IQR (linear quartiles) and sample std across repetitions"}
+
+
+def format_repetitions(result: dict[str, Any]) -> list[str]:
+    reps = result.get("repetitions")
+    if not reps:
+        return []
+    lines = ["", f"repetitions  {reps['count']}, each in a fresh worker (warm-up excluded)"]
+    energy = any(r.get("mj_per_item") is not None for r in reps["runs"])
+    rows = [[str(r["index"]), r["label"], f"{r['start_s']:.1f}", f"{r['duration_s']:.1f}", str(r["count"]),
+             _fmt(r["latency_ms"]["median"]), _fmt(r["latency_ms"]["p99"]), _fmt(r["throughput_ips"], 1)]
+            + ([_fmt(r["mj_per_item"]) if r.get("mj_per_item") is not None else "-"] if energy else [])
+            + [r["outcome"]] for r in reps["runs"]]
+    lines += _table(["#", "workload", "from s", "dur s", "count", "median ms", "p99 ms", "items/s"]
+                    + (["mJ/item"] if energy else []) + ["outcome"], rows)
+    lines += ["", "across repetitions"]
+    rows = []
+    for w in reps["workloads"]:
+        for key, label, unit in _SPREAD_OF:
+            sp = w[key]
+            if not sp["n"]:
+                continue
+            digits = 1 if unit == "items/s" else 3
+            rows.append([w["label"] if key == _SPREAD_OF[0][0] else "", f"{label} {unit}", str(sp["n"]),
+                         _fmt(sp["median"], digits), _fmt(sp["min"], digits), _fmt(sp["max"], digits),
+                         _fmt(sp["iqr"], digits), _fmt(sp["std"], digits), _fmt(sp["cov_pct"], 1)])
+    lines += _table(["workload", "statistic", "runs", "median", "min", "max", "IQR", "std", "CoV %"], rows)
     return lines
 
 

@@ -64,6 +64,10 @@ class LiveSession(Feed):
         self.worker_restarts = 0
         self._worker_gen = 0             # bumps when a worker is replaced; old exits are not the end
         self._worker_env: dict[str, str] | None = None
+        # Profiles (edgemon/session/plan.py): with config.plan a PlanRunner starts and stops the
+        # workers (repetitions, cool-down, idle baseline, schedule); it sees samples and events.
+        self.plan = None
+        self._workload_spec = None       # the plan's current workload (a suite runs several)
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -73,6 +77,11 @@ class LiveSession(Feed):
 
         cfg = self.config
         validate(cfg.workload)
+        if cfg.plan is not None:          # profile: every workload of a suite must be able to run
+            from edgemon.session.plan import workload_specs
+
+            for spec in workload_specs(cfg.plan):
+                validate(spec)
         root = cfg.sysfs_root
         executables: dict[str, str] = {}
         env = None
@@ -88,6 +97,10 @@ class LiveSession(Feed):
         from edgemon.telemetry.registry import build_sources
 
         platform_info = detect(root)
+        if cfg.plan is not None:          # power-mode names, cores: known only now, checked before anything runs
+            from edgemon.session.plan import check_against_machine
+
+            check_against_machine(cfg.plan, root, executables, platform_info)
         ctx = SourceContext(root=root, sample_hz=cfg.sample_hz, executables=executables)
         self._ctx = ctx
         sources, self._statuses = build_sources(ctx, platform_info)
@@ -97,9 +110,10 @@ class LiveSession(Feed):
             from edgemon.recording.naming import default_session_dir
             from edgemon.recording.writer import Recorder
 
-            folder = cfg.record_dir or default_session_dir(
-                cfg.recordings_root, self.meta["host"], f"{cfg.workload.runner}-{cfg.workload.model}"
-            )
+            label = f"{cfg.workload.runner}-{cfg.workload.model}"
+            if cfg.plan is not None and len(cfg.plan.get("items", [])) > 1:   # a suite: name it after the profile
+                label = "suite-" + Path(str(cfg.plan.get("source") or "profile")).stem
+            folder = cfg.record_dir or default_session_dir(cfg.recordings_root, self.meta["host"], label)
             self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error)
             self.recorder.open()
             self.meta["record_path"] = str(folder)
@@ -126,6 +140,14 @@ class LiveSession(Feed):
             env.update(self.board.env())
         self._worker_env = env
         self._start_watchdog()
+        if cfg.plan is not None:          # the plan starts the workers, and ends the session
+            from edgemon.session.plan import PlanRunner
+
+            self._t0_ns = time.monotonic_ns()
+            with self._lock:
+                self._state = "running"
+            self.plan = PlanRunner(self, cfg.plan).start()
+            return
         self.worker = self._spawn_worker()
         self._t0_ns = time.monotonic_ns()
         with self._lock:
@@ -142,7 +164,7 @@ class LiveSession(Feed):
 
         gen = self._worker_gen
         worker = Worker(
-            self.config.workload,
+            self._workload_spec or self.config.workload,
             on_hello=lambda hello: self._beat(gen, self._on_hello, hello, arm=True),
             on_latency=lambda batch: self._beat(gen, self._publish_latency, batch),
             on_event=lambda event: self._beat(gen, self._publish_event, event),
@@ -222,6 +244,8 @@ class LiveSession(Feed):
             return
         if self.watchdog is not None:
             self.watchdog.disarm()
+        if self.plan is not None and self.plan.worker_exited(event):
+            return                       # one repetition ended; the plan goes on
         self._on_exit(event)
 
     def _setup_controls(self, root: Path, executables: dict[str, str], platform_info) -> None:
@@ -263,6 +287,7 @@ class LiveSession(Feed):
             "sysfs_root": str(cfg.sysfs_root),
             "emulated": bool(cfg.emulate),
             "emulated_board": cfg.emulate,
+            "profile": cfg.plan,          # the run plan of a profile / --repetitions (None without)
             "sources": [
                 {"name": s.name, "available": s.available, "reason": s.reason, "detail": s.detail}
                 for s in self._statuses
@@ -297,6 +322,8 @@ class LiveSession(Feed):
     def _publish_sample(self, sample: Sample) -> None:
         if self.recorder is not None:
             self.recorder.on_sample(sample)
+        if self.plan is not None:
+            self.plan.on_sample(sample)
         with self._lock:
             self._samples.append(sample)
 
@@ -309,6 +336,8 @@ class LiveSession(Feed):
     def _publish_event(self, event: Event) -> None:
         if self.recorder is not None:
             self.recorder.on_event(event)
+        if self.plan is not None:
+            self.plan.on_event(event)
         with self._lock:
             self._events.append(event)
 
@@ -424,18 +453,67 @@ class LiveSession(Feed):
             return f"marked: {note}" if note else "marked"
         if name == "stop":
             self._end_reason = "stopped by user"
+            if self.plan is not None:    # between repetitions no worker runs: the plan ends the session
+                self.plan.stop()
             if self.worker is not None:
                 self.worker.stop()
             return "stopping"
-        if name in ("power_mode", "core", "jetson_clocks", "fan"):
+        if name in ("power_mode", "core", "cores", "jetson_clocks", "fan"):
             if self.controls is None:
                 return f"{name}: no machine controls on this host"
             try:
+                if name == "cores":      # a whole core mask (profiles): cores(mask=[0, 3, 4, 5])
+                    results = self.controls.set_cores(kw["mask"])
+                    return "; ".join(r.message for r in results) or "cores unchanged"
                 result = self.controls.apply(name, **kw)
             except Exception as exc:
                 return f"{name} failed: {exc}"
             return getattr(result, "message", str(result))
         return f"{name}: not available in a live session"
+
+    # ------------------------------------------------------------------ for the plan
+    # What edgemon/session/plan.py needs from the session: start/stop workers without ending
+    # the session, record events, say what it is doing, and end the session when it is done.
+    def record_event(self, event: Event) -> None:
+        self._publish_event(event)
+
+    def record(self, kind: str, *, t_ns: int | None = None, **details: Any) -> None:
+        self._publish_event(Event(t_ns if t_ns is not None else time.monotonic_ns(), kind, details))
+
+    def set_message(self, text: str) -> None:
+        with self._lock:
+            self._message = text
+
+    def set_expected_end(self, t_ns: int | None) -> None:
+        self._t_end_ns = t_ns
+
+    def update_meta(self, **fields: Any) -> None:
+        self.meta.update(fields)
+        if self.recorder is not None:
+            self.recorder.update_meta(**fields)
+
+    def start_worker(self, spec) -> None:
+        """A fresh worker for ``spec`` (the previous one has exited)."""
+        self._workload_spec = spec
+        self._worker_gen += 1
+        self.worker = self._spawn_worker()
+        self._paused = False
+
+    def stop_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+
+    def finish(self, reason: str) -> None:
+        """The plan is done: end the session (no-op when it ended already, e.g. a crash)."""
+        if self._ended.is_set():
+            return
+        if not self._end_reason:
+            self._end_reason = reason
+        with self._lock:
+            if self._state != "crashed":
+                self._state = "ended"
+            self._message = self._end_reason
+        self._ended.set()
 
     # ------------------------------------------------------------------ close
     def close(self) -> None:
@@ -443,6 +521,9 @@ class LiveSession(Feed):
         if self._closed:
             return
         self._closed = True
+        if self.plan is not None:
+            self.plan.stop()
+            self.plan.join(10.0)
         if self.watchdog is not None:
             self.watchdog.stop()
         if self.worker is not None:

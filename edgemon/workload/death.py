@@ -177,6 +177,8 @@ def classify(facts: ExitFacts) -> tuple[str, dict]:
         details["reason"] = "exited with code 0 without saying goodbye" + (f": {what}" if what else "")
     else:
         details["reason"] = f"exited with code {rc}" + (f": {what}" if what else "")
-    if error.get("exception") == "MemoryError" or what.startswith("MemoryError"):
+    # host RAM (MemoryError), CUDA memory (torch), device memory (TensorFlow)
+    oom_exceptions = ("MemoryError", "OutOfMemoryError", "ResourceExhaustedError")
+    if error.get("exception") in oom_exceptions or what.startswith(oom_exceptions) or "out of memory" in what.lower():
         details["oom"] = True
     return EventKind.WORKER_CRASHED, details

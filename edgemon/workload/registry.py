@@ -132,7 +132,7 @@ def validate(spec) -> None:
             raise UserError(problem)
     if spec.model not in models:
         accepts_files = getattr(module, "ACCEPTS_MODEL_FILES", False)
-        if not (accepts_files and Path(spec.model).is_file()):
+        if not (accepts_files and Path(spec.model).exists()):  # SavedModel is a folder
             hint = " or a model file" if accepts_files else ""
             raise UserError(
                 f"unknown model {spec.model!r} for runner {spec.runner!r}; "
