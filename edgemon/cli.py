@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "0 turns the watchdog off (default: 30s)")
     m.add_argument("--restart-on-hang", action="store_true", default=None,
                    help="kill a hung worker and start a new one; the session goes on")
+    m.add_argument("--prometheus", default=None, metavar="[HOST:]PORT",
+                   help="serve live metrics for Prometheus on PORT (127.0.0.1 only; 0.0.0.0:PORT or :PORT "
+                   "for every interface); needs edgemon[prometheus]")
     d = run.add_argument_group("display")
     d.add_argument("--headless", action="store_true",
                    help="no dashboard: a status line every few seconds and a summary at the end; "
@@ -294,6 +297,11 @@ def run_config_from_args(args: argparse.Namespace):
         options=_parse_options(args.opt),
     )
     hang = str(args.hang_timeout).strip().lower()
+    if args.prometheus is not None:  # fail in the user's terminal, not in a detached process
+        from edgemon.session.prometheus import parse_listen_address, require_prometheus_client
+
+        parse_listen_address(args.prometheus)
+        require_prometheus_client()
     config = RunConfig(
         workload=spec,
         duration_s=parse_duration(args.duration) if args.duration else None,
@@ -307,6 +315,7 @@ def run_config_from_args(args: argparse.Namespace):
         emulate=args.emulate,
         hang_timeout_s=None if hang in ("0", "0s", "off", "none") else parse_duration(hang, what="--hang-timeout"),
         restart_on_hang=bool(args.restart_on_hang),
+        prometheus=args.prometheus,
     )
     if profile is not None:
         from edgemon.session.profile import apply_profile

@@ -1,8 +1,7 @@
 """The exporter on a real session (emulated Nano: real sampler, worker, recorder, controls).
 
-LiveSession does not call the exporter yet (the lead adds the hooks); this test adds the
-same calls in a subclass, where the hooks will go, and checks what a scraper sees against
-what the recorder wrote.
+`--prometheus 127.0.0.1:0` on a LiveSession: what a scraper sees, checked against what the
+recorder wrote.
 """
 
 from __future__ import annotations
@@ -20,40 +19,6 @@ from edgemon.session.live import LiveSession
 
 parser = pytest.importorskip("prometheus_client.parser")
 pytestmark = pytest.mark.slow
-
-
-class HookedSession(LiveSession):
-    """LiveSession plus the exporter hooks proposed for edgemon/session/live.py."""
-
-    exporter = None
-
-    def _initial_meta(self, platform_info):
-        from edgemon.session.prometheus import exporter_from_option
-
-        meta = super()._initial_meta(platform_info)
-        # bound before the recorder opens; the folder name is known from the config
-        self.exporter = exporter_from_option("127.0.0.1:0", meta, session=Path(self.config.record_dir).name).start()
-        return meta
-
-    def _publish_sample(self, sample):
-        super()._publish_sample(sample)
-        if self.exporter is not None:
-            self.exporter.on_sample(sample)
-
-    def _publish_latency(self, batch):
-        super()._publish_latency(batch)
-        if self.exporter is not None:
-            self.exporter.on_latency(batch)
-
-    def _publish_event(self, event):
-        super()._publish_event(event)
-        if self.exporter is not None:
-            self.exporter.on_event(event)
-
-    def close(self):
-        super().close()
-        if self.exporter is not None:
-            self.exporter.close()
 
 
 def _scrape(port: int) -> dict[str, list]:
@@ -84,8 +49,8 @@ def _wait_for(pred, timeout=30.0):
 def test_a_live_session_seen_through_prometheus(tmp_path):
     folder = tmp_path / "20260101-100000-nano-numpy-mnist_1d"
     cfg = RunConfig(workload=WorkloadSpec(warmup_iters=10), duration_s=60, record_dir=folder, headless=True,
-                    emulate="nano")
-    s = HookedSession(cfg)
+                    emulate="nano", prometheus="127.0.0.1:0")
+    s = LiveSession(cfg)
     s.start()
     try:
         port = s.exporter.port

@@ -85,7 +85,7 @@ def test_power_mode_switch_caps_clocks_and_is_recorded(tmp_path):
 
 def test_sustained_load_heats_the_board_until_clocks_throttle(tmp_path, monkeypatch):
     # a fast, hot board: 10 s thermal time constant and a 50 C trip, starting at 25 C
-    monkeypatch.setenv("EDGEMON_EMULATE_OPTS", "tau=10,trip=50,hyst=30,r=8,start=25")
+    monkeypatch.setenv("EDGEMON_EMULATE_OPTS", "tau=10,trip=50,hyst=30,r=20,start=25")
     s = _session(tmp_path, "nano")
     try:
         trip = s.meta["trip_points"]["temp_cpu_c"]

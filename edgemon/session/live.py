@@ -50,6 +50,10 @@ class LiveSession(Feed):
         self._closed = False
         self.exit_event: Event | None = None
         self.recorder = None
+        self.exporter = None       # Prometheus (--prometheus)
+        # Subscribers that see every sample, latency batch and event as it happens
+        # (recorder, exporter); each has on_sample/on_latency/on_event and must be cheap.
+        self._sinks: list = []
         self.sampler = None
         self.worker = None
         self.board = None          # EmulatedBoard
@@ -114,9 +118,14 @@ class LiveSession(Feed):
             if cfg.plan is not None and len(cfg.plan.get("items", [])) > 1:   # a suite: name it after the profile
                 label = "suite-" + Path(str(cfg.plan.get("source") or "profile")).stem
             folder = cfg.record_dir or default_session_dir(cfg.recordings_root, self.meta["host"], label)
+            # The exporter first: a busy port then leaves no empty recording behind.
+            self._start_exporter(session_name=Path(folder).name)
             self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error)
             self.recorder.open()
+            self._sinks.insert(0, self.recorder)
             self.meta["record_path"] = str(folder)
+        if self.exporter is None:
+            self._start_exporter(session_name=None)
         # Controls after the recorder: jetson_clocks --store keeps its file in the session
         # folder, so `edgemon restore DIR` can undo jetson_clocks exactly after a crash.
         self._setup_controls(root, executables, platform_info)
@@ -302,6 +311,16 @@ class LiveSession(Feed):
             meta["trip_points"] = trips
         return meta
 
+    def _start_exporter(self, session_name: str | None) -> None:
+        if not self.config.prometheus:
+            return
+        from edgemon.session.prometheus import exporter_from_option
+
+        kw = {"session": session_name} if session_name else {}
+        # the exporter keeps a reference to meta, so restore/runner_hello added later show up
+        self.exporter = exporter_from_option(self.config.prometheus, self.meta, **kw).start()
+        self._sinks.append(self.exporter)
+
     def _trip_points(self) -> dict[str, float]:
         """Lowest passive/hot/critical trip per temperature metric, for the dashboard and analysis."""
         thermal = next((s for s in self._sources if getattr(s, "name", "") == "thermal"), None)
@@ -320,22 +339,22 @@ class LiveSession(Feed):
 
     # ------------------------------------------------------------ publishing
     def _publish_sample(self, sample: Sample) -> None:
-        if self.recorder is not None:
-            self.recorder.on_sample(sample)
+        for sink in self._sinks:
+            sink.on_sample(sample)
         if self.plan is not None:
             self.plan.on_sample(sample)
         with self._lock:
             self._samples.append(sample)
 
     def _publish_latency(self, batch: LatencyBatch) -> None:
-        if self.recorder is not None:
-            self.recorder.on_latency(batch)
+        for sink in self._sinks:
+            sink.on_latency(batch)
         with self._lock:
             self._batches.append(batch)
 
     def _publish_event(self, event: Event) -> None:
-        if self.recorder is not None:
-            self.recorder.on_event(event)
+        for sink in self._sinks:
+            sink.on_event(event)
         if self.plan is not None:
             self.plan.on_event(event)
         with self._lock:
@@ -373,6 +392,8 @@ class LiveSession(Feed):
 
     def _recording_error(self, message: str) -> None:
         ev = Event(time.monotonic_ns(), EventKind.RECORDING_ERROR, {"message": message})
+        if self.exporter is not None:  # the recorder itself is what failed: not through _sinks
+            self.exporter.on_event(ev)
         with self._lock:
             self._events.append(ev)
             self._message = "recording stopped: " + message
@@ -550,5 +571,7 @@ class LiveSession(Feed):
         self._publish_event(Event(time.monotonic_ns(), EventKind.SESSION_END, end))
         if self.recorder is not None:
             self.recorder.close(end)
+        if self.exporter is not None:
+            self.exporter.close()
         if self.board is not None:
             self.board.stop()
