@@ -34,7 +34,9 @@ def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None)
             failed |= _apply(model, session, out)
             if time.monotonic() >= next_status:
                 next_status += status_every_s
-                print(status_line(model, session.status()), file=out, flush=True)
+                status = session.status()
+                model.observe(status)  # "now" for the rates in the status line
+                print(status_line(model, status), file=out, flush=True)
         failed |= _apply(model, session, out)
     finally:
         session.close()
@@ -42,6 +44,7 @@ def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None)
             signal.signal(s, h)
     failed |= _apply(model, session, out)
     status = session.status()
+    model.observe(status)
     print(summary_table(model, status), file=out, flush=True)
     if session.recorder is not None:
         print(f"recording: {session.meta.get('record_path')}", file=out, flush=True)
