@@ -7,52 +7,18 @@ is imported here.
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import time
 from pathlib import Path
 from typing import Any
 
-_RUNNER_LISTERS = ("runner_statuses", "probe_runners", "list_runners", "available_runners")
-
-
-def _as_dict(entry: Any) -> dict[str, Any]:
-    if isinstance(entry, dict):
-        return dict(entry)
-    if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
-        return dataclasses.asdict(entry)
-    if isinstance(entry, str):
-        return {"name": entry}
-    if isinstance(entry, (tuple, list)):
-        return dict(zip(("name", "available", "reason"), entry))
-    return {k: v for k, v in vars(entry).items() if not k.startswith("_")}
-
-
 def runner_statuses() -> list[dict[str, Any]]:
-    """Runners known to ``edgemon.workload.registry`` with framework version or the reason they cannot run.
-
-    Returns ``[]`` while that module does not exist; never raises.
-    """
+    """Runners with framework version or the reason they cannot run here; never raises."""
     try:
-        module = importlib.import_module("edgemon.workload.registry")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("edgemon.workload.registry", "edgemon.workload"):
-            return []
-        return [{"name": "runners", "available": False, "reason": f"needs {exc.name}"}]
+        from edgemon.workload.registry import runner_statuses as statuses
+
+        return statuses()
     except Exception as exc:
-        return [{"name": "runners", "available": False, "reason": f"import failed: {type(exc).__name__}: {exc}"}]
-    for attr in _RUNNER_LISTERS:
-        lister = getattr(module, attr, None)
-        if callable(lister):
-            try:
-                result = lister()
-            except Exception as exc:
-                return [{"name": "runners", "available": False, "reason": f"{attr}() failed: {exc}"}]
-            if isinstance(result, dict):
-                result = [dict(_as_dict(v), name=k) if not isinstance(v, dict) or "name" not in v else v
-                          for k, v in result.items()]
-            return [_as_dict(e) for e in result]
-    return []
+        return [{"name": "runners", "available": False, "reason": f"runner registry failed: {exc}"}]
 
 
 def _measure(source: Any, reads: int) -> float | None:

@@ -7,7 +7,6 @@ with the project's own readers where those modules exist.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import subprocess
 import sys

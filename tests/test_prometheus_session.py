@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest

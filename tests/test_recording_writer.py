@@ -6,7 +6,6 @@ import errno
 import json
 import os
 import threading
-from pathlib import Path
 
 import duckdb
 import numpy as np

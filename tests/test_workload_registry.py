@@ -100,3 +100,24 @@ def test_installed_package_finds_its_runners(tmp_path):
     folder, has_script, proto_file = out.stdout.split()
     assert folder.startswith(str(target)) and has_script == "True"
     assert proto_file.startswith(str(target))
+
+
+def test_runner_statuses_give_versions_or_reasons_without_importing_frameworks():
+    import importlib.util
+    import subprocess
+    import sys
+
+    code = ("import sys, json; from edgemon.workload.registry import runner_statuses; "
+            "print(json.dumps(runner_statuses())); "
+            "print(json.dumps([m for m in ('torch', 'tensorflow', 'openvino') if m in sys.modules]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    import json
+
+    statuses = {s["name"]: s for s in json.loads(out[0])}
+    assert json.loads(out[1]) == [], "listing runners must not import a framework"
+    import numpy
+
+    assert statuses["numpy"]["available"] and statuses["numpy"]["version"] == numpy.__version__
+    if importlib.util.find_spec("tensorrt") is None:
+        assert statuses["tensorrt"]["available"] is False
+        assert "TensorRT" in statuses["tensorrt"]["reason"]

@@ -194,7 +194,6 @@ def _extended(data, result: dict[str, Any], sorted_ms, opts: AnalysisOptions, pr
 
 def _session_span(data) -> tuple[int, int]:
     """First and last moment with data: telemetry samples, iteration starts and ends."""
-    import numpy as np
 
     starts, ends = [], []
     if data.tel_t.shape[0]:

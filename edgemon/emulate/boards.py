@@ -8,7 +8,7 @@ ids/names/caps, release lines, tegrastats tokens) follows a real source.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from edgemon.errors import UserError
 

@@ -34,6 +34,20 @@ RUNNERS: dict[str, str] = {
     "tensorrt": "tensorrt_runner.py",
 }
 
+# What each runner needs from this interpreter: the import names it tries (any one will do)
+# and the distributions whose version `edgemon info` reports (read from package metadata, so
+# listing runners never imports TensorFlow or PyTorch).
+FRAMEWORKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "numpy": (("numpy",), ("numpy",)),
+    "stress": (("numpy",), ("numpy",)),
+    "torch": (("torch",), ("torch",)),
+    "tensorflow": (("tensorflow",), ("tensorflow", "tensorflow-cpu")),
+    "tflite": (("tflite_runtime", "ai_edge_litert", "tensorflow"),
+               ("tflite-runtime", "ai-edge-litert", "tensorflow", "tensorflow-cpu")),
+    "openvino": (("openvino",), ("openvino",)),
+    "tensorrt": (("tensorrt",), ("tensorrt",)),
+}
+
 _lock = threading.Lock()
 
 
@@ -154,3 +168,35 @@ def validate(spec) -> None:
             )
     if spec.python is not None and not _python_exists(spec.python):
         raise UserError(f"Python interpreter {spec.python!r} not found; give the path of an existing python")
+
+
+def runner_statuses() -> list[dict]:
+    """Each runner with its framework and version under this interpreter, or why it cannot run.
+
+    Cheap: package metadata and ``find_spec`` only, plus the runner's own ``probe()`` where it
+    has one (which imports nothing heavy). A runner started with ``--python`` may see more.
+    """
+    import importlib.util
+    from importlib import metadata
+
+    out = []
+    for name in list_runners():
+        imports, dists = FRAMEWORKS.get(name, ((), ()))
+        entry = {"name": name, "available": True, "framework": None, "version": None, "reason": ""}
+        for dist in dists:
+            try:
+                entry["framework"], entry["version"] = dist, metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+        if imports and not any(importlib.util.find_spec(m) for m in imports):
+            entry["available"] = False
+            entry["reason"] = f"needs {' or '.join(imports)} (pip install 'edgemon[{name}]')"
+        try:
+            reason = getattr(runner_module(name), "probe", lambda: None)()
+        except Exception as exc:  # a broken runner module is a reason, not a crash of `info`
+            reason = f"runner module failed to load: {exc}"
+        if reason:
+            entry["available"], entry["reason"] = False, reason
+        out.append(entry)
+    return out
