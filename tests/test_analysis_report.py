@@ -38,7 +38,7 @@ def _folder(tmp_path, name="s", dur_ms=10.0, power=5000.0):
 
     return build_session(tmp_path / name, meta={"clock_ceilings": CEIL, "trip_points": {"temp_cpu_c": 99.0},
                                                 "workload": {"runner": "numpy", "model": "mnist_1d", "batch": 1},
-                                                "platform": {"board": "Jetson Nano"}},
+                                                "platform": {"model": "Jetson Nano"}},
                          sample=sample, latency=back_to_back(0, 100, dur_ms),
                          events=[(30.0, "mark", {"note": "look <here>"}), (95.0, "fan", {"pwm": 255})])
 

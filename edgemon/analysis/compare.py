@@ -34,7 +34,7 @@ def session_row(path: str, meta: dict[str, Any], result: dict[str, Any]) -> dict
     lat = result["latency_ms"]
     en = result.get("energy") or {}
     th = result.get("throttling") or {}
-    board = result.get("board") or meta.get("board") or meta.get("emulated_board")
+    board = result.get("board")  # board_of(meta): the platform model, else the emulated board
     return {
         "session": Path(path).name,
         "path": str(path),

@@ -56,6 +56,7 @@ def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> 
 
     from edgemon.analysis import data as _data
     from edgemon.analysis.latency import stats_of_sorted
+    from edgemon.recording.layout import board_of
 
     opts = options or AnalysisOptions()
     meta = recording.meta
@@ -65,7 +66,7 @@ def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> 
     result: dict[str, Any] = {
         "session": str(recording.path),
         "host": meta.get("host"),
-        "board": (meta.get("platform") or {}).get("board"),
+        "board": board_of(meta),
         "runner": (meta.get("workload") or {}).get("runner"),
         "model": (meta.get("workload") or {}).get("model"),
         "batch": (meta.get("workload") or {}).get("batch"),

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from edgemon.errors import UserError
+from edgemon.recording.layout import board_of  # noqa: F401  (re-exported: fleet users call it)
 from edgemon.recording.layout import SESSION_FILE, STREAMS
 
 # The sessions table, in order. ``folder`` is the join key (the session folder as the glob
@@ -44,15 +45,6 @@ SESSION_COLUMNS = (
 
 # Session columns a summary may group by.
 GROUPABLE = frozenset(SESSION_COLUMNS) - {"start_wall", "start_unix_ns", "clock_monotonic_ns", "duration_s"}
-
-
-def board_of(meta: dict[str, Any]) -> str | None:
-    """The board's name from session.json: product/device-tree model, else the emulated board, else the kind."""
-    plat = meta.get("platform") if isinstance(meta.get("platform"), dict) else {}
-    for value in (plat.get("model"), meta.get("emulated_board"), plat.get("kind")):
-        if value:
-            return str(value)
-    return None
 
 
 def _root(root: Path | str) -> str:

@@ -206,3 +206,12 @@ def live_writer_error(folder: Path, what: str) -> UserError:
     pid = writer_pid(folder)
     by = f"a running edgemon (pid {pid})" if pid else "a running edgemon"
     return UserError(f"{folder} is being recorded by {by}; {what}")
+
+
+def board_of(meta: dict[str, Any]) -> str | None:
+    """The board's name from session.json: product/device-tree model, else the emulated board, else the kind."""
+    plat = meta.get("platform") if isinstance(meta.get("platform"), dict) else {}
+    for value in (plat.get("model"), meta.get("emulated_board"), plat.get("kind")):
+        if value:
+            return str(value)
+    return None
