@@ -8,6 +8,7 @@ stops the session and prints the samples and the least-squares slope in MB/hour.
     .venv/bin/python benchmarks/daemon_soak.py                 # 10 minutes
     .venv/bin/python benchmarks/daemon_soak.py --minutes 60 --attach
     .venv/bin/python benchmarks/daemon_soak.py --minutes 2 --every 5 --no-attach
+    .venv/bin/python benchmarks/daemon_soak.py --minutes 60 --headless --no-attach
 
 A flat session shows a slope near 0 after the first minutes (history ring and queues
 fill up to their bounds within ~2 minutes, so judge the slope after --warmup-minutes).
@@ -60,6 +61,8 @@ def main() -> int:
     ap.add_argument("--attach", dest="attach", action="store_true", default=True,
                     help="keep a client attached, draining at 4 Hz (default)")
     ap.add_argument("--no-attach", dest="attach", action="store_false")
+    ap.add_argument("--headless", action="store_true",
+                    help="soak a headless session (`run --headless --detach`: status lines to session.log)")
     ap.add_argument("--model", default="mnist_1d")
     ap.add_argument("--keep", action="store_true", help="keep the recording folder")
     args = ap.parse_args()
@@ -70,7 +73,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="edgemon-soak-"))
     rec = work / "rec"
     duration_s = int(args.minutes * 60 + 120)   # stopped explicitly at the end
-    p = subprocess.run([sys.executable, "-m", "edgemon", "run", "--detach", "--record", str(rec),
+    mode = ["--headless"] if args.headless else []
+    p = subprocess.run([sys.executable, "-m", "edgemon", "run", *mode, "--detach", "--record", str(rec),
                         "--duration", f"{duration_s}s", "--sample-hz", "10", "--model", args.model],
                        env=env, capture_output=True, text=True, cwd=work)
     if p.returncode != 0:
