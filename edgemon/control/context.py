@@ -73,7 +73,9 @@ class ControlContext:
                 return given if os.access(given, os.X_OK) else None
             return shutil.which(given)
         if name in BOARD_TOOLS and self.root != Path("/"):
-            return None
+            from edgemon.platform.tools import board_tool
+
+            return board_tool(self.root, name)
         default = DEFAULT_EXECUTABLES.get(name)
         if default and os.access(default, os.X_OK):
             return default

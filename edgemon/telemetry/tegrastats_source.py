@@ -92,7 +92,8 @@ class TegrastatsSource(Source):
     # -- discovery ---------------------------------------------------------------------
 
     def find_executable(self) -> str | None:
-        """Configured ``ctx.executables["tegrastats"]``, else PATH / /usr/bin (under a non-/ root: only there)."""
+        """Configured ``ctx.executables["tegrastats"]``, else PATH / /usr/bin; under a non-/ root
+        only inside it (usr/sbin, usr/bin, bin: where an emulated board keeps its tools)."""
         configured = self.ctx.executables.get("tegrastats")
         if configured:
             found = configured if os.sep in configured else shutil.which(configured)
@@ -101,8 +102,11 @@ class TegrastatsSource(Source):
             found = shutil.which("tegrastats")
             if found:
                 return found
-        candidate = str(self.ctx.path(DEFAULT_PATH))
-        return candidate if _is_executable(candidate) else None
+            candidate = str(self.ctx.path(DEFAULT_PATH))
+            return candidate if _is_executable(candidate) else None
+        from edgemon.platform.tools import board_tool
+
+        return board_tool(Path(self.ctx.root), "tegrastats")
 
     def command(self, exe: str | None = None) -> list[str]:
         exe = exe or self._exe or self.find_executable() or "tegrastats"
