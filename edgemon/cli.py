@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("replay", help="play a recording back in the dashboard",
                         description="Replay a recording: space play/pause, + and - speed (1x to 1000x), "
-                        "left/right seek 10 s, [ and ] seek 1 min, home/end, n/N next/previous event.",
+                        "left/right seek 10 s, [ and ] seek 1 min, home/end, n/N next/previous event, "
+                        "t/T next/previous throttling episode, a analysis of the whole recording. A timeline "
+                        "strip under the header shows throttled stretches and marks.",
                         formatter_class=_Formatter)
     _session_arg(rp, optional=True)
     rp.add_argument("--speed", type=float, default=1.0, help="initial speed, 1 to 1000 (default: 1)")
@@ -497,7 +499,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     rec = open_recording(resolve_session(args.session))
     feed = ReplayFeed(rec)
     feed.command("speed", factor=args.speed)
-    return run_dashboard(feed, ascii=args.ascii)
+    try:
+        return run_dashboard(feed, ascii=args.ascii)
+    finally:
+        feed.close()
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

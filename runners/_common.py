@@ -358,6 +358,7 @@ class _Session(object):
                     return "done"
                 if ctrl.paused:
                     # Acknowledge with the exact count: every row before it is already flushed.
+                    self.settle()
                     rows.flush()
                     writer.event("pause", iterations=n)
                     ctrl.wait_while_paused()
@@ -383,6 +384,10 @@ class _Session(object):
                 n, t1 = hot(n, next_n, next_t)
         finally:
             self.iterations = max(self.iterations, n)  # hot() records its own count if run() raised
+
+    def settle(self):
+        """Finish work still in flight so every started iteration has its row (a pause ack
+        counts them). Synchronous runners have none; the OpenVINO async session drains."""
 
     def hot_loop(self, run, append, from_ns):
         """``hot(n, next_n, next_t) -> (n, t1_ns)``: iterate until n >= next_n or t1 >= next_t.

@@ -255,6 +255,11 @@ class _Session(_common._Session):
             if pump is not None:
                 pump.drain(self.buf.raw)
 
+    def settle(self):
+        pump = getattr(self.args, "async_pump", None)
+        if pump is not None:
+            pump.drain(self.buf.raw)
+
     def hot_loop(self, run, append, from_ns):
         pump = getattr(self.args, "async_pump", None)
         if pump is None:

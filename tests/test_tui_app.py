@@ -283,7 +283,10 @@ async def test_q_on_a_detachable_session_asks_detach_or_stop():
 async def test_q_then_escape_stays():
     app, feed = make_app("linux", seconds=10, can_detach=True)
     async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("q", "escape")
+        await pilot.press("q")
+        await settle(app, pilot)
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("escape")
         await settle(app, pilot)
         assert app.is_running and feed.commands == []
 

@@ -179,7 +179,10 @@ class Recording:
 def _read_segment(kind: str, path: Path, problems: list[str]) -> pa.Table | None:
     name = f"{kind}/{path.name}"
     try:
-        table = pq.read_table(str(path))
+        # ParquetFile.read, not pq.read_table: the latter builds a dataset per file (and imports
+        # pyarrow.dataset), twice the time for the many small segments of a long session.
+        with pq.ParquetFile(str(path)) as f:
+            table = f.read()
     except FileNotFoundError:
         return None
     except Exception as e:  # noqa: BLE001 - corrupt/foreign file: say so, go on
@@ -227,7 +230,10 @@ def _combine(kind: str, parts: list[pa.Table]) -> pa.Table:
     t = table.column(time_col)
     if len(t) > 1 and not _is_sorted(t):
         table = table.sort_by(time_col)
-    return table.combine_chunks()
+    # No combine_chunks(): one chunk per file is fine for every reader (a column's to_numpy()
+    # concatenates anyway, ReplayFeed searches the chunks), and it saves a copy of every
+    # column -- 230 MB for the latency of a 3-hour session at 1000 inferences/s.
+    return table
 
 
 def _concat_union(parts: list[pa.Table]) -> pa.Table:
@@ -247,10 +253,20 @@ def _concat_union(parts: list[pa.Table]) -> pa.Table:
 
 
 def _is_sorted(col: pa.ChunkedArray) -> bool:
+    """Ascending within and across chunks; checked chunk by chunk on zero-copy views."""
     import numpy as np
 
-    a = col.to_numpy()
-    return bool(np.all(a[1:] >= a[:-1]))
+    previous = None
+    for chunk in col.chunks:
+        if len(chunk) == 0:
+            continue
+        a = chunk.to_numpy(zero_copy_only=False)
+        if previous is not None and a[0] < previous:
+            return False
+        if a.shape[0] > 1 and not bool(np.all(a[1:] >= a[:-1])):
+            return False
+        previous = a[-1]
+    return True
 
 
 def _one_line(e: BaseException) -> str:

@@ -1,8 +1,15 @@
-"""The live/replay dashboard: polls a Feed at most ``redraw_hz`` times a second and redraws once per poll.
+"""The live/replay dashboard: polls a Feed ``redraw_hz`` times a second (default 2, at most 4)
+and redraws once per poll, only the panel lines that changed.
 
 The feed is drained on the UI thread (``drain``/``status``/``machine_state`` are
 cheap by contract); ``feed.command`` may block (nvpmodel takes seconds), so
 commands run one at a time on a single background thread, in key-press order.
+
+Optional feed extras (ReplayFeed has them; a feed without them simply lacks the feature):
+``timeline()`` -> :class:`edgemon.view.timeline.Timeline` (the strip under the header),
+``analysis()`` -> the ``edgemon.analysis.summary.analyze`` dict or None while
+``analysis_state`` is not ``ready`` (the ``a`` screen), commands ``next_episode`` /
+``prev_episode`` (``t`` / ``T``).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from edgemon.tui.screens import (
+    AnalysisScreen,
     ConfirmScreen,
     CoresScreen,
     HelpScreen,
@@ -34,15 +42,19 @@ from edgemon.tui.widgets.jetson import JetsonPanel
 from edgemon.tui.widgets.latency import LatencyPanel
 from edgemon.tui.widgets.memory import SystemPanel
 from edgemon.tui.widgets.throughput import ThroughputPanel
+from edgemon.tui.widgets.timeline import TimelineStrip
 from edgemon.view.feed import Feed, FeedStatus, FeedUpdate, MachineView
 from edgemon.view.metric_groups import has_accelerator_metrics
 from edgemon.view.model import DashboardModel
+from edgemon.view.timeline import Timeline
 
 REPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 TERMINAL_CHECK_S = 5.0
 LIVE_ONLY = {"mark", "pause"}
 JETSON_ONLY = {"power_mode", "cores", "jetson_clocks", "fan"}
 REPLAY_ONLY = {"replay", "speed", "seek", "seek_to"}
+DEFAULT_REDRAW_HZ = 2.0
+MAX_REDRAW_HZ = 4.0       # SSH bandwidth and the monitor's own CPU
 
 
 class DashboardApp(App[int]):
@@ -63,6 +75,9 @@ class DashboardApp(App[int]):
         Binding("j", "jetson_clocks", "clocks"),
         Binding("f", "fan", "fan"),
         Binding("space", "replay('toggle')", "play/pause"),
+        Binding("t", "replay('next_episode')", "next throttling"),
+        Binding("T", "replay('prev_episode')", "previous throttling", show=False),
+        Binding("a", "analysis", "analysis"),
         Binding("plus", "speed(1)", "faster", key_display="+"),
         Binding("minus", "speed(-1)", "slower", key_display="-"),
         Binding("left", "seek(-10)", "-10s", key_display="<-"),
@@ -75,16 +90,21 @@ class DashboardApp(App[int]):
         Binding("N", "replay('prev_event')", "previous event", show=False),
     ]
 
-    def __init__(self, feed: Feed, *, ascii: bool = False, redraw_hz: float = 4.0,
+    def __init__(self, feed: Feed, *, ascii: bool = False, redraw_hz: float = DEFAULT_REDRAW_HZ,
                  model: DashboardModel | None = None) -> None:
         super().__init__()
         self.feed = feed
         self.ascii = ascii
-        self.redraw_hz = min(max(redraw_hz, 0.1), 4.0)   # never faster than 4 Hz (SSH bandwidth)
+        self.redraw_hz = min(max(redraw_hz, 0.1), MAX_REDRAW_HZ)
         self.model = model or DashboardModel()
         self.latency_window = False
         self.status = FeedStatus(state="starting")
-        self.machine: MachineView | None = None
+        # Known before the footer is composed: which keys it shows depends on it (check_action).
+        try:
+            self.machine: MachineView | None = feed.machine_state()
+        except Exception:  # noqa: BLE001 - the first poll reports what broke
+            self.machine = None
+        self.timeline: Timeline | None = None
         self.feed_error = ""
         self.polls = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemon-command")
@@ -94,10 +114,12 @@ class DashboardApp(App[int]):
     def compose(self) -> ComposeResult:
         # Kept as attributes: while a modal is on top, app.query() would search the modal.
         self.header = Header(id="header")
+        self.timeline_strip = TimelineStrip(id="timeline")
         self.jetson_panel = JetsonPanel(id="jetson")
         self.strip = StatusStrip(id="strip")
-        self.panels: list[Panel] = [self.header]
+        self.panels: list[Panel] = [self.header, self.timeline_strip]
         yield self.header
+        yield self.timeline_strip
         with Horizontal(id="top"):
             yield self._panel(LatencyPanel(id="latency"))
             yield self._panel(ThroughputPanel(id="throughput"))
@@ -117,6 +139,9 @@ class DashboardApp(App[int]):
         if self.ascii:
             self.screen.add_class("ascii")
         self.jetson_panel.display = False
+        has_timeline = callable(getattr(self.feed, "timeline", None))
+        self.timeline_strip.display = has_timeline
+        self.screen.set_class(has_timeline, "-timeline")
         self.poll()
         self.set_interval(1.0 / self.redraw_hz, self.poll)
         self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
@@ -129,14 +154,18 @@ class DashboardApp(App[int]):
     def poll(self) -> None:
         """Drain the feed and redraw once. Synchronous, so polls can never overlap; the timer
         skips ticks a slow poll missed instead of queueing them."""
+        had_machine = self.machine is not None
         try:
             update = self.feed.drain()
             self.status = self.feed.status()
             self.machine = self.feed.machine_state()
+            self.timeline = self._feed_timeline()
             self.feed_error = ""
         except Exception as exc:  # the dashboard stays up and says what broke
             update = FeedUpdate()
             self.feed_error = f"{type(exc).__name__}: {exc}"
+        if (self.machine is not None) != had_machine:
+            self.refresh_bindings()     # the Jetson keys come and go with the controls
         self.model.apply(update)
         self.model.observe(self.status)
         self.polls += 1
@@ -150,12 +179,34 @@ class DashboardApp(App[int]):
                 panel.show(view)
         if isinstance(self.screen, CoresScreen) and self.machine is not None:
             self.screen.update_machine(self.machine)
+        elif isinstance(self.screen, AnalysisScreen):
+            self.screen.update_analysis(*self._analysis_args())
+
+    def _feed_timeline(self) -> Timeline | None:
+        timeline = getattr(self.feed, "timeline", None)
+        return timeline() if callable(timeline) else None
+
+    def _analysis_args(self) -> tuple[dict | None, str, str, list[float]]:
+        """(result, state, error, episode starts) for the analysis screen."""
+        feed = self.feed
+        result = feed.analysis() if callable(getattr(feed, "analysis", None)) else None
+        state = str(getattr(feed, "analysis_state", "ready" if result is not None else "off"))
+        error = str(getattr(feed, "analysis_error", ""))
+        timeline = self.timeline
+        if result is not None and timeline is not None and timeline.state == "ready":
+            starts = [e.start_s for e in timeline.episodes]
+        else:
+            from edgemon.view.analysis_text import episode_starts
+
+            starts = episode_starts(result) if result is not None else []
+        return result, state, error, starts
 
     def view_state(self) -> ViewState:
         return ViewState(
             model=self.model, status=self.status, meta=getattr(self.feed, "meta", {}) or {},
             machine=self.machine, is_replay=bool(self.feed.is_replay), ascii=self.ascii,
             latency_window=self.latency_window, unavailable=self.unavailable(), feed_error=self.feed_error,
+            timeline=self.timeline,
         )
 
     def unavailable(self) -> list[tuple[str, str]]:
@@ -190,6 +241,10 @@ class DashboardApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         replay = bool(self.feed.is_replay)
+        if action == "analysis":
+            return callable(getattr(self.feed, "analysis", None))
+        if action == "replay" and parameters and str(parameters[0]).endswith("_episode"):
+            return replay and callable(getattr(self.feed, "timeline", None))
         if action in REPLAY_ONLY:
             return replay
         if action in LIVE_ONLY:
@@ -260,6 +315,12 @@ class DashboardApp(App[int]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_help(), self.source_help()))
 
+    def action_analysis(self) -> None:
+        def chosen(start_s: float | None) -> None:
+            if start_s is not None:
+                self.send("seek", to=float(start_s))
+        self.push_screen(AnalysisScreen(*self._analysis_args()), chosen)
+
     def action_toggle_window(self) -> None:
         self.latency_window = not self.latency_window
         self.poll()
@@ -268,8 +329,9 @@ class DashboardApp(App[int]):
         out = []
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
-            name = binding.action.split("(")[0]
-            if self.check_action(name, ()) is False:
+            name, _, args = binding.action.partition("(")
+            params = tuple(a.strip(" '\")") for a in args.split(",") if a.strip(" ')\"")) if args else ()
+            if self.check_action(name, params) is False:
                 continue
             keys = ", ".join(binding.key_display or k for k in binding.key.split(","))
             if binding.key_display and "," in binding.key:

@@ -17,10 +17,12 @@ import numpy as np
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.telemetry.base import SourceStatus
 from edgemon.view.feed import Feed, FeedStatus, FeedUpdate, MachineView
+from edgemon.view.timeline import Episode, Timeline, marks_from_events
 
 T0_NS = 1_000_000_000_000       # fixed monotonic origin so rendered text never shows the real clock
 NS = 1_000_000_000
 SCENARIOS = ("linux", "jetson", "crashed", "replay")
+THROTTLE_S = (40.0, 150.0)     # the Jetson scenarios throttle from 40 s; the replay recovers at 150 s
 
 JETSON_MODES = [{"id": 0, "name": "15W"}, {"id": 1, "name": "7W"}, {"id": 2, "name": "MAXN_SUPER"}]
 
@@ -73,6 +75,9 @@ class FakeFeed(Feed):
         self.speed = 10.0 if self.is_replay else 1.0
         self.meta = self._meta()
         self._machine = self._initial_machine(recording) if scenario == "jetson" else None
+        if not self.is_replay:   # the replay extras exist for replays only (the app looks for them)
+            self.timeline = None  # type: ignore[assignment]
+            self.analysis = None  # type: ignore[assignment]
 
     # ---- Feed API --------------------------------------------------------------------------
 
@@ -177,7 +182,7 @@ class FakeFeed(Feed):
         rng = np.random.default_rng([self.seed, tick])
         crashed = self.crash_at_s is not None and t_s > self.crash_at_s
         busy = 0.0 if crashed else 1.0
-        throttled = self.jetson and t_s >= 40.0
+        throttled = self.jetson and t_s >= THROTTLE_S[0] and not (self.is_replay and t_s >= THROTTLE_S[1])
         values: dict[str, float] = {}
         utils = []
         for cpu in range(self._n_cores()):
@@ -240,7 +245,7 @@ class FakeFeed(Feed):
         return sample, batch, self._script_events(tick, t_ns)
 
     def _script_events(self, tick: int, t_ns: int) -> list[Event]:
-        at = {int(round(s * self.hz)) for s in (0.1, 0.2, self.warmup_s, 20.0, 30.0, 40.0)}
+        at = {int(round(s * self.hz)) for s in (0.1, 0.2, self.warmup_s, 20.0, 30.0, 40.0, 150.0)}
         if tick not in at and not (self.crash_at_s is not None and tick == int(round(self.crash_at_s * self.hz)) + 1):
             return []
         out = []
@@ -262,6 +267,8 @@ class FakeFeed(Feed):
         if self.jetson and tick == int(round(40.0 * self.hz)):
             out.append(Event(t_ns, EventKind.THROTTLE_BEGIN,
                              {"reason": "thermal: gpu 83 C near trip", "metric": "gpu_freq_mhz"}))
+        if self.is_replay and tick == int(round(150.0 * self.hz)):
+            out.append(Event(t_ns, EventKind.THROTTLE_END, {"metric": "gpu_freq_mhz"}))
         if self.crash_at_s is not None and tick == int(round(self.crash_at_s * self.hz)) + 1:
             out.append(Event(t_ns, EventKind.WORKER_CRASHED,
                              {"returncode": -9, "signal": 9, "signal_name": "SIGKILL",
@@ -371,6 +378,68 @@ class FakeFeed(Feed):
         if not marks:
             return "no later event"
         return self._cmd_seek(to=None, delta_s=marks[0] - self._target_tick / self.hz)
+
+    def _cmd_next_episode(self) -> str:
+        return self._episode_jump(forward=True)
+
+    def _cmd_prev_episode(self) -> str:
+        return self._episode_jump(forward=False)
+
+    def _episode_jump(self, forward: bool) -> str:
+        if not self.is_replay:
+            return "episodes: not available here"
+        timeline = self.timeline()
+        now = self._target_tick / self.hz
+        episode = timeline.next_episode(now) if forward else timeline.prev_episode(now)
+        if episode is None:
+            return "no later throttling episode" if forward else "no earlier throttling episode"
+        return self._cmd_seek(delta_s=episode.start_s - now)
+
+    # ---- replay extras (what ReplayFeed computes from the analysis of its recording) -------
+
+    analysis_state = "ready"
+    analysis_error = ""
+
+    def timeline(self) -> Timeline:
+        """Scripted: both clocks throttle (thermal) from 40 s to 150 s; a mark and a power-mode change."""
+        if not hasattr(self, "_timeline"):
+            lo, hi = THROTTLE_S
+            episodes = (
+                Episode(lo, hi, "cpu", "thermal", "cpu0_freq_mhz", 1208.0, 1510.0, 20.0),
+                Episode(lo, hi, "gpu", "thermal", "gpu_freq_mhz", 510.0, 624.75, 18.4),
+            )
+            marks = marks_from_events([(20.0, EventKind.MARK, {"note": "door opened"}),
+                                       (30.0, EventKind.POWER_MODE, {"to_id": 0, "name": "15W", "ok": True})])
+            self._timeline = Timeline(self.length_s, episodes, tuple(marks))
+        return self._timeline
+
+    def analysis(self) -> dict[str, Any]:
+        """A canned ``analyze()`` result with the shape the analysis screen reads."""
+        lo, hi = THROTTLE_S
+        episodes = [
+            {"domain": d, "clocks": [c], "start_s": lo, "end_s": hi, "duration_s": hi - lo, "ceiling_mhz": ceil,
+             "clock_mhz": clk, "min_clock_mhz": clk, "drop_mhz": ceil - clk, "drop_pct": (ceil - clk) / ceil * 100,
+             "cause": "thermal", "causes": ["thermal"], "evidence": ["temp_gpu_c reached 83.0 C (trip point 99 C)"]}
+            for d, c, ceil, clk in (("cpu", "cpu0_freq_mhz", 1510.0, 1208.0), ("gpu", "gpu_freq_mhz", 624.75, 510.0))
+        ]
+        return {
+            "session": self.meta["record_path"], "host": self.meta["host"], "runner": self.meta["runner"],
+            "model": self.meta["model"], "state": "ended", "duration_s": self.length_s, "measured_s": 177.0,
+            "items": 21240, "throughput_ips": 120.0,
+            "latency_ms": {"count": 21240, "min": 5.9, "mean": 8.9, "median": 8.6, "p90": 10.1, "p95": 10.6,
+                           "p99": 20.2, "p999": 24.8, "max": 27.5, "std": 1.6, "cov_pct": 18.0},
+            "throttling": {"available": True, "episodes": episodes, "episode_count": 2,
+                           "share_throttled": {"cpu": 0.62, "gpu": 0.62, "emc": 0.0}, "share_throttled_any": 0.62,
+                           "time_to_first_throttle_s": 37.0, "time_to_first_throttle_from": "first iteration",
+                           "inside": {"count": 13200, "p50_ms": 9.6, "p99_ms": 23.9, "throughput_ips": 120.0},
+                           "outside": {"count": 8040, "p50_ms": 8.0, "p99_ms": 19.9, "throughput_ips": 120.0}},
+            "levels": {"count": 2, "levels": [{"median_ms": 8.0, "share": 0.38}, {"median_ms": 9.6, "share": 0.62}]},
+            "change_points": {"points": [{"at_s": 40.0, "before_median_ms": 8.0, "after_median_ms": 9.6,
+                                          "change_pct": 20.0}]},
+            "energy": {"available": True, "avg_power_mw": 9500.0, "energy_j": 1681.5, "window_s": 177.0,
+                       "mj_per_item": 79.2, "baseline_mw": None},
+            "problems": [],
+        }
 
     def _cmd_prev_event(self) -> str:
         marks = [s for s in (0.1, 0.2, self.warmup_s, 20.0, 30.0, 40.0) if s < self._target_tick / self.hz - 1e-9]

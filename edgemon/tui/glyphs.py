@@ -59,6 +59,25 @@ def graph_rows(values: np.ndarray, height: int, top: float, ascii: bool = False)
     return rows
 
 
+_SPARK = "▁▂▃▄▅▆▇█"
+_SPARK_ASCII = "_.-:=+*#"
+
+
+def spark(levels: np.ndarray, ascii: bool = False) -> str:
+    """One character per level ``0..7`` (``-1``: no data, a space); see ``edgemon.view.trend.levels``."""
+    chars = _SPARK_ASCII if ascii else _SPARK
+    return "".join(chars[v] if v >= 0 else " " for v in levels.tolist())
+
+
+def timeline_chars(ascii: bool) -> dict[str, str]:
+    """The replay timeline: track before/after the playhead, the playhead, throttled shading, marks."""
+    if ascii:
+        return {"done": "=", "track": "-", "head": "|", "shade": "#",
+                "crash": "X", "mode": "*", "mark": "v", "control": "+"}
+    return {"done": "━", "track": "─", "head": "┃", "shade": "▒",
+            "crash": "✖", "mode": "◆", "mark": "▼", "control": "•"}
+
+
 def frame_chars(ascii: bool) -> dict[str, str]:
     """Separators and markers that change in ASCII mode."""
     if ascii:

@@ -7,11 +7,12 @@ from typing import Callable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from edgemon.view.analysis_text import EPISODE_COLUMNS, episode_rows, summary_lines
 from edgemon.view.feed import MachineView
 
 
@@ -210,6 +211,77 @@ class CoresScreen(ModalScreen[None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.action_toggle()   # Enter works like space
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+LINE_STYLES = {"head": "bold underline", "text": "", "note": "yellow"}
+STATE_TEXT = {
+    "waiting": "reading the recording's latency rows ...",
+    "running": "analysing the recording (latency statistics, throttling, levels, energy) ...",
+    "off": "analysis is off for this replay",
+}
+
+
+class AnalysisScreen(ModalScreen["float | None"]):
+    """The analysis of the whole recording (``edgemon analyze`` in the dashboard). Enter on a
+    throttling episode closes the screen and returns its start (seconds from the start)."""
+
+    BINDINGS = [Binding("escape,a,q", "close", "close")]
+
+    def __init__(self, result: dict | None, state: str, error: str = "", starts: list[float] | None = None) -> None:
+        super().__init__()
+        self.result, self.state, self.error = result, state, error
+        self.starts = list(starts or [])
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="analysis-box"):
+            yield Static(Text("analysis of the whole recording", style="bold"), id="analysis-title")
+            with VerticalScroll(id="analysis-scroll"):
+                yield Static(self._summary(), id="analysis-text")
+            yield DataTable(id="episodes", cursor_type="row", show_cursor=True)
+            yield Static(Text("Enter: jump to the episode   Escape: close", style="dim"), id="analysis-keys")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(*EPISODE_COLUMNS)
+        self._fill()
+        table.focus()
+
+    def _summary(self) -> Text:
+        if self.result is None:
+            text = self.error if self.state == "failed" else STATE_TEXT.get(self.state, self.state)
+            return Text(text or "no analysis", style="yellow" if self.state == "failed" else "dim")
+        out = Text()
+        for i, (kind, line) in enumerate(summary_lines(self.result)):
+            if i:
+                out.append("\n")
+            out.append(line, style=LINE_STYLES.get(kind, ""))
+        return out
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        rows = episode_rows(self.result) if self.result is not None else []
+        for row in rows:
+            table.add_row(*row)
+        table.display = bool(rows)
+
+    def update_analysis(self, result: dict | None, state: str, error: str = "",
+                        starts: list[float] | None = None) -> None:
+        """The app calls this on each poll; redraws once, when the analysis arrives."""
+        if result is self.result and state == self.state:
+            return
+        self.result, self.state, self.error = result, state, error
+        self.starts = list(starts or [])
+        self.query_one("#analysis-text", Static).update(self._summary())
+        self._fill()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        row = event.cursor_row
+        if 0 <= row < len(self.starts):
+            self.dismiss(self.starts[row])
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -71,6 +71,13 @@ class Feed:
       replay: play, pause, toggle, seek(delta_s=+-N) , seek(to="start"|"end"), speed(factor=N)
               next_event / prev_event
     An unsupported command returns a message saying so, never raises.
+
+    Optional extras a replay offers (the dashboard looks them up by name, so a feed
+    without them simply has no timeline strip or analysis screen):
+      timeline() -> edgemon.view.timeline.Timeline   throttled stretches and marks
+      analysis() -> dict | None                      edgemon.analysis.summary.analyze()
+      analysis_state: waiting | running | ready | failed | off;  analysis_error: str
+      commands next_episode / prev_episode
     """
 
     is_replay = False

@@ -6,11 +6,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
+from textual.content import Content
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.visual import Visual
 from textual.widget import Widget
 
 from edgemon.tui.glyphs import bar
 from edgemon.view.feed import FeedStatus, MachineView
 from edgemon.view.model import DashboardModel
+from edgemon.view.timeline import Timeline
+
+_WAITING = Text("waiting for data ...", style="dim")
 
 
 @dataclass
@@ -26,10 +33,17 @@ class ViewState:
     latency_window: bool = False           # latency panel: last N s instead of the whole session
     unavailable: list[tuple[str, str]] = field(default_factory=list)   # (name, reason)
     feed_error: str = ""                   # the feed itself failed; the dashboard stays up
+    timeline: Timeline | None = None       # replay: the whole session (episodes, marks)
 
 
 class Panel(Widget):
-    """A bordered panel that re-renders from the latest :class:`ViewState` at its current size."""
+    """A bordered panel that re-renders from the latest :class:`ViewState` at its current size.
+
+    Painting is most of the dashboard's cost, so a panel repaints as little as it can:
+    nothing when its text is unchanged, only the lines that changed otherwise, and each
+    line is turned into a Textual ``Strip`` once (``render_line`` serves cached strips,
+    instead of Textual re-rendering the whole text on every refresh).
+    """
 
     DEFAULT_CLASSES = "panel"
     TITLE = ""
@@ -38,7 +52,9 @@ class Panel(Widget):
         super().__init__(id=id)
         self.view: ViewState | None = None
         self.border_title = self.TITLE
-        self._cache: tuple[tuple[int, int], Text] | None = None
+        self._text_size = (0, 0)
+        self._lines: list[Text | None] | None = None      # the text at ``_text_size`` by line (None: past its end)
+        self._strips: dict[int, tuple[Text, Any, Strip]] = {}   # y -> (line, (width, style), strip)
         self._titles = (self.TITLE, "")
 
     def set_titles(self, title: str | None = None, subtitle: str | None = None) -> None:
@@ -51,34 +67,61 @@ class Panel(Widget):
         self._titles = new
 
     def show(self, view: ViewState) -> None:
-        """Take a new snapshot; repaint only if the text at the current size changed.
-
-        Painting is most of the dashboard's cost, and many panels (events, memory,
-        header) are unchanged on most polls.
-        """
+        """Take a new snapshot; repaint only the lines whose text at the current size changed."""
         self.view = view
         size = (self.size.width, self.size.height)
-        if size[0] <= 0 or size[1] <= 0:   # hidden or not laid out yet: render() computes on layout
-            self._cache = None
+        if size[0] <= 0 or size[1] <= 0:   # hidden or not laid out yet: render_line computes on layout
+            self._lines = None
             return
-        text = self.render_panel(view, *size)
-        if self._cache is not None and self._cache[0] == size and self._cache[1] == text:
+        lines = _split(self.render_panel(view, *size), size[1])
+        old = self._lines if self._text_size == size else None
+        self._text_size, self._lines = size, lines
+        if old is None:
+            self.refresh()
             return
-        self._cache = (size, text)
-        self.refresh()
+        changed = [y for y in range(size[1]) if lines[y] != old[y]]
+        if len(changed) == size[1]:
+            self.refresh()
+        elif changed:
+            self.refresh(*(Region(0, y, size[0], 1) for y in changed))
+
+    def _current_lines(self) -> list[Text | None]:
+        size = (self.size.width, self.size.height)
+        if self.view is None:
+            return _split(_WAITING, max(size[1], 1))
+        if size[0] <= 0 or size[1] <= 0:
+            return []
+        if self._lines is None or self._text_size != size:   # resized (or first laid out) since the last poll
+            self._text_size, self._lines = size, _split(self.render_panel(self.view, *size), size[1])
+        return self._lines
 
     def render(self) -> Text:
-        if self.view is None:
-            return Text("waiting for data ...", style="dim")
-        size = (self.size.width, self.size.height)
-        if size[0] <= 0 or size[1] <= 0:
-            return Text("")
-        if self._cache is None or self._cache[0] != size:   # resized since the last poll
-            self._cache = (size, self.render_panel(self.view, *size))
-        return self._cache[1]
+        """The whole panel as one Text (tests and text selection; painting uses render_line)."""
+        return Text("\n").join(line for line in self._current_lines() if line is not None)
+
+    def render_line(self, y: int) -> Strip:
+        lines = self._current_lines()
+        width = self.size.width
+        line = lines[y] if 0 <= y < len(lines) else None
+        style = self.visual_style
+        if line is None:    # below the text: what Widget.render_line gives there
+            return Strip.blank(width, style.rich_style)
+        cached = self._strips.get(y)
+        if cached is not None and cached[1] == (width, style) and cached[0] == line:
+            return cached[2]
+        strips = Visual.to_strips(self, Content.from_rich_text(line, console=self.app.console), width, 1, style)
+        strip = strips[0] if strips else Strip.blank(width, style.rich_style)
+        self._strips[y] = (line, (width, style), strip)
+        return strip
 
     def render_panel(self, view: ViewState, width: int, height: int) -> Text:
         raise NotImplementedError
+
+
+def _split(text: Text, height: int) -> list[Text | None]:
+    """``height`` entries: the text's lines (extra ones dropped), then None for each missing one."""
+    lines: list[Text | None] = list(text.split("\n", allow_blank=True))[:height]
+    return lines + [None] * (height - len(lines))
 
 
 def gauge(text: Text, label: str, fraction: float, width: int, ascii: bool, style: str, right: str = "",

@@ -6,6 +6,7 @@ from rich.text import Text
 
 from edgemon.tui.glyphs import frame_chars
 from edgemon.tui.widgets.base import Panel, ViewState
+from edgemon.tui.widgets.timeline import CAUSE_STYLES
 from edgemon.view import fmt
 from edgemon.view import meta as session_meta
 
@@ -68,13 +69,17 @@ class Header(Panel):
             icon = g["play"] if status.playing else g["pause"]
             line.append(f"{icon} {status.speed:g}x ", style="bold magenta")
             tail = f" {fmt.clock(status.position_s)} / {fmt.clock(status.length_s)}"
-            track_w = max(0, min(60, width - len(line) - len(tail) - 2))
-            frac = status.position_s / status.length_s if status.length_s > 0 else 0.0
-            done = int(round(min(max(frac, 0.0), 1.0) * max(track_w - 1, 0)))
-            line.append(g["done"] * done, style="magenta")
-            line.append(g["head"], style="bold magenta")
-            line.append(g["track"] * max(0, track_w - done - 1), style="grey50")
-            line.append(tail)
+            if view.timeline is not None:   # the timeline strip below is the progress bar
+                line.append(tail.lstrip())
+                line.append_text(self._replay_context(view, g))
+            else:
+                track_w = max(0, min(60, width - len(line) - len(tail) - 2))
+                frac = status.position_s / status.length_s if status.length_s > 0 else 0.0
+                done = int(round(min(max(frac, 0.0), 1.0) * max(track_w - 1, 0)))
+                line.append(g["done"] * done, style="magenta")
+                line.append(g["head"], style="bold magenta")
+                line.append(g["track"] * max(0, track_w - done - 1), style="grey50")
+                line.append(tail)
         else:
             if status.message:
                 line.append(status.message, style="bold yellow")
@@ -91,3 +96,24 @@ class Header(Panel):
         line.truncate(width, overflow="ellipsis")
         return line
 
+    @staticmethod
+    def _replay_context(view: ViewState, g: dict[str, str]) -> Text:
+        """What the playhead is in: a throttling episode, else how many there are (or that the
+        analysis is still running)."""
+        timeline, status = view.timeline, view.status
+        out = Text(f" {g['sep']} ")
+        episode = timeline.episode_at(status.position_s) if timeline is not None else None
+        if "loading" in status.message:
+            out.append("loading latency ...", style="dim")
+        elif episode is not None:
+            out.append(episode.describe(), style=f"bold {CAUSE_STYLES.get(episode.cause, 'yellow')}")
+        elif timeline is None or timeline.state == "analysing":
+            out.append("analysing ...", style="dim")
+        elif timeline.state == "unavailable":
+            out.append(timeline.note or "no throttling analysis", style="dim")
+        else:
+            n = len(timeline.episodes)
+            out.append(f"{n} throttling episode{'s' if n != 1 else ''}" + (" (t/T jump)" if n else ""), style="dim")
+        if status.message == "end of recording":
+            out.append(f" {g['sep']} end of recording", style="bold")
+        return out
