@@ -41,11 +41,12 @@ def measure(board: str, seconds: float, hz: float) -> tuple[float, dict[str, flo
         sampler = Sampler(sources, hz, lambda s: got.append(len(s.values)))
         sampler.start()
         time.sleep(2.0)  # let tegrastats start and every source prime
-        c0, t0 = cpu_s(), time.monotonic()
+        c0, t0, th0 = cpu_s(), time.monotonic(), sampler.stats().thread_cpu_ns
         time.sleep(seconds)
-        c1, t1 = cpu_s(), time.monotonic()
+        c1, t1, th1 = cpu_s(), time.monotonic(), sampler.stats().thread_cpu_ns
         sampler.stop()
-        return 100.0 * (c1 - c0) / (t1 - t0), sampler.costs(), len(got), max(got or [0])
+        thread_pct = 100.0 * (th1 - th0) / 1e9 / (t1 - t0)
+        return 100.0 * (c1 - c0) / (t1 - t0), thread_pct, sampler.costs(), len(got), max(got or [0])
 
 
 def main() -> int:
@@ -56,9 +57,10 @@ def main() -> int:
     args = ap.parse_args()
     print(f"{os.cpu_count()} cores, {args.hz:g} Hz, {args.seconds:g} s per board")
     for board in args.boards.split(","):
-        pct, costs, ticks, metrics = measure(board, args.seconds, args.hz)
+        pct, thread_pct, costs, ticks, metrics = measure(board, args.seconds, args.hz)
         per = "  ".join(f"{k} {v:.0f}us" for k, v in sorted(costs.items(), key=lambda kv: -kv[1]))
-        print(f"{board:<10} {pct:5.2f} % of one core  ({ticks} samples, {metrics} metrics)  per read: {per}")
+        print(f"{board:<10} {pct:5.2f} % of one core (sampler thread {thread_pct:.2f} %; {ticks} samples, "
+              f"{metrics} metrics)  wall time per read: {per}")
     return 0
 
 

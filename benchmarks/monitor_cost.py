@@ -4,7 +4,8 @@
 Runs, one after another on this machine, each for --seconds:
   1. `edgemon run --headless` (sampling at --hz, recording on) -> CPU % of one core of the
      monitor process only (the worker is its child and is excluded);
-  2. `edgemon run` with the dashboard in a pseudo-terminal of --size -> the same;
+  2. `edgemon run` with the dashboard in a pseudo-terminal of --size: the dashboard process
+     and the session process it attaches to (sampler + recorder + socket), each alone;
   3. `glances --stdout ...` at the same rate, if glances is installed (pip install glances);
 and measures `edgemon --help` start-up time (best of 10).
 Memory: the monitor's RSS at start and end of each run (for a long soak, pass --seconds 3600).
@@ -102,16 +103,34 @@ def run_dashboard(args, rec_dir) -> dict:
 
     threading.Thread(target=drain, daemon=True).start()
     try:
+        dash = psutil.Process(pid)
+        session = None
+        deadline = time.monotonic() + 30
+        while session is None and time.monotonic() < deadline:  # the detached session process
+            session = next((c for c in dash.children(recursive=True)
+                            if "edgemon.session.daemon" in " ".join(c.cmdline())), None)
+            time.sleep(0.2)
         t0 = time.monotonic()
-        res = measure(psutil.Process(pid), args.seconds)
+        results: dict = {}
+        threads = [threading.Thread(target=lambda: results.__setitem__("dash", measure(dash, args.seconds)))]
+        if session is not None:
+            threads.append(threading.Thread(
+                target=lambda: results.__setitem__("session", measure(session, args.seconds))))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        res = results["dash"]
         res["terminal_kib_per_s"] = received[0] / 1024 / (time.monotonic() - t0)
-        return res
+        return res, results.get("session")
     finally:
         try:
             os.write(fd, b"q")
+            time.sleep(1)
+            os.write(fd, b"s")  # the quit dialog: stop the session (d would detach)
         except OSError:
             pass
-        time.sleep(2)
+        time.sleep(3)
         stop(pid, pid)
         try:
             os.waitpid(pid, 0)
@@ -148,13 +167,15 @@ def main() -> int:
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}; {args.seconds:.0f} s per run, {args.hz:g} Hz")
     with tempfile.TemporaryDirectory() as tmp:
+        dash, session = run_dashboard(args, os.path.join(tmp, "d"))
         rows = [("edgemon headless", run_headless(args, os.path.join(tmp, "h"))),
-                (f"edgemon dashboard {args.size}", run_dashboard(args, os.path.join(tmp, "d"))),
+                (f"edgemon dashboard {args.size}", dash),
+                ("  its session process", session),
                 ("glances --stdout", run_glances(args))]
     print(f"{'process':<28} {'CPU % of 1 core':>16} {'RSS start':>10} {'RSS end':>9} {'RSS max':>9}")
     for name, r in rows:
         if r is None:
-            print(f"{name:<28} {'not installed (pip install glances)':>16}")
+            print(f"{name:<28} {'not measured (glances: pip install glances)':>16}")
             continue
         extra = f"   terminal output {r['terminal_kib_per_s']:.1f} KiB/s" if "terminal_kib_per_s" in r else ""
         print(f"{name:<28} {r['cpu_pct']:16.2f} {r['rss_start_mb']:9.1f}M {r['rss_end_mb']:8.1f}M "

@@ -61,7 +61,7 @@ class CpuFreqSource(Source):
         out: dict[str, float] = {}
         for metric, path in self._cur_paths:
             try:
-                khz = int(read_raw(path).split()[0])
+                khz = int(self.files.raw(path).split()[0])
             except (OSError, ValueError, IndexError):
                 continue       # offline core or no cpufreq for this core
             out[metric] = khz / 1000.0

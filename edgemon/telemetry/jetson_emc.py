@@ -112,12 +112,12 @@ class JetsonEmcSource(Source):
     def read(self) -> dict[str, float]:
         if self.clock_files is None:
             return {}
-        hz = read_int(Path(self.clock_files[0]))
+        hz = self.files.int(self.clock_files[0])
         if hz is None:
             raise OSError(f"EMC clock unreadable: {self.clock_files[0]}")
         out = {"emc_freq_mhz": hz / 1e6}
         if self.activity_path is not None and hz > 0:
-            activity = read_int(Path(self.activity_path))
+            activity = self.files.int(self.activity_path)
             if activity is not None:
                 out["emc_util_pct"] = activity / (hz / 1000.0)
         return out

@@ -164,7 +164,7 @@ class JetsonFanSource(Source):
     def read(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for metric, path, scale in self._paths:
-            v = read_int(Path(path))
+            v = self.files.int(path)
             if v is not None:
                 out[metric] = v * scale
         if self._paths and not out:

@@ -175,7 +175,7 @@ class JetsonGpuSource(Source):
         out: dict[str, float] = {}
         freqs: list[float] = []
         for metric, path in self._freq_paths:
-            hz = read_int(Path(path))
+            hz = self.files.int(path)
             if hz is None:
                 continue
             mhz = hz / 1e6
@@ -185,11 +185,11 @@ class JetsonGpuSource(Source):
         if freqs:
             out["gpu_freq_mhz"] = max(freqs)
         for metric, path in self._counter_paths:
-            hz = read_int(Path(path))
+            hz = self.files.int(path)
             if hz is not None:
                 out[metric] = hz / 1e6
         if self.load_path is not None:
-            permille = read_int(Path(self.load_path))
+            permille = self.files.int(self.load_path)
             if permille is not None:
                 out["gpu_util_pct"] = permille / 10.0
         if not out and (self._freq_paths or self.load_path):

@@ -82,14 +82,16 @@ class RailChannel:
     warn_alarm_path: str | None = None
     crit_alarm_path: str | None = None
 
-    def read_mw(self) -> float | None:
+    def read_mw(self, files=None) -> float | None:
+        """mW now; ``files`` (an OpenFiles) keeps the rail's files open between ticks."""
+        read = files.int if files is not None else (lambda p: read_int(Path(p)))
         if self.power_path is not None:
-            raw = read_int(Path(self.power_path))
+            raw = read(self.power_path)
             if raw is not None:
                 return raw * self.power_scale
         if self.volt_path is None or self.curr_path is None:
             return None
-        mv, ma = read_int(Path(self.volt_path)), read_int(Path(self.curr_path))
+        mv, ma = read(self.volt_path), read(self.curr_path)
         if mv is None or ma is None:
             return None
         return mv * ma / 1000.0
@@ -281,7 +283,7 @@ class JetsonPowerSource(Source):
         now = self._clock()
         out: dict[str, float] = {}
         for ch in self.rails:
-            mw = ch.read_mw()
+            mw = ch.read_mw(self.files)
             if mw is not None:
                 out[ch.metric] = mw
         if self.rails and not out:

@@ -23,4 +23,4 @@ class LoadAvgSource(Source):
         return SourceStatus(self.name, True)
 
     def read(self) -> dict[str, float]:
-        return {"load1": float(read_raw(self._path).split()[0])}
+        return {"load1": float(self.files.raw(self._path).split()[0])}

@@ -63,7 +63,7 @@ class MemorySource(Source):
         return SourceStatus(self.name, True)
 
     def read(self) -> dict[str, float]:
-        values = meminfo_metrics(parse_meminfo(read_raw(self._path).decode("ascii", "replace")))
+        values = meminfo_metrics(parse_meminfo(self.files.raw(self._path).decode("ascii", "replace")))
         if not values:
             raise ValueError(f"no MemTotal in {self._path}")
         return values

@@ -102,11 +102,14 @@ class ProcStatSource(Source):
         return SourceStatus(self.name, True, detail=detail)
 
     def read(self) -> dict[str, float]:
-        text = read_raw(self._stat_path).decode("ascii", "replace")
+        text = self.files.raw(self._stat_path).decode("ascii", "replace")
         cur = parse_proc_stat(text)
         if not cur:
             raise ValueError(f"no cpuN lines in {self._stat_path}")
-        online_list = parse_cpu_list(read_text(self._online_path))
+        try:
+            online_list = parse_cpu_list(self.files.raw(self._online_path).decode("ascii", "replace").strip())
+        except OSError:
+            online_list = None
         self._known.update(cur)
         if online_list is not None:
             self._known.update(online_list)

@@ -103,7 +103,7 @@ class ThermalSource(Source):
         out: dict[str, float] = {}
         for metric, _, path in self._zones:
             try:
-                c = int(read_raw(path).split()[0]) / 1000.0
+                c = int(self.files.raw(path).split()[0]) / 1000.0
             except (OSError, ValueError, IndexError):
                 continue       # power-gated or vanished zone: no reading this tick
             if c > MIN_VALID_C:
