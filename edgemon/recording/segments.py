@@ -212,4 +212,22 @@ def tail_to_parquet(tail: Path, *, fsync: bool = True) -> TailContents:
     tail.unlink()
     if fsync:
         fsync_dir(tail.parent)
+    release_memory()
     return TailContents(None, batches, good, total, error, streamed_rows=rows)
+
+
+def release_memory() -> None:
+    """Hand the roll's temporary buffers back to the OS, so a days-long session's RSS tracks
+    what it holds rather than its largest roll (Arrow's pool and glibc both keep freed pages)."""
+    import pyarrow as pa
+
+    try:
+        pa.default_memory_pool().release_unused()
+    except AttributeError:  # pyarrow < 9
+        pass
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        pass
