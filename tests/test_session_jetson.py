@@ -40,6 +40,12 @@ def _telemetry(folder):
     return ds.dataset(str(folder / "telemetry"), format="parquet").to_table()
 
 
+def res_start_ns(folder) -> int:
+    from edgemon.recording.reader import open_recording
+
+    return int(open_recording(folder).start_ns)
+
+
 def _events(folder):
     t = ds.dataset(str(folder / "events"), format="parquet").to_table()
     return [(k, json.loads(d)) for k, d in zip(t.column("kind").to_pylist(), t.column("details").to_pylist())]
@@ -99,6 +105,7 @@ def test_sustained_load_heats_the_board_until_clocks_throttle(tmp_path, monkeypa
                        for x in seen)
 
         assert _wait_for(throttled, timeout=30), "temperature never reached the trip with the clocks capped"
+        time.sleep(4)  # stay throttled long enough for an episode (the analysis drops < 1 s)
     finally:
         s.close()
     tel = _telemetry(tmp_path / "rec")
@@ -111,3 +118,15 @@ def test_sustained_load_heats_the_board_until_clocks_throttle(tmp_path, monkeypa
     first_hot = int(np.argmax(hot))
     assert temp.max() >= temp[0] + 5, "the board did not heat up under load"
     assert (freq[first_hot:] < ceiling).any()  # and the clocks came down
+
+    # the analysis finds it: a thermal episode on the CPU clock, starting once the zone was hot
+    from edgemon.analysis.summary import analyze
+    from edgemon.recording.reader import open_recording
+
+    res = analyze(open_recording(tmp_path / "rec"))
+    episodes = [e for e in res["throttling"]["episodes"] if e["domain"] == "cpu"]
+    assert episodes, res["throttling"]
+    assert {e["cause"] for e in episodes} == {"thermal"}
+    t = np.array(tel.column("t_ns").to_pylist(), dtype=np.int64)[ok]
+    first_hot_s = (t[first_hot] - res_start_ns(tmp_path / "rec")) / 1e9
+    assert min(e["start_s"] for e in episodes) >= first_hot_s - 1.0
