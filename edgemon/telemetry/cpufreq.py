@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_int, read_text, read_raw
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_int, read_text
 from edgemon.telemetry.procstat import sysfs_cpu_dirs
 
 

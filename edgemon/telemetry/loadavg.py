@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text, read_raw
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
 
 
 class LoadAvgSource(Source):

@@ -8,7 +8,7 @@ estimated as MemFree + Buffers + Cached.
 
 from __future__ import annotations
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text, read_raw
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
 
 _WANTED = ("MemTotal", "MemAvailable", "MemFree", "Buffers", "Cached",
            "SwapTotal", "SwapFree", "SwapCached")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text, read_raw
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
 
 _CPU_DIR_RE = re.compile(r"^cpu(\d+)$")
 

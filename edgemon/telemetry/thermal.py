@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_int, read_text, read_raw
+from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_int, read_text
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _ZONE_RE = re.compile(r"^thermal_zone(\d+)$")
