@@ -13,12 +13,13 @@ This module imports nothing heavy (no pyarrow): the CLI and the writer import it
 from __future__ import annotations
 
 import errno
+from contextlib import contextmanager
 import fcntl
 import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from edgemon.errors import UserError
 
@@ -69,17 +70,19 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, data: dict[str, Any], *, fsync: bool = True) -> None:
-    """Write ``path`` so that a crash leaves either the old or the new file, never half of one."""
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+@contextmanager
+def atomic_file(dest: Path, *, fsync: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; on success fsync it and rename it to ``dest``.
+
+    A crash leaves either the old ``dest`` or the new one, never half of one (a stray
+    ``*.tmp`` is removed by recover); on an error the temporary file is deleted.
+    """
+    tmp = dest.with_name(dest.name + TMP_SUFFIX)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
+        yield tmp
+        if fsync:
+            fsync_file(tmp)
+        os.replace(tmp, dest)
     except BaseException:
         try:
             tmp.unlink()
@@ -87,7 +90,14 @@ def write_json_atomic(path: Path, data: dict[str, Any], *, fsync: bool = True) -
             pass
         raise
     if fsync:
-        fsync_dir(path.parent)
+        fsync_dir(dest.parent)
+
+
+def write_json_atomic(path: Path, data: dict[str, Any], *, fsync: bool = True) -> None:
+    """Write ``path`` so that a crash leaves either the old or the new file, never half of one."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    with atomic_file(path, fsync=fsync) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def not_a_recording(path: Path) -> UserError:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgemon.recording.layout import SCHEMA_VERSION, TMP_SUFFIX, fsync_dir, fsync_file
+from edgemon.recording.layout import SCHEMA_VERSION, TMP_SUFFIX, atomic_file, fsync_dir, fsync_file
 
 # Fixed columns per stream (telemetry adds one float64 column per metric after t_ns).
 TIME_COLUMN = {"telemetry": "t_ns", "latency": "t_end_ns", "events": "t_ns"}
@@ -105,21 +105,9 @@ def write_parquet_atomic(table, dest: Path, *, fsync: bool = True) -> None:
     """zstd Parquet at ``dest`` via ``dest.tmp`` + fsync + rename: a crash never leaves a torn ``dest``."""
     import pyarrow.parquet as pq
 
-    tmp = dest.with_name(dest.name + TMP_SUFFIX)
-    try:
+    with atomic_file(dest, fsync=fsync) as tmp:
         # One row group per segment where it fits (peers.md 4.1: many small groups cost 35x).
         pq.write_table(table, str(tmp), compression="zstd", row_group_size=max(1, min(table.num_rows, 1 << 20)))
-        if fsync:
-            fsync_file(tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-    if fsync:
-        fsync_dir(dest.parent)
 
 
 def parquet_is_complete(path: Path) -> bool:
