@@ -40,7 +40,11 @@ def parse_warmup(text: str) -> tuple[int, float]:
         if part.isdigit():
             iters = int(part)
         else:
-            secs = parse_duration(part, what="warm-up")
+            try:
+                secs = parse_duration(part, what="warm-up")
+            except UserError:
+                raise UserError(f"malformed --warmup {text!r}; use iterations (50), a time (5s) "
+                                "or both (50,5s)") from None
     return iters, secs
 
 

@@ -38,6 +38,7 @@ def test_help_teaches_commands_and_examples(run_edgemon):
         (["run", "--batch", "0", "--headless"], ["--batch"]),
         (["run", "--sysfs-root", "/does/not/exist", "--headless"], ["sysfs-root"]),
         (["--duration", "3x"], ["duration"]),
+        (["run", "--warmup", "abc", "--headless"], ["--warmup", "50,5s"]),
     ],
 )
 def test_bad_run_options(run_edgemon, args, needles):
