@@ -275,32 +275,28 @@ def _window(t: np.ndarray, lo: int, hi: int) -> slice:
     return slice(int(np.searchsorted(t, lo, side="left")), int(np.searchsorted(t, hi, side="right")))
 
 
-def _trip_points(data) -> dict[str, float]:
-    trips = {}
-    for k, v in _as_dict(data.meta.get("trip_points")).items():
+def _limits(data, meta_key: str, limit_metric: str, value_metric: str) -> dict[str, float]:
+    """``{metric: limit}`` from session.json, plus the lowest recorded ``limit_metric`` (NVML's
+    slowdown temperature or power limit) for ``value_metric`` where the meta has none."""
+    out = {}
+    for k, v in _as_dict(data.meta.get(meta_key)).items():
         f = _num(v)
         if f is not None:
-            trips[str(k)] = f
-    if data.has("gpu_temp_slowdown_c") and data.has("temp_gpu_c"):
-        v = data.metric("gpu_temp_slowdown_c")
+            out[str(k)] = f
+    if data.has(limit_metric) and data.has(value_metric):
+        v = data.metric(limit_metric)
         v = v[np.isfinite(v)]
-        if v.size and "temp_gpu_c" not in trips:
-            trips["temp_gpu_c"] = float(v.min())
-    return trips
+        if v.size and value_metric not in out:
+            out[value_metric] = float(v.min())
+    return out
+
+
+def _trip_points(data) -> dict[str, float]:
+    return _limits(data, "trip_points", "gpu_temp_slowdown_c", "temp_gpu_c")
 
 
 def _power_limits(data) -> dict[str, float]:
-    limits = {}
-    for k, v in _as_dict(data.meta.get("power_limits")).items():
-        f = _num(v)
-        if f is not None:
-            limits[str(k)] = f
-    if data.has("gpu_power_limit_mw") and data.has("gpu_power_mw"):
-        v = data.metric("gpu_power_limit_mw")
-        v = v[np.isfinite(v)]
-        if v.size and "gpu_power_mw" not in limits:
-            limits["gpu_power_mw"] = float(v.min())
-    return limits
+    return _limits(data, "power_limits", "gpu_power_limit_mw", "gpu_power_mw")
 
 
 def _flag_bits(data, name: str, sl: slice) -> int:
