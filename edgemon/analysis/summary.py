@@ -404,9 +404,14 @@ def repetition_summary(data) -> dict[str, Any] | None:
     t_end, dur, items = m["t_end"], m["dur"], m["items"]
     power = data.metric(POWER_TOTAL) if data.has(POWER_TOTAL) else None
     out_runs = []
-    for r in runs:
+    for i, r in enumerate(runs):
         lo = int(r["start_ns"])
-        hi = int(r["end_ns"]) if isinstance(r.get("end_ns"), int) else data.end_ns   # killed mid-run
+        # A repetition's rows run until its worker stops, which can be a few frames after the
+        # plan marked the end: they belong to it up to the next repetition's start (rests
+        # between repetitions have no worker, so no rows of their own).
+        nxt = runs[i + 1]["start_ns"] if i + 1 < len(runs) else None
+        hi = int(nxt) - 1 if nxt is not None else data.end_ns
+        span_end = int(r["end_ns"]) if isinstance(r.get("end_ns"), int) else data.end_ns  # killed mid-run
         a = int(np.searchsorted(t_end, lo, side="left"))
         b = int(np.searchsorted(t_end, hi, side="right"))
         ms = np.sort(dur[a:b].astype(np.float64)) / 1e6
@@ -422,7 +427,7 @@ def repetition_summary(data) -> dict[str, Any] | None:
             "item": r.get("item", 1),
             "label": r.get("label") or f"{wl.get('runner')}/{wl.get('model')}",
             "start_s": data.rel_s(lo),
-            "duration_s": (hi - lo) / 1e9,
+            "duration_s": (span_end - lo) / 1e9,
             "outcome": r.get("outcome", "incomplete"),
             "count": int(st["count"]),
             "items": n_items,
