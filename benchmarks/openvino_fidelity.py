@@ -1,31 +1,30 @@
 #!/usr/bin/env python3
-"""Does edgemon's openvino runner measure what OpenVINO's own benchmark_app measures?
+"""Does edgemon's openvino runner measure what OpenVINO's own benchmark_app measures, and does the monitor disturb it?
 
-On one OpenVINO IR model on CPU, in the same script, one after another:
+One OpenVINO IR model on CPU, synchronous, latency hint. Four time-sliced comparisons
+(benchmarks/_abtest.py): conditions take turns in short slices, ABBA, so the machine's own
+drift (5-20 % over tens of seconds on a shared VM) falls on both. "Off" is SIGSTOP.
 
-  A. no monitor
-     1. edgemon's openvino runner, synchronous (``--opt api=sync --opt hint=latency``),
-        as a worker process (edgemon.workload.worker.Worker), for --seconds;
-     2. ``benchmark_app -m model.xml -d CPU -api sync -hint latency -t SECONDS``.
-  B. the edgemon monitor sampling beside them
-     1./2. the same two, each while a separate process runs edgemon's telemetry
-        sampler (every source this machine offers, at --hz, as a session does);
-     3. the real thing: ``edgemon run --headless`` with that runner (sampler, frame
-        decoding and the crash-safe recorder), median read back from the recording.
+  1. runner vs benchmark_app, median latency (target 3 %): in each of --blocks blocks,
+     ``benchmark_app -api sync -hint latency -t BLOCK`` and edgemon's openvino runner
+     (``--opt api=sync --opt hint=latency``, an edgemon worker) take turns in --slice
+     second slices. benchmark_app prints one median per block, of all its iterations; the
+     runner's median per block is of its iterations that ended in its turns, so both
+     include the one iteration per turn that a stop cuts in two. Its CI is over blocks.
+  2. benchmark_app with the monitor beside vs without (target 2 %): short benchmark_app
+     runs (-t --short) while a full ``edgemon run --headless`` (sampling at --hz, recording,
+     its own workload one cheap numpy call per second) is running or stopped, ABBA.
+  3. the monitor around its own runner (target 2 %): ``edgemon run --headless --runner
+     openvino`` runs throughout while its session process (sampler, frame decoding,
+     recorder) takes turns being stopped and running; latencies read back from the recording.
+  4. end to end (target 3 %): as 1, with the whole ``edgemon run --headless`` (session and
+     runner, latencies from its recording) in place of the bare runner.
 
-Prints each median and the difference edgemon vs benchmark_app in % (target: within
-3 %). benchmark_app's median is of ``InferRequest.latency`` (OpenVINO's own C++
-timer); edgemon's is the wall time around ``infer()`` in the runner, so it also
-holds the Python call (~10 us): pick a model of a millisecond or more (the default,
-mobilenet_v1, is ~10-40 ms on a small x86 VM). benchmark_app prints its median with
-two decimals. With --rounds N > 1 the tools alternate order each round (drift and
-other load on the machine fall on both); it prints the median of the round medians,
-the median of the per-round paired differences, and the minimum over all rounds
-(the run least disturbed by other load; it shows the fixed Python cost, ~10 us).
-On a shared machine other processes swing a 5-20 s median by tens of percent from
-run to run; judge the 3 % target on a quiet one.
+benchmark_app's median is of ``InferRequest.latency`` (OpenVINO's C++ timer); edgemon's is
+the wall time around ``infer()``, so it also holds the Python call (~10 us). Pick a model of a
+few milliseconds or more (the default, mobilenet_v1, is ~8 ms on a 2-vCPU x86 VM).
 
-    .venv/bin/python benchmarks/openvino_fidelity.py [--model mobilenet_v1|path.xml] [--seconds 20]
+    .venv/bin/python benchmarks/openvino_fidelity.py [--model mobilenet_v1|path.xml]
 """
 
 from __future__ import annotations
@@ -34,42 +33,28 @@ import argparse
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _abtest as ab  # noqa: E402
+from _monitor import (idle_workload, monitor_cmd, recorded_iterations, start_monitor,  # noqa: E402
+                      stop_monitor, worker_groups)
 
 from edgemon.session.config import WorkloadSpec  # noqa: E402
 from edgemon.workload import registry  # noqa: E402
 from edgemon.workload.worker import Worker  # noqa: E402
 
 OPTIONS = {"api": "sync", "hint": "latency", "device": "CPU"}
-
-_SAMPLER = r"""
-import sys
-from pathlib import Path
-sys.path.insert(0, sys.argv[1])
-from edgemon.platform.detect import detect
-from edgemon.telemetry.base import SourceContext
-from edgemon.telemetry.registry import build_sources
-from edgemon.telemetry.sampler import Sampler
-hz = float(sys.argv[2])
-ctx = SourceContext(root=Path("/"), sample_hz=hz)
-sources, _ = build_sources(ctx, detect(Path("/")))
-count = [0]
-def sink(sample):
-    count[0] += 1
-sampler = Sampler(sources, hz, sink)
-sampler.start()
-print("ready %d sources" % len(sources), flush=True)
-sys.stdin.read()  # until the benchmark closes our stdin
-sampler.stop()
-print("samples %d" % count[0], flush=True)
-"""
 
 
 def benchmark_app_command() -> list[str]:
@@ -82,151 +67,226 @@ def benchmark_app_command() -> list[str]:
     return [sys.executable, "-m", "openvino.tools.benchmark.main"]
 
 
-def run_benchmark_app(xml: str, seconds: float) -> dict:
-    cmd = benchmark_app_command() + ["-m", xml, "-d", "CPU", "-api", "sync", "-hint", "latency",
-                                     "-t", str(int(round(seconds)))]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300)
-    text = out.stdout + out.stderr
+def _ms(match) -> float:
+    return float(match.group(1)) * (1e-3 if match.group(2) == "us" else 1.0)
+
+
+def parse_benchmark_app(text: str, returncode: int) -> dict:
     median = re.search(r"Median:\s+([\d.]+) (ms|us)", text)  # us below 1 ms
     count = re.search(r"Count:\s+(\d+) iterations", text)
-    low = re.search(r"Min:\s+([\d.]+) (ms|us)", text)
-    if out.returncode != 0 or not median:
-        raise RuntimeError(f"benchmark_app failed ({out.returncode}): {text[-2000:]}")
-    scale = 1e-3 if median.group(2) == "us" else 1.0
-    low_ms = float(low.group(1)) * (1e-3 if low.group(2) == "us" else 1.0) if low else float("nan")
-    return {"median_ms": float(median.group(1)) * scale, "min_ms": low_ms,
-            "count": int(count.group(1)) if count else None}
+    if returncode != 0 or not median:
+        raise RuntimeError(f"benchmark_app failed ({returncode}): {text[-2000:]}")
+    return {"median_ms": _ms(median), "count": int(count.group(1)) if count else 0}
 
 
-def run_edgemon_worker(xml: str, seconds: float) -> dict:
-    durations: list[int] = []
+class BenchmarkApp:
+    """benchmark_app in its own process group; ``measuring`` is set once its timed loop starts."""
 
-    def on_latency(batch):
-        if not batch.warmup:
-            durations.extend(batch.duration_ns.tolist())
+    def __init__(self, xml: str, seconds: int):
+        cmd = benchmark_app_command() + ["-m", xml, "-d", "CPU", "-api", "sync", "-hint", "latency",
+                                         "-t", str(seconds)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+        self.pid = self.proc.pid
+        self.measuring = threading.Event()
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    spec = WorkloadSpec(runner="openvino", model=xml, warmup_iters=1, options=dict(OPTIONS))
-    registry.validate(spec)
-    worker = Worker(spec, on_latency=on_latency, duration_s=seconds).start()
-    if not worker.wait(seconds + 300):
-        worker.stop()
-        raise RuntimeError("edgemon worker did not finish")
-    if worker.exit_event.kind != "worker_exit":
-        raise RuntimeError(f"edgemon worker failed: {worker.exit_event.details.get('reason')}")
-    return {"median_ms": statistics.median(durations) / 1e6, "min_ms": min(durations) / 1e6,
-            "count": len(durations)}
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if "First inference took" in line:  # the timed loop starts right after
+                self.measuring.set()
+        self.measuring.set()
 
-
-def run_edgemon_session(xml: str, seconds: float) -> dict:
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-
-    with tempfile.TemporaryDirectory(prefix="edgemon-fidelity-") as tmp:
-        rec = Path(tmp) / "rec"
-        cmd = [sys.executable, "-m", "edgemon", "run", "--headless", "--runner", "openvino", "--model", xml,
-               "--warmup", "1", "--duration", f"{seconds:g}s", "--record", str(rec), "--status-every", "1h"]
-        for key, value in OPTIONS.items():
-            cmd += ["--opt", f"{key}={value}"]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 300, cwd=REPO)
-        if out.returncode != 0:
-            raise RuntimeError(f"edgemon run failed ({out.returncode}): {(out.stdout + out.stderr)[-2000:]}")
-        table = ds.dataset(str(rec / "latency"), format="parquet").to_table()
-        durations = table.filter(pc.invert(table["warmup"]))["duration_ns"].to_numpy()
-        return {"median_ms": float(statistics.median(durations.tolist())) / 1e6,
-                "min_ms": float(durations.min()) / 1e6, "count": int(len(durations))}
+    def result(self) -> dict:
+        self.proc.wait()
+        self._reader.join()
+        return parse_benchmark_app("".join(self.lines), self.proc.returncode)
 
 
-class SamplerBeside:
-    """edgemon's telemetry sampler in its own process (as a session runs it) for a with-block."""
-
-    def __init__(self, hz: float):
-        self.hz = hz
-
-    def __enter__(self):
-        self.proc = subprocess.Popen([sys.executable, "-c", _SAMPLER, str(REPO), str(self.hz)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.ready = self.proc.stdout.readline().strip()
-        if not self.ready.startswith("ready"):
-            self.proc.kill()
-            raise RuntimeError("the telemetry sampler process did not start (see its traceback above)")
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.stdin.close()
-        self.done = self.proc.stdout.read().strip()
-        self.proc.wait(timeout=30)
+def run_benchmark_app(xml: str, seconds: int) -> dict:
+    app = BenchmarkApp(xml, seconds)
+    return app.result()
 
 
-def diff_pct(ours: float, theirs: float) -> float:
-    return 100.0 * (ours - theirs) / theirs
+class RunnerWorker:
+    def __init__(self, xml: str):
+        self.batches = []
+        self.measuring = threading.Event()
+
+        def on_latency(batch):
+            if not batch.warmup:
+                self.batches.append(batch)
+                self.measuring.set()
+
+        spec = WorkloadSpec(runner="openvino", model=xml, warmup_iters=10, options=dict(OPTIONS))
+        registry.validate(spec)
+        self.worker = Worker(spec, on_latency=on_latency, duration_s=24 * 3600).start()
+        if not self.measuring.wait(300):
+            self.worker.stop()
+            raise SystemExit(f"the openvino runner did not start measuring: {self.worker.stderr_tail}")
+        self.groups = [self.worker.pid]
+
+    def iterations(self) -> ab.Iterations:
+        batches = list(self.batches)
+        t_end = np.concatenate([b.t_end_ns for b in batches])
+        dur = np.concatenate([b.duration_ns for b in batches])
+        return ab.Iterations.of(t_end - dur, t_end, np.concatenate([b.items for b in batches]))
+
+    def finish(self) -> None:
+        ab.resume(self.groups, group=True)
+        self.worker.stop()
 
 
-def rounds(runs: dict, n: int, log) -> dict[str, list[dict]]:
-    """Run each named callable ``n`` times, alternating the order; the results per name, in round order."""
-    results: dict[str, list[dict]] = {name: [] for name in runs}
-    names = list(runs)
-    for i in range(n):
-        order = names if i % 2 == 0 else names[::-1]
-        for name in order:
-            r = runs[name]()
-            results[name].append(r)
-            log(f"  round {i + 1}: {name:<26} median {r['median_ms']:9.3f} ms  min {r['min_ms']:8.3f} ms  ({r['count']} iterations)")
-    return results
+def against_benchmark_app(a, xml: str, contestant, label: str, log) -> ab.Comparison:
+    """``contestant`` (``groups`` to pause and resume, then ``finish()`` and ``iterations()``)
+    and benchmark_app take turns in --blocks benchmark_app runs of --block seconds."""
+    windows: dict[int, list[ab.Window]] = {}
+    apps: dict[int, float] = {}
+    counts = [0, 0]
+    groups = contestant.groups
+    try:
+        ab.pause(groups, group=True)
+        for block in range(a.blocks):
+            app = BenchmarkApp(xml, a.block)
+            with ab.resumed_on_exit([app.pid], group=True):
+                app.measuring.wait(300)
+                windows[block] = []
+                turn = 0
+                while app.proc.poll() is None:
+                    if (turn + 2 * block) % 4 in (0, 3):  # ours, app, app, ours, ...: ABBA
+                        ab.pause([app.pid], group=True)
+                        start = ab.clock()
+                        ab.process_turn(groups, group=True)(a.slice)
+                        windows[block].append(ab.Window("ours", block, start, ab.clock()))
+                    else:
+                        ab.resume([app.pid], group=True)
+                        deadline = time.monotonic() + a.slice
+                        while time.monotonic() < deadline and app.proc.poll() is None:
+                            time.sleep(0.01)
+                    turn += 1
+            res = app.result()
+            apps[block] = res["median_ms"]
+            counts[1] += res["count"]
+            log(f"    block {block + 1}/{a.blocks}: benchmark_app median {res['median_ms']:.3f} ms "
+                f"({res['count']} iterations)")
+    finally:
+        ab.resume(groups, group=True)
+        contestant.finish()
+    it = contestant.iterations()
+    ours = {}
+    for block, ws in windows.items():
+        m = np.zeros(len(it.t_end), dtype=bool)
+        for w in ws:  # every iteration that ended in our turn, as benchmark_app counts its own
+            m |= (it.t_end > w.start) & (it.t_end <= w.end)
+        if m.any():
+            ours[block] = float(np.median(it.t_end[m] - it.t_start[m])) / 1e6
+            counts[0] += int(m.sum())
+            log(f"    block {block + 1}: edgemon median {ours[block]:.3f} ms ({int(m.sum())} iterations)")
+    return ab.compare_medians(label, ("edgemon", ours), ("benchmark_app", apps), counts=tuple(counts))
 
 
-def summarise(log, label: str, results: dict, ours: str, theirs: str) -> None:
-    """Median of round medians for each, and the median of the per-round (paired) differences."""
-    m_ours = statistics.median(r["median_ms"] for r in results[ours])
-    m_theirs = statistics.median(r["median_ms"] for r in results[theirs])
-    paired = [diff_pct(a["median_ms"], b["median_ms"]) for a, b in zip(results[ours], results[theirs])]
-    log(f"{label}: {ours} {m_ours:.3f} ms vs {theirs} {m_theirs:.3f} ms: {diff_pct(m_ours, m_theirs):+.2f} %"
-        + (f"; paired per round: median {statistics.median(paired):+.2f} % "
-           f"(rounds: {', '.join(f'{d:+.1f}' for d in paired)})" if len(paired) > 1 else ""))
-    lo_ours = min(r["min_ms"] for r in results[ours])
-    lo_theirs = min(r["min_ms"] for r in results[theirs])
-    log(f"{label}: minimum over all rounds (least disturbed by other load): {lo_ours:.3f} ms vs "
-        f"{lo_theirs:.3f} ms: {diff_pct(lo_ours, lo_theirs):+.2f} %")
+def edgemon_run_cmd(a, xml: str, record: Path) -> list[str]:
+    cmd = monitor_cmd(a.hz, record, "--runner", "openvino", "--model", xml, "--warmup", "10")
+    for key, value in OPTIONS.items():
+        cmd += ["--opt", f"{key}={value}"]
+    return cmd
+
+
+class EdgemonRun:
+    """The whole ``edgemon run --headless`` (session process and its runner) as a contestant."""
+
+    def __init__(self, a, xml: str, tmp: Path):
+        self.record = tmp / "e2e"
+        self.mon = start_monitor(edgemon_run_cmd(a, xml, self.record), tmp, a.settle + a.startup)
+        self.groups = [self.mon.pid, *worker_groups(self.mon)]  # pause and resume the runner too
+
+    def finish(self) -> None:
+        stop_monitor(self.mon, *self.groups)
+
+    def iterations(self) -> ab.Iterations:
+        return recorded_iterations(self.record)
+
+
+def monitor_beside_benchmark_app(a, xml: str, tmp: Path, log) -> ab.Comparison:
+    mon = start_monitor(monitor_cmd(a.hz, tmp / "beside", *idle_workload()), tmp, a.settle)
+    medians: dict[str, dict[int, float]] = {"on": {}, "off": {}}
+    counts = {"on": 0, "off": 0}
+    with ab.resumed_on_exit([mon.pid], group=True):
+        for cycle in range(a.short_cycles):
+            for state in (("on", "off") if cycle % 2 == 0 else ("off", "on")):
+                (ab.resume if state == "on" else ab.pause)([mon.pid], group=True)
+                res = run_benchmark_app(xml, a.short)
+                medians[state][cycle] = res["median_ms"]
+                counts[state] += res["count"]
+            if (cycle + 1) % max(1, a.short_cycles // 5) == 0:
+                log(f"    {cycle + 1}/{a.short_cycles} cycles")
+    stop_monitor(mon)
+    return ab.compare_medians("2. benchmark_app with the monitor running beside it vs stopped (median per run)",
+                              ("on", medians["on"]), ("off", medians["off"]), counts=(counts["on"], counts["off"]))
+
+
+def monitor_around_runner(a, xml: str, tmp: Path, log) -> ab.Comparison:
+    record = tmp / "run"
+    mon = start_monitor(edgemon_run_cmd(a, xml, record), tmp, a.settle + a.startup)
+    with ab.resumed_on_exit([mon.pid]):  # the session process only; its runner leads its own group
+        sched = ab.take_turns(ab.toggled("session", [mon.pid]), a.cycles, a.slice, log)
+    stop_monitor(mon)
+    it = recorded_iterations(record)
+    return ab.compare("3. edgemon run: its runner with the session process running vs stopped",
+                      ("on", ab.cell(it, sched.of("session on"), a.guard)),
+                      ("off", ab.cell(it, sched.of("session off"), a.guard)))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="mobilenet_v1", help="built-in model name or an IR .xml (default mobilenet_v1)")
-    ap.add_argument("--seconds", type=float, default=20.0, help="per run (default 20, as benchmark_app -t 20)")
-    ap.add_argument("--rounds", type=int, default=1, help="alternating rounds per tool (default 1)")
-    ap.add_argument("--hz", type=float, default=10.0, help="monitor sampling rate in part B (default 10)")
-    ap.add_argument("--skip-monitor", action="store_true", help="part A only")
-    args = ap.parse_args(argv)
+    ap.add_argument("--blocks", type=int, default=6, help="benchmark_app runs in comparison 1 (default 6)")
+    ap.add_argument("--block", type=int, default=40, help="benchmark_app -t per block, wall seconds (default 40)")
+    ap.add_argument("--slice", type=float, default=1.0, help="seconds per turn (default 1)")
+    ap.add_argument("--short", type=int, default=3, help="benchmark_app -t in comparison 2 (default 3)")
+    ap.add_argument("--short-cycles", type=int, default=20, help="ABBA cycles in comparison 2 (default 20)")
+    ap.add_argument("--cycles", type=int, default=120, help="ABBA cycles in comparison 3 (default 120)")
+    ap.add_argument("--guard", type=float, default=0.2, help="seconds after a switch left out (comparison 3)")
+    ap.add_argument("--hz", type=float, default=10.0, help="monitor sampling rate (edgemon's default, 10)")
+    ap.add_argument("--settle", type=float, default=4.0, help="seconds a monitor runs before its turns begin")
+    ap.add_argument("--startup", type=float, default=8.0, help="seconds for a worker's import and compile")
+    ap.add_argument("--only", default="1,2,3,4", help="which comparisons (default all: 1,2,3,4)")
+    a = ap.parse_args(argv)
 
-    xml = args.model
+    xml = a.model
     if not xml.endswith(".xml"):
-        xml = registry.runner_module("openvino").model_file(args.model)
+        xml = registry.runner_module("openvino").model_file(a.model)
     import openvino as ov
 
     log = lambda line: print(line, flush=True)  # noqa: E731
-    log(f"model {xml}\nOpenVINO {ov.get_version()}, benchmark_app: {' '.join(benchmark_app_command())}")
-    log(f"machine: {os.cpu_count()} CPUs; {args.seconds:g} s per run, {args.rounds} round(s)")
-
-    log("\nA. no monitor")
-    a = rounds({"edgemon runner": lambda: run_edgemon_worker(xml, args.seconds),
-                "benchmark_app": lambda: run_benchmark_app(xml, args.seconds)}, args.rounds, log)
-    summarise(log, "A", a, "edgemon runner", "benchmark_app")
-    if args.skip_monitor:
-        return 0
-
-    log(f"\nB. with edgemon's telemetry sampler running beside (a separate process, {args.hz:g} Hz)")
-
-    def beside(fn):
-        def run():
-            with SamplerBeside(args.hz):
-                return fn()
-        return run
-
-    b = rounds({"edgemon runner + sampler": beside(lambda: run_edgemon_worker(xml, args.seconds)),
-                "benchmark_app + sampler": beside(lambda: run_benchmark_app(xml, args.seconds)),
-                "edgemon run --headless": lambda: run_edgemon_session(xml, args.seconds)},
-               args.rounds, log)
-    summarise(log, "B", b, "edgemon runner + sampler", "benchmark_app + sampler")
-    summarise(log, "B", b, "edgemon run --headless", "benchmark_app + sampler")
+    log(f"openvino fidelity: {xml}\nOpenVINO {ov.get_version()}, benchmark_app: {' '.join(benchmark_app_command())}")
+    log(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; slices of {a.slice:g} s; monitor at {a.hz:g} Hz")
+    wanted = {w.strip() for w in a.only.split(",")}
+    results = []
+    with tempfile.TemporaryDirectory(prefix="edgemon-fidelity-") as tmp:
+        if "1" in wanted:
+            log(f"1. runner vs benchmark_app, taking turns in {a.blocks} blocks of {a.block} s")
+            results.append((against_benchmark_app(a, xml, RunnerWorker(xml),
+                                                  "1. edgemon openvino runner vs benchmark_app (medians per block)",
+                                                  log), 3.0, False))
+        if "2" in wanted:
+            log(f"2. benchmark_app -t {a.short}, monitor on/off, {a.short_cycles} ABBA cycles")
+            results.append((monitor_beside_benchmark_app(a, xml, Path(tmp), log), 2.0, False))
+        if "3" in wanted:
+            log(f"3. edgemon run, session on/off, {a.cycles} ABBA cycles")
+            results.append((monitor_around_runner(a, xml, Path(tmp), log), 2.0, True))
+        if "4" in wanted:
+            log(f"4. edgemon run vs benchmark_app, taking turns in {a.blocks} blocks of {a.block} s")
+            results.append((against_benchmark_app(a, xml, EdgemonRun(a, xml, Path(tmp)),
+                                                  "4. end to end: `edgemon run` (from its recording) vs benchmark_app",
+                                                  log), 3.0, False))
+    log("\nsummary")
+    for comparison, target, throughput in results:
+        for line in comparison.lines(target, throughput=throughput):
+            log(line)
     return 0
 
 

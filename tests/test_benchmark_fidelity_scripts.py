@@ -1,0 +1,57 @@
+"""The fidelity benchmarks are the evidence for the README's claims; keep them from rotting.
+
+A tiny run of each (a small model, a few short turns) must go through every comparison and
+print a summary with finite numbers. What the numbers are is the scripts' business, on a
+quiet machine: no timing is asserted here.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+NUMBER = r"[+-]?\d+\.\d+"
+
+
+def run_script(name: str, *args: str) -> str:
+    p = subprocess.run([sys.executable, str(BENCH / name), *args], capture_output=True, text=True, timeout=280)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return p.stdout
+
+
+def summary_rows(out: str) -> list[str]:
+    assert "\nsummary\n" in out, out[-2000:]
+    return out.split("\nsummary\n", 1)[1].splitlines()
+
+
+def check_rows(rows: list[str], comparisons: set[str], metrics: set[str]) -> None:
+    titles = {row.strip().split(".", 1)[0] for row in rows if re.match(r"  \d\. ", row)}
+    assert titles == comparisons
+    seen = set()
+    for row in rows:
+        m = re.match(rf"    (median latency|throughput) .* ({NUMBER}) %  \(95 % CI ({NUMBER}) \.\. ({NUMBER});", row)
+        if m:
+            seen.add(m.group(1))
+            diff, lo, hi = (float(m.group(i)) for i in (2, 3, 4))
+            assert lo <= hi
+    assert seen == metrics
+
+
+def test_torch_fidelity_runs_every_comparison():
+    pytest.importorskip("torch")
+    out = run_script("torch_fidelity.py", "--model", "mnist_2d", "--cycles", "2", "--slice", "0.5",
+                     "--guard", "0.05", "--warmup", "0.5", "--settle", "1", "--startup", "8")
+    check_rows(summary_rows(out), {"1", "2", "3", "4"}, {"median latency", "throughput"})
+
+
+def test_openvino_fidelity_runs_every_comparison():
+    pytest.importorskip("openvino")
+    out = run_script("openvino_fidelity.py", "--model", "mobilenet_v1_025", "--blocks", "2", "--block", "2",
+                     "--slice", "0.3", "--short", "1", "--short-cycles", "1", "--cycles", "2", "--guard", "0.05",
+                     "--settle", "1", "--startup", "8")
+    check_rows(summary_rows(out), {"1", "2", "3", "4"}, {"median latency", "throughput"})
