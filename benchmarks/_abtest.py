@@ -216,6 +216,12 @@ def compare(label: str, ours: tuple[str, Cell], ref: tuple[str, Cell], boot: int
                       _interval(dm), pct(at, bt), _interval(dt))
 
 
+def compare_on_off(label: str, it: Iterations, schedule: Schedule, condition: str, guard_s: float) -> Comparison:
+    """One workload's iterations in the turns where ``condition`` (from :func:`toggled`) was on vs off."""
+    return compare(label, ("on", cell(it, schedule.of(f"{condition} on"), guard_s)),
+                   ("off", cell(it, schedule.of(f"{condition} off"), guard_s)))
+
+
 def compare_medians(label: str, ours: tuple[str, dict[int, float]], ref: tuple[str, dict[int, float]],
                     counts: tuple[int, int] = (0, 0), boot: int = 2000, seed: int = 0) -> Comparison:
     """The same for conditions known only by one median per window (a tool that prints its own)."""

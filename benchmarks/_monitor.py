@@ -61,3 +61,15 @@ def recorded_iterations(record: Path) -> ab.Iterations:
     t_end = lat.column("t_end_ns").to_numpy()[keep]
     dur = lat.column("duration_ns").to_numpy()[keep]
     return ab.Iterations.of(t_end - dur, t_end, lat.column("items").to_numpy()[keep])
+
+
+def session_on_off(cmd: list[str], record: Path, cwd: Path, settle_s: float, a, log) -> ab.Comparison:
+    """``edgemon run`` with its runner going throughout while its session process takes turns
+    being stopped and running; the runner's iterations read back from the recording. ``a`` has
+    the benchmark's cycles, slice and guard."""
+    mon = start_monitor(cmd, cwd, settle_s)
+    with ab.resumed_on_exit([mon.pid]):  # the session process only; its runner leads its own group
+        sched = ab.take_turns(ab.toggled("session", [mon.pid]), a.cycles, a.slice, log)
+    stop_monitor(mon)
+    return ab.compare_on_off("3. edgemon run: its runner with the session process running vs stopped",
+                             recorded_iterations(record), sched, "session", a.guard)

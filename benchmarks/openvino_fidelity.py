@@ -47,8 +47,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _abtest as ab  # noqa: E402
-from _monitor import (idle_workload, monitor_cmd, recorded_iterations, start_monitor,  # noqa: E402
-                      stop_monitor, worker_groups)
+from _monitor import (idle_workload, monitor_cmd, recorded_iterations, session_on_off,  # noqa: E402
+                      start_monitor, stop_monitor, worker_groups)
 
 from edgemon.session.config import WorkloadSpec  # noqa: E402
 from edgemon.workload import registry  # noqa: E402
@@ -230,14 +230,7 @@ def monitor_beside_benchmark_app(a, xml: str, tmp: Path, log) -> ab.Comparison:
 
 def monitor_around_runner(a, xml: str, tmp: Path, log) -> ab.Comparison:
     record = tmp / "run"
-    mon = start_monitor(edgemon_run_cmd(a, xml, record), tmp, a.settle + a.startup)
-    with ab.resumed_on_exit([mon.pid]):  # the session process only; its runner leads its own group
-        sched = ab.take_turns(ab.toggled("session", [mon.pid]), a.cycles, a.slice, log)
-    stop_monitor(mon)
-    it = recorded_iterations(record)
-    return ab.compare("3. edgemon run: its runner with the session process running vs stopped",
-                      ("on", ab.cell(it, sched.of("session on"), a.guard)),
-                      ("off", ab.cell(it, sched.of("session off"), a.guard)))
+    return session_on_off(edgemon_run_cmd(a, xml, record), record, tmp, a.settle + a.startup, a, log)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,8 +42,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _abtest as ab  # noqa: E402
-from _monitor import (idle_workload, monitor_cmd, recorded_iterations, start_monitor,  # noqa: E402
-                      stop_monitor, worker_groups)
+from _monitor import (idle_workload, monitor_cmd, recorded_iterations, session_on_off,  # noqa: E402
+                      start_monitor, stop_monitor, worker_groups)
 
 from edgemon.session.config import WorkloadSpec  # noqa: E402
 from edgemon.workload import Worker  # noqa: E402
@@ -165,22 +165,13 @@ def monitor_beside_bare(a, tmp: Path, log) -> ab.Comparison:
         sched = ab.take_turns(ab.toggled("monitor", [mon.pid], group=True), a.cycles, a.slice, log)
     it = bare.finish()
     stop_monitor(mon)
-    return ab.compare("2. bare loop with the monitor running beside it vs stopped",
-                      ("on", ab.cell(it, sched.of("monitor on"), a.guard)),
-                      ("off", ab.cell(it, sched.of("monitor off"), a.guard)))
+    return ab.compare_on_off("2. bare loop with the monitor running beside it vs stopped", it, sched, "monitor",
+                             a.guard)
 
 
 def monitor_around_runner(a, tmp: Path, log) -> ab.Comparison:
     record = tmp / "run"
-    mon = start_monitor(torch_session_cmd(a, record), tmp, a.settle + a.startup + a.warmup)
-    # only the session process: its runner leads its own process group and keeps running
-    with ab.resumed_on_exit([mon.pid]):
-        sched = ab.take_turns(ab.toggled("session", [mon.pid]), a.cycles, a.slice, log)
-    stop_monitor(mon)
-    it = recorded_iterations(record)
-    return ab.compare("3. edgemon run: its runner with the session process running vs stopped",
-                      ("on", ab.cell(it, sched.of("session on"), a.guard)),
-                      ("off", ab.cell(it, sched.of("session off"), a.guard)))
+    return session_on_off(torch_session_cmd(a, record), record, tmp, a.settle + a.startup + a.warmup, a, log)
 
 
 def edgemon_run_vs_bare(a, tmp: Path, log) -> ab.Comparison:
