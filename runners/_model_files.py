@@ -25,24 +25,42 @@ def _head(path, n=512):
         return f.read(n)
 
 
-def check(path, suffixes, runner):
-    """A one-line problem with model file ``path`` for ``runner``, or None."""
+ZIP_MAGIC = b"PK\x03\x04"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _missing(path, runner):
+    return "model file %s does not exist; give an existing file or a built-in model name " \
+           "(see `edgemon models --runner %s`)" % (path, runner)
+
+
+def _readable(path, runner, what):
+    """``(problem, first bytes)``: the problem is None for an existing, readable, non-empty file."""
     if not os.path.exists(path):
-        return "model file %s does not exist; give an existing file or a built-in model name " \
-               "(see `edgemon models --runner %s`)" % (path, runner)
+        return _missing(path, runner), b""
     if not os.path.isfile(path):
-        return "model %s is not a file" % path
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in suffixes:
-        want = ", ".join(sorted(suffixes))
-        return "the %s runner cannot load %s: expected a %s file" % (runner, path, want)
+        return "model %s is not a file" % path, b""
     try:
         head = _head(path)
     except OSError as exc:
-        return "cannot read model file %s: %s" % (path, exc.strerror or exc)
-    what = SUFFIX_TEXT.get(ext, "a model")
+        return "cannot read model file %s: %s" % (path, exc.strerror or exc), b""
     if not head:
-        return "model file %s is empty, not %s" % (path, what)
+        return "model file %s is empty, not %s" % (path, what), b""
+    return None, head
+
+
+def check(path, suffixes, runner):
+    """A one-line problem with model file ``path`` for ``runner``, or None."""
+    if not os.path.exists(path):
+        return _missing(path, runner)
+    ext = os.path.splitext(path)[1].lower()
+    if os.path.isfile(path) and ext not in suffixes:
+        want = ", ".join(sorted(suffixes))
+        return "the %s runner cannot load %s: expected a %s file" % (runner, path, want)
+    what = SUFFIX_TEXT.get(ext, "a model")
+    problem, head = _readable(path, runner, what)
+    if problem:
+        return problem
     if ext == ".tflite" and head[4:8] != b"TFL3":
         return "%s is not %s (no TFL3 flatbuffer identifier)" % (path, what)
     if ext == ".xml":
@@ -54,6 +72,54 @@ def check(path, suffixes, runner):
             return "OpenVINO IR %s has no weights file %s beside it" % (path, weights)
     if ext == ".onnx" and head[:1] != b"\x08":
         return "%s is not %s (an ONNX file begins with its ir_version field)" % (path, what)
+    return None
+
+
+def check_torch(path, runner):
+    """A TorchScript file or an exported program: both are zip archives, whatever their suffix."""
+    problem, head = _readable(path, runner, "a PyTorch model")
+    if problem:
+        return problem
+    if not head.startswith(ZIP_MAGIC):
+        return "%s is not a TorchScript file or an exported program (torch.jit.save and " \
+               "torch.export.save write zip archives; a state_dict needs its model's code)" % path
+    return None
+
+
+def check_keras(path, runner):
+    """A SavedModel folder, a .keras file (a zip archive) or a legacy .h5 file."""
+    if os.path.isdir(path):
+        if not any(os.path.isfile(os.path.join(path, n)) for n in ("saved_model.pb", "saved_model.pbtxt")):
+            return "%s is a folder but not a SavedModel (no saved_model.pb in it)" % path
+        return None
+    ext = os.path.splitext(path)[1].lower()
+    if os.path.exists(path) and ext not in (".keras", ".h5", ".hdf5"):
+        return "the %s runner cannot load %s: expected a SavedModel folder, a .keras or an .h5 file" % (runner, path)
+    problem, head = _readable(path, runner, "a Keras model")
+    if problem:
+        return problem
+    if ext == ".keras" and not head.startswith(ZIP_MAGIC):
+        return "%s is not a Keras model (a .keras file is a zip archive)" % path
+    if ext in (".h5", ".hdf5") and not head.startswith(HDF5_MAGIC):
+        return "%s is not a Keras model (not an HDF5 file)" % path
+    return None
+
+
+def problem_with(spec, models, runner, check_options, check_file=None):
+    """A runner's ``validate``: the one-line problem with ``spec`` (a WorkloadSpec), or None.
+
+    A user's model file first (``check_file(path, runner)``), then ``check_options(spec)``,
+    which raises ValueError with the message.
+    """
+    model = spec.model
+    if check_file is not None and model not in models and (looks_like_path(model) or os.path.exists(model)):
+        problem = check_file(model, runner)
+        if problem:
+            return problem
+    try:
+        check_options(spec)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 

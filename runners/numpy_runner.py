@@ -27,8 +27,10 @@ import time
 
 if __package__:
     from . import _common
+    from . import _model_files
 else:  # started as a script
     import _common
+    import _model_files
 
 RUNNER = "numpy"
 
@@ -221,26 +223,47 @@ def _with_test_hooks(np, run, opts):
     return hooked
 
 
-def build(args):
-    import numpy as np
+_DTYPES = ("float16", "float32", "float64")
+_INT_OPTIONS = ("size", "crash_after", "segfault_after", "hang_after", "rlimit_as_extra_mb")
+_FLOAT_OPTIONS = ("sleep_ms", "alloc_mb_per_s")
 
-    opts = args.opts
+
+def validate(spec):
+    """A one-line problem with ``spec`` before any worker starts, or None."""
+    return _model_files.problem_with(spec, MODELS, RUNNER, lambda s: _check_options(s.options))
+
+
+def _check_options(opts):
+    """``(dtype name, matmul size)``; ValueError for an option this runner cannot take."""
     unknown = sorted(set(opts) - set(OPTIONS))
     if unknown:
         raise ValueError("unknown option(s) %s; the numpy runner knows: %s"
                          % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    dtype = opts.get("dtype", "float32").strip().lower()
+    if dtype not in _DTYPES:
+        raise ValueError("--opt dtype=%s: use float16, float32 or float64" % dtype)
+    for key in _INT_OPTIONS:
+        _int_opt(opts, key)
+    for key in _FLOAT_OPTIONS:
+        _float_opt(opts, key)
+    size = _int_opt(opts, "size", MATMUL_SIZE)
+    if size < 1:
+        raise ValueError("--opt size=%d: must be >= 1" % size)
+    return dtype, size
+
+
+def build(args):
+    import numpy as np
+
+    opts = args.opts
+    dtype, size = _check_options(opts)
     if args.model not in MODELS:
         raise ValueError("unknown model %r; choose one of: %s" % (args.model, ", ".join(sorted(MODELS))))
-    dtype = np.dtype(opts.get("dtype", "float32"))
-    if dtype.kind != "f":
-        raise ValueError("--opt dtype=%s: use float16, float32 or float64" % dtype)
+    dtype = np.dtype(dtype)
     rng = np.random.RandomState(args.seed)
 
     gflops = MODELS[args.model]["gflops"]
     if args.model == "matmul":
-        size = _int_opt(opts, "size", MATMUL_SIZE)
-        if size < 1:
-            raise ValueError("--opt size=%d: must be >= 1" % size)
         run, x, params = _build_matmul(np, rng, size, args.batch, dtype)
         gflops = round(2.0 * size ** 3 / 1e9, 9)
     else:

@@ -41,10 +41,12 @@ import sys
 if __package__:
     from . import _common
     from . import _keras_models
+    from . import _model_files
     from . import _protocol
 else:  # started as a script
     import _common
     import _keras_models
+    import _model_files
     import _protocol
 
 RUNNER = "tensorflow"
@@ -105,19 +107,29 @@ def _int_opt(opts, key, default):
     return value
 
 
-def _device(tf, text):
-    """``(tf device name, text for the hello)``; a GPU that is not there is an error result."""
+def _device_name(text):
+    """``(kind, index)`` from --opt device: ("cpu", None) or ("gpu", N); needs no TensorFlow."""
     text = (text or "cpu").strip().lower()
     if text == "cpu":
+        return "cpu", None
+    if text == "gpu":
+        return "gpu", 0
+    if text.startswith("gpu:"):
+        try:
+            return "gpu", int(text.split(":", 1)[1])
+        except ValueError:
+            raise ValueError("--opt device=%s: expected gpu:N with N a number" % text)
+    raise ValueError("--opt device=%s: use cpu, gpu or gpu:N" % text)
+
+
+def _device(tf, text):
+    """``(tf device name, text for the hello)``; a GPU that is not there is an error result."""
+    kind, index = _device_name(text)
+    text = (text or "cpu").strip().lower()
+    if kind == "cpu":
         return "/CPU:0", "cpu"
-    if text == "gpu" or text.startswith("gpu:"):
+    if kind == "gpu":
         gpus = tf.config.list_physical_devices("GPU")
-        index = 0
-        if ":" in text:
-            try:
-                index = int(text.split(":", 1)[1])
-            except ValueError:
-                raise ValueError("--opt device=%s: expected gpu:N with N a number" % text)
         if not gpus:
             raise RuntimeError("--opt device=%s: TensorFlow %s sees no GPU (%s); use --opt device=cpu"
                                % (text, tf.__version__,
@@ -125,7 +137,6 @@ def _device(tf, text):
         if not 0 <= index < len(gpus):
             raise RuntimeError("--opt device=%s: only %d GPU(s) (gpu:0..gpu:%d)" % (text, len(gpus), len(gpus) - 1))
         return "/GPU:%d" % index, "gpu:%d" % index
-    raise ValueError("--opt device=%s: use cpu, gpu or gpu:N" % text)
 
 
 def _shapes(text, batch):
@@ -267,27 +278,33 @@ def _train_plan(tf, keras, model, name, args, rng):
     return TrainPlan(step, epochs, steps)
 
 
-def _check_args(args):
+def validate(spec):
+    """A one-line problem with ``spec`` before any worker starts, or None (no framework imported)."""
+    return _model_files.problem_with(spec, MODELS, RUNNER, lambda s: _check_args(s.model, s.options),
+                                     _model_files.check_keras)
+
+
+def _check_args(model, opts):
     """Everything about the command line that needs no TensorFlow: fails fast, and where TF is absent."""
-    opts = args.opts
     unknown = sorted(set(opts) - set(OPTIONS))
     if unknown:
         raise ValueError("unknown option(s) %s; the tensorflow runner knows: %s"
                          % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _device_name(opts.get("device"))
     phase = opts.get("phase", "infer")
     if phase not in ("infer", "train", "both"):
         raise ValueError("--opt phase=%s: use infer, train or both" % phase)
     mode = opts.get("infer_mode", "function")
     if mode not in ("function", "eager", "predict"):
         raise ValueError("--opt infer_mode=%s: use function, eager or predict" % mode)
-    if args.model not in MODELS:
-        if not os.path.exists(args.model):
+    if model not in MODELS:
+        if not os.path.exists(model):
             raise ValueError("unknown model %r: neither a built-in model (%s) nor an existing file or "
-                             "SavedModel folder" % (args.model, ", ".join(sorted(MODELS))))
+                             "SavedModel folder" % (model, ", ".join(sorted(MODELS))))
         if phase != "infer":
             raise ValueError("--opt phase=%s: training needs a built-in model (%s); user models only infer"
                              % (phase, ", ".join(sorted(MODELS))))
-        if os.path.isdir(args.model) and mode != "function":
+        if os.path.isdir(model) and mode != "function":
             raise ValueError("--opt infer_mode=%s: a SavedModel runs its serving signature (a graph); "
                              "leave infer_mode at function" % mode)
     _int_opt(opts, "epochs", None)
@@ -297,7 +314,7 @@ def _check_args(args):
 
 
 def build(args):
-    phase, mode = _check_args(args)
+    phase, mode = _check_args(args.model, args.opts)
     tf = _import_tf()
     import numpy as np
 

@@ -30,9 +30,11 @@ import sys
 
 if __package__:
     from . import _common
+    from . import _model_files
     from . import _torch_models
 else:  # started as a script
     import _common
+    import _model_files
     import _torch_models
 
 RUNNER = "torch"
@@ -69,29 +71,39 @@ def _import_torch():
     return torch
 
 
-def _device(torch, text):
+def _device_name(text):
+    """``(kind, index)`` from --opt device: ("cpu", None) or ("cuda", N or None); needs no PyTorch."""
     text = (text or "cpu").strip().lower()
     if text == "cpu":
+        return "cpu", None
+    if text == "cuda":
+        return "cuda", None
+    if text.startswith("cuda:"):
+        try:
+            return "cuda", int(text.split(":", 1)[1])
+        except ValueError:
+            raise ValueError("--opt device=%s: expected cuda:N with N a number" % text)
+    raise ValueError("--opt device=%s: use cpu, cuda or cuda:N" % text)
+
+
+def _device(torch, text):
+    kind, index = _device_name(text)
+    text = (text or "cpu").strip().lower()
+    if kind == "cpu":
         return torch.device("cpu")
-    if text == "cuda" or text.startswith("cuda:"):
+    if kind == "cuda":
         if not torch.cuda.is_available():
             built = torch.version.cuda
             raise RuntimeError(
                 "--opt device=%s: no CUDA device available to PyTorch %s (%s); use --opt device=cpu"
                 % (text, torch.__version__,
                    "built with CUDA %s, but none found" % built if built else "a CPU-only build"))
-        index = 0
-        if ":" in text:
-            try:
-                index = int(text.split(":", 1)[1])
-            except ValueError:
-                raise ValueError("--opt device=%s: expected cuda:N with N a number" % text)
+        index = index or 0
         count = torch.cuda.device_count()
         if not 0 <= index < count:
             raise RuntimeError("--opt device=%s: only %d CUDA device(s) (cuda:0..cuda:%d)"
                                % (text, count, count - 1))
         return torch.device("cuda", index)
-    raise ValueError("--opt device=%s: use cpu, cuda or cuda:N" % text)
 
 
 def _shapes(text, batch):
@@ -182,9 +194,6 @@ def _user_model(torch, np, rng, args, device):
         dtypes = dtypes * len(shapes)
     if len(dtypes) != len(shapes):
         raise ValueError("--opt dtype=%s: give one dtype, or one per input (%d)" % (dtype_text, len(shapes)))
-    for d in dtypes:
-        if d not in _DTYPES:
-            raise ValueError("--opt dtype=%s: use one of %s" % (d, ", ".join(_DTYPES)))
     arrays = [_random_input(np, rng, s, d) for s, d in zip(shapes, dtypes)]
     names = ["input%d" % i for i in range(len(arrays))] if len(arrays) > 1 else ["input"]
     tensors = [torch.from_numpy(a) for a in arrays]
@@ -205,23 +214,39 @@ def _cuda_oom_hint(torch, exc):
     return None
 
 
-def _check_args(args):
-    """Everything about the command line that needs no PyTorch: fails fast, and where torch is absent."""
-    opts = args.opts
+def validate(spec):
+    """A one-line problem with ``spec`` before any worker starts, or None (no framework imported)."""
+    return _model_files.problem_with(spec, MODELS, RUNNER, lambda s: _check_options(s.options),
+                                     _model_files.check_torch)
+
+
+def _check_options(opts):
     unknown = sorted(set(opts) - set(OPTIONS))
     if unknown:
         raise ValueError("unknown option(s) %s; the torch runner knows: %s"
                          % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _device_name(opts.get("device"))
     precision = opts.get("precision", "fp32").lower()
     if precision not in ("fp32", "fp16"):
         raise ValueError("--opt precision=%s: use fp32 or fp16" % precision)
     transfer = opts.get("transfer", "1")
     if transfer not in ("0", "1"):
         raise ValueError("--opt transfer=%s: use 1 or 0" % transfer)
+    if "input_shape" in opts:
+        _shapes(opts["input_shape"], 1)
+    for d in opts.get("dtype", "float32").split(","):
+        if d.strip() not in _DTYPES:
+            raise ValueError("--opt dtype=%s: use one of %s" % (d, ", ".join(_DTYPES)))
+    return precision, transfer == "1"
+
+
+def _check_args(args):
+    """Everything about the command line that needs no PyTorch: fails fast, and where torch is absent."""
+    precision, transfer = _check_options(args.opts)
     if args.model not in MODELS and not os.path.exists(args.model):
         raise ValueError("unknown model %r: neither a built-in model (%s) nor an existing file"
                          % (args.model, ", ".join(sorted(MODELS))))
-    return precision, transfer == "1"
+    return precision, transfer
 
 
 def build(args):

@@ -45,6 +45,27 @@ def test_bad_run_options(run_edgemon, args, needles):
     _assert_one_line_error(run_edgemon(*args), *needles)
 
 
+@pytest.mark.parametrize("runner, name, data, opts, needle", [
+    ("torch", "junk.pt", b"not a model", [], "not a TorchScript file"),
+    ("tensorflow", "junk.keras", b"not a model", [], "not a Keras model"),
+    ("tflite", "junk.tflite", b"not a model", [], "not a TFLite model"),
+    ("openvino", "junk.onnx", b"not a model", [], "not an ONNX model"),
+    ("torch", None, None, ["--opt", "device=tpu"], "device=tpu"),
+    ("tensorflow", None, None, ["--opt", "device=tpu"], "device=tpu"),
+    ("openvino", None, None, ["--opt", "device=TPU"], "knows no device 'TPU'"),
+    ("numpy", None, None, ["--opt", "dtype=int3"], "dtype=int3"),
+])
+def test_bad_models_and_devices_stop_before_any_worker(run_edgemon, tmp_path, runner, name, data, opts, needle):
+    if name:
+        (tmp_path / name).write_bytes(data)
+    model = str(tmp_path / name) if name else "mnist_1d"
+    rec = tmp_path / "rec"
+    p = run_edgemon("run", "--headless", "--runner", runner, "--model", model, *opts, "--duration", "5s",
+                    "--record", str(rec))
+    _assert_one_line_error(p, needle)
+    assert not rec.exists()  # nothing started, nothing recorded
+
+
 def test_unwritable_record_folder(run_edgemon, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

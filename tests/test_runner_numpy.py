@@ -10,6 +10,8 @@ from argparse import Namespace
 import numpy as np
 import pytest
 
+from edgemon.errors import UserError
+from edgemon.session.config import WorkloadSpec
 from edgemon.workload import registry
 from workload_helpers import PY36, RUNNERS, py36_with_numpy, run_runner
 
@@ -91,6 +93,18 @@ def test_unknown_option_is_an_error_result():
     assert "nope" in error["reason"] and error["stage"] == "build"
     assert frames[-1][0] == proto.BYE and frames[-1][1]["reason"] == "error"
     assert not [t for t, _ in frames if t == proto.HELLO]
+
+
+@pytest.mark.parametrize("options, needle", [
+    ({"dtype": "int3"}, "dtype=int3: use float16, float32 or float64"),
+    ({"size": "x"}, "size=x: expected an integer"),
+    ({"size": "0"}, "size=0: must be >= 1"),
+    ({"sleep_ms": "soon"}, "sleep_ms=soon: expected a number"),
+    ({"nope": "1"}, "unknown option"),
+])
+def test_bad_options_fail_before_a_worker_starts(options, needle):
+    with pytest.raises(UserError, match=needle):
+        registry.validate(WorkloadSpec(runner="numpy", model="matmul", options=options))
 
 
 def test_bad_command_line_is_a_usage_error():

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from edgemon.datatypes import EventKind
+from edgemon.errors import UserError
 from edgemon.session.config import WorkloadSpec
 from edgemon.workload import Worker, registry
 from runner_framework_helpers import (args, build_and_run, events, have, hello, in_thread, latency_rows, proto,
@@ -137,6 +138,35 @@ def test_keras_file_and_saved_model_folder(tmp_path):
     assert model.inputs == [{"name": "x", "shape": [2, 8], "dtype": "float32"}]
     assert model.params == 32 and model.info["model_source"] == "saved_model"
     assert len(out) == 1 and out[0].shape == (2, 4)
+
+    for path in (tmp_path / "net.keras", tmp_path / "saved"):  # the monitor's own check lets them through
+        registry.validate(WorkloadSpec(runner="tensorflow", model=str(path)))
+
+
+@pytest.mark.parametrize("name, data, options, needle", [
+    ("junk.keras", b"not a zip", {}, "not a Keras model \\(a .keras file is a zip archive\\)"),
+    ("junk.h5", b"not hdf5", {}, "not a Keras model \\(not an HDF5 file\\)"),
+    ("net.onnx", b"\x08\x07", {}, "expected a SavedModel folder, a .keras or an .h5 file"),
+    ("folder/", None, {}, "a folder but not a SavedModel"),
+    (None, None, {}, "does not exist"),
+    ("", None, {"device": "tpu"}, "device=tpu: use cpu, gpu or gpu:N"),
+    ("", None, {"phase": "fit"}, "phase=fit"),
+    ("", None, {"epochs": "0"}, "epochs=0: must be >= 1"),
+])
+def test_bad_model_files_and_options_fail_before_a_worker_starts(tmp_path, name, data, options, needle):
+    """Without importing TensorFlow: ``edgemon run`` says this in one line and starts nothing."""
+    if name is None:
+        model = str(tmp_path / "absent.keras")
+    elif name == "":
+        model = "mnist_1d"
+    elif name.endswith("/"):
+        (tmp_path / name).mkdir()
+        model = str(tmp_path / name)
+    else:
+        (tmp_path / name).write_bytes(data)
+        model = str(tmp_path / name)
+    with pytest.raises(UserError, match=needle):
+        registry.validate(WorkloadSpec(runner="tensorflow", model=model, options=options))
 
 
 

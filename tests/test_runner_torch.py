@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from edgemon.datatypes import EventKind
+from edgemon.errors import UserError
 from edgemon.session.config import WorkloadSpec
 from edgemon.workload import Worker, registry
 from runner_framework_helpers import (args, build_and_run, events, have, hello, latency_rows, proto,
@@ -155,6 +156,32 @@ def test_torchscript_and_exported_program_files(tmp_path):
 
     with pytest.raises(ValueError, match="input_shape"):
         build_and_run(torch_runner, args(script))  # TorchScript has no input shapes to read
+
+    for path in (script, exported):  # the monitor's check before a worker starts lets real files through
+        registry.validate(WorkloadSpec(runner="torch", model=str(path)))
+
+
+@pytest.mark.parametrize("name, data, options, needle", [
+    ("junk.pt", b"not a model", {}, "not a TorchScript file or an exported program"),
+    ("empty.pt2", b"", {}, "is empty"),
+    (None, None, {}, "does not exist"),
+    ("", None, {"device": "tpu"}, "device=tpu: use cpu, cuda or cuda:N"),
+    ("", None, {"device": "cuda:one"}, "expected cuda:N with N a number"),
+    ("", None, {"dtype": "float8"}, "dtype=float8: use one of"),
+    ("", None, {"input_shape": "1xAx3"}, "expected dimensions like"),
+    ("", None, {"precision": "int4"}, "precision=int4"),
+])
+def test_bad_model_files_and_options_fail_before_a_worker_starts(tmp_path, name, data, options, needle):
+    """Without importing PyTorch: ``edgemon run`` says this in one line and starts nothing."""
+    if name is None:
+        model = str(tmp_path / "absent.pt")
+    elif name == "":
+        model = "mnist_1d"
+    else:
+        (tmp_path / name).write_bytes(data)
+        model = str(tmp_path / name)
+    with pytest.raises(UserError, match=needle):
+        registry.validate(WorkloadSpec(runner="torch", model=model, options=options))
 
 
 def test_bad_options_fail_at_build_before_importing_torch():

@@ -61,7 +61,8 @@ def _apply(model, session: LiveSession, out) -> bool:
     for ev in update.events:
         if ev.kind == EventKind.WORKER_CRASHED:
             print(f"edgemon: worker crashed: {ev.details.get('reason', '')}", file=out, flush=True)
-            tail = ev.details.get("stderr_tail") or []
+            # a runner that reported its error has said why; its traceback is in the recording
+            tail = [] if ev.details.get("runner_error") else ev.details.get("stderr_tail") or []
             for line in list(tail)[-5:]:
                 print(f"  | {line}", file=out)
             failed = True

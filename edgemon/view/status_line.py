@@ -79,5 +79,6 @@ def summary_table(model: DashboardModel, status: FeedStatus) -> str:
     if status.elapsed_s and math.isfinite(status.elapsed_s):
         lines.append(f"elapsed      {fmt.clock(status.elapsed_s):>9} ({status.state})")
     if model.crash is not None:
-        lines.append("worker crashed: " + fmt.event_summary(model.crash.kind, model.crash.details))
+        reason = str(model.crash.details.get("reason") or "").splitlines()
+        lines.append("worker crashed: " + (reason[0] if reason else fmt.event_summary(model.crash.kind, {})))
     return "\n".join(lines)

@@ -172,6 +172,8 @@ def classify(facts: ExitFacts) -> tuple[str, dict]:
         return EventKind.WORKER_CRASHED, details
 
     error = facts.error or {}
+    if error.get("reason"):
+        details["runner_error"] = True  # the runner reported why (an error event) before it exited
     what = error.get("reason") or _last_meaningful_line(tail)
     if rc == 0:
         details["reason"] = "exited with code 0 without saying goodbye" + (f": {what}" if what else "")
