@@ -136,3 +136,16 @@ def test_meta_accessors_read_nested_and_flat_session_descriptions():
     assert meta.board(nested) == "NVIDIA Jetson Nano Developer Kit"
     assert meta.workload(flat) == "numpy matmul"
     assert meta.host({}) == "?" and meta.workload({}) == ""
+
+
+def test_summary_reports_model_build_and_first_inference_on_their_own():
+    model = DashboardModel()
+    model.apply(FeedUpdate(events=[
+        Event(T0_NS, EventKind.WORKER_HELLO, {"runner": "tflite", "build_ms": 812.5}),
+        Event(T0_NS + NS, EventKind.WARMUP_DONE, {"iterations": 50, "seconds": 0.4, "first_inference_ms": 31.25}),
+    ]))
+    status = FeedStatus("ended", elapsed_s=10, t_ns=T0_NS + 10 * NS)
+    model.observe(status)
+    line = [ln for ln in summary_table(model, status).splitlines() if ln.startswith("start-up")]
+    assert line == ["start-up     model build 812 ms, first inference 31.2 ms"]
+    assert "start-up" not in summary_table(DashboardModel(), status)  # nothing known, nothing shown

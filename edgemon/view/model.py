@@ -54,6 +54,8 @@ class DashboardModel:
         self.measured_start_ns: int | None = None   # start of the first measured iteration
         self.measured_end_ns: int | None = None     # end of the last measured iteration
         self.crash: Event | None = None
+        self.hello: dict = {}            # the runner's hello (build_ms, framework, device, ...)
+        self.warmup_done: dict = {}      # iterations, seconds, first_inference_ms
         self.now_ns = 0
         self.origin_ns: int | None = None
         self._data_now_ns = 0
@@ -111,6 +113,10 @@ class DashboardModel:
             self.event_counts[event.kind] += 1
             if event.kind == EventKind.WORKER_CRASHED:
                 self.crash = event
+            elif event.kind == EventKind.WORKER_HELLO:
+                self.hello = dict(event.details)
+            elif event.kind == EventKind.WARMUP_DONE:
+                self.warmup_done = dict(event.details)
             self._data_now_ns = max(self._data_now_ns, event.t_ns)
 
     # ---- derived -----------------------------------------------------------------------

@@ -76,9 +76,24 @@ def summary_table(model: DashboardModel, status: FeedStatus) -> str:
     mean_rate = model.throughput_mean()
     lines.append(f"throughput   {fmt.rate(mean_rate):>9} items/s "
                  f"({fmt.count(model.items)} items in the measured window)")
+    startup = _startup(model)
+    if startup:
+        lines.append(f"start-up     {startup}")
     if status.elapsed_s and math.isfinite(status.elapsed_s):
         lines.append(f"elapsed      {fmt.clock(status.elapsed_s):>9} ({status.state})")
     if model.crash is not None:
         reason = str(model.crash.details.get("reason") or "").splitlines()
         lines.append("worker crashed: " + (reason[0] if reason else fmt.event_summary(model.crash.kind, {})))
     return "\n".join(lines)
+
+
+def _startup(model: DashboardModel) -> str:
+    """Model build time and the first inference on its own, as benchmark_app and benchmark_model report them."""
+    parts = []
+    build_ms = model.hello.get("build_ms")
+    if isinstance(build_ms, (int, float)):
+        parts.append(f"model build {fmt.ms(build_ms)} ms")
+    first_ms = model.warmup_done.get("first_inference_ms")
+    if isinstance(first_ms, (int, float)):
+        parts.append(f"first inference {fmt.ms(first_ms)} ms")
+    return ", ".join(parts)
