@@ -404,6 +404,10 @@ def _dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
     previous = {}
     if owner:
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # A dashboard goes with its terminal, even when started from a shell that ignores
+    # hang-ups (nohup): the session is another process and carries on.
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_DFL)
     try:
         from edgemon.tui import run_dashboard
 

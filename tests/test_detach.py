@@ -54,10 +54,16 @@ def _controlling_tty() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def _controlling_tty_under_nohup() -> None:
+    """The same, started from a shell that ignores hang-ups (nohup, some CI runners): SIG_IGN is inherited."""
+    _controlling_tty()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
 class _PtyDashboard:
     """`edgemon attach DIR` on its own pseudo-terminal, as over SSH; its screen output is drained."""
 
-    def __init__(self, rec, cwd, args=None):
+    def __init__(self, rec, cwd, args=None, preexec=_controlling_tty):
         self.master, slave = pty.openpty()
         if args is None:
             args = ["attach", str(rec)] if rec is not None else ["attach"]
@@ -65,7 +71,7 @@ class _PtyDashboard:
             [sys.executable, "-m", "edgemon", *args], cwd=cwd,
             env={**env(), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"},
             stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-            preexec_fn=_controlling_tty,
+            preexec_fn=preexec,
         )
         os.close(slave)
         self.output = bytearray()
@@ -137,8 +143,9 @@ def test_detached_session_outlives_its_clients_and_stops_cleanly(tmp_path):
         feed.drain()
         wait_for(lambda: latency_rows(feed) > 0, what="latency after the dashboard was killed")
 
-        # A dashboard whose terminal hangs up (SSH drop) exits by itself; the session goes on.
-        dash = _PtyDashboard(rec, tmp_path)
+        # A dashboard whose terminal hangs up (SSH drop) exits by itself, even where it was
+        # started ignoring hang-ups; the session goes on.
+        dash = _PtyDashboard(rec, tmp_path, preexec=_controlling_tty_under_nohup)
         try:
             wait_for(lambda: f"client attached (pid {dash.proc.pid})" in log.read_text(), what="the dashboard")
             dash.hang_up()

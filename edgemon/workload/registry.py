@@ -137,6 +137,14 @@ def validate(spec) -> None:
         raise _unknown_runner(spec.runner)
     module = runner_module(spec.runner)
     models = getattr(module, "MODELS", {})
+    options = getattr(module, "OPTIONS", None)
+    if options is not None:
+        unknown = sorted(set(spec.options) - set(options))
+        if unknown:
+            raise UserError(
+                f"runner {spec.runner!r} has no option {', '.join(unknown)}; "
+                f"known options: {', '.join(sorted(options)) or 'none'}"
+            )
     # A runner's own check (model file contents, device names, batch limits); it runs
     # in the monitor, so it must not import the framework. Returns a message or None.
     hook = getattr(module, "validate", None)
@@ -158,14 +166,6 @@ def validate(spec) -> None:
         raise UserError(f"threads must be at least 1, got {spec.threads}")
     if spec.warmup_iters < 0 or spec.warmup_s < 0:
         raise UserError("warm-up cannot be negative; use e.g. --warmup 50 or --warmup 5s")
-    options = getattr(module, "OPTIONS", None)
-    if options is not None:
-        unknown = sorted(set(spec.options) - set(options))
-        if unknown:
-            raise UserError(
-                f"runner {spec.runner!r} has no option {', '.join(unknown)}; "
-                f"known options: {', '.join(sorted(options)) or 'none'}"
-            )
     if spec.python is not None and not _python_exists(spec.python):
         raise UserError(f"Python interpreter {spec.python!r} not found; give the path of an existing python")
 
