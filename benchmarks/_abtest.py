@@ -114,13 +114,14 @@ def process_turn(pids: Sequence[int], group: bool = False) -> Callable[[float], 
     return turn
 
 
-def toggled(schedule_label: str, pids: Sequence[int], group: bool = False) -> dict[str, Callable[[float], None]]:
-    """Turns for "the process is on" vs "it is off" while something else runs throughout."""
+def toggled(condition: str, pids: Sequence[int], group: bool = False) -> dict[str, Callable[[float], None]]:
+    """Turns "<condition> off" and "<condition> on" for processes that are stopped or running
+    while the measured workload runs throughout."""
 
     def off(slice_s: float) -> None:
         time.sleep(slice_s)
 
-    return {f"{schedule_label} off": off, f"{schedule_label} on": process_turn(pids, group)}
+    return {f"{condition} off": off, f"{condition} on": process_turn(pids, group)}
 
 
 def in_window(it: Iterations, w: Window, guard_ns: int) -> np.ndarray:
