@@ -63,6 +63,22 @@ def input_info(name, array):
     return {"name": name, "shape": [int(d) for d in array.shape], "dtype": str(array.dtype)}
 
 
+def device_option(text, accelerator):
+    """``(kind, index)`` from ``--opt device``: ("cpu", None), (accelerator, None) for the bare
+    name, or (accelerator, N) for ``accelerator:N``. Needs no framework; ValueError otherwise."""
+    text = (text or "cpu").strip().lower()
+    if text == "cpu":
+        return "cpu", None
+    if text == accelerator:
+        return accelerator, None
+    if text.startswith(accelerator + ":"):
+        try:
+            return accelerator, int(text.split(":", 1)[1])
+        except ValueError:
+            raise ValueError("--opt device=%s: expected %s:N with N a number" % (text, accelerator))
+    raise ValueError("--opt device=%s: use cpu, %s or %s:N" % (text, accelerator, accelerator))
+
+
 def _positive_int(text):
     value = int(text)
     if value < 1:

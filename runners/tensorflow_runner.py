@@ -107,36 +107,21 @@ def _int_opt(opts, key, default):
     return value
 
 
-def _device_name(text):
-    """``(kind, index)`` from --opt device: ("cpu", None) or ("gpu", N); needs no TensorFlow."""
-    text = (text or "cpu").strip().lower()
-    if text == "cpu":
-        return "cpu", None
-    if text == "gpu":
-        return "gpu", 0
-    if text.startswith("gpu:"):
-        try:
-            return "gpu", int(text.split(":", 1)[1])
-        except ValueError:
-            raise ValueError("--opt device=%s: expected gpu:N with N a number" % text)
-    raise ValueError("--opt device=%s: use cpu, gpu or gpu:N" % text)
-
-
 def _device(tf, text):
     """``(tf device name, text for the hello)``; a GPU that is not there is an error result."""
-    kind, index = _device_name(text)
+    kind, index = _common.device_option(text, "gpu")
     text = (text or "cpu").strip().lower()
     if kind == "cpu":
         return "/CPU:0", "cpu"
-    if kind == "gpu":
-        gpus = tf.config.list_physical_devices("GPU")
-        if not gpus:
-            raise RuntimeError("--opt device=%s: TensorFlow %s sees no GPU (%s); use --opt device=cpu"
-                               % (text, tf.__version__,
-                                  "built with CUDA" if tf.test.is_built_with_cuda() else "a CPU-only build"))
-        if not 0 <= index < len(gpus):
-            raise RuntimeError("--opt device=%s: only %d GPU(s) (gpu:0..gpu:%d)" % (text, len(gpus), len(gpus) - 1))
-        return "/GPU:%d" % index, "gpu:%d" % index
+    index = index or 0
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        raise RuntimeError("--opt device=%s: TensorFlow %s sees no GPU (%s); use --opt device=cpu"
+                           % (text, tf.__version__,
+                              "built with CUDA" if tf.test.is_built_with_cuda() else "a CPU-only build"))
+    if not 0 <= index < len(gpus):
+        raise RuntimeError("--opt device=%s: only %d GPU(s) (gpu:0..gpu:%d)" % (text, len(gpus), len(gpus) - 1))
+    return "/GPU:%d" % index, "gpu:%d" % index
 
 
 def _shapes(text, batch):
@@ -290,7 +275,7 @@ def _check_args(model, opts):
     if unknown:
         raise ValueError("unknown option(s) %s; the tensorflow runner knows: %s"
                          % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
-    _device_name(opts.get("device"))
+    _common.device_option(opts.get("device"), "gpu")
     phase = opts.get("phase", "infer")
     if phase not in ("infer", "train", "both"):
         raise ValueError("--opt phase=%s: use infer, train or both" % phase)

@@ -71,39 +71,23 @@ def _import_torch():
     return torch
 
 
-def _device_name(text):
-    """``(kind, index)`` from --opt device: ("cpu", None) or ("cuda", N or None); needs no PyTorch."""
-    text = (text or "cpu").strip().lower()
-    if text == "cpu":
-        return "cpu", None
-    if text == "cuda":
-        return "cuda", None
-    if text.startswith("cuda:"):
-        try:
-            return "cuda", int(text.split(":", 1)[1])
-        except ValueError:
-            raise ValueError("--opt device=%s: expected cuda:N with N a number" % text)
-    raise ValueError("--opt device=%s: use cpu, cuda or cuda:N" % text)
-
-
 def _device(torch, text):
-    kind, index = _device_name(text)
+    kind, index = _common.device_option(text, "cuda")
     text = (text or "cpu").strip().lower()
     if kind == "cpu":
         return torch.device("cpu")
-    if kind == "cuda":
-        if not torch.cuda.is_available():
-            built = torch.version.cuda
-            raise RuntimeError(
-                "--opt device=%s: no CUDA device available to PyTorch %s (%s); use --opt device=cpu"
-                % (text, torch.__version__,
-                   "built with CUDA %s, but none found" % built if built else "a CPU-only build"))
-        index = index or 0
-        count = torch.cuda.device_count()
-        if not 0 <= index < count:
-            raise RuntimeError("--opt device=%s: only %d CUDA device(s) (cuda:0..cuda:%d)"
-                               % (text, count, count - 1))
-        return torch.device("cuda", index)
+    if not torch.cuda.is_available():
+        built = torch.version.cuda
+        raise RuntimeError(
+            "--opt device=%s: no CUDA device available to PyTorch %s (%s); use --opt device=cpu"
+            % (text, torch.__version__,
+               "built with CUDA %s, but none found" % built if built else "a CPU-only build"))
+    index = index or 0
+    count = torch.cuda.device_count()
+    if not 0 <= index < count:
+        raise RuntimeError("--opt device=%s: only %d CUDA device(s) (cuda:0..cuda:%d)"
+                           % (text, count, count - 1))
+    return torch.device("cuda", index)
 
 
 def _shapes(text, batch):
@@ -225,7 +209,7 @@ def _check_options(opts):
     if unknown:
         raise ValueError("unknown option(s) %s; the torch runner knows: %s"
                          % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
-    _device_name(opts.get("device"))
+    _common.device_option(opts.get("device"), "cuda")
     precision = opts.get("precision", "fp32").lower()
     if precision not in ("fp32", "fp16"):
         raise ValueError("--opt precision=%s: use fp32 or fp16" % precision)
