@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edgemon import __version__
 from edgemon.errors import UserError
+from edgemon.help_format import HelpFormatter
 
 COMMANDS = ("run", "replay", "analyze", "info", "models", "recover", "restore", "report", "compare", "matrix",
             "attach", "ls", "stop")
@@ -28,25 +29,23 @@ inference of the MNIST 1D network, recorded under ./recordings/, until you press
 
 _EXAMPLES = """\
 examples:
-  edgemon                                    dashboard on the default workload
-  edgemon run --duration 10m --headless      10 minutes, no dashboard, summary at the end
+  edgemon                                  # dashboard on the default workload
+  edgemon run --duration 10m --headless    # 10 minutes, summary at the end
   edgemon run --model reuters_dense --batch 32 --threads 2 --warmup 100,5s
-  edgemon run --emulate agx-orin             try everything on an emulated Jetson AGX Orin
-  edgemon run --detach --duration 3h         a session that survives SSH; `edgemon attach` to watch it
+  edgemon run --emulate agx-orin           # everything on an emulated Orin
+  edgemon run --detach --duration 3h       # survives SSH; `edgemon attach`
   edgemon run --profile profiles/study004_energy.toml --detach
-                                             a profile: repetitions, cool-down, idle baseline, schedule
-  edgemon ls                                 sessions under ./recordings: running, ended, crashed, died
-  edgemon replay latest                      replay the newest recording (space, +/-, arrows)
+                                           # repetitions, cool-down, baseline
+  edgemon ls                               # sessions: running, ended, died
+  edgemon replay latest                    # space, +/-, arrows; q quits
   edgemon analyze recordings/<session> --json
-  edgemon info                               what this machine offers and what is missing
+  edgemon info                             # what this machine offers
 
 Run `edgemon COMMAND --help` for the options of one command.
 """
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=32)
+_Formatter = HelpFormatter
 
 
 def _session_arg(p: argparse.ArgumentParser, *, optional: bool = False) -> None:

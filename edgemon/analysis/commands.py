@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from edgemon.errors import UserError
+from edgemon.help_format import HelpFormatter
 
 
 def _seconds(text: str) -> float:
@@ -67,7 +68,7 @@ def register(subparsers) -> None:
         "report", help="HTML report with plots of a recording (or tables and charts in the terminal)",
         description="Latency, throughput, throttling, levels and energy of a recording, with plots: written as one "
         "self-contained HTML file with --out, otherwise printed with terminal charts.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     _session_arg(rp)
     rp.add_argument("--out", metavar="PATH", default=None,
@@ -79,7 +80,7 @@ def register(subparsers) -> None:
         "compare", help="one row per recording with speedups against a reference",
         description="Compare recordings: device, runner, model, power mode, p50/p90/p99, throughput, average "
         "power, energy per item, share of time throttled, and the speedup against a reference session.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     cp.add_argument("sessions", nargs="+", metavar="DIR", help="recording folders ('latest' allowed)")
     fmt = cp.add_mutually_exclusive_group()

@@ -26,6 +26,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edgemon.help_format import HelpFormatter
+
 OK = "ok"
 ERROR = "error"          # the runner reported an error result (build or run failed)
 CRASHED = "crashed"      # the worker died without an error result
@@ -329,7 +331,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         description="Run each model x runner combination for a few iterations in a fresh worker (no "
         "dashboard, no recording) and record the outcome: ok with the median latency, or the one-line reason "
         "it did not run. Writes the table as JSON and CSV too.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         epilog="examples:\n  edgemon matrix --runners tflite,openvino --models mnist_2d,mobilenet_v1_025\n"
         "  edgemon matrix --runners openvino --opt openvino:device=AUTO --json",
     )
