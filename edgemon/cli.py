@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=_Formatter)
     _session_arg(an, optional=True)
     an.add_argument("--json", action="store_true", help="machine-readable output")
-    from edgemon.analysis.commands import add_analyze_options  # stdlib-only
+    from edgemon.commands.analyze import add_analyze_options  # stdlib-only
 
     add_analyze_options(an)
 
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_PLUGGED_COMMANDS = ("edgemon.analysis.commands", "edgemon.workload.matrix")
+_PLUGGED_COMMANDS = ("edgemon.commands.analyze", "edgemon.workload.matrix")
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:
@@ -221,7 +221,7 @@ def _normalise_argv(argv: list[str]) -> list[str]:
 def resolve_running_session(arg: str, *, root: Path = Path("recordings")) -> Path:
     """Like resolve_session, but 'latest' prefers the newest session running in the background."""
     if arg == "latest":
-        from edgemon.session.listing import latest_running
+        from edgemon.recording.listing import latest_running
 
         found = latest_running([root])
         if found is not None:
@@ -266,7 +266,7 @@ def run_config_from_args(args: argparse.Namespace):
     given = {k for k in (*_RUN_DEFAULTS, *_RUN_OPTIONAL) if getattr(args, k, None) is not None}
     profile = None
     if getattr(args, "profile", None):
-        from edgemon.session.profile import load_profile
+        from edgemon.plan.profile import load_profile
 
         profile = load_profile(args.profile, emulate=getattr(args, "emulate", None))
     args = argparse.Namespace(**vars(args))
@@ -299,7 +299,7 @@ def run_config_from_args(args: argparse.Namespace):
     )
     hang = str(args.hang_timeout).strip().lower()
     if args.prometheus is not None:  # fail in the user's terminal, not in a detached process
-        from edgemon.session.prometheus import parse_listen_address, require_prometheus_client
+        from edgemon.prometheus.exporter import parse_listen_address, require_prometheus_client
 
         parse_listen_address(args.prometheus)
         require_prometheus_client()
@@ -319,13 +319,13 @@ def run_config_from_args(args: argparse.Namespace):
         prometheus=args.prometheus,
     )
     if profile is not None:
-        from edgemon.session.profile import apply_profile
+        from edgemon.plan.profile import apply_profile
 
         apply_profile(config, profile, given, repetitions=getattr(args, "repetitions", None))
     elif getattr(args, "repetitions", None):
         from dataclasses import asdict
 
-        from edgemon.session.plan import simple_plan
+        from edgemon.plan.runner import simple_plan
 
         if args.repetitions > 1:
             config.plan = simple_plan(asdict(spec), repetitions=args.repetitions, duration_s=config.duration_s)
@@ -343,7 +343,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_in_process(config)
     # The session runs in its own process so that closing the dashboard or losing SSH does not
     # end it. Validate here first: bad input must fail before anything starts.
-    from edgemon.session.daemon import spawn
+    from edgemon.daemon.process import spawn
     from edgemon.workload.registry import validate
 
     validate(config.workload)
@@ -390,7 +390,7 @@ def _dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
     """
     import signal
 
-    from edgemon.session.remote import open_remote
+    from edgemon.feeds.remote import open_remote
 
     feed = open_remote(folder)
     code = 0
@@ -440,7 +440,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from edgemon.session.remote import stop_remote
+    from edgemon.feeds.remote import stop_remote
     from edgemon.units import parse_duration
 
     timeout = parse_duration(args.timeout, what="--timeout")
@@ -451,7 +451,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     import json
 
-    from edgemon.session.listing import check_roots, format_table, list_sessions
+    from edgemon.recording.listing import check_roots, format_table, list_sessions
 
     roots = [Path(f) for f in args.folders] or [Path("recordings")]
     if args.folders:
@@ -494,7 +494,7 @@ def _run_in_process(config) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from edgemon.recording.reader import open_recording
-    from edgemon.recording.replay import ReplayFeed
+    from edgemon.feeds.replay import ReplayFeed
     from edgemon.tui import run_dashboard
 
     if not 1 <= args.speed <= 1000:
@@ -509,7 +509,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from edgemon.analysis.commands import cmd_analyze as analyze_command
+    from edgemon.commands.analyze import cmd_analyze as analyze_command
 
     return analyze_command(args)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from analysis_helpers import back_to_back, build_session
-from edgemon.analysis import commands
+from edgemon.commands import analyze as commands
 from edgemon.errors import UserError
 from edgemon.report.svg import Chart, log_ticks, nice_ticks
 
@@ -130,7 +130,7 @@ def test_bad_options_are_user_errors(tmp_path):
 
 
 def test_commands_module_is_light_to_import():
-    code = ("import sys, argparse; import edgemon.analysis.commands as c; p = argparse.ArgumentParser();"
+    code = ("import sys, argparse; import edgemon.commands.analyze as c; p = argparse.ArgumentParser();"
             "c.register(p.add_subparsers()); print(' '.join(sorted(sys.modules)))")
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                                 cwd=str(__import__("pathlib").Path(__file__).parent.parent)).stdout.split())

@@ -9,7 +9,8 @@ import sys
 import edgemon
 
 HEADLESS_PACKAGES = ("edgemon.session", "edgemon.recording", "edgemon.telemetry", "edgemon.workload",
-                     "edgemon.analysis", "edgemon.platform", "edgemon.control", "edgemon.view", "edgemon.emulate")
+                     "edgemon.analysis", "edgemon.platform", "edgemon.control", "edgemon.view", "edgemon.emulate",
+                     "edgemon.feeds", "edgemon.prometheus", "edgemon.plan", "edgemon.daemon", "edgemon.commands")
 
 
 def _modules_of(package: str) -> list[str]:

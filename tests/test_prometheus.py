@@ -12,8 +12,8 @@ import pytest
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.errors import UserError
-from edgemon.session import prometheus as prom
-from edgemon.session.prometheus import PrometheusExporter, parse_listen_address, series_name
+from edgemon.prometheus import exporter as prom
+from edgemon.prometheus.exporter import PrometheusExporter, parse_listen_address, series_name
 
 parser = pytest.importorskip("prometheus_client.parser")
 
@@ -311,7 +311,7 @@ def test_exporter_from_option_and_labels_without_a_recording():
 def test_module_import_is_light():
     import subprocess
 
-    code = ("import sys; import edgemon.session.prometheus; "
+    code = ("import sys; import edgemon.prometheus.exporter; "
             "print(' '.join(m for m in ('numpy', 'prometheus_client', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""

@@ -266,11 +266,11 @@ class Controls:
         self._emit(EventKind.FAN, "fan", before, pwm, result)
         return result
 
-    # -- the dashboard's view and commands (edgemon.view.feed contract) ------------------------
+    # -- the dashboard's view and commands (edgemon.feeds.base contract) ------------------------
     VIEW_MAX_AGE_S = 5.0   # the dashboard polls several times a second; the machine is re-read this often
 
     def view(self):
-        """A :class:`edgemon.view.feed.MachineView` of what can be changed here and why not.
+        """A :class:`edgemon.feeds.base.MachineView` of what can be changed here and why not.
 
         Cheap on purpose (the dashboard asks on every redraw): availability is worked out once,
         the state is re-read at most every ``VIEW_MAX_AGE_S`` (or right after a change made here),
@@ -278,7 +278,7 @@ class Controls:
         now = time.monotonic()
         if self._view is not None and now - self._view_t < self.VIEW_MAX_AGE_S:
             return replace(self._view)
-        from edgemon.view.feed import MachineView   # the dashboard seam; only needed here
+        from edgemon.feeds.base import MachineView   # the dashboard seam; only needed here
 
         unavailable = self._unavailable()
         mode = self.power_mode() if "power_mode" not in unavailable else None

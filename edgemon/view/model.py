@@ -10,7 +10,7 @@ from collections import Counter, deque
 from typing import Iterable
 
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
-from edgemon.view.feed import FeedStatus, FeedUpdate
+from edgemon.feeds.base import FeedStatus, FeedUpdate
 from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram
 from edgemon.view.series import NS, MetricHistory, ThroughputSeries
 

@@ -13,7 +13,7 @@ from textual.visual import Visual
 from textual.widget import Widget
 
 from edgemon.tui.glyphs import bar
-from edgemon.view.feed import FeedStatus, MachineView
+from edgemon.feeds.base import FeedStatus, MachineView
 from edgemon.view.model import DashboardModel
 from edgemon.view.timeline import Timeline
 

@@ -1,6 +1,6 @@
 """A scripted, deterministic Feed for tests, snapshots, the cost benchmark and a demo.
 
-``python -m edgemon.tui.demo [linux|jetson|crashed|replay] [--ascii] [--rows=N]`` runs the
+``python -m edgemon.feeds.demo [linux|jetson|crashed|replay] [--ascii] [--rows=N]`` runs the
 dashboard on it in real time. Data is a pure function of (scenario, seed, tick),
 so tests and SVG snapshots see the same numbers on every run.
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.telemetry.base import SourceStatus
-from edgemon.view.feed import Feed, FeedStatus, FeedUpdate, MachineView
+from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate, MachineView
 from edgemon.view.timeline import Episode, Timeline, marks_from_events
 
 T0_NS = 1_000_000_000_000       # fixed monotonic origin so rendered text never shows the real clock

@@ -114,7 +114,7 @@ class Profile:
 
     def to_plan(self, *, duration_s: float | None = None, repetitions: int | None = None,
                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The JSON-able run plan :class:`edgemon.session.plan.PlanRunner` executes.
+        """The JSON-able run plan :class:`edgemon.plan.runner.PlanRunner` executes.
 
         ``duration_s``/``repetitions``: given on the command line (None: the profile's), they
         apply to every workload; so do ``overrides``, the workload fields given on the command
@@ -716,7 +716,7 @@ def apply_profile(config, profile: Profile, given: set[str], *, repetitions: int
         config.restart_on_hang = profile.restart_on_hang
     plan = profile.to_plan(duration_s=config.duration_s if "duration" in given else None,
                            repetitions=repetitions, overrides=overrides)
-    from edgemon.session.plan import check_plan
+    from edgemon.plan.runner import check_plan
 
     check_plan(plan)      # a --duration shorter than the schedule
     config.plan = plan
