@@ -8,7 +8,7 @@ The feed produces 10 Hz samples and 1000 latency rows/s (FakeFeed, real time).
 
 Headless mode renders into Textual's headless driver (layout, compositor, no
 terminal output) and reports the feed's own data generation separately, since a
-real feed does not generate data. ``--pty`` runs ``python -m edgemon.feeds.demo``
+real feed does not generate data. ``--pty`` runs ``python -m edgemon.tui``
 in a pseudo-terminal of the given size, reads everything it writes (the bytes a
 terminal or SSH link would carry) and reports that process's CPU, feed included.
 """
@@ -70,7 +70,7 @@ def in_pty(args) -> None:
 
     import psutil
 
-    cmd = [sys.executable, "-m", "edgemon.feeds.demo", args.scenario, f"--rows={args.rows:g}"]
+    cmd = [sys.executable, "-m", "edgemon.tui", args.scenario, f"--rows={args.rows:g}"]
     if args.ascii:
         cmd.append("--ascii")
     pid, fd = pty.fork()

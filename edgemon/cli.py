@@ -259,7 +259,8 @@ _RUN_OPTIONAL = ("threads", "duration", "python", "emulate", "repetitions")
 
 
 def run_config_from_args(args: argparse.Namespace):
-    from edgemon.session.config import RunConfig, WorkloadSpec
+    from edgemon.session.config import RunConfig
+    from edgemon.workload.spec import WorkloadSpec
     from edgemon.units import parse_duration, parse_warmup
 
     # What the user typed (it overrides a --profile), then the defaults for what is left.
@@ -299,7 +300,7 @@ def run_config_from_args(args: argparse.Namespace):
     )
     hang = str(args.hang_timeout).strip().lower()
     if args.prometheus is not None:  # fail in the user's terminal, not in a detached process
-        from edgemon.prometheus.exporter import parse_listen_address, require_prometheus_client
+        from edgemon.prometheus.listen import parse_listen_address, require_prometheus_client
 
         parse_listen_address(args.prometheus)
         require_prometheus_client()

@@ -201,7 +201,8 @@ def test_terminal_gone_follows_the_tty():
 
 
 def test_run_config_survives_the_trip_to_the_session_process(tmp_path):
-    from edgemon.session.config import RunConfig, WorkloadSpec
+    from edgemon.session.config import RunConfig
+    from edgemon.workload.spec import WorkloadSpec
     from edgemon.daemon.process import config_from_dict, config_to_dict
 
     config = RunConfig(workload=WorkloadSpec(model="matmul", batch=4, options={"size": "64"}),

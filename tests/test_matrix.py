@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from edgemon.errors import UserError
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload import matrix
 from runner_models_helpers import CacheDir, has_module
 from workload_helpers import REPO

@@ -227,7 +227,8 @@ def test_idle_baseline_is_recorded_and_used_by_energy(emulated_session, run_edge
 
 
 def _live(tmp_path, plan, **kw):
-    from edgemon.session.config import RunConfig, WorkloadSpec
+    from edgemon.session.config import RunConfig
+    from edgemon.workload.spec import WorkloadSpec
     from edgemon.session.live import LiveSession
 
     cfg = RunConfig(workload=WorkloadSpec(**{k: v for k, v in plan["items"][0]["workload"].items()}),
@@ -312,7 +313,8 @@ def test_a_detached_session_runs_the_profile(run_edgemon, tmp_path):
 
 def test_a_power_mode_the_running_board_lacks_is_an_error_before_anything_starts(tmp_path):
     from edgemon.errors import UserError
-    from edgemon.session.config import RunConfig, WorkloadSpec
+    from edgemon.session.config import RunConfig
+    from edgemon.workload.spec import WorkloadSpec
     from edgemon.session.live import LiveSession
     from edgemon.plan.runner import simple_plan
 

@@ -13,7 +13,9 @@ import pytest
 from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.errors import UserError
 from edgemon.prometheus import exporter as prom
-from edgemon.prometheus.exporter import PrometheusExporter, parse_listen_address, series_name
+from edgemon.prometheus.exporter import PrometheusExporter
+from edgemon.prometheus.listen import parse_listen_address, require_prometheus_client
+from edgemon.prometheus.names import series_name
 
 parser = pytest.importorskip("prometheus_client.parser")
 
@@ -271,7 +273,7 @@ def test_missing_prometheus_client_names_the_extra(monkeypatch):
         PrometheusExporter(0, "127.0.0.1", META).start()
     assert str(info.value) == "--prometheus needs prometheus_client: pip install 'edgemon[prometheus]'"
     with pytest.raises(UserError, match="needs prometheus_client"):
-        prom.require_prometheus_client()
+        require_prometheus_client()
 
 
 def test_too_old_prometheus_client_says_so(monkeypatch):

@@ -13,7 +13,9 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from edgemon.session.config import RunConfig, WorkloadSpec
+from edgemon.session.config import RunConfig
+
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.session.live import LiveSession
 
 pytestmark = pytest.mark.slow

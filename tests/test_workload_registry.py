@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from edgemon.errors import UserError
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload import list_runners, models_for, registry, runner_dir, runner_script, validate
 from workload_helpers import REPO
 

@@ -73,7 +73,8 @@ def config_to_dict(config, argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def config_from_dict(data: dict[str, Any]):
-    from edgemon.session.config import RunConfig, WorkloadSpec
+    from edgemon.session.config import RunConfig
+    from edgemon.workload.spec import WorkloadSpec
 
     data = dict(data)
     data.pop("argv", None)

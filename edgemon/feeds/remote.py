@@ -27,7 +27,8 @@ from typing import Any
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.errors import UserError
-from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate, MachineView
+from edgemon.control.machine_view import MachineView
+from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
 
 # Same bounds as LiveSession's pending queues: ~10 min at 10 Hz for a consumer that stalls.
 _MAX_PENDING_SAMPLES = 6000

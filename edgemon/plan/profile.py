@@ -543,7 +543,7 @@ def _workload(c: _Checker, t: dict, key: tuple, defaults: dict, base: Path | Non
             files = " or a model file" if getattr(module, "ACCEPTS_MODEL_FILES", False) else ""
             raise c.fail(k, f"unknown model {wl['model']!r} for runner {wl['runner']!r}; choose one of: "
                             f"{', '.join(sorted(models))}{files}")
-    from edgemon.session.config import WorkloadSpec
+    from edgemon.workload.spec import WorkloadSpec
 
     try:
         registry.validate(WorkloadSpec(**wl))
@@ -689,7 +689,7 @@ _CLI_WORKLOAD = {"runner": ("runner",), "model": ("model",), "batch": ("batch",)
 def apply_profile(config, profile: Profile, given: set[str], *, repetitions: int | None = None) -> None:
     """Fill ``config`` (a RunConfig built from the command line) from ``profile``: what the user
     typed (``given``: option names like "batch", "duration", "opt") wins, the profile fills the rest."""
-    from edgemon.session.config import WorkloadSpec
+    from edgemon.workload.spec import WorkloadSpec
 
     if profile.is_suite and given & {"runner", "model"}:
         raise UserError(f"{profile.path}: --runner/--model cannot override a suite (it lists "

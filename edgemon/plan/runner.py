@@ -43,7 +43,7 @@ def simple_plan(workload: dict[str, Any], *, repetitions: int, duration_s: float
 
 
 def workload_specs(plan: dict[str, Any]) -> list:
-    from edgemon.session.config import WorkloadSpec
+    from edgemon.workload.spec import WorkloadSpec
 
     return [WorkloadSpec(**item["workload"]) for item in plan.get("items", [])]
 
@@ -375,7 +375,7 @@ class PlanRunner:
 
     # -- repetitions -------------------------------------------------------------------------------
     def _repetition(self, item: dict[str, Any], item_index: int, r: int, n: int, total: int) -> None:
-        from edgemon.session.config import WorkloadSpec
+        from edgemon.workload.spec import WorkloadSpec
 
         spec = WorkloadSpec(**item["workload"])
         with self._cond:

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from edgemon.view.analysis_text import EPISODE_COLUMNS, episode_rows, summary_lines
-from edgemon.feeds.base import MachineView
+from edgemon.control.machine_view import MachineView
 
 
 class HelpScreen(ModalScreen[None]):

@@ -215,7 +215,7 @@ def run_matrix(runners: list[str] | None = None, models: list[str] | None = None
                options: dict[str, dict[str, str]] | None = None, python: str | None = None,
                progress=None) -> MatrixResult:
     """Run every model x runner cell in turn (never two at once: they would disturb each other)."""
-    from edgemon.session.config import WorkloadSpec
+    from edgemon.workload.spec import WorkloadSpec
     from edgemon.workload import registry
 
     runners, models = plan(runners, models)

@@ -13,7 +13,8 @@ from textual.visual import Visual
 from textual.widget import Widget
 
 from edgemon.tui.glyphs import bar
-from edgemon.feeds.base import FeedStatus, MachineView
+from edgemon.control.machine_view import MachineView
+from edgemon.feeds.base import FeedStatus
 from edgemon.view.model import DashboardModel
 from edgemon.view.timeline import Timeline
 
