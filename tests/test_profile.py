@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edgemon.cli import build_parser, run_config_from_args
+from edgemon.cli import build_parser
+from edgemon.commands.run import run_config_from_args
 from edgemon.errors import UserError
 from edgemon.plan.profile import load_profile, parse_cores
 

@@ -1,15 +1,14 @@
-"""argparse wiring for `edgemon report`, `edgemon compare` and the analysis flags of `analyze`.
+"""`edgemon analyze`, and the analysis flags it shares with `report` and `compare`.
 
-On the CLI start-up path: imports only the standard library; every handler imports what
-it needs when it runs. The CLI calls ``register(subparsers)`` and dispatches through
-``HANDLERS`` (and ``cmd_analyze`` when ``analyze`` takes :func:`add_analyze_options`).
+On the CLI start-up path: imports only the standard library; the handler imports what it
+needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from edgemon.commands.common import resolve_session, session_arg
 from edgemon.errors import UserError
 from edgemon.help_format import HelpFormatter
 
@@ -57,103 +56,22 @@ def options_from_args(args: argparse.Namespace):
     )
 
 
-def _session_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("session", nargs="?", default="latest", metavar="DIR",
-                   help="a recording folder, or 'latest' for the newest one under ./recordings")
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("analyze", help="latency, throughput and telemetry statistics of a recording",
+                       description="Statistics over the measured (non-warm-up) iterations of a recording.",
+                       formatter_class=HelpFormatter)
+    session_arg(p, optional=True)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_analyze_options(p)
+    return p
 
 
-def register(subparsers) -> None:
-    """Add the `report` and `compare` subcommands to the CLI's subparsers."""
-    rp = subparsers.add_parser(
-        "report", help="HTML report with plots of a recording (or tables and charts in the terminal)",
-        description="Latency, throughput, throttling, levels and energy of a recording, with plots: written as one "
-        "self-contained HTML file with --out, otherwise printed with terminal charts.",
-        formatter_class=HelpFormatter,
-    )
-    _session_arg(rp)
-    rp.add_argument("--out", metavar="PATH", default=None,
-                    help="write the HTML report here (a .html file, or a folder for report.html)")
-    add_analyze_options(rp)
-    rp.set_defaults(handler=cmd_report)
-
-    cp = subparsers.add_parser(
-        "compare", help="one row per recording with speedups against a reference",
-        description="Compare recordings: device, runner, model, power mode, p50/p90/p99, throughput, average "
-        "power, energy per item, share of time throttled, and the speedup against a reference session.",
-        formatter_class=HelpFormatter,
-    )
-    cp.add_argument("sessions", nargs="+", metavar="DIR", help="recording folders ('latest' allowed)")
-    fmt = cp.add_mutually_exclusive_group()
-    fmt.add_argument("--csv", action="store_true", help="CSV output")
-    fmt.add_argument("--json", action="store_true", help="JSON output")
-    cp.add_argument("--reference", metavar="DIR", default=None,
-                    help="the session the speedups are relative to (default: the first)")
-    add_analyze_options(cp)
-    cp.set_defaults(handler=cmd_compare)
-
-
-def _resolve(arg: str) -> Path:
-    from edgemon.cli import resolve_session
-
-    return resolve_session(arg)
-
-
-def cmd_analyze(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """`edgemon analyze` with the options of :func:`add_analyze_options`."""
     from edgemon.analysis.summary import analyze, format_analysis, to_json
     from edgemon.recording.reader import open_recording
 
-    rec = open_recording(_resolve(args.session))
+    rec = open_recording(resolve_session(args.session))
     result = analyze(rec, options_from_args(args))
     print(to_json(result) if getattr(args, "json", False) else format_analysis(result))
     return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from edgemon.recording.reader import open_recording
-
-    rec = open_recording(_resolve(args.session))
-    opts = options_from_args(args)
-    if args.out:
-        from edgemon.report.html import write_report
-
-        path = write_report(rec, args.out, opts)
-        print(f"report: {path}")
-        return 0
-    from edgemon.analysis.data import load
-    from edgemon.analysis.summary import analyze, format_analysis
-    from edgemon.report.terminal import render_charts
-
-    data = load(rec)
-    result = analyze(rec, opts, data=data)
-    print(format_analysis(result))
-    print()
-    print(render_charts(result, data))
-    return 0
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from edgemon.analysis.compare import compare, format_compare, to_csv, to_json
-    from edgemon.recording.reader import open_recording
-
-    paths = [_resolve(s) for s in args.sessions]
-    reference = 0
-    if args.reference:
-        ref = _resolve(args.reference).resolve()
-        found = [i for i, p in enumerate(paths) if p.resolve() == ref]
-        if found:
-            reference = found[0]
-        else:
-            paths.insert(0, ref)
-    recs = [open_recording(p) for p in paths]
-    table = compare(recs, reference, options_from_args(args))
-    if args.csv:
-        print(to_csv(table), end="")
-    elif args.json:
-        print(to_json(table))
-    else:
-        print(format_compare(table))
-    return 0
-
-
-HANDLERS = {"report": cmd_report, "compare": cmd_compare}
