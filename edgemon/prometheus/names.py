@@ -42,7 +42,7 @@ _INDEXED = (  # (regex on the unit-less base, family base, label)
 
 @lru_cache(maxsize=4096)
 def series_name(metric: str) -> SeriesName:
-    """The Prometheus series for an edgemon metric name (DESIGN.md "Metric names").
+    """The Prometheus series for an edgemon metric name (docs/architecture.md "Metric names").
 
     ``cpu0_freq_mhz`` -> ``edgemon_cpu_freq_hertz{cpu="0"}`` x1e6; ``temp_cpu_c`` ->
     ``edgemon_temperature_celsius{zone="cpu"}``; ``power_vdd_in_mw`` -> ``edgemon_power_watts{rail="vdd_in"}``

@@ -1,4 +1,4 @@
-"""Crash-safe session recordings (DESIGN.md "Recording layout").
+"""Crash-safe session recordings (docs/architecture.md "Recording layout").
 
 writer.Recorder (record), reader.open_recording (read, also while growing),
 recover.recover (finish what a crash left), listing (the sessions and their state),
