@@ -228,8 +228,8 @@ def test_idle_baseline_is_recorded_and_used_by_energy(emulated_session, run_edge
 
 def _live(tmp_path, plan, **kw):
     from edgemon.session.config import RunConfig
-    from edgemon.workload.spec import WorkloadSpec
     from edgemon.session.live import LiveSession
+    from edgemon.workload.spec import WorkloadSpec
 
     cfg = RunConfig(workload=WorkloadSpec(**{k: v for k, v in plan["items"][0]["workload"].items()}),
                     record_dir=tmp_path / "rec", headless=True, plan=plan, **kw)
@@ -313,10 +313,10 @@ def test_a_detached_session_runs_the_profile(run_edgemon, tmp_path):
 
 def test_a_power_mode_the_running_board_lacks_is_an_error_before_anything_starts(tmp_path):
     from edgemon.errors import UserError
-    from edgemon.session.config import RunConfig
-    from edgemon.workload.spec import WorkloadSpec
-    from edgemon.session.live import LiveSession
     from edgemon.plan.runner import simple_plan
+    from edgemon.session.config import RunConfig
+    from edgemon.session.live import LiveSession
+    from edgemon.workload.spec import WorkloadSpec
 
     plan = simple_plan({"runner": "numpy", "model": "mnist_1d"}, repetitions=1, duration_s=2.0)
     plan["schedule"] = [{"action": "power_mode", "value": "MAXN_SUPER", "at_s": 0.0, "key": "schedule[1]",

@@ -14,9 +14,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from edgemon.session.config import RunConfig
-
-from edgemon.workload.spec import WorkloadSpec
 from edgemon.session.live import LiveSession
+from edgemon.workload.spec import WorkloadSpec
 
 parser = pytest.importorskip("prometheus_client.parser")
 pytestmark = pytest.mark.slow

@@ -24,8 +24,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgemon.recording.reader import open_recording
     from edgemon.feeds.replay import ReplayFeed
+    from edgemon.recording.reader import open_recording
     from edgemon.tui import run_dashboard
 
     if not 1 <= args.speed <= 1000:

@@ -101,8 +101,8 @@ _RUN_OPTIONAL = ("threads", "duration", "python", "emulate", "repetitions")
 
 def run_config_from_args(args: argparse.Namespace):
     from edgemon.session.config import RunConfig
-    from edgemon.workload.spec import WorkloadSpec
     from edgemon.units import parse_duration, parse_warmup
+    from edgemon.workload.spec import WorkloadSpec
 
     # What the user typed (it overrides a --profile), then the defaults for what is left.
     given = {k for k in (*_RUN_DEFAULTS, *_RUN_OPTIONAL) if getattr(args, k, None) is not None}

@@ -242,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_session(config, handshake) -> int:
-    from edgemon.session.live import LiveSession
     from edgemon.daemon.server import LOG_NAME, SessionServer
+    from edgemon.session.live import LiveSession
 
     session = LiveSession(config)
     try:

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
-from edgemon.telemetry.base import SourceStatus
 from edgemon.control.machine_view import MachineView
+from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
+from edgemon.telemetry.base import SourceStatus
 from edgemon.view.timeline import Episode, Timeline, marks_from_events
 
 T0_NS = 1_000_000_000_000       # fixed monotonic origin so rendered text never shows the real clock

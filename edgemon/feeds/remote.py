@@ -25,9 +25,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.errors import UserError
-from edgemon.control.machine_view import MachineView
 from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
 
 # Same bounds as LiveSession's pending queues: ~10 min at 10 Hz for a consumer that stalls.
@@ -283,8 +283,8 @@ def _state_of(folder: Path) -> tuple[dict[str, Any], str]:
 
 def open_remote(path: Path | str, *, timeout: float = 10.0) -> RemoteFeed:
     """Attach to the detached session recording into ``path``; UserError (one line) when it cannot be."""
-    from edgemon.recording.layout import is_live, recording_folder, writer_pid
     from edgemon.daemon.server import JSON_FRAME, SOCKET_NAME, connect_unix, read_frame, socket_recv_exact
+    from edgemon.recording.layout import is_live, recording_folder, writer_pid
 
     folder = recording_folder(path)
     meta, state = _state_of(folder)
@@ -355,10 +355,8 @@ def _died(folder: Path, *, stale: bool = False) -> UserError:
 
 def stop_remote(path: Path | str, *, timeout: float = 120.0, out=None) -> Path:
     """``edgemon stop``: ask the session to stop and wait until its recording is closed."""
-    from edgemon.recording.layout import is_live
-
-    from edgemon.recording.layout import recording_folder
     from edgemon.daemon.server import SOCKET_NAME
+    from edgemon.recording.layout import is_live, recording_folder
 
     out = out or sys.stdout
     folder = recording_folder(path)

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from edgemon import __version__
-from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
-from edgemon.session.config import RunConfig
 from edgemon.control.machine_view import MachineView
+from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
+from edgemon.session.config import RunConfig
 
 # Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
 # latency frames at 10/s. Older items are dropped from the *view* only; the

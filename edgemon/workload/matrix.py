@@ -212,8 +212,8 @@ def run_matrix(runners: list[str] | None = None, models: list[str] | None = None
                options: dict[str, dict[str, str]] | None = None, python: str | None = None,
                progress=None) -> MatrixResult:
     """Run every model x runner cell in turn (never two at once: they would disturb each other)."""
-    from edgemon.workload.spec import WorkloadSpec
     from edgemon.workload import registry
+    from edgemon.workload.spec import WorkloadSpec
 
     runners, models = plan(runners, models)
     options = options or {}
