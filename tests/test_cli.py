@@ -95,7 +95,7 @@ def test_folder_that_is_not_a_recording(run_edgemon, tmp_path):
 
 
 def test_latest_without_recordings(run_edgemon):
-    _assert_one_line_error(run_edgemon("analyze", "latest"), "no recordings")
+    _assert_one_line_error(run_edgemon("analyze", "latest"), "no sessions yet")
 
 
 def test_info_json_lists_sources(run_edgemon):

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         from edgemon.report.html import write_report
 
         path = write_report(rec, args.out, opts)
-        print(f"report: {path}")
+        print(f"report: {path.absolute()}")
         return 0
     from edgemon.analysis.data import load
     from edgemon.analysis.summary import analyze, format_analysis

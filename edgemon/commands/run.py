@@ -229,7 +229,8 @@ def _run_in_process(config) -> int:
     session = LiveSession(config)
     try:
         session.start()
-    except BaseException:
+    except BaseException as exc:
+        session.fail_start(str(exc) or type(exc).__name__)
         session.close()
         raise
     if config.headless:

@@ -154,6 +154,8 @@ def spawn(config, *, argv: list[str] | None = None, timeout_s: float = START_TIM
         raise UserError(str(msg["error"]))
     # The child outlives us: do not let Popen's destructor warn about a running process.
     proc.returncode = 0
+    for warning in msg.get("warnings") or []:
+        print(f"edgemon: warning: {warning}", file=sys.stderr, flush=True)
     return Started(Path(msg["folder"]), int(msg["pid"]))
 
 
@@ -249,6 +251,7 @@ def run_session(config, handshake) -> int:
     try:
         session.start()
     except UserError as exc:
+        session.fail_start(str(exc))
         session.close()
         handshake({"error": str(exc)})
         return exc.exit_code
@@ -256,6 +259,7 @@ def run_session(config, handshake) -> int:
         import traceback
 
         traceback.print_exc()
+        session.fail_start(f"{type(exc).__name__}: {exc}")
         session.close()
         handshake({"error": f"the session could not start: {type(exc).__name__}: {exc}"})
         return 1
@@ -280,7 +284,8 @@ def run_session(config, handshake) -> int:
         signal.signal(s, on_signal)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
-    handshake({"ready": True, "folder": str(folder), "pid": os.getpid(), "socket": str(server.path)})
+    handshake({"ready": True, "folder": str(folder), "pid": os.getpid(), "socket": str(server.path),
+               "warnings": list(session.warnings)})
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)

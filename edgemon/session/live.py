@@ -73,6 +73,7 @@ class LiveSession(Feed):
         # workers (repetitions, cool-down, idle baseline, schedule); it sees samples and events.
         self.plan = None
         self._workload_spec = None       # the plan's current workload (a suite runs several)
+        self.warnings: list[str] = []    # said once at start (e.g. the session index is not writable)
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -119,12 +120,17 @@ class LiveSession(Feed):
             if cfg.plan is not None and len(cfg.plan.get("items", [])) > 1:   # a suite: name it after the profile
                 label = "suite-" + Path(str(cfg.plan.get("source") or "profile")).stem
             folder = cfg.record_dir or default_session_dir(cfg.recordings_root, self.meta["host"], label)
+            folder = Path(os.path.abspath(folder))     # every message names it; any shell can paste it
             # The exporter first: a busy port then leaves no empty recording behind.
-            self._start_exporter(session_name=Path(folder).name)
-            self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error)
+            self._start_exporter(session_name=folder.name)
+            self.recorder = Recorder(folder, self.meta, on_error=self._recording_error)
             self.recorder.open()
             self._sinks.insert(0, self.recorder)
             self.meta["record_path"] = str(folder)
+            # The per-user index: `edgemon ls` and `latest` find it from any folder.
+            from edgemon.recording.index import register
+
+            register(folder, host=self.meta["host"], warn=self._index_warning)
         if self.exporter is None:
             self._start_exporter(session_name=None)
         # Controls after the recorder: jetson_clocks --store keeps its file in the session
@@ -166,6 +172,17 @@ class LiveSession(Feed):
             self._t_end_ns = self._t0_ns + int(cfg.duration_s * 1e9)
             self._timer = threading.Thread(target=self._duration_timer, name="edgemon-duration", daemon=True)
             self._timer.start()
+
+    def _index_warning(self, message: str) -> None:
+        """The session index could not be written: say so (stderr, and the handshake of a
+        detached session); the session goes on."""
+        self.warnings.append(message)
+        print(f"edgemon: warning: {message}", file=sys.stderr, flush=True)
+
+    def fail_start(self, reason: str) -> None:
+        """start() raised: close() records the session as failed to start, with this reason."""
+        if not self._end_reason:
+            self._end_reason = reason
 
     # ------------------------------------------------------------ worker + watchdog
     def _spawn_worker(self):
@@ -565,6 +582,13 @@ class LiveSession(Feed):
             "state": "crashed" if self._state == "crashed" else "ended",
             "reason": self._end_reason or (self._message or "worker finished"),
         }
+        if self._state == "starting" or (self._state == "crashed" and not self.meta.get("runner_hello")):
+            # Never ran (start raised) or its worker died before it said hello: `edgemon ls` shows
+            # it as "failed to start", and it is never what `latest` means.
+            end["state"] = "crashed"
+            end["failed_to_start"] = True
+            if self._state == "starting" and not self._end_reason:
+                end["reason"] = "the session failed to start"
         if self.exit_event is not None:
             end["worker"] = self.exit_event.details
         if restore_results:
