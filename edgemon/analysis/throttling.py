@@ -78,7 +78,7 @@ def domain_of(metric: str) -> str | None:
     return None
 
 
-def _num(v: Any) -> float | None:
+def positive_number(v: Any) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
     try:
@@ -92,15 +92,29 @@ def _as_dict(d: Any) -> dict:
     return d if isinstance(d, dict) else {}
 
 
-def _ceiling_dict(d: Any) -> dict[str, float] | None:
+def ceilings_from(d: Any) -> dict[str, float] | None:
     if not isinstance(d, dict) or not d:
         return None
-    out = {str(k): _num(v) for k, v in d.items()}
+    out = {str(k): positive_number(v) for k, v in d.items()}
     out = {k: v for k, v in out.items() if v is not None}
     return out or None
 
 
 # ------------------------------------------------------------------ ceilings
+
+
+def unit_load_metric(metric: str) -> str | None:
+    """The load of the unit a clock drives (``cpu3_util_pct`` for ``cpu3_freq_mhz``): below
+    ``unit_busy_pct`` the governor lowers an idle clock, which is not throttling."""
+    m = CPU_FREQ.match(metric)
+    if m:
+        return f"cpu{m.group(1)}_util_pct"
+    return "gpu_util_pct" if metric == "gpu_freq_mhz" else None
+
+
+def busy_slack_s(sample_dt_s: float) -> float:
+    """How close to an iteration a sample must be to count as busy."""
+    return max(0.25, 1.5 * sample_dt_s)
 
 
 def mode_segments(data) -> list[dict[str, Any]]:
@@ -110,19 +124,19 @@ def mode_segments(data) -> list[dict[str, Any]]:
     first_mode = meta.get("power_mode") if isinstance(meta.get("power_mode"), (str, int)) else None
     if first_mode is None:
         first_mode = restore.get("power_mode_name") or restore.get("power_mode_id")
-    base = _ceiling_dict(meta.get("clock_ceilings"))
+    base = ceilings_from(meta.get("clock_ceilings"))
     segs = [{"t0_ns": None, "mode": first_mode, "ceilings": base, "source": "session.json" if base else None}]
     for ev in data.events_of("power_mode"):
         d = ev.details
         if d.get("ok") is False:
             continue  # the change failed: the old mode and its ceilings stand
         mode = d.get("name") if d.get("name") is not None else d.get("to_id")
-        c = _ceiling_dict(d.get("ceilings"))
+        c = ceilings_from(d.get("ceilings"))
         segs.append({"t0_ns": ev.t_ns, "mode": mode, "ceilings": c, "source": "power_mode event" if c else None})
     return segs
 
 
-def _lookup(ceilings: dict[str, float] | None, metric: str) -> float | None:
+def ceiling_for(ceilings: dict[str, float] | None, metric: str) -> float | None:
     if not ceilings:
         return None
     if metric in ceilings:
@@ -187,7 +201,7 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
         sources = []
         for k, seg in enumerate(segs):
             sel = seg_idx == k
-            c = _lookup(seg["ceilings"], metric)
+            c = ceiling_for(seg["ceilings"], metric)
             src = seg["source"]
             if c is None:
                 vals = v[sel & valid]
@@ -196,12 +210,7 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
             ceil[sel] = np.nan if c is None else c
             sources.append(src if c is not None else "none")
         gate = np.ones(t.shape[0], dtype=bool)
-        unit = None
-        cm = CPU_FREQ.match(metric)
-        if cm:
-            unit = f"cpu{cm.group(1)}_util_pct"
-        elif dom == "gpu":
-            unit = "gpu_util_pct"
+        unit = unit_load_metric(metric)
         if unit and data.has(unit):
             u = data.metric(unit)
             gate = ~(u < opts.unit_busy_pct)  # NaN: unknown load, no veto
@@ -222,7 +231,7 @@ def busy_mask(data, opts: ThrottleOptions) -> np.ndarray:
         busy |= data.metric("proc_worker_cpu_pct") > opts.busy_cpu_pct
     n = data.lat_t_end.shape[0]
     if n and t.shape[0]:
-        slack = int(max(0.25, 1.5 * data.sample_dt_s) * 1e9)
+        slack = int(busy_slack_s(data.sample_dt_s) * 1e9)
         ends = data.lat_t_end
         idx = np.searchsorted(ends, t, side="left")          # first iteration ending at or after t
         has_next = idx < n
@@ -280,7 +289,7 @@ def _limits(data, meta_key: str, limit_metric: str, value_metric: str) -> dict[s
     slowdown temperature or power limit) for ``value_metric`` where the meta has none."""
     out = {}
     for k, v in _as_dict(data.meta.get(meta_key)).items():
-        f = _num(v)
+        f = positive_number(v)
         if f is not None:
             out[str(k)] = f
     if data.has(limit_metric) and data.has(value_metric):
@@ -309,66 +318,62 @@ def _flag_bits(data, name: str, sl: slice) -> int:
     return int(np.bitwise_or.reduce(v.astype(np.int64)))
 
 
-def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, float],
-            limits: dict[str, float]) -> tuple[str, list[str], list[str]]:
-    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns."""
-    look = lo - int(opts.lookback_s * 1e9)
-    found: dict[str, list[str]] = {}
+def event_evidence(kind: str, details: dict[str, Any], at_s: float) -> tuple[str, str] | None:
+    """``(evidence key, line)`` for an event that can explain a clock drop, else None."""
+    at = f"at {at_s:.1f} s"
+    if kind == "power_mode" and details.get("ok") is not False:
+        name = details.get("name") if details.get("name") is not None else details.get("to_id")
+        return "power_mode", f"power mode changed to {name} {at}"
+    if kind in USER_EVENTS:
+        d = {k: v for k, v in details.items() if k in ("cpu", "online", "to", "on", "pwm", "pct", "value")}
+        return "user_action", f"{kind} {d or ''} {at}".replace("  ", " ")
+    return None
 
-    def add(cause: str, why: str) -> None:
-        found.setdefault(cause, []).append(why)
 
-    for ev in data.events:
-        if not look <= ev.t_ns <= hi:
-            continue
-        at = f"at {data.rel_s(ev.t_ns):.1f} s"
-        if ev.kind == "power_mode" and ev.details.get("ok") is not False:
-            name = ev.details.get("name") if ev.details.get("name") is not None else ev.details.get("to_id")
-            add("power_mode", f"power mode changed to {name} {at}")
-        elif ev.kind in USER_EVENTS:
-            d = {k: v for k, v in ev.details.items() if k in ("cpu", "online", "to", "on", "pwm", "pct", "value")}
-            add("user_action", f"{ev.kind} {d or ''} {at}".replace("  ", " "))
-
-    t = data.tel_t
-    sl = _window(t, look, hi)
-    bits = _flag_bits(data, "gpu_clock_event_reasons", sl)
-    flags_power = [n for b, n in NVML_POWER.items() if bits & b]
-    flags_thermal = [n for b, n in NVML_THERMAL.items() if bits & b]
-    pi = _flag_bits(data, "rpi_throttled", sl)
-    if pi & RPI_UNDERVOLT:
+def flag_evidence(nvml_bits: int, pi_bits: int) -> tuple[list[tuple[str, str]], list[str]]:
+    """What the hardware's own throttle flags say, OR-ed over a window: ``([(key, line)], weak lines)``."""
+    flags_power = [n for b, n in NVML_POWER.items() if nvml_bits & b]
+    flags_thermal = [n for b, n in NVML_THERMAL.items() if nvml_bits & b]
+    if pi_bits & RPI_UNDERVOLT:
         flags_power.append("Raspberry Pi under-voltage")
-    if pi & RPI_SOFT_TEMP:
+    if pi_bits & RPI_SOFT_TEMP:
         flags_thermal.append("Raspberry Pi soft temperature limit")
-    for f in flags_power:
-        add("power_flag", f"hardware reports {f}")
-    for f in flags_thermal:
-        add("thermal_flag", f"hardware reports {f}")
-
-    for metric, trip in trips.items():
-        if not data.has(metric):
-            continue
-        v = data.metric(metric)[sl]
-        v = v[np.isfinite(v)]
-        if v.size and v.max() >= trip - opts.thermal_margin_c:
-            add("thermal", f"{metric} reached {v.max():.1f} C (trip point {trip:g} C)")
-    for metric, limit in limits.items():
-        if not data.has(metric):
-            continue
-        v = data.metric(metric)[sl]
-        v = v[np.isfinite(v)]
-        if v.size and v.max() >= limit * (1.0 - opts.power_margin_pct / 100.0):
-            add("power", f"{metric} reached {v.max():.0f} mW (limit {limit:g} mW)")
+    found = [("power_flag", f"hardware reports {f}") for f in flags_power]
+    found += [("thermal_flag", f"hardware reports {f}") for f in flags_thermal]
     weak = []
-    if bits & NVML_HW_SLOWDOWN:
+    if nvml_bits & NVML_HW_SLOWDOWN:
         weak.append("hardware reports HwSlowdown (thermal or power brake)")
-    if pi & (RPI_CAPPED | RPI_THROTTLED) and not pi & (RPI_UNDERVOLT | RPI_SOFT_TEMP):
+    if pi_bits & (RPI_CAPPED | RPI_THROTTLED) and not pi_bits & (RPI_UNDERVOLT | RPI_SOFT_TEMP):
         weak.append("Raspberry Pi firmware reports its clock capped/throttled")
+    return found, weak
 
-    order = [("power_mode", "power_mode"), ("user_action", "user_action"), ("power_flag", "power"),
-             ("thermal_flag", "thermal"), ("thermal", "thermal"), ("power", "power")]
+
+def near_trip(value: float, trip: float, opts: ThrottleOptions) -> bool:
+    return value >= trip - opts.thermal_margin_c
+
+
+def near_limit(value: float, limit: float, opts: ThrottleOptions) -> bool:
+    return value >= limit * (1.0 - opts.power_margin_pct / 100.0)
+
+
+def thermal_line(metric: str, peak: float, trip: float) -> str:
+    return f"{metric} reached {peak:.1f} C (trip point {trip:g} C)"
+
+
+def power_line(metric: str, peak: float, limit: float) -> str:
+    return f"{metric} reached {peak:.0f} mW (limit {limit:g} mW)"
+
+
+CAUSE_ORDER = (("power_mode", "power_mode"), ("user_action", "user_action"), ("power_flag", "power"),
+               ("thermal_flag", "thermal"), ("thermal", "thermal"), ("power", "power"))
+
+
+def rank_causes(found: dict[str, list[str]], weak: list[str]) -> tuple[str, list[str], list[str]]:
+    """(cause, causes in order, evidence lines) from evidence by key: the first match of
+    :data:`CAUSE_ORDER` wins; weak hardware hints alone make ``thermal_or_power``."""
     causes: list[str] = []
     evidence: list[str] = []
-    for key, cause in order:
+    for key, cause in CAUSE_ORDER:
         if key in found:
             if cause not in causes:
                 causes.append(cause)
@@ -377,6 +382,48 @@ def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, floa
         causes.append("thermal_or_power")
     evidence += weak
     return (causes[0] if causes else "unknown"), causes, evidence
+
+
+def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, float],
+            limits: dict[str, float]) -> tuple[str, list[str], list[str]]:
+    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns.
+
+    The live classifier (:mod:`edgemon.analysis.throttle_online`) gathers the same evidence
+    one sample at a time and ranks it with the same :func:`rank_causes`.
+    """
+    look = lo - int(opts.lookback_s * 1e9)
+    found: dict[str, list[str]] = {}
+
+    def add(cause: str, why: str) -> None:
+        found.setdefault(cause, []).append(why)
+
+    for ev in data.events:
+        if look <= ev.t_ns <= hi:
+            hit = event_evidence(ev.kind, ev.details, data.rel_s(ev.t_ns))
+            if hit is not None:
+                add(*hit)
+
+    t = data.tel_t
+    sl = _window(t, look, hi)
+    flags, weak = flag_evidence(_flag_bits(data, "gpu_clock_event_reasons", sl), _flag_bits(data, "rpi_throttled", sl))
+    for key, line in flags:
+        add(key, line)
+
+    for metric, trip in trips.items():
+        if not data.has(metric):
+            continue
+        v = data.metric(metric)[sl]
+        v = v[np.isfinite(v)]
+        if v.size and near_trip(float(v.max()), trip, opts):
+            add("thermal", thermal_line(metric, float(v.max()), trip))
+    for metric, limit in limits.items():
+        if not data.has(metric):
+            continue
+        v = data.metric(metric)[sl]
+        v = v[np.isfinite(v)]
+        if v.size and near_limit(float(v.max()), limit, opts):
+            add("power", power_line(metric, float(v.max()), limit))
+    return rank_causes(found, weak)
 
 
 # ------------------------------------------------------------------ latency inside / outside

@@ -24,13 +24,14 @@ from __future__ import annotations
 import errno
 import json
 import os
-import stat
 import secrets
+import stat
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 INDEX_VERSION = 1
 ENTRY_SUFFIX = ".json"
