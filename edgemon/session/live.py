@@ -74,6 +74,10 @@ class LiveSession(Feed):
         self.plan = None
         self._workload_spec = None       # the plan's current workload (a suite runs several)
         self.warnings: list[str] = []    # said once at start (e.g. the session index is not writable)
+        # Live throttling (edgemon/analysis/throttle_online.py): `throttle.active` holds the open
+        # episodes by clock domain; their begin and end are published as events.
+        self.throttle = None
+        self._throttle_lock = threading.Lock()
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -133,6 +137,7 @@ class LiveSession(Feed):
             register(folder, host=self.meta["host"], warn=self._index_warning)
         if self.exporter is None:
             self._start_exporter(session_name=None)
+        self._start_throttle_classifier()
         # Controls after the recorder: jetson_clocks --store keeps its file in the session
         # folder, so `edgemon restore DIR` can undo jetson_clocks exactly after a crash.
         self._setup_controls(root, executables, platform_info)
@@ -329,6 +334,33 @@ class LiveSession(Feed):
             meta["trip_points"] = trips
         return meta
 
+    def _start_throttle_classifier(self) -> None:
+        """Throttling as it happens, by the analysis' rule: each episode's begin and end become
+        throttle_begin / throttle_end events (recording, event log, header flag, Prometheus)."""
+        from edgemon.analysis.throttle_online import ThrottleClassifier
+
+        self.throttle = ThrottleClassifier(self.meta, sample_dt_s=1.0 / self.config.sample_hz,
+                                           origin_ns=(self.meta.get("clock") or {}).get("monotonic_ns", self._t0_ns))
+
+    def _feed_throttle(self, feed) -> None:
+        """Hand something to the classifier (under its lock: several threads publish) and
+        publish the episodes it begins or ends. A bug there never stops the session."""
+        if self.throttle is None:
+            return
+        with self._throttle_lock:
+            try:
+                changes = feed(self.throttle)
+            except Exception as exc:  # noqa: BLE001
+                self.throttle = None
+                changes = []
+                failed = f"live throttling detection stopped: {type(exc).__name__}: {exc}"
+            else:
+                failed = ""
+        if failed:
+            self._publish_event(Event(time.monotonic_ns(), EventKind.ERROR, {"message": failed, "source": "throttle"}))
+        for change in changes:
+            self._publish_event(change.to_event())
+
     def _start_exporter(self, session_name: str | None) -> None:
         if not self.config.prometheus:
             return
@@ -363,12 +395,14 @@ class LiveSession(Feed):
             self.plan.on_sample(sample)
         with self._lock:
             self._samples.append(sample)
+        self._feed_throttle(lambda c: c.add_sample(sample.t_ns, sample.values))
 
     def _publish_latency(self, batch: LatencyBatch) -> None:
         for sink in self._sinks:
             sink.on_latency(batch)
         with self._lock:
             self._batches.append(batch)
+        self._feed_throttle(lambda c: c.add_latency(batch.t_end_ns, batch.duration_ns))
 
     def _publish_event(self, event: Event) -> None:
         for sink in self._sinks:
@@ -377,6 +411,8 @@ class LiveSession(Feed):
             self.plan.on_event(event)
         with self._lock:
             self._events.append(event)
+        if event.kind not in (EventKind.THROTTLE_BEGIN, EventKind.THROTTLE_END):
+            self._feed_throttle(lambda c: c.add_event(event.t_ns, event.kind, event.details))
 
     def _on_control_event(self, event: Event) -> None:
         """A power-mode change moves the clock ceilings: record the new ones with the event."""
@@ -572,6 +608,7 @@ class LiveSession(Feed):
                 pass
         if self.sampler is not None:
             self.sampler.stop()
+        self._feed_throttle(lambda c: c.finish())     # open episodes end with the session
         restore_results = []
         if self.controls is not None and self.restore_state is not None:
             try:

@@ -140,9 +140,9 @@ class DashboardApp(App[int]):
         if self.ascii:
             self.screen.add_class("ascii")
         self.jetson_panel.display = False
-        has_timeline = callable(getattr(self.feed, "timeline", None))
-        self.timeline_strip.display = has_timeline
-        self.screen.set_class(has_timeline, "-timeline")
+        # Replay: the recording's timeline; live: the session so far from its throttle events.
+        self.timeline_strip.display = True
+        self.screen.set_class(True, "-timeline")
         self.poll()
         self.set_interval(1.0 / self.redraw_hz, self.poll)
         self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
@@ -169,6 +169,8 @@ class DashboardApp(App[int]):
             self.refresh_bindings()     # the Jetson keys come and go with the controls
         self.model.apply(update)
         self.model.observe(self.status)
+        if not callable(getattr(self.feed, "timeline", None)):
+            self.timeline = self.model.live_timeline()
         self.polls += 1
         view = self.view_state()
         show_jetson = self.machine is not None or has_accelerator_metrics(self.model.latest)

@@ -246,7 +246,9 @@ class AnalysisScreen(ModalScreen["float | None"]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns(*EPISODE_COLUMNS)
+        self._mounted = True
         self._fill()
+        self.query_one("#analysis-text", Static).update(self._summary())
         table.focus()
 
     def _summary(self) -> Text:
@@ -275,6 +277,8 @@ class AnalysisScreen(ModalScreen["float | None"]):
             return
         self.result, self.state, self.error = result, state, error
         self.starts = list(starts or [])
+        if not getattr(self, "_mounted", False):    # a poll came before on_mount: it fills from these
+            return
         self.query_one("#analysis-text", Static).update(self._summary())
         self._fill()
 

@@ -13,6 +13,7 @@ from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.feeds.base import FeedStatus, FeedUpdate
 from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram
 from edgemon.view.series import NS, MetricHistory, ThroughputSeries
+from edgemon.view.timeline import MARK_KINDS, Episode, Timeline, marks_from_events
 
 # Data that arrives after its second has begun (runner batches ~100 ms, redraw 250 ms)
 # would make the newest second look slow; "now" throughput looks this far back.
@@ -28,12 +29,15 @@ class DashboardModel:
         throughput_capacity_s: int = 600,  # 10 min of 1-second buckets
         max_events: int = 500,
         max_metrics: int = 1024,
+        max_episodes: int = 2000,          # the live timeline: throttling episodes and marks
     ) -> None:
         self.latency_all = LogHistogram()
         self.latency_window = WindowedHistogram(window_s)
         self.throughput = ThroughputSeries(throughput_capacity_s)
         self.history = MetricHistory(history_capacity, max_metrics)
         self.events: deque[Event] = deque(maxlen=max_events)
+        self._episodes: deque[tuple[int, int, dict]] = deque(maxlen=max_episodes)  # (start, end, details)
+        self._marks: deque[Event] = deque(maxlen=max_episodes)
         self.reset()
 
     def reset(self) -> None:
@@ -59,6 +63,12 @@ class DashboardModel:
         self.now_ns = 0
         self.origin_ns: int | None = None
         self._data_now_ns = 0
+        self._episodes.clear()
+        self._marks.clear()
+        self.throttled: dict[str, Event] = {}   # open throttling episodes by domain (their throttle_begin)
+        self.ceilings: dict[str, float] = {}    # clock ceilings of the last power-mode change (MHz)
+        self._timeline_version = 0
+        self._timeline: tuple[tuple[int, int], Timeline] | None = None
 
     # ---- input -------------------------------------------------------------------------
 
@@ -117,7 +127,27 @@ class DashboardModel:
                 self.hello = dict(event.details)
             elif event.kind == EventKind.WARMUP_DONE:
                 self.warmup_done = dict(event.details)
+            elif event.kind in (EventKind.THROTTLE_BEGIN, EventKind.THROTTLE_END):
+                self._throttle(event)
+            elif event.kind == EventKind.POWER_MODE and event.details.get("ok") is not False:
+                ceilings = event.details.get("ceilings")
+                if isinstance(ceilings, dict):
+                    self.ceilings = {str(k): float(v) for k, v in ceilings.items() if isinstance(v, (int, float))}
+            if event.kind in MARK_KINDS:
+                self._marks.append(event)
+                self._timeline_version += 1
             self._data_now_ns = max(self._data_now_ns, event.t_ns)
+
+    def _throttle(self, event: Event) -> None:
+        domain = str(event.details.get("domain", "?"))
+        if event.kind == EventKind.THROTTLE_BEGIN:
+            self.throttled[domain] = event
+        else:
+            self.throttled.pop(domain, None)
+            start = event.details.get("start_ns")
+            self._episodes.append((int(start) if isinstance(start, int) else event.t_ns, event.t_ns,
+                                   dict(event.details)))
+        self._timeline_version += 1
 
     # ---- derived -----------------------------------------------------------------------
 
@@ -149,6 +179,26 @@ class DashboardModel:
             return None
         return (t_ns - self.origin_ns) / NS
 
+    def live_timeline(self) -> Timeline | None:
+        """The whole session so far as the replay's timeline strip draws it: throttling episodes
+        (from the session's throttle_begin/throttle_end events; an open one runs to now) and
+        marks. None until the session's start is known."""
+        if self.origin_ns is None or not self.now_ns:
+            return None
+        length_ns = max(0, self.now_ns - self.origin_ns)
+        key = (self._timeline_version, length_ns // (NS // 2))    # rebuilt at most twice a second
+        if self._timeline is not None and self._timeline[0] == key:
+            return self._timeline[1]
+        rel = self.relative_s
+        episodes = [_episode(rel(a), rel(b), d) for a, b, d in self._episodes]
+        episodes += [_episode(rel(int(ev.details.get("start_ns") or ev.t_ns)), length_ns / NS, ev.details)
+                     for ev in self.throttled.values()]
+        episodes.sort(key=lambda e: e.start_s)
+        marks = marks_from_events((rel(e.t_ns), e.kind, e.details) for e in self._marks)
+        timeline = Timeline(length_s=length_ns / NS, episodes=tuple(episodes), marks=tuple(marks))
+        self._timeline = (key, timeline)
+        return timeline
+
     @property
     def last_event(self) -> Event | None:
         return self.events[-1] if self.events else None
@@ -159,3 +209,15 @@ class DashboardModel:
         total += sum(s.nbytes for s in self.history.series.values())
         total += self.latency_window.slot_count * self.latency_all.counts.nbytes
         return total
+
+
+def _episode(start_s: float | None, end_s: float | None, details: dict) -> Episode:
+    def num(key: str) -> float:
+        value = details.get(key)
+        return float(value) if isinstance(value, (int, float)) else float("nan")
+
+    start = start_s if start_s is not None else 0.0
+    return Episode(start_s=start, end_s=max(start, end_s if end_s is not None else start),
+                   domain=str(details.get("domain", "?")), cause=str(details.get("cause") or "unknown"),
+                   clock=str(details.get("clock") or ""), clock_mhz=num("clock_mhz"),
+                   ceiling_mhz=num("ceiling_mhz"), drop_pct=num("drop_pct"))

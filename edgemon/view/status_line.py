@@ -11,6 +11,7 @@ from edgemon.feeds.base import FeedStatus
 from edgemon.view import fmt
 from edgemon.view.metric_groups import max_temperature
 from edgemon.view.model import DashboardModel
+from edgemon.view.throttle import throttle_flag
 
 
 def status_line(model: DashboardModel, status: FeedStatus) -> str:
@@ -41,6 +42,9 @@ def status_line(model: DashboardModel, status: FeedStatus) -> str:
     power = values.get("power_total_mw")
     if power is not None:
         parts.append(fmt.watts(power))
+    flag = throttle_flag(model)
+    if flag is not None:
+        parts.append(f"{flag.text} ({flag.detail})")
     if status.message:
         parts.append(status.message)
     elif model.last_event is not None:
