@@ -27,6 +27,7 @@ from detach_helpers import (
 )
 
 from edgemon.errors import UserError
+from edgemon.view.model import DashboardModel
 from edgemon.feeds.remote import open_remote
 
 pytestmark = pytest.mark.timeout(180)
@@ -159,8 +160,11 @@ def test_detached_session_outlives_its_clients_and_stops_cleanly(tmp_path):
         assert "goes on" in feed.command("detach")
         again = open_remote(rec)
         snap = again.drain()
-        assert snap.reset and snap.samples and snap.latency
-        assert any(e.kind == "worker_hello" for e in snap.events)
+        assert snap.reset and snap.state is not None
+        model = DashboardModel()
+        model.apply(snap)
+        assert model.samples_seen and model.iterations
+        assert any(e.kind == "worker_hello" for e in model.events)
         again.close()
 
         # Quit a dashboard choosing "stop" in its dialog: the session ends, its recording is closed.

@@ -296,39 +296,27 @@ def run_session(config, handshake) -> int:
 
 def serve(session, server, log, *, headless: bool = False, status_every_s: float = 5.0) -> int:
     """Drain and fan out until the session ends; close it; tell the clients. Exit code."""
-    model = None
-    if headless:
-        from edgemon.view.model import DashboardModel
-        from edgemon.view.status_line import status_line, summary_table
+    from edgemon.view.status_line import status_line, summary_table
 
-        model = DashboardModel()
+    model = server.model            # the server keeps it for attaching dashboards; headless reads it
     next_status = time.monotonic() + status_every_s
     try:
         while not session.wait(TICK_S):   # fixed delay after each tick: ticks never pile up
-            update = server.tick()
-            if model is not None:
-                model.apply(update)
-                if time.monotonic() >= next_status:
-                    next_status += status_every_s
-                    status = session.status()
-                    model.observe(status)
-                    log(status_line(model, status))
-        _apply(model, server.tick())
+            server.tick()
+            if headless and time.monotonic() >= next_status:
+                next_status += status_every_s
+                log(status_line(model, session.status()))
+        server.tick()
     finally:
         session.close()    # SESSION_END event, recording closed, machine restored
-        _apply(model, server.tick())
+        server.tick()
         status = session.status()
-        if model is not None:
-            model.observe(status)
+        if headless:
             print(summary_table(model, status), flush=True)
         server.close(status.state, status.message)
         log(f"session {status.state}: {status.message}; recording in {session.meta.get('record_path')}")
     return 1 if status.state == "crashed" else 0
 
-
-def _apply(model, update) -> None:
-    if model is not None:
-        model.apply(update)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ class RemoteFeed(Feed):
         self._batches: deque[LatencyBatch] = deque(maxlen=_MAX_PENDING_BATCHES)
         self._events: deque[Event] = deque(maxlen=_MAX_PENDING_EVENTS)
         self._reset = False
+        self._state = None                   # a ModelState to start from (the attach snapshot)
         self._status = FeedStatus(state="starting")
         self._status_at = time.monotonic_ns()
         self._machine: MachineView | None = None
@@ -84,11 +85,13 @@ class RemoteFeed(Feed):
     # ------------------------------------------------------------ Feed
     def drain(self) -> FeedUpdate:
         with self._lock:
-            up = FeedUpdate(list(self._samples), list(self._batches), list(self._events), reset=self._reset)
+            up = FeedUpdate(list(self._samples), list(self._batches), list(self._events), reset=self._reset,
+                            state=self._state)
             self._samples.clear()
             self._batches.clear()
             self._events.clear()
             self._reset = False
+            self._state = None
         return up
 
     def status(self) -> FeedStatus:
@@ -216,8 +219,20 @@ class RemoteFeed(Feed):
             pass
 
     def _handle(self, ftype: int, msg: Any) -> None:
-        from edgemon.daemon.server import JSON_FRAME, decode_latency, events_from_json, samples_from_json
+        from edgemon.daemon.server import (
+            JSON_FRAME,
+            STATE_FRAME,
+            decode_latency,
+            decode_state,
+            events_from_json,
+            samples_from_json,
+        )
 
+        if ftype == STATE_FRAME:
+            state = decode_state(msg)
+            with self._lock:
+                self._state = state
+            return
         if ftype != JSON_FRAME:
             batch = decode_latency(msg)
             with self._lock:
@@ -248,6 +263,7 @@ class RemoteFeed(Feed):
                 self._samples.clear()
                 self._batches.clear()
                 self._events.clear()
+                self._state = None
                 self._reset = True
         elif t == "reply":
             with self._reply_cond:

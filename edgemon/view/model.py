@@ -7,7 +7,10 @@ buckets, metric history and throughput are rings, events a bounded deque.
 from __future__ import annotations
 
 from collections import Counter, deque
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
 
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.feeds.base import FeedStatus, FeedUpdate
@@ -18,6 +21,25 @@ from edgemon.view.timeline import MARK_KINDS, Episode, Timeline, marks_from_even
 # Data that arrives after its second has begun (runner batches ~100 ms, redraw 250 ms)
 # would make the newest second look slow; "now" throughput looks this far back.
 THROUGHPUT_LAG_NS = 500_000_000
+
+
+@dataclass
+class ModelState:
+    """All a :class:`DashboardModel` holds, so that a dashboard attaching to a running session
+    starts with every chart's whole window (the session process keeps a model of its own; the
+    control socket sends this as one binary frame, ``edgemon/daemon/server.py``). ``fields`` is
+    JSON-able, ``arrays`` are numpy arrays by name."""
+
+    fields: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+
+def _event_row(e: Event) -> list:
+    return [e.t_ns, e.kind, e.details]
+
+
+def _event_of(row: list) -> Event:
+    return Event(int(row[0]), str(row[1]), dict(row[2] or {}))
 
 
 class DashboardModel:
@@ -75,6 +97,8 @@ class DashboardModel:
     def apply(self, update: FeedUpdate) -> None:
         if update.reset:
             self.reset()
+        if update.state is not None:
+            self.load_state(update.state)
         self.add_samples(update.samples)
         self.add_latency(update.latency)
         self.add_events(update.events)
@@ -178,6 +202,53 @@ class DashboardModel:
         if self.origin_ns is None:
             return None
         return (t_ns - self.origin_ns) / NS
+
+    # ---- state (attach) -----------------------------------------------------------------
+
+    _SCALARS = ("latest_t_ns", "samples_seen", "iterations", "items", "warmup_iterations", "warmup_items",
+                "measured_start_ns", "measured_end_ns", "hello", "warmup_done", "now_ns", "origin_ns",
+                "_data_now_ns", "latest", "ceilings")
+
+    def state(self) -> ModelState:
+        """Everything this model holds (a copy), for :meth:`load_state` in another process."""
+        fields: dict[str, Any] = {k: getattr(self, k) for k in self._SCALARS}
+        fields["event_counts"] = dict(self.event_counts)
+        fields["events"] = [_event_row(e) for e in self.events]
+        fields["crash"] = _event_row(self.crash) if self.crash is not None else None
+        fields["throttled"] = [_event_row(e) for e in self.throttled.values()]
+        fields["episodes"] = [list(e) for e in self._episodes]
+        fields["marks"] = [_event_row(e) for e in self._marks]
+        arrays: dict[str, np.ndarray] = {}
+        fields["latency_all"], arrays["latency_all"] = self.latency_all.state()
+        fields["latency_window"], arrays["latency_window"] = self.latency_window.state()
+        fields["throughput"], tp = self.throughput.state()
+        fields["history"], hist = self.history.state()
+        arrays.update({f"throughput.{k}": v for k, v in tp.items()})
+        arrays.update({f"history.{k}": v for k, v in hist.items()})
+        return ModelState(fields, arrays)
+
+    def load_state(self, state: ModelState) -> None:
+        """Become the model ``state`` was taken from (what an attached dashboard starts with)."""
+        f, a = state.fields, state.arrays
+        self.reset()
+        for key in self._SCALARS:
+            if key in f:
+                setattr(self, key, f[key])
+        self.event_counts = Counter({str(k): int(v) for k, v in (f.get("event_counts") or {}).items()})
+        self.events.extend(_event_of(r) for r in f.get("events") or [])
+        self.crash = _event_of(f["crash"]) if f.get("crash") else None
+        for row in f.get("throttled") or []:
+            ev = _event_of(row)
+            self.throttled[str(ev.details.get("domain", "?"))] = ev
+        self._episodes.extend((int(s), int(e), dict(d)) for s, e, d in f.get("episodes") or [])
+        self._marks.extend(_event_of(r) for r in f.get("marks") or [])
+        self.latency_all.load_state(f["latency_all"], a["latency_all"])
+        self.latency_window.load_state(f["latency_window"], a["latency_window"])
+        self.throughput.load_state(f["throughput"], {k.split(".", 1)[1]: v for k, v in a.items()
+                                                     if k.startswith("throughput.")})
+        self.history.load_state(f["history"], {k.split(".", 1)[1]: v for k, v in a.items()
+                                               if k.startswith("history.")})
+        self._timeline_version += 1
 
     def live_timeline(self) -> Timeline | None:
         """The whole session so far as the replay's timeline strip draws it: throttling episodes
