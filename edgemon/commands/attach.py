@@ -35,8 +35,10 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
     import signal
 
     from edgemon.feeds.remote import open_remote
+    from edgemon.view.model import DashboardModel
 
     feed = open_remote(folder)
+    model = DashboardModel()
     code = 0
     interrupted: list[int] = []
 
@@ -54,7 +56,7 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
     try:
         from edgemon.tui import run_dashboard
 
-        code = run_dashboard(feed, ascii=ascii)
+        code = run_dashboard(feed, ascii=ascii, model=model)
     except KeyboardInterrupt:
         code = 130
         if owner and not feed.ended:
@@ -68,7 +70,8 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
             feed.close()            # detach: the terminal went away, or the user chose to leave it running
         status = feed.status()
         if status.state in ("ended", "crashed"):
-            text = f"recording: {folder} ({status.state}{': ' + status.message if status.message else ''})"
+            # The dashboard ended the session (or saw it end): the headless summary, as `--headless` gives it.
+            text = ended_summary(model, feed, status, folder)
         else:
             text = (f"the session goes on in the background: {folder}\n"
                     f"  watch:  edgemon attach {folder}\n  stop:   edgemon stop {folder}")
@@ -77,3 +80,17 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
         except OSError:             # the terminal is gone (SSH drop): nobody to tell
             pass
     return 1 if status.state == "crashed" else code
+
+
+def ended_summary(model, feed, status, folder) -> str:
+    """The summary table of a session that ended under the dashboard, with its recording's folder.
+    What the dashboard had not drained yet (the last second, the end) is taken in first."""
+    from edgemon.view.status_line import summary_table
+
+    try:
+        model.apply(feed.drain())
+    except Exception:  # noqa: BLE001 - a summary of what arrived beats none
+        pass
+    model.observe(status)
+    where = f"recording: {folder} ({status.state}{': ' + status.message if status.message else ''})"
+    return f"{summary_table(model, status)}\n{where}"

@@ -237,14 +237,23 @@ def _run_in_process(config) -> int:
         from edgemon.session.headless import run_headless
 
         return run_headless(session, status_every_s=config.status_every_s)
+    from edgemon.view.model import DashboardModel
+
+    model = DashboardModel()
     try:
         from edgemon.tui import run_dashboard
 
-        code = run_dashboard(session, ascii=config.ascii)
+        code = run_dashboard(session, ascii=config.ascii, model=model)
     finally:
         session.close()
+    from edgemon.view.status_line import summary_table
+
+    model.apply(session.drain())
+    status = session.status()
+    model.observe(status)
+    print(summary_table(model, status))
     if session.meta.get("record_path"):
         print(f"recording: {session.meta['record_path']}")
-    if session.status().state == "crashed":
+    if status.state == "crashed":
         return 1
     return code

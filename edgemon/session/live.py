@@ -172,7 +172,8 @@ class LiveSession(Feed):
         self.worker = self._spawn_worker()
         self._t0_ns = time.monotonic_ns()
         with self._lock:
-            self._state = "running"
+            if self._state == "starting":   # a worker that died at once has already said "crashed"
+                self._state = "running"
         if cfg.duration_s:
             self._t_end_ns = self._t0_ns + int(cfg.duration_s * 1e9)
             self._timer = threading.Thread(target=self._duration_timer, name="edgemon-duration", daemon=True)

@@ -250,6 +250,14 @@ class DashboardModel:
                                                if k.startswith("history.")})
         self._timeline_version += 1
 
+    def throttle_episodes(self, now_ns: int | None = None) -> list[tuple[int, int, dict]]:
+        """``(start_ns, end_ns, throttle event details)`` of every episode so far (open ones end now)."""
+        now = now_ns if now_ns is not None else (self.now_ns or self._data_now_ns)
+        out = list(self._episodes)
+        out += [(int(ev.details.get("start_ns") or ev.t_ns), max(now, ev.t_ns), dict(ev.details))
+                for ev in self.throttled.values()]
+        return sorted(out, key=lambda e: e[0])
+
     def live_timeline(self) -> Timeline | None:
         """The whole session so far as the replay's timeline strip draws it: throttling episodes
         (from the session's throttle_begin/throttle_end events; an open one runs to now) and
