@@ -51,7 +51,7 @@ else:  # started as a script
 
 RUNNER = "tensorflow"
 ACCEPTS_MODEL_FILES = True
-MISSING = "TensorFlow is not installed: pip install 'edgemon[tensorflow]'"
+MISSING = "TensorFlow is not installed: pip install tensorflow (x86 without a GPU: tensorflow-cpu)"
 
 MODELS = _keras_models.CATALOGUE
 

@@ -39,7 +39,8 @@ else:  # started as a script
 
 RUNNER = "torch"
 ACCEPTS_MODEL_FILES = True
-MISSING = "PyTorch is not installed: pip install 'edgemon[torch]'"
+MISSING = ("PyTorch is not installed: pip install torch (CPU only: pip install torch "
+           "--index-url https://download.pytorch.org/whl/cpu; Jetson: NVIDIA's wheel for your JetPack)")
 
 MODELS = _torch_models.CATALOGUE
 

@@ -34,12 +34,17 @@ def test_help_teaches_commands_and_examples(run_edgemon):
         assert opt in p.stdout
 
 
-def test_every_help_fits_an_80_column_terminal(run_edgemon):
-    for command in ((), ("run",), ("replay",), ("report",), ("compare",), ("matrix",), ("ls",), ("attach",)):
+def test_every_help_fits_an_80_column_terminal_and_has_examples(run_edgemon):
+    from edgemon.cli import COMMANDS
+
+    for command in ((), *((c,) for c in COMMANDS)):
         p = run_edgemon(*command, "--help", env={"COLUMNS": "80"})
         assert p.returncode == 0, p.stderr
         wide = [line for line in p.stdout.splitlines() if len(line) > 80]
         assert not wide, (command, wide)
+        examples = p.stdout.split("examples:\n", 1)
+        assert len(examples) == 2, (command, "no examples")
+        assert f"  edgemon {' '.join(command)}".rstrip() in examples[1], (command, examples[1])
 
 
 @pytest.mark.parametrize(

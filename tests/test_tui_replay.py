@@ -233,8 +233,9 @@ async def test_jetson_keys_appear_when_controls_arrive_after_the_first_poll():
         app.poll()
         await pilot.pause()
         await pilot.pause()
-        footer_keys = {k.key for k in app.query("FooterKey")}
+        footer_keys = {k for k, _what, _on in app.footer_entries()}
         assert {"o", "c", "j", "f"} <= footer_keys
+        assert "j clocks" in str(app.key_footer.render())
 
 
 def test_redraw_rate_defaults_to_2_hz_and_never_exceeds_4():

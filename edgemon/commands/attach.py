@@ -15,7 +15,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("attach", help="open the dashboard on a session running in the background",
                        description="Attach the dashboard to a detached session (`edgemon run --detach`, or "
                        "one whose dashboard was closed with 'detach'). Quitting asks whether to detach "
-                       "(the session goes on) or stop it.", formatter_class=HelpFormatter)
+                       "(the session goes on) or stop it.",
+                       epilog="examples:\n"
+                       "  edgemon attach                   # the newest one running in the background\n"
+                       "  edgemon attach /data/x --ascii   # a session started with --record /data/x",
+                       formatter_class=HelpFormatter)
     session_arg(p, optional=True)
     p.add_argument("--ascii", action="store_true", help="plain ASCII graphs")
     return p

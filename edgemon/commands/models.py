@@ -11,6 +11,9 @@ from edgemon.help_format import HelpFormatter
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="built-in models per runner",
                        description="Built-in models with input shape, parameters and GFLOPs.",
+                       epilog="examples:\n"
+                       "  edgemon models                   # every runner's models\n"
+                       "  edgemon models --runner openvino # its models and --opt keys with defaults",
                        formatter_class=HelpFormatter)
     p.add_argument("--runner", default=None, help="only this runner")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -17,6 +17,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "report", help="HTML report with plots of a recording (or tables and charts in the terminal)",
         description="Latency, throughput, throttling, levels and energy of a recording, with plots: written as one "
         "self-contained HTML file with --out, otherwise printed with terminal charts.",
+        epilog="examples:\n"
+        "  edgemon report                   # tables and charts in the terminal\n"
+        "  edgemon report latest --out report.html",
         formatter_class=HelpFormatter,
     )
     session_arg(p, optional=True)

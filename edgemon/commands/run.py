@@ -27,7 +27,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
         epilog="Durations take s, m, h (90s, 10m, 3h, 1h30m). Warm-up takes iterations, "
         "seconds, or both: 50, 5s, 50,5s (whichever ends later).\n"
-        "Keys in the dashboard: q quit, p pause/resume, m mark, ? help.",
+        "Keys in the dashboard: q quit, p pause/resume, m mark, ? help.\n\n"
+        "examples:\n"
+        "  edgemon run --duration 3h               # an SSH drop only detaches\n"
+        "  edgemon run --detach --duration 3h      # background: edgemon attach/stop\n"
+        "  edgemon run --headless --duration 10m   # status lines, then a summary\n"
+        "  edgemon run --runner torch --model resnet18 --batch 8 --warmup 50,5s\n"
+        "  edgemon run --emulate orin-nano --record /data/x\n"
+        "  edgemon run --profile profiles/stress_3h.toml --dry-run\n"
+        "  edgemon run --profile profiles/stress_3h.toml --time-scale 0.1",
     )
     # Defaults of None (filled from _RUN_DEFAULTS in run_config_from_args) tell an option the
     # user gave from one left out: given options override a --profile, the rest come from it.
@@ -68,7 +76,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="kill a hung worker and start a new one; the session goes on")
     m.add_argument("--prometheus", default=None, metavar="[HOST:]PORT",
                    help="serve live metrics for Prometheus on PORT (127.0.0.1 only; 0.0.0.0:PORT or :PORT "
-                   "for every interface); needs edgemon[prometheus]")
+                   "for every interface); needs prometheus_client (the error says how to install it)")
     d = p.add_argument_group("display")
     d.add_argument("--headless", action="store_true",
                    help="no dashboard: a status line every few seconds and a summary at the end; "

@@ -48,6 +48,9 @@ FRAMEWORKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tensorrt": (("tensorrt",), ("tensorrt",)),
 }
 
+# Where the runner's framework does not come from its extra.
+INSTALL_NOTES = {"tensorrt": "TensorRT ships with JetPack; on x86 with CUDA: pip install tensorrt"}
+
 _lock = threading.Lock()
 
 
@@ -190,8 +193,11 @@ def runner_statuses() -> list[dict]:
             except metadata.PackageNotFoundError:
                 continue
         if imports and not any(importlib.util.find_spec(m) for m in imports):
+            from edgemon.install_hint import install_hint
+
             entry["available"] = False
-            entry["reason"] = f"needs {' or '.join(imports)} (pip install 'edgemon[{name}]')"
+            how = INSTALL_NOTES.get(name) or install_hint(name)
+            entry["reason"] = f"needs {' or '.join(imports)} ({how})"
         try:
             reason = getattr(runner_module(name), "probe", lambda: None)()
         except Exception as exc:  # a broken runner module is a reason, not a crash of `info`

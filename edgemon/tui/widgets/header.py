@@ -81,7 +81,13 @@ class Header(Panel):
             fmt.event_summary(model.crash.kind, model.crash.details) if model.crash is not None else "")
         if model.crash is not None or status.state == "crashed":
             line.append(f"{g['cross']} {crash_text}", style="bold red")
-            line.append(" - dashboard still up, q quits", style="red")
+            line.append(" - dashboard still up, controls off, q quits" if status.state == "crashed"
+                        else " - dashboard still up, q quits", style="red")
+        elif status.state == "ended" and not view.is_replay:    # the session's keys are disabled now
+            line.append("session ended" + (f": {status.message}" if status.message else ""), style="bold blue")
+            line.append(" - controls off, q quits", style="blue")
+            if view.meta.get("record_path"):
+                line.append(f" {g['sep']} rec {view.meta['record_path']}", style="dim")
         elif view.is_replay:
             icon = g["play"] if status.playing else g["pause"]
             line.append(f"{icon} {status.speed:g}x ", style="bold magenta")
