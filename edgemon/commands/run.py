@@ -56,7 +56,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     w.add_argument("--python", default=None, metavar="EXE",
                    help="interpreter for the worker, e.g. JetPack's /usr/bin/python3 (default: this one)")
     w.add_argument("--opt", action="append", default=None, metavar="KEY=VALUE",
-                   help="runner-specific option, repeatable (e.g. --opt size=1024 for the matmul model)")
+                   help="runner-specific option, repeatable (e.g. --opt size=1024 for the matmul model; "
+                   "`edgemon models --runner R` lists them)")
+    w.add_argument("--dry-run", action="store_true",
+                   help="print the plan (phases, schedule on the clock, total length) and check it against this "
+                   "machine (runner, model build, telemetry, controls, recording folder); start nothing")
+    w.add_argument("--time-scale", type=float, default=None, metavar="F",
+                   help="multiply every length and time of the run by F: 0.1 rehearses a profile in a tenth of "
+                   "the time, its schedule scaled with it")
     r = p.add_argument_group("recording")
     r.add_argument("--record", default=None, metavar="DIR",
                    help="record into DIR (default: a new folder under ./recordings/)")
@@ -179,11 +186,26 @@ def run_config_from_args(args: argparse.Namespace):
 
         if args.repetitions > 1:
             config.plan = simple_plan(asdict(spec), repetitions=args.repetitions, duration_s=config.duration_s)
+    scale = getattr(args, "time_scale", None)
+    if scale is not None:
+        if not 0 < scale <= 100:
+            raise UserError(f"--time-scale takes a factor above 0 and at most 100 (0.1: a tenth of the time), "
+                            f"got {scale:g}")
+        from edgemon.plan.profile import scale_plan
+
+        if config.duration_s is not None:
+            config.duration_s *= scale
+        if config.plan is not None:
+            config.plan = scale_plan(config.plan, scale)
     return config
 
 
 def run(args: argparse.Namespace) -> int:
     config = run_config_from_args(args)
+    if getattr(args, "dry_run", False):
+        from edgemon.plan.dry_run import dry_run
+
+        return dry_run(config)
     detach = args.detach
     if detach and not config.record:
         raise UserError("a detached session must record (that is how you find it again); drop --no-record")

@@ -354,6 +354,33 @@ def format_seconds(s: float) -> str:
     return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (sec, "s")) if v) or "0s"
 
 
+def scale_plan(plan: dict[str, Any], factor: float) -> dict[str, Any]:
+    """The plan with every length and time multiplied by ``factor`` (``--time-scale 0.1``: a
+    rehearsal in a tenth of the time): durations, schedule times, rests, the idle baseline and
+    the cool-down's idle time and timeout (a temperature target cannot be scaled)."""
+    import copy
+
+    out = copy.deepcopy(plan)
+    if factor == 1:
+        return out
+
+    def sc(x: Any) -> Any:
+        return None if x is None else float(x) * factor
+
+    for item in out.get("items", []):
+        item["duration_s"] = sc(item.get("duration_s"))
+    for a in out.get("schedule", []):
+        a["at_s"] = sc(a.get("at_s"))
+    out["rest_s"] = sc(out.get("rest_s")) or 0.0
+    out["idle_baseline_s"] = sc(out.get("idle_baseline_s"))
+    cd = out.get("cooldown")
+    if cd:
+        cd["timeout_s"] = sc(cd.get("timeout_s"))
+        cd["idle_s"] = sc(cd.get("idle_s"))
+    out["time_scale"] = float(factor)
+    return out
+
+
 # ------------------------------------------------------------------------------ loading
 
 def load_profile(path: str | Path, *, emulate: str | None = None) -> Profile:

@@ -579,14 +579,17 @@ class LiveSession(Feed):
         if self.worker is not None:
             self.worker.stop()
 
-    def finish(self, reason: str) -> None:
-        """The plan is done: end the session (no-op when it ended already, e.g. a crash)."""
+    def finish(self, reason: str, *, failed: bool = False) -> None:
+        """The plan is done: end the session (no-op when it ended already, e.g. a crash).
+        ``failed``: it could not run its workload at all (the session is crashed, failed to start)."""
         if self._ended.is_set():
             return
         if not self._end_reason:
             self._end_reason = reason
         with self._lock:
-            if self._state != "crashed":
+            if failed:
+                self._state = "crashed"
+            elif self._state != "crashed":
                 self._state = "ended"
             self._message = self._end_reason
         self._ended.set()

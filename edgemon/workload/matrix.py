@@ -75,8 +75,9 @@ class MatrixResult:
 # ---------------------------------------------------------------- running one cell
 
 
-def run_cell(spec, iterations: int = 5, timeout_s: float = 120.0) -> Cell:
-    """Run ``spec`` (a WorkloadSpec) until ``iterations`` measured rows arrive, it fails, or time runs out."""
+def run_cell(spec, iterations: int = 5, timeout_s: float = 120.0, env: dict[str, str] | None = None) -> Cell:
+    """Run ``spec`` (a WorkloadSpec) until ``iterations`` measured rows arrive, it fails, or time runs out.
+    ``env``: the worker's environment (default: this process's)."""
     from edgemon.datatypes import EventKind
     from edgemon.errors import UserError
     from edgemon.workload import registry
@@ -115,7 +116,7 @@ def run_cell(spec, iterations: int = 5, timeout_s: float = 120.0) -> Cell:
         enough.set()
 
     t0 = time.monotonic()
-    worker = Worker(spec, on_hello=on_hello, on_latency=on_latency, on_event=on_event, on_exit=on_exit)
+    worker = Worker(spec, on_hello=on_hello, on_latency=on_latency, on_event=on_event, on_exit=on_exit, env=env)
     try:
         worker.start()
     except OSError as exc:

@@ -128,6 +128,11 @@ def options_for(name: str) -> dict[str, str] | None:
     return dict(options) if options is not None else None
 
 
+def option_defaults(name: str) -> dict[str, str]:
+    """What each of the runner's --opt keys is when not given (``OPTION_DEFAULTS``)."""
+    return dict(getattr(runner_module(name), "OPTION_DEFAULTS", {}) or {})
+
+
 def _python_exists(python: str) -> bool:
     if os.sep in python:
         return os.path.isfile(python) and os.access(python, os.X_OK)
