@@ -158,7 +158,8 @@ power_mode = "MAXN"
 
 @pytest.fixture(scope="module")
 def emulated_session(tmp_path_factory):
-    """One session on an emulated Nano that starts hot (70 C) and cools fast (tau 3 s, 1 C/W)."""
+    """One session on an emulated Nano that starts hot (95 C) and cools fast (tau 10 s, 1 C/W): still above
+    the cool-down threshold after the plan has built its workload (the preflight before the cool-down)."""
     import os
     import subprocess
     import sys
@@ -166,7 +167,7 @@ def emulated_session(tmp_path_factory):
     repo = Path(__file__).resolve().parent.parent
     tmp = tmp_path_factory.mktemp("plan-emulated")
     (tmp / "e.toml").write_text(EMULATED)
-    env = dict(os.environ, EDGEMON_EMULATE_OPTS="start=70,tau=3,r=1",
+    env = dict(os.environ, EDGEMON_EMULATE_OPTS="start=95,tau=10,r=1",
                PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     p = subprocess.run([sys.executable, "-m", "edgemon", "run", "--profile", "e.toml", "--headless", "--record", "rec"],
                        cwd=tmp, env=env, capture_output=True, text=True, timeout=180)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import sys
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, TextIO
@@ -233,12 +234,14 @@ def _check_telemetry(config, root: Path, executables: dict[str, str], platform_i
                                                      executables=executables), platform_info)
     values: dict[str, float] = {}
     try:
-        for src in sources:
-            try:
-                for k, v in src.read().items():
-                    values.setdefault(k, v)
-            except Exception:  # noqa: BLE001 - one source failing is not this check's subject
-                continue
+        for n in range(2):          # rates (cpu_util_pct) need two reads
+            if n:
+                time.sleep(0.3)
+            for src in sources:
+                try:
+                    values.update(src.read())
+                except Exception:  # noqa: BLE001 - one source failing is not this check's subject
+                    continue
     finally:
         for src in sources:
             close = getattr(src, "close", None)
