@@ -57,7 +57,7 @@ def test_a_runner_without_its_framework_names_a_working_install(monkeypatch):
     missing = {"openvino", "torch"}
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else real(name, *a))
     entries = {r["name"]: r for r in registry.runner_statuses() if r["name"] in missing}
-    for name, entry in entries.items():
+    for entry in entries.values():
         assert not entry["available"]
         reason = entry["reason"]
         assert "pip install" in reason and "edgemon[" not in reason, reason

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 

@@ -238,8 +238,8 @@ class ThrottleClassifier:
         self.sample_dt_s = float(sample_dt_s) if sample_dt_s and sample_dt_s > 0 else 0.1
         self._slack_ns = int(busy_slack_s(self.sample_dt_s) * 1e9)
         self._delay_ns = self._slack_ns + int(max(0.0, latency_lag_s) * 1e9)
-        clock = meta.get("clock") if isinstance(meta.get("clock"), dict) else {}
-        anchor = clock.get("monotonic_ns")
+        clock = meta.get("clock")
+        anchor = clock.get("monotonic_ns") if isinstance(clock, dict) else None
         self.origin_ns = origin_ns if origin_ns is not None else (anchor if isinstance(anchor, int) else 0)
         self._ceilings = ceilings_from(meta.get("clock_ceilings"))
         self._observed: dict[str, float] = {}

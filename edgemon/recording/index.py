@@ -139,15 +139,12 @@ def register(folder: Path, *, started_unix_ns: int | None = None, pid: int | Non
              warn: Warn = _stderr_warning) -> str | None:
     """Record that a session records into ``folder`` (made absolute). Returns the entry's file
     name, or None when the index cannot be written (one warning; the session goes on)."""
-    data = {
-        "version": INDEX_VERSION,
-        "folder": str(Path(folder).absolute()),
-        "started_unix_ns": int(started_unix_ns if started_unix_ns is not None else time.time_ns()),
-        "pid": int(pid if pid is not None else os.getpid()),
-        "host": str(host),
-    }
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(data["started_unix_ns"] / 1e9))
-    name = f"{stamp}-{data['pid']}-{secrets.token_hex(4)}{ENTRY_SUFFIX}"
+    started = int(started_unix_ns if started_unix_ns is not None else time.time_ns())
+    pid = int(pid if pid is not None else os.getpid())
+    data = {"version": INDEX_VERSION, "folder": str(Path(folder).absolute()), "started_unix_ns": started,
+            "pid": pid, "host": str(host)}
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started / 1e9))
+    name = f"{stamp}-{pid}-{secrets.token_hex(4)}{ENTRY_SUFFIX}"
     tmp = f".{name}.tmp"
     try:
         fd = _index_fd(create=True)

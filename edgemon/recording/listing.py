@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from edgemon.errors import UserError
 
@@ -91,7 +91,8 @@ def session_info(folder: Path) -> SessionInfo | None:
     size, newest = _size_and_newest(folder)
     if duration is None and isinstance(start_unix, int) and newest:
         duration = max(0.0, newest - start_unix / 1e9)     # died: up to its last write
-    workload = meta.get("workload") if isinstance(meta.get("workload"), dict) else {}
+    workload = meta.get("workload")
+    workload = workload if isinstance(workload, dict) else {}
     return SessionInfo(
         path=str(folder),
         name=folder.name,
@@ -111,8 +112,8 @@ def session_info(folder: Path) -> SessionInfo | None:
 
 def _failed_to_start(meta: dict[str, Any], state: str) -> bool:
     """The session crashed before its workload ran: it said so, or its worker never said hello."""
-    end = meta.get("end") if isinstance(meta.get("end"), dict) else {}
-    if end.get("failed_to_start") is True:
+    end = meta.get("end")
+    if isinstance(end, dict) and end.get("failed_to_start") is True:
         return True
     return state == "crashed" and not meta.get("runner_hello")
 
@@ -143,7 +144,7 @@ def list_sessions(roots: list[Path]) -> list[SessionInfo]:
     return sorted(found.values(), key=lambda i: (i.started, i.name))
 
 
-def _add_roots(found: dict[str, SessionInfo], roots: list[Path]) -> None:
+def _add_roots(found: dict[str, SessionInfo], roots: Sequence[Path]) -> None:
     from edgemon.recording.layout import SESSION_FILE
 
     for root in roots:
@@ -168,7 +169,7 @@ def _key(folder: Path) -> str:
         return os.path.abspath(folder)
 
 
-def user_sessions(local_roots: list[Path] = (Path("recordings"),), *, warn=None) -> tuple[list[SessionInfo], list]:
+def user_sessions(local_roots: Sequence[Path] = (Path("recordings"),), *, warn=None) -> tuple[list[SessionInfo], list]:
     """Every session of this user: the session index, plus ``local_roots`` (sessions recorded
     before the index existed). Running first, then newest first. Returns ``(infos, bad
     index entries)``; gone entries are SessionInfos in state "gone"."""
@@ -201,7 +202,7 @@ def sort_running_first(infos: list[SessionInfo]) -> list[SessionInfo]:
     return sorted(infos, key=lambda i: (i.state != "running", *newest(i)))
 
 
-def latest_session(local_roots: list[Path] = (Path("recordings"),), *, running: bool = False) -> Path | None:
+def latest_session(local_roots: Sequence[Path] = (Path("recordings"),), *, running: bool = False) -> Path | None:
     """The newest usable session of this user (``running``: the newest one that can be attached
     to: running and detached), wherever it records; None when there is none."""
     infos, _bad = user_sessions(local_roots)
