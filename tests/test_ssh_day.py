@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from detach_helpers import REPO, end_process, kill_quietly, pid_alive, wait_for
-from test_detach import _controlling_tty
+from test_detach import _PtyDashboard
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -43,47 +43,6 @@ def _start(cwd: Path, env: dict[str, str], *extra: str) -> tuple[Path, int]:
         if ":" in line:
             assert str(folder) in line or "session.log" in line, line
     return folder, pid
-
-
-class _Terminal:
-    """`edgemon ARGS` on its own pseudo-terminal in ``cwd``, as over SSH; the screen is drained."""
-
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str]):
-        import pty
-        import threading
-
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "edgemon", *args], cwd=cwd,
-                                     env={**env, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"},
-                                     stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                                     preexec_fn=_controlling_tty)
-        os.close(slave)
-        self.output = bytearray()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            self.output += data
-
-    def text(self) -> str:
-        return self.output.decode("utf-8", "replace")
-
-    def press(self, key: str, wait_for_text: str | None = None) -> None:
-        os.write(self.master, key.encode())
-        if wait_for_text:
-            wait_for(lambda: wait_for_text in self.text(), what=repr(wait_for_text))
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        os.close(self.master)
 
 
 def test_start_in_one_folder_find_attach_and_stop_from_another(tmp_path):
@@ -115,10 +74,10 @@ def test_start_in_one_folder_find_attach_and_stop_from_another(tmp_path):
         wait_for(lambda: not pid_alive(pid2), what="the second session to end")
 
         # `attach latest` from ~ now finds the first (the newest one still running) ...
-        term = _Terminal(["attach", "latest"], home, env)
+        term = _PtyDashboard(None, home, args=["attach", "latest"], environ=env)
         try:
-            wait_for(lambda: "quit" in term.text(), what="the dashboard")
-            term.press("q", "detach")
+            wait_for(lambda: term.screen_has("quit"), what="the dashboard")
+            term.press("q", then_wait_for="detach")
             term.press("s")                 # ... and stopping it there prints the summary
             assert term.proc.wait(60) == 0
             wait_for(lambda: f"recording: {first} (ended" in term.text(), what="the recording's folder")

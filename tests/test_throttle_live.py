@@ -12,7 +12,7 @@ import sys
 
 import pytest
 from detach_helpers import end_process, env, pid_alive, wait_for
-from test_ssh_day import _Terminal
+from test_detach import _PtyDashboard
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -59,11 +59,11 @@ def test_attached_dashboard_shows_the_flag_and_the_summary_counts_the_episodes(t
                        cwd=tmp_path, env=_hot_env(), capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     pid = int(re.search(r"\(pid (\d+)\)", p.stdout).group(1))
-    term = _Terminal(["attach", str(rec)], tmp_path, env())
+    term = _PtyDashboard(rec, tmp_path)
     try:
-        wait_for(lambda: "THROTTLED" in term.text(), timeout=90, what="the throttle flag in the header")
+        wait_for(lambda: term.screen_has("THROTTLED"), timeout=90, what="the throttle flag in the header")
         wait_for(lambda: re.search(r"\d+/\d+ MHz", term.text()), what="a clock against its ceiling")
-        term.press("q", "detach")
+        term.press("q", then_wait_for="detach")
         term.press("s")
         assert term.proc.wait(60) == 0
         wait_for(lambda: f"recording: {rec} (ended" in term.text(), what="the summary")

@@ -14,15 +14,8 @@ from throttle_helpers import compare, online_changes
 from edgemon.analysis.throttle_online import ThrottleChange, ThrottleClassifier
 from edgemon.datatypes import EventKind
 
-CEIL = {"cpu0_freq_mhz": 1479, "gpu_freq_mhz": 921.6, "emc_freq_mhz": 1600}
-TRIPS = {"temp_cpu_c": 99.0}
-
-
-def _busy(t, *, cpu=1479.0, temp=70.0, **extra):
-    d = {"cpu0_freq_mhz": cpu, "gpu_freq_mhz": 921.6, "emc_freq_mhz": 1600.0, "temp_cpu_c": temp,
-         "proc_worker_cpu_pct": 100.0}
-    d.update(extra)
-    return d
+from test_analysis_throttling import CEIL, TRIPS
+from test_analysis_throttling import _busy_sample as _busy
 
 
 def _thermal(t):

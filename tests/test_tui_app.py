@@ -295,30 +295,18 @@ async def test_q_stops_a_live_session_then_exits():
 
 
 @run_async
-async def test_q_on_a_detachable_session_asks_detach_or_stop():
-    for key, expected in (("d", "detach"), ("s", "stop")):
+async def test_q_or_ctrl_c_on_a_detachable_session_asks_detach_or_stop():
+    for quit_key, key, expected in (("q", "d", "detach"), ("q", "s", "stop"), ("ctrl+c", "d", "detach")):
         app, feed = make_app("linux", seconds=10, can_detach=True)
         async with app.run_test(size=SMALL) as pilot:
-            await pilot.press("q")
-            await pilot.pause()
-            assert isinstance(app.screen, QuitScreen)
+            await pilot.press(quit_key)
+            await settle(app, pilot)
+            assert isinstance(app.screen, QuitScreen), quit_key     # ctrl+c: not Textual's "press ctrl+q"
             assert feed.commands == []
             await pilot.press(key)
             await settle(app, pilot)
         assert feed.commands == [(expected, {})]
         assert app.return_code == 0
-
-
-@run_async
-async def test_ctrl_c_opens_the_quit_dialog():
-    app, feed = make_app("linux", seconds=10, can_detach=True)
-    async with app.run_test(size=SMALL) as pilot:
-        await pilot.press("ctrl+c")
-        await settle(app, pilot)
-        assert isinstance(app.screen, QuitScreen), "not Textual's 'press ctrl+q to quit'"
-        await pilot.press("d")
-        await settle(app, pilot)
-    assert feed.commands == [("detach", {})]
 
 
 @run_async

@@ -5,6 +5,7 @@ at 80 columns), so no key is ever cut off."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.dom import NoScreen
 from textual.widget import Widget
 
 SEP = "  "
@@ -39,7 +40,10 @@ class KeyFooter(Widget):
             self.lines = lines
             self.styles.height = lines
         if self.is_mounted:    # the layout gives the event log's line to a second footer line
-            self.screen.set_class(lines > 1, "-footer2")
+            try:
+                self.screen.set_class(lines > 1, "-footer2")
+            except NoScreen:   # shutting down, or between screens: the next poll sets it
+                pass
         self.refresh()
 
     def on_resize(self) -> None:
