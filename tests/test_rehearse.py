@@ -13,6 +13,7 @@ import pytest
 
 from edgemon.workload import registry
 
+pytestmark = pytest.mark.slow       # real sessions and workers
 S = 1_000_000_000
 
 PROFILE = """\

@@ -16,7 +16,7 @@ import pytest
 from detach_helpers import REPO, end_process, kill_quietly, pid_alive, wait_for
 from test_detach import _PtyDashboard
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def _env(home: Path, *, xdg: Path | None = None) -> dict[str, str]:

@@ -14,7 +14,7 @@ import pytest
 from detach_helpers import end_process, env, pid_alive, wait_for
 from test_detach import _PtyDashboard
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 HOT = "tau=3,trip=45"      # heats past its trip in a few seconds and throttles on and off
 

@@ -256,6 +256,8 @@ class ThrottleClassifier:
         self._recent: deque[_Item] = deque()                          # evidence within lookback
         self._runs: dict[str, _Run] = {}
         self._kinds: dict[str, tuple[str | None, str | None, int | None]] = {}
+        self._keys: set[str] = set()
+        self._clock_names: list[str] = []
         self.current_ceilings: dict[str, float] = {}                  # clock -> MHz, last decided
 
     # ------------------------------------------------------------------ input
@@ -274,6 +276,13 @@ class ThrottleClassifier:
         if t.size == 0:
             return []
         d = np.asarray(duration_ns, dtype=np.int64)
+        first, last = int(t.min()), int(t.max())
+        self._horizon = max(self._horizon, last)
+        if last - first <= 2 * self._slack_ns:
+            # The usual runner batch (~100 ms): every row's stretch holds its end +- slack, and the
+            # ends are this close, so the stretches join into one.
+            self._add_busy(int((t - d).min()) - self._slack_ns, last + self._slack_ns)
+            return self._decide()
         lo = t - d - self._slack_ns
         hi = t + self._slack_ns
         if t.size > 1 and (np.diff(lo) < 0).any():
@@ -285,7 +294,6 @@ class ThrottleClassifier:
         ends = np.concatenate((breaks, [t.size])) - 1
         for a, b in zip(lo[starts].tolist(), reach[ends].tolist()):
             self._add_busy(a, b)
-        self._horizon = max(self._horizon, int(t.max()))
         return self._decide()
 
     def add_event(self, t_ns: int, kind: str, details: Mapping[str, Any] | None = None) -> list[ThrottleChange]:
@@ -385,6 +393,14 @@ class ThrottleClassifier:
             else:
                 run.tentative.append(item)
 
+    def _clocks_in(self, values: Mapping[str, float]) -> list[str]:
+        """The clock metrics of a sample (cached while the sample's names stay the same)."""
+        keys = values.keys()
+        if keys != self._keys:
+            self._keys = set(keys)
+            self._clock_names = [m for m in keys if self._kind(m)[0] is not None]
+        return self._clock_names
+
     def _kind(self, metric: str) -> tuple[str | None, str | None, int | None]:
         """(domain, unit-load metric, cpu index) of a metric name; cached."""
         k = self._kinds.get(metric)
@@ -403,18 +419,15 @@ class ThrottleClassifier:
         item = self._item(t, values)
         busy = self._is_busy(t, values)
         below: dict[str, list[tuple[str, float, float]]] = {}
-        seen: set[str] = set()
         ceilings: dict[str, float] = {}
-        for metric, v in values.items():
+        for metric in self._clocks_in(values):
             dom, unit, cpu = self._kind(metric)
-            if dom is None:
-                continue
+            v = values[metric]
             valid = v is not None and math.isfinite(v) and v > 0
             if cpu is not None and (cpu in self._offline or _lt(values.get(f"cpu{cpu}_online"), 0.5)):
                 valid = False
             if not valid:
                 continue
-            seen.add(dom)
             ceiling = ceiling_for(self._ceilings, metric)
             if ceiling is None:
                 ceiling = self._observed[metric] = max(v, self._observed.get(metric, v))

@@ -14,7 +14,7 @@ import numpy as np
 
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.feeds.base import FeedStatus, FeedUpdate
-from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram
+from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram, bucket_index
 from edgemon.view.series import NS, MetricHistory, ThroughputSeries
 from edgemon.view.timeline import MARK_KINDS, Episode, Timeline, marks_from_events
 
@@ -132,8 +132,9 @@ class DashboardModel:
                 self.warmup_iterations += n
                 self.warmup_items += int(batch.items.sum())
                 continue
-            self.latency_all.add(batch.duration_ns)
-            self.latency_window.add(batch.t_end_ns, batch.duration_ns)
+            index = bucket_index(batch.duration_ns)      # one search for both histograms
+            self.latency_all.add(batch.duration_ns, index)
+            self.latency_window.add(batch.t_end_ns, batch.duration_ns, index)
             self.iterations += n
             self.items += int(batch.items.sum())
             start = int((batch.t_end_ns - batch.duration_ns).min())
