@@ -149,13 +149,14 @@ def test_nc_rails_are_dropped_and_not_summed():
     ("GR3D_FREQ @[1000,1000,1000]", {
         "gpu_freq_mhz": 1000.0,
         "gpu_gpc0_freq_mhz": 1000.0, "gpu_gpc1_freq_mhz": 1000.0, "gpu_gpc2_freq_mhz": 1000.0}),
-    # JP5.0.2/5.1 AGX Orin / Orin NX 16GB: one field per GPC, highest clock wins
+    # JP5.0.2/5.1 AGX Orin / Orin NX 16GB: one field per GPC, highest clock wins; "@0" is a clock
+    # tegrastats did not read (unknown), not 0 MHz
     ("GR3D_FREQ 99%@917 GR3D2_FREQ 99%@0", {
-        "gpu_util_pct": 99.0, "gpu_freq_mhz": 917.0,
-        "gpu_gpc0_freq_mhz": 917.0, "gpu_gpc1_freq_mhz": 0.0}),
+        "gpu_util_pct": 99.0, "gpu_freq_mhz": 917.0, "gpu_gpc0_freq_mhz": 917.0}),
     ("GR3D2_FREQ 99%@0 GR3D_FREQ 99%@917", {
-        "gpu_util_pct": 99.0, "gpu_freq_mhz": 917.0,
-        "gpu_gpc0_freq_mhz": 917.0, "gpu_gpc1_freq_mhz": 0.0}),
+        "gpu_util_pct": 99.0, "gpu_freq_mhz": 917.0, "gpu_gpc0_freq_mhz": 917.0}),
+    ("GR3D_FREQ 0%@0 GR3D2_FREQ 0%@0", {"gpu_util_pct": 0.0}),
+    ("GR3D_FREQ 0%@[0,0]", {"gpu_util_pct": 0.0}),
     ("GR3D_FREQ off", {"gpu_util_pct": 0.0, "gpu_freq_mhz": 0.0}),
     # engines: off, busy, frequency-only, renamed JP7 engines
     ("NVENC off NVDEC 40%@115 NVDLA0_FREQ @1600 NVJPG1 729 VIC_FREQ 0%@115 PVA0_FREQ off", {
