@@ -1,6 +1,6 @@
 """The emulated board's files: a sysfs/procfs/etc tree under a root directory.
 
-Paths and units are those of a real board (reference/jetson.md 2): the same
+Paths and units are those of a real board (docs/emulator-sources.md): the same
 readers and controls run against this tree as against ``/``. Values are
 written in place (open, write, truncate), never by rename, so a reader that
 keeps a file open and re-reads it sees the new value, as with real sysfs.
@@ -26,7 +26,7 @@ CPU_SCALE_FILE = STATE_DIR + "/cpu_scale"    # clock / max clock; the worker's r
 WORKLOAD_CGROUP_NAME = "edgemon-workload.scope"             # the worker's memory cgroup (OOM kills count)
 WORKLOAD_CGROUP = "sys/fs/cgroup/" + WORKLOAD_CGROUP_NAME
 LOG_FILE = "var/log/edgemon-emulate.log"     # throttling and mode changes, one line each
-NVPMODEL_STATUS = "var/lib/nvpmodel/status"  # "pmode:0002 fmode:fanNull" (jetson.md 2.9)
+NVPMODEL_STATUS = "var/lib/nvpmodel/status"  # "pmode:0002 fmode:fanNull" [S1]
 NVPMODEL_CONF = "etc/nvpmodel.conf"
 CPU_DIR = "sys/devices/system/cpu"
 THERMAL_DIR = "sys/devices/virtual/thermal"
@@ -355,6 +355,7 @@ def _thermal(board: Board, root: Path, w, options: dict) -> None:
 
 
 def _power(board: Board, root: Path, w) -> None:
+    mv = {r.name: r.mv for r in board.rails}      # bus voltages read from the start, as on a board
     for chip in board.ina:
         dev = f"{chip.parent}/{chip.addr}"
         w(f"{dev}/name", f"{chip.driver}\n")
@@ -368,7 +369,8 @@ def _power(board: Board, root: Path, w) -> None:
                 if rail is None:
                     continue
                 w(f"{d}/rail_name_{i}", f"{rail}\n")
-                for f in (f"in_voltage{i}_input", f"in_current{i}_input", f"in_power{i}_input"):
+                w(f"{d}/in_voltage{i}_input", f"{mv.get(rail, 5000)}\n")
+                for f in (f"in_current{i}_input", f"in_power{i}_input"):
                     w(f"{d}/{f}", "0\n")
                 if chip.crit_of(i) is not None:
                     w(f"{d}/warn_current_limit_{i}", f"{chip.crit_of(i)}\n")
@@ -377,7 +379,8 @@ def _power(board: Board, root: Path, w) -> None:
         w(f"{d}/name", f"{chip.driver}\n")
         _link(root, f"sys/class/hwmon/hwmon{chip.index}", d)
         if chip.kind == "ina238":
-            for f in ("in1_input", "curr1_input", "power1_input"):
+            w(f"{d}/in1_input", f"{mv.get(chip.channels[0], 5000)}\n")
+            for f in ("curr1_input", "power1_input"):
                 w(f"{d}/{f}", "0\n")
             continue
         for i, rail in enumerate(chip.channels):
@@ -385,8 +388,8 @@ def _power(board: Board, root: Path, w) -> None:
             if rail is None:
                 continue          # a disabled input has no files (reading it fails on a real board)
             w(f"{d}/in{n}_label", f"{rail}\n")
-            for f in (f"in{n}_input", f"curr{n}_input"):
-                w(f"{d}/{f}", "0\n")
+            w(f"{d}/in{n}_input", f"{mv.get(rail, 5000)}\n")
+            w(f"{d}/curr{n}_input", "0\n")
             if chip.crit_of(i) is not None:
                 w(f"{d}/curr{n}_max", f"{chip.crit_of(i)}\n")
                 w(f"{d}/curr{n}_crit", f"{chip.crit_of(i)}\n")

@@ -135,9 +135,14 @@ def set_affinity(pids: list[int], cpus: set[int], proc: Path = Path("/proc")) ->
                 pass
 
 
-def _signal_group(pgid: int, sig: int) -> bool:
+def _signal_group(pid: int, sig: int) -> bool:
+    """Signal the worker and its children: its process group where it leads one (edgemon starts
+    workers in their own session), else the process alone (never a group it merely belongs to)."""
     try:
-        os.killpg(pgid, sig)
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
         return True
     except (ProcessLookupError, PermissionError):
         return False
