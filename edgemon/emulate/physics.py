@@ -246,7 +246,7 @@ class Physics:
         else:
             gpu_util = min(1.0, max(0.0, float(opt.gpu) / 100.0))
         gpu_w = self._gpu(gpu_util, throttled)
-        emc_util = min(1.0, 0.05 + 0.25 * host_mean + 0.5 * gpu_util)
+        emc_util = min(1.0, 0.05 + 0.6 * host_mean + 0.5 * gpu_util)   # busy CPUs keep the EMC near its top
         ddr_w = self._emc(emc_util)
         self._fan(first)
         fan_w = 0.6 * self.fan_pwm / tree.FAN_MAX_PWM if b.fan else 0.0
