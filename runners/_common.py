@@ -481,7 +481,8 @@ class _Session(object):
     def stretched_loop(self, run, append, from_ns):
         """Like :meth:`hot_loop` on an emulated board whose CPU clock is below its maximum: each
         iteration is held (busy) until it took ``stretch`` times its real duration, as every
-        iteration is slower on a board whose clock fell."""
+        iteration is slower on a board whose clock fell. A loop of its own, so that the plain hot
+        loop (every real board, every benchmark) pays nothing for it."""
         session = self
         clock = self.buf.clock
         to_ns = self.buf.to_ns

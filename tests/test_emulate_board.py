@@ -10,7 +10,6 @@ import importlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,11 @@ from edgemon.emulate.boards import get_board
 from edgemon.emulate.commands import _cpu_list
 from edgemon.errors import UserError
 
+try:  # tests/ as a package or as a plain folder
+    from tests.emulate_helpers import wait_for
+except ImportError:
+    from emulate_helpers import wait_for
+
 FAMILY = {"nano": "nano", "tx2": "tx2", "xavier-nx": "xavier-nx", "agx-orin": "agx-orin",
           "orin-nano": "orin-nano", "orin-nx": "orin-nx", "thor": "thor"}
 # A mode each board switches to live (no reboot) that lowers a ceiling: (mode id, cores it turns off).
@@ -28,7 +32,6 @@ LOW_MODE = {"nano": (1, {2, 3}), "tx2": (1, set()), "xavier-nx": (4, {4, 5}),
             "orin-nano": (0, set()), "orin-nx": (3, set()), "thor": (1, set())}
 # A mode that needs a reboot from the default one (JetPack 5+ boards where real boards have one).
 REBOOT_MODE = {"agx-orin": 0, "orin-nano": 3, "orin-nx": 1, "thor": 2}
-WAIT_S = 8.0
 
 
 def _optional(module: str):
@@ -36,17 +39,6 @@ def _optional(module: str):
         return importlib.import_module(module)
     except ImportError:
         return None
-
-
-def wait_for(pred, what: str, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def run_tool(board: EmulatedBoard, tool: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -28,7 +28,9 @@ try:  # tests/ as a package or as a plain folder
     from tests.fixtures.jetson.orin_nx_lines import ORIN_NX_16GB_JP62_USER
     from tests.tegrastats_expected import LINES
     from tests.workload_helpers import Collector
+    from tests.emulate_helpers import wait_for as _wait_for
 except ImportError:
+    from emulate_helpers import wait_for as _wait_for
     from fixtures.jetson.orin_nx_lines import ORIN_NX_16GB_JP62_USER
     from tegrastats_expected import LINES
     from workload_helpers import Collector
@@ -37,14 +39,7 @@ WAIT_S = 20.0     # a guard against hangs, never a performance expectation
 
 
 def wait_for(pred, what: str, timeout: float = WAIT_S):
-    end = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    return _wait_for(pred, what, timeout)
 
 
 def _tree(name: str, root: Path, **options) -> Path:
@@ -341,6 +336,19 @@ def test_orin_nx_modes_switch_live_or_are_refused_like_the_real_board(tmp_path):
             assert nvpmodel.set_mode(ctx, mode).ok
         cap = int((b.root / tree.policy_dir(get_board("orin-nx").clusters[1]) / "scaling_max_freq").read_text())
         assert cap == 1984000 and nvpmodel.query(ctx)[0] == 0
+
+
+def test_the_emc_ceiling_is_read_from_the_jetpack6_knext_node(tmp_path):
+    from edgemon.telemetry.jetson_emc import JetsonEmcSource
+
+    with EmulatedBoard("orin-nano", tmp_path / "on", options={"tau": 1}) as b:
+        emc = JetsonEmcSource(SourceContext(root=b.root))
+        assert emc.probe().available
+        assert not (b.root / tree.EMC_CAP).exists()             # JetPack 6 nvpmodel writes only the KNEXT node
+        assert emc.limits().ceiling_mhz == 3199.0               # 25W [S5]
+        subprocess.run([b.executables["nvpmodel"], "-m", "0"], check=True, timeout=20, stdin=subprocess.DEVNULL,
+                       capture_output=True)
+        assert emc.limits().ceiling_mhz == 2133.0               # 15W [S6]
 
 
 # --- 3: the workload feels the clocks -------------------------------------------------------

@@ -57,6 +57,9 @@ def test_power_mode_switch_caps_clocks_and_is_recorded(tmp_path):
     try:
         assert s.meta["emulated"] is True
         assert s.meta["clock_ceilings"]["cpu0_freq_mhz"] > 918
+        # no documented over-current limit on a Nano: nothing for the analysis to blame power on
+        assert s.meta["power_limits"] == {}
+        assert s.meta["power_total_source"] == "INA sysfs: input rail POM_5V_IN"
         view = s.machine_state()
         assert view is not None and view.power_mode_id == 0
         assert _wait_for(lambda: samples.extend(s.drain().samples) or len(samples) > 5)

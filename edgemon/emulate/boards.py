@@ -443,7 +443,8 @@ AGX_ORIN = Board(
                   emc_max_hz=3199000000, tpc_pg_mask=0),
     ),
     default_mode=2,
-    engines="NVENC off NVDEC off NVJPG off NVJPG1 off VIC off OFA off NVDLA0 off NVDLA1 off PVA0_FREQ off APE 174",  # T25
+    engines="NVENC off NVDEC off NVJPG off NVJPG1 off VIC off OFA off NVDLA0 off NVDLA1 off PVA0_FREQ off "
+            "APE 174",                                                                               # T25
     memory=Memory(ram_mb=62841, swap_mb=31421, used_mb=6879),      # T25 (JetPack 6)
     hotplug_needs_reboot=True, cpu_driver="tegra194", soc_w=2.2, ddr_w=(0.3, 3.0), io_w=4.0, overhead_w=0.0,
     r_k_per_w=1.6,
