@@ -403,7 +403,8 @@ def test_a_worker_that_does_not_stretch_is_stopped_and_continued_in_proportion(t
         proc = subprocess.Popen([sys.executable, "-c", BUSY])
         try:
             b.attach_worker(proc.pid)
-            wait_for(lambda: b.state()["worker"] is not None, "the worker registered")
+            wait_for(lambda: b.state()["worker"] is not None and b.state()["cpu_scale"] >= 0.999,
+                     "the busy worker registered and the clock up from idle")
             states = [_proc_state(proc.pid) for _ in range(100) if time.sleep(0.01) is None]
             assert "T" not in states                  # MAXN at full clock: never stopped
             subprocess.run([b.executables["nvpmodel"], "-m", "1"], check=True, timeout=20,
