@@ -18,7 +18,7 @@ from edgemon.emulate import BOARDS, CPU_SCALE_ENV, EmulatedBoard, tree, workload
 from edgemon.emulate.boards import get_board
 from edgemon.emulate.commands import TegrastatsLine
 from edgemon.emulate.physics import Physics
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.telemetry.base import SourceContext
 from edgemon.telemetry.memory import MemorySource
 from edgemon.telemetry.tegrastats import parse_line_ex
@@ -288,7 +288,7 @@ def test_ambient_is_configurable(tmp_path):
 
 @pytest.mark.parametrize("name", BOARDS)
 def test_current_limits_only_where_a_real_board_has_them(name, tmp_path):
-    from edgemon.session.limits import power_limits
+    from edgemon.telemetry.limits import power_limits
     from edgemon.telemetry.jetson_power import JetsonPowerSource
 
     root = _tree(name, tmp_path)
