@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgemon.platform.detect import parse_l4t_release as raw_l4t_release
+
 FAMILIES = ("nano", "tx1", "tx2", "xavier-nx", "agx-xavier", "orin-nano", "orin-nx", "agx-orin", "thor", "unknown")
 
 # L4T release -> JetPack (jetson-stats NVIDIA_JETPACK excerpt, reference/jetson.md 2.11, plus the
@@ -83,7 +85,6 @@ _FAMILY_BY_MODEL = (
 )
 
 _PART_RE = re.compile(r"\bp(\d{4})-(\d{4})")
-_RELEASE_RE = re.compile(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*(\d+)(?:\.(\d+))?")
 _SOC_RE = re.compile(r"nvidia,(tegra\d+)")
 
 
@@ -142,16 +143,20 @@ def parse_l4t_release(text: str | None) -> tuple[str, str]:
     if not text:
         return "", ""
     first = text.strip().splitlines()[0].strip() if text.strip() else ""
-    m = _RELEASE_RE.search(text)
-    if not m:
-        return "", first
-    major, minor, patch = m.group(1), m.group(2), m.group(3) or "0"
-    return f"{int(major)}.{int(minor)}.{int(patch)}", first
+    return normalise_l4t(raw_l4t_release(text) or ""), first
 
 
-def jetpack_for(l4t: str) -> str:
+def normalise_l4t(l4t: str) -> str:
+    """``"32.7.1"``, ``"36.4"`` -> ``"36.4.0"``, ``"035.04.1"`` -> ``"35.4.1"``: three numbers; ``""`` if not a release."""
+    parts = l4t.split(".")[:3] if l4t else []
+    if not parts or not all(p.isdigit() for p in parts):
+        return ""
+    return ".".join(str(int(p)) for p in parts + ["0"] * (3 - len(parts)))
+
+
+def jetpack_for(l4t: str | None) -> str:
     """JetPack release for an L4T release (``"35.4.1"`` -> ``"5.1.2"``); ``""`` if unknown."""
-    return L4T_TO_JETPACK.get(l4t, "")
+    return L4T_TO_JETPACK.get(normalise_l4t(l4t or ""), "")
 
 
 def _module_and_carrier(compatible: tuple[str, ...], dtsfilename: str) -> tuple[str, str]:
