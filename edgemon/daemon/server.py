@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
+from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import FeedUpdate
 
 SOCKET_NAME = "control.sock"
@@ -59,8 +60,6 @@ LATENCY_FRAME = 2
 MAX_FRAME = 64 * 1024 * 1024
 
 # Commands a client may send; anything else is answered "not available".
-FORWARDED_COMMANDS = frozenset({"pause", "resume", "toggle_pause", "mark", "stop",
-                                "power_mode", "core", "jetson_clocks", "fan"})
 
 _UNIX_PATH_MAX = 100  # sun_path is 108 bytes; longer folders are reached through /proc/self/fd
 
@@ -542,13 +541,14 @@ class SessionServer:
 
     def _command(self, client: _Client, msg: dict[str, Any]) -> None:
         name = str(msg.get("name", ""))
-        kw = msg.get("kw") or {}
+        kw = msg.get("kw") if isinstance(msg.get("kw"), dict) else {}
         cid = msg.get("id")
+        cmd = cmds.parse(name, kw)
 
         def run() -> None:
-            if name in FORWARDED_COMMANDS:
+            if cmds.wire_name(cmd) in cmds.SESSION_COMMAND_NAMES:
                 try:
-                    answer = self.session.command(name, **kw)
+                    answer = self.session.command(cmd)
                 except Exception as exc:  # noqa: BLE001 - a failing control must not kill the daemon
                     answer = f"{name} failed: {type(exc).__name__}: {exc}"
             else:
