@@ -1,7 +1,7 @@
 """Which Jetson is this: model, module, L4T/JetPack release, family, CPU clusters.
 
 Everything is read from files under ``root`` (the ``--sysfs-root``), the way
-jetson-stats does it (reference/jetson.md 2.11):
+jetson-stats does it (https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/jetson_variables.py):
 
 * ``/proc/device-tree/model`` (or ``/sys/firmware/devicetree/base/model``),
   NUL-terminated, e.g. ``NVIDIA Jetson Orin Nano Developer Kit``;
@@ -25,8 +25,8 @@ from edgemon.platform.detect import parse_l4t_release as raw_l4t_release
 
 FAMILIES = ("nano", "tx1", "tx2", "xavier-nx", "agx-xavier", "orin-nano", "orin-nx", "agx-orin", "thor", "unknown")
 
-# L4T release -> JetPack (jetson-stats NVIDIA_JETPACK excerpt, reference/jetson.md 2.11, plus the
-# 4.6.x maintenance releases).
+# L4T release -> JetPack (an excerpt of jetson-stats' NVIDIA_JETPACK in
+# https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/jetson_variables.py, plus the 4.6.x maintenance releases).
 L4T_TO_JETPACK: dict[str, str] = {
     "39.2.0": "7.2", "38.4.0": "7.1", "38.2.0": "7.0",
     "36.5.0": "6.2.2", "36.4.4": "6.2.1", "36.4.3": "6.2", "36.4.0": "6.1", "36.3.0": "6.0",

@@ -1,4 +1,5 @@
-"""Jetson external memory controller (EMC): clock and utilisation (reference/jetson.md 2.3, 2.4).
+"""Jetson external memory controller (EMC): clock and utilisation (the files jetson-stats reads
+too: https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/memory.py).
 
 Clock (Hz), first readable of:
 

@@ -1,4 +1,5 @@
-"""Jetson power rails from the on-module INA3221 monitors (and Thor's INA238), reference/jetson.md 2.7.
+"""Jetson power rails from the on-module INA3221 monitors (and Thor's INA238), in the layouts
+jetson-stats reads (https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/power.py).
 
 Two sysfs layouts:
 

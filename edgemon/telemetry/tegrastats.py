@@ -1,6 +1,8 @@
 """Parse one line of ``tegrastats`` output into edgemon metric names (docs/metrics.md).
 
-Handles every form seen from L4T 24 to JetPack 7 (see jetson.md §1.3): with or
+Handles every form seen from L4T 24 to JetPack 7 (fields: NVIDIA's "tegrastats Utility" page,
+https://docs.nvidia.com/jetson/archives/r35.4.1/DeveloperGuide/text/AT/JetsonLinuxDevelopmentTools/TegrastatsUtility.html;
+one real line of each form in tests/tegrastats_expected.py): with or
 without the leading ``MM-DD-YYYY HH:MM:SS``, root and user lines, any field
 order. The line is split on whitespace and walked once; a token that fits no
 known field is skipped and reported, never fatal. :func:`parse_line` never
