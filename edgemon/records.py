@@ -15,7 +15,6 @@ Standard library only.
 
 from __future__ import annotations
 
-import math
 from dataclasses import Field, field, fields
 from typing import Any, Iterator, TypeVar
 
@@ -194,14 +193,3 @@ def _fits(v: Any, annotation: str) -> bool:
         elif part == "Any":
             return True
     return False
-
-
-def finite_or_none(v: Any) -> float | None:
-    """``v`` as a float, None for a missing, non-numeric or non-finite value."""
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None

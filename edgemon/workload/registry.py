@@ -119,12 +119,6 @@ def models_for(name: str) -> dict[str, dict]:
     return copy.deepcopy(getattr(runner_module(name), "MODELS", {}))
 
 
-def options_for(name: str) -> dict[str, str] | None:
-    """The runner's --opt keys with help text, or None if the runner does not declare them."""
-    options = getattr(runner_module(name), "OPTIONS", None)
-    return dict(options) if options is not None else None
-
-
 def _python_exists(python: str) -> bool:
     if os.sep in python:
         return os.path.isfile(python) and os.access(python, os.X_OK)
