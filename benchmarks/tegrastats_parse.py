@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from edgemon.telemetry.tegrastats import parse_line  # noqa: E402
+from edgemon.telemetry.tegrastats import parse_line  # noqa: E402 - after the sys.path line
 
 
 def reference_lines() -> list[tuple[str, str]]:

@@ -1,8 +1,8 @@
 """What ``edgemon info`` shows: the platform, every telemetry source and every runner.
 
 Cheap by design: it probes sources (a few small file reads), times two reads of
-each (not of command-based sources, which would start their tool), and asks the workload registry (if present) about runners; nothing heavy
-is imported here.
+each (not of command-based sources, which would start their tool), and asks the workload
+registry (if present) about runners; nothing heavy is imported here.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def analyses(tmp_path_factory):
     # repetitions: phase events as the plan runner writes them
     folder = root / "reps"
     events = []
-    for i, (a, b) in enumerate(((1.0, 29.0), (31.0, 59.0)), 1):
+    for i, a in enumerate((1.0, 31.0), 1):
         events.append((a, "phase", {"name": "repetition", "at": "start", "index": i, "item": 1, "label": "numpy/x"}))
     out_folder = build_session(folder, sample=_power_sample, duration_s=60, latency=(t, ms), events=events)
     _fill_repetition_spans(out_folder)
@@ -59,7 +59,7 @@ def _fill_repetition_spans(folder: Path) -> None:
     table = pq.read_table(part)
     t = table.column("t_ns").to_pylist()
     details = []
-    for k, (ts, d) in enumerate(zip(t, table.column("details").to_pylist())):
+    for ts, d in zip(t, table.column("details").to_pylist()):
         d = json.loads(d or "{}")
         if d.get("name") == "repetition":
             d["start_ns"] = ts

@@ -242,5 +242,5 @@ def test_malformed_fields_fall_back_to_skipping():
 
 
 def test_non_string_input_never_raises():
-    assert parse_line(None) == {}  # type: ignore[arg-type]
-    assert parse_line(b"RAM 1/2MB") == {"ram_used_mb": 1.0, "ram_total_mb": 2.0}  # type: ignore[arg-type]
+    assert parse_line(None) == {}  # type: ignore[arg-type]  # not a str on purpose
+    assert parse_line(b"RAM 1/2MB") == {"ram_used_mb": 1.0, "ram_total_mb": 2.0}  # type: ignore[arg-type]  # not a str on purpose

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from edgemon.analysis.latency import nearest_ranks
+from edgemon.recording.layout import section
 from edgemon.telemetry import catalogue
 
 DOMAINS = ("cpu", "gpu", "emc")
@@ -95,8 +96,11 @@ def _as_dict(d: Any) -> dict:
 def _ceiling_dict(d: Any) -> dict[str, float] | None:
     if not isinstance(d, dict) or not d:
         return None
-    out = {str(k): _num(v) for k, v in d.items()}
-    out = {k: v for k, v in out.items() if v is not None}
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        f = _num(v)
+        if f is not None:
+            out[str(k)] = f
     return out or None
 
 
@@ -106,7 +110,7 @@ def _ceiling_dict(d: Any) -> dict[str, float] | None:
 def mode_segments(data) -> list[dict[str, Any]]:
     """Power-mode segments: ``[{t0_ns, mode, ceilings (dict|None), source}]``, t0 of the first is None."""
     meta = data.meta
-    restore = meta.get("restore") if isinstance(meta.get("restore"), dict) else {}
+    restore = section(meta, "restore")
     first_mode = meta.get("power_mode") if isinstance(meta.get("power_mode"), (str, int)) else None
     if first_mode is None:
         first_mode = restore.get("power_mode_name") or restore.get("power_mode_id")
@@ -246,7 +250,8 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
-def _episodes_of(mask: np.ndarray, t: np.ndarray, dur_s: np.ndarray, opts: ThrottleOptions) -> list[tuple[int, int, int, int]]:
+def _episodes_of(mask: np.ndarray, t: np.ndarray, dur_s: np.ndarray,
+                 opts: ThrottleOptions) -> list[tuple[int, int, int, int]]:
     """``[(start_ns, end_ns, first_idx, stop_idx)]`` of merged runs of ``mask``."""
     a, b = _runs(mask)
     if a.size == 0:
@@ -262,7 +267,7 @@ def _episodes_of(mask: np.ndarray, t: np.ndarray, dur_s: np.ndarray, opts: Throt
         else:
             merged.append([s, e, i, j])
     keep = int(opts.min_episode_s * 1e9)
-    return [tuple(m) for m in merged if m[1] - m[0] >= keep]  # type: ignore[misc]
+    return [(m[0], m[1], m[2], m[3]) for m in merged if m[1] - m[0] >= keep]
 
 
 def _window(t: np.ndarray, lo: int, hi: int) -> slice:

@@ -129,7 +129,7 @@ def socket_recv_exact(sock: socket.socket) -> Callable[[int], bytes | None]:
 def _plain(obj: Any) -> Any:
     if obj is None:
         return None
-    if is_dataclass(obj):
+    if is_dataclass(obj) and not isinstance(obj, type):
         return asdict(obj)
     return dict(vars(obj))
 
@@ -461,7 +461,7 @@ class SessionServer:
         try:
             sources = [_plain(s) for s in self.session.source_statuses]
             text = json.dumps(sources, sort_keys=True, default=str)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a source list that cannot be sent is skipped this tick
             return
         if text != self._sources_text:
             self._sources_text = text
@@ -494,8 +494,11 @@ class SessionServer:
     # ------------------------------------------------------------ connections
     def _accept_loop(self) -> None:
         while self._accepting:
+            listener = self._listener
+            if listener is None:
+                return
             try:
-                conn, _ = self._listener.accept()
+                conn, _ = listener.accept()
             except OSError as e:
                 if not self._accepting or e.errno in (errno.EBADF, errno.EINVAL):
                     return

@@ -113,7 +113,7 @@ class Feed(Protocol):
         return None
 
     def close(self) -> None:
-        pass
+        return None
 
 
 @runtime_checkable

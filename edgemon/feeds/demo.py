@@ -231,7 +231,8 @@ class FakeFeed(Feed):
             values["power_vdd_soc_mw"] = round(1700 + 400 * busy)
             values["power_vdd_soc_avg_mw"] = round(1700 + 390 * busy)
             values["power_total_mw"] = values["power_vdd_in_mw"]
-            values["fan0_pwm_pct"] = self._machine.fan_pct if self._machine and self._machine.fan_pct is not None else 40.0
+            fan_pct = self._machine.fan_pct if self._machine is not None else None
+            values["fan0_pwm_pct"] = fan_pct if fan_pct is not None else 40.0
             values["fan0_rpm"] = round(values["fan0_pwm_pct"] * 52)
         else:
             values["temp_cpu_c"] = round(44 + 30 * heat * busy + rng.normal(0, 0.3), 2)

@@ -508,7 +508,7 @@ class _Latency:
                 out.append(cols[k][lo:hi])
             a = int(self.offsets[k + 1])
             k += 1
-        return tuple(np.concatenate(p) for p in parts)  # type: ignore[return-value]
+        return tuple(np.concatenate(p) for p in parts)  # type: ignore[return-value]  # np.concatenate is typed loosely; these are the columns' arrays
 
     def last(self) -> int:
         return int(self.lasts[-1])

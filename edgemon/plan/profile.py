@@ -93,6 +93,7 @@ class Profile:
         for item in self.items:
             wl = {**item.workload, **overrides}
             wl["options"] = {**_own_options(item.workload, wl["runner"]), **extra_opts}
+            dur: float | None
             if duration_s is not None:
                 dur = duration_s
             else:
@@ -242,6 +243,7 @@ class _Checker:
             return "off"
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
             raise self.fail(k, f"expected a duration like \"90s\", \"10m\" or \"3h\" (or seconds), got {_show(v)}")
+        s: float | None
         if isinstance(v, (int, float)):
             s = float(v)
         else:
@@ -303,17 +305,16 @@ def load_profile(path: str | Path, *, emulate: str | None = None) -> Profile:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise UserError("not UTF-8 text; save the profile as UTF-8", path=shown, line=line) from None
+        raise UserError("not UTF-8 text; save the profile as UTF-8", path=shown,
+                        line=raw[:exc.start].count(b"\n") + 1) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        line = int(m.group(1)) if m else None
         what = msg[:m.start()].strip() if m else msg
         col = f" (column {m.group(2)})" if m else ""
-        raise UserError(f"TOML syntax error: {what}{col}", path=shown, line=line) from None
+        raise UserError(f"TOML syntax error: {what}{col}", path=shown, line=int(m.group(1)) if m else None) from None
     return profile_from_data(data, text, shown, emulate=emulate, base=Path(path).parent)
 
 
@@ -328,10 +329,10 @@ def profile_from_data(data: dict, text: str, path: str, *, emulate: str | None =
     p.emulate = c.string(data, (), "emulate")
     from edgemon.emulate.boards import BOARD_NAMES, BOARDS
 
-    for key in ("board", "emulate"):
-        v = getattr(p, key)
+    for field_name in ("board", "emulate"):
+        v = getattr(p, field_name)
         if v is not None and v.lower() not in BOARDS:
-            raise c.fail((key,), f"unknown board {v!r}; choose one of: {', '.join(BOARD_NAMES)}")
+            raise c.fail((field_name,), f"unknown board {v!r}; choose one of: {', '.join(BOARD_NAMES)}")
     if p.board and p.emulate and p.board.lower() != p.emulate.lower():
         raise c.fail(("emulate",), f"emulates {p.emulate!r} but the profile targets board {p.board!r}")
     p.duration_s = c.seconds(data, (), "duration")
@@ -415,7 +416,7 @@ def _workload(c: _Checker, t: dict, key: tuple, defaults: dict, base: Path | Non
     from edgemon.units import parse_warmup
     from edgemon.workload import registry
 
-    wl = {"runner": "numpy", "model": "mnist_1d", "batch": 1, "threads": None, "warmup_iters": 0,
+    wl: dict[str, Any] = {"runner": "numpy", "model": "mnist_1d", "batch": 1, "threads": None, "warmup_iters": 0,
           "warmup_s": 0.0, "python": None, "options": {}}
     wl.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in defaults.items()})
     given = set()
@@ -425,9 +426,9 @@ def _workload(c: _Checker, t: dict, key: tuple, defaults: dict, base: Path | Non
             wl[name] = v
             given.add(name)
     for name in ("batch", "threads"):
-        v = c.integer(t, key, name)
-        if v is not None:
-            wl[name] = v
+        n = c.integer(t, key, name)
+        if n is not None:
+            wl[name] = n
     if "warmup" in t:
         v = t["warmup"]
         if isinstance(v, bool) or not isinstance(v, (int, str)):

@@ -303,6 +303,7 @@ class PlanRunner:
                         reason = f"{metric} is not in the telemetry here; cool-down skipped"
                         break
                 else:
+                    assert below is not None   # a profile gives metric and below together
                     temp_ok = value < below
                     parts.append(f"{metric} {value:.1f} C (waiting for < {below:g} C)")
             if idle_s:

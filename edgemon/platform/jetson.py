@@ -25,8 +25,9 @@ from edgemon.platform.detect import parse_l4t_release as raw_l4t_release
 
 FAMILIES = ("nano", "tx1", "tx2", "xavier-nx", "agx-xavier", "orin-nano", "orin-nx", "agx-orin", "thor", "unknown")
 
-# L4T release -> JetPack (an excerpt of jetson-stats' NVIDIA_JETPACK in
-# https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/jetson_variables.py, plus the 4.6.x maintenance releases).
+# L4T release -> JetPack: an excerpt of jetson-stats' NVIDIA_JETPACK in
+# https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/jetson_variables.py,
+# plus the 4.6.x maintenance releases.
 L4T_TO_JETPACK: dict[str, str] = {
     "39.2.0": "7.2", "38.4.0": "7.1", "38.2.0": "7.0",
     "36.5.0": "6.2.2", "36.4.4": "6.2.1", "36.4.3": "6.2", "36.4.0": "6.1", "36.3.0": "6.0",
@@ -147,7 +148,8 @@ def parse_l4t_release(text: str | None) -> tuple[str, str]:
 
 
 def normalise_l4t(l4t: str) -> str:
-    """``"32.7.1"``, ``"36.4"`` -> ``"36.4.0"``, ``"035.04.1"`` -> ``"35.4.1"``: three numbers; ``""`` if not a release."""
+    """Three numbers: ``"32.7.1"``, ``"36.4"`` -> ``"36.4.0"``, ``"035.04.1"`` -> ``"35.4.1"``;
+    ``""`` if not a release."""
     parts = l4t.split(".")[:3] if l4t else []
     if not parts or not all(p.isdigit() for p in parts):
         return ""

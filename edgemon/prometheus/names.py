@@ -40,7 +40,7 @@ def series_name(metric: str) -> SeriesName:
     match = catalogue.lookup(metric)
     if match is not None and match.family.prometheus is not None:
         family = match.family
-        return SeriesName(family.prometheus, match.labels, family.prometheus_scale, family.pattern)
+        return SeriesName(match.family.prometheus, match.labels, family.prometheus_scale, family.pattern)
     unit = catalogue.unit_of(metric)
     base, suffix, scale = metric, "", 1.0
     if unit is not None:
@@ -51,9 +51,9 @@ def series_name(metric: str) -> SeriesName:
 
 def static_labels(meta: dict[str, Any], session: str | None = None) -> dict[str, str]:
     """host, board, runner, model, session, emulated from a session's meta (session.json contents)."""
-    from edgemon.recording.fleet import board_of
+    from edgemon.recording.layout import board_of, section
 
-    workload = meta.get("workload") if isinstance(meta.get("workload"), dict) else {}
+    workload = section(meta, "workload")
     if session is None:
         record_path = meta.get("record_path")
         session = Path(str(record_path)).name if record_path else ""

@@ -18,7 +18,7 @@ def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None)
 
     out = out or sys.stdout
     model = DashboardModel()
-    stop_requested = []
+    stop_requested: list[int] = []
 
     def on_signal(signum, _frame):
         # First signal: stop gracefully (recording closed, machine restored); second: hurry.

@@ -140,7 +140,7 @@ class OpenFiles:
         self._fds.clear()
 
 
-def read_text(path: Path) -> str | None:
+def read_text(path: str | Path) -> str | None:
     """Contents of a small sysfs/procfs file, stripped; ``None`` if missing or unreadable."""
     try:
         return read_raw(path).decode("utf-8", "replace").strip()
@@ -148,7 +148,7 @@ def read_text(path: Path) -> str | None:
         return None
 
 
-def read_int(path: Path) -> int | None:
+def read_int(path: str | Path) -> int | None:
     text = read_text(path)
     if text is None:
         return None

@@ -32,7 +32,8 @@ CLOCK_FILES = (
     ("/sys/class/devfreq/bwmgr/cur_freq", "/sys/class/devfreq/bwmgr/min_freq", "/sys/class/devfreq/bwmgr/max_freq"),
     ("/sys/kernel/debug/clk/override.emc/clk_rate",
      "/sys/kernel/debug/tegra_bwmgr/emc_min_rate", "/sys/kernel/debug/tegra_bwmgr/emc_max_rate"),
-    ("/sys/kernel/debug/clk/emc/clk_rate", "/sys/kernel/debug/clk/emc/clk_min_rate", "/sys/kernel/debug/clk/emc/clk_max_rate"),
+    ("/sys/kernel/debug/clk/emc/clk_rate", "/sys/kernel/debug/clk/emc/clk_min_rate",
+     "/sys/kernel/debug/clk/emc/clk_max_rate"),
 )
 ACTIVITY_FILES = (
     "/sys/kernel/debug/cactmon/mc_all",

@@ -160,7 +160,7 @@ class NvmlSource(Source):
                                      self._const("NVML_ERROR_FUNCTION_NOT_FOUND",
                                                  _NVML_ERROR_FUNCTION_NOT_FOUND))
 
-    def _nvml_errors(self) -> tuple[type, ...]:
+    def _nvml_errors(self) -> tuple[type[BaseException], ...]:
         err = getattr(self._nvml, "NVMLError", None)
         return (err, AttributeError) if isinstance(err, type) else (AttributeError,)
 

@@ -50,7 +50,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-box", classes="modal-box"):
             yield Static(text, id="help-text")
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
+    def action_dismiss(self) -> None:  # type: ignore[override]  # closes without a result, where Textual's takes one
         self.dismiss(None)
 
 
@@ -202,7 +202,7 @@ class CoresScreen(ModalScreen[None]):
         option_list.add_options(self._options())
         option_list.highlighted = highlighted
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # the cores screen's key, not DOMNode's class toggle
         highlighted = self.query_one(OptionList).highlighted
         if highlighted is None:
             return

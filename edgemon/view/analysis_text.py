@@ -98,7 +98,7 @@ def summary_lines(result: AnalysisResult) -> list[tuple[str, str]]:
 def episode_rows(result: AnalysisResult) -> list[tuple[str, ...]]:
     """One row per throttling episode, in :data:`EPISODE_COLUMNS` order."""
     th = result.throttling
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for n, ep in enumerate((th.episodes if th is not None else None) or [], 1):
         cause = str(ep.cause or "unknown")
         clocks = ep.clocks or [ep.domain or "?"]

@@ -201,7 +201,8 @@ def cells(timeline: Timeline, width: int) -> list[Cell]:
     marks: list[str | None] = [None] * width
     for m in timeline.marks:
         i = _cell_of(m.at_s, length, width)
-        if marks[i] is None or _MARK_RANK.get(m.kind, 99) < _MARK_RANK.get(marks[i], 99):
+        current = marks[i]
+        if current is None or _MARK_RANK.get(m.kind, 99) < _MARK_RANK.get(current, 99):
             marks[i] = m.kind
     out = []
     for i in range(width):
