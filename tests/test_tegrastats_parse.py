@@ -1,4 +1,4 @@
-"""edgemon.telemetry.tegrastats: every reference line, every form of jetson.md §1.3."""
+"""edgemon.telemetry.tegrastats: every reference line, every form tegrastats printed from L4T 24 to JetPack 7."""
 
 from __future__ import annotations
 
