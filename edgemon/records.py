@@ -101,6 +101,13 @@ class Record:
             out.setdefault(name, v)
         return out
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """The JSON value under ``key``, or ``default``: for code written against the plain object."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
     def __getitem__(self, key: str) -> Any:
         """The JSON value under ``key``, as ``to_dict()[key]`` (KeyError when the object lacks it)."""
         names = {f.name for f in self.json_fields()}

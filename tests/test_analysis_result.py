@@ -104,6 +104,7 @@ def test_typed_view_reads_the_same_numbers(analyses):
     assert r["throttling"]["episode_count"] == 2 and r.throttling.inside.count == d["throttling"]["inside"]["count"]
     with pytest.raises(KeyError):
         r["repetitions"]
+    assert r.get("repetitions") is None and r.get("throughput_ips") == d["throughput_ips"]
 
 
 def test_docs_analysis_table_is_current():

@@ -35,6 +35,7 @@ from edgemon.telemetry.base import Source, SourceStatus
 from edgemon.telemetry.catalogue import bounds
 
 _COST_ALPHA = 0.1     # weight of a new read in the read-cost average
+_MAX_BOUNDS = 4096    # metric names whose plausible range is remembered (garbage names must not grow it)
 
 
 @dataclass
@@ -97,6 +98,7 @@ class Sampler:
                 name, n = f"{base}#{n}", n + 1
             seen.add(name)
             self._states.append(_SourceState(src, name))
+        self._bounds: dict[str, tuple[float, float, bool]] = {}   # metric -> catalogue.bounds(metric)
         self.ticks = 0
         self.overruns = 0
         self.sink_errors = 0
@@ -158,6 +160,9 @@ class Sampler:
         """Read every enabled source once, merge, call the sink; also usable without the thread."""
         t_ns = time.monotonic_ns()
         values: dict[str, float] = {}
+        known = self._bounds
+        if len(known) > _MAX_BOUNDS:
+            known.clear()
         for st in self._states:
             if not st.enabled:
                 continue
@@ -184,7 +189,10 @@ class Sampler:
             st.consecutive = 0
             for key, value in reading.items():
                 if key not in values:         # first source wins (see module docstring)
-                    low, high, low_open = bounds(key)
+                    b = known.get(key)        # a dict lookup: this runs for every value of every tick
+                    if b is None:
+                        b = known[key] = bounds(key)
+                    low, high, low_open = b
                     try:
                         ok = (low < value if low_open else low <= value) and value <= high   # NaN: False
                     except TypeError:
