@@ -68,7 +68,7 @@ def _marker_ok(marker: str) -> bool:
         from packaging.markers import Marker
 
         return Marker(marker.replace(" and True", "").replace("True and ", "")).evaluate()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - no packaging module, or a marker it cannot read: keep the requirement
         return True
 
 

@@ -62,5 +62,5 @@ def compare(folder: Path, *, options: ThrottleOptions | None = None) -> tuple[li
         on.append({"domain": c.domain, "start_s": round(data.rel_s(c.start_ns), 6),
                    "end_s": round(data.rel_s(c.end_ns), 6), "cause": c.cause, "causes": list(c.causes),
                    "evidence": list(c.evidence)})
-    key = lambda e: (e["start_s"], e["domain"])  # noqa: E731
+    key = lambda e: (e["start_s"], e["domain"])  # noqa: E731 - a sort key, used twice
     return sorted(off, key=key), sorted(on, key=key)

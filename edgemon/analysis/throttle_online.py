@@ -44,13 +44,14 @@ from typing import Any
 import numpy as np
 
 from edgemon.analysis.throttling import (
-    CPU_FREQ,
     DOMAINS,
+    FLAG_METRICS,
     USER_EVENTS,
     ThrottleOptions,
     busy_slack_s,
     ceiling_for,
     ceilings_from,
+    core_of,
     domain_of,
     event_evidence,
     flag_evidence,
@@ -60,9 +61,13 @@ from edgemon.analysis.throttling import (
     power_line,
     rank_causes,
     thermal_line,
-    unit_load_metric,
 )
 from edgemon.datatypes import Event, EventKind
+from edgemon.telemetry import catalogue
+
+# NVML's own limits, where session.json has none (as the analysis takes them)
+_SLOWDOWN, _GPU_TEMP = catalogue.GPU_TEMP_SLOWDOWN.name(), catalogue.TEMP.name("gpu")
+_POWER_LIMIT, _GPU_POWER = catalogue.GPU_POWER_LIMIT.name(), catalogue.GPU_POWER.name()
 
 LATENCY_LAG_S = 0.5            # latency rows reach the session up to this long after they end
 _EVENTS = frozenset((EventKind.POWER_MODE, EventKind.CORE_ONLINE, *USER_EVENTS))   # what moves the rule
@@ -405,8 +410,8 @@ class ThrottleClassifier:
         """(domain, unit-load metric, cpu index) of a metric name; cached."""
         k = self._kinds.get(metric)
         if k is None:
-            m = CPU_FREQ.match(metric)
-            k = (domain_of(metric), unit_load_metric(metric), int(m.group(1)) if m else None)
+            dom = domain_of(metric)
+            k = (dom, catalogue.load_metric(metric) if dom else None, core_of(metric) if dom else None)
             self._kinds[metric] = k
         return k
 
@@ -422,6 +427,8 @@ class ThrottleClassifier:
         ceilings: dict[str, float] = {}
         for metric in self._clocks_in(values):
             dom, unit, cpu = self._kind(metric)
+            if dom is None:
+                continue
             v = values[metric]
             valid = v is not None and math.isfinite(v) and v > 0
             if cpu is not None and (cpu in self._offline or _lt(values.get(f"cpu{cpu}_online"), 0.5)):
@@ -487,13 +494,14 @@ class ThrottleClassifier:
     def _item(self, t: int, values: Mapping[str, float]) -> _Item | None:
         """What this sample shows towards a cause (None: nothing)."""
         opts = self.options
-        slowdown = positive_number(values.get("gpu_temp_slowdown_c"))
-        if slowdown is not None and "temp_gpu_c" not in self._trips_meta:
-            self.trips["temp_gpu_c"] = min(slowdown, self.trips.get("temp_gpu_c", slowdown))
-        cap = positive_number(values.get("gpu_power_limit_mw"))
-        if cap is not None and "gpu_power_mw" not in self._limits_meta:
-            self.limits["gpu_power_mw"] = min(cap, self.limits.get("gpu_power_mw", cap))
-        item = _Item(t, nvml=_bits(values.get("gpu_clock_event_reasons")), pi=_bits(values.get("rpi_throttled")))
+        slowdown = positive_number(values.get(_SLOWDOWN))
+        if slowdown is not None and _GPU_TEMP not in self._trips_meta:
+            self.trips[_GPU_TEMP] = min(slowdown, self.trips.get(_GPU_TEMP, slowdown))
+        cap = positive_number(values.get(_POWER_LIMIT))
+        if cap is not None and _GPU_POWER not in self._limits_meta:
+            self.limits[_GPU_POWER] = min(cap, self.limits.get(_GPU_POWER, cap))
+        nvml, pi = FLAG_METRICS
+        item = _Item(t, nvml=_bits(values.get(nvml)), pi=_bits(values.get(pi)))
         for m, trip in self.trips.items():
             v = values.get(m)
             if v is not None and math.isfinite(v) and near_trip(v, trip, opts):

@@ -38,6 +38,7 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
     """
     import signal
 
+    from edgemon.feeds.commands import Stop
     from edgemon.feeds.remote import open_remote
     from edgemon.view.model import DashboardModel
 
@@ -64,7 +65,7 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
     except KeyboardInterrupt:
         code = 130
         if owner and not feed.ended:
-            feed.command("stop")
+            feed.command(Stop())
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

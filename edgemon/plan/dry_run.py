@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from edgemon.errors import UserError
-from edgemon.plan.profile import format_seconds
+from edgemon.plan.run_plan import Action, Cooldown, RunPlan
+from edgemon.units import format_seconds
 
 
 @dataclass
@@ -44,40 +45,40 @@ class Check:
 
 def phases(config) -> tuple[list[Phase], list[str]]:
     """The run as phases, and notes on what makes the times uncertain."""
-    plan = config.plan
     notes: list[str] = []
-    if plan is None:
+    if config.plan is None:
         wl = config.workload
         return [Phase("run", 0.0, config.duration_s, f"{wl.runner}/{wl.model}")], notes
+    plan = RunPlan.of(config.plan)
     out: list[Phase] = []
     t = 0.0
-    cd = plan.get("cooldown")
+    cd = plan.cooldown
     if cd:
         out.append(Phase("cool-down", t, None, _cooldown_text(cd)))
-        notes.append(f"the cool-down ends when its condition holds: up to {format_seconds(cd['timeout_s'])} "
-                     "more" + (" before every repetition" if cd.get("every_repetition") else ""))
-    if plan.get("idle_baseline_s"):
-        out.append(Phase("idle baseline", t, float(plan["idle_baseline_s"]), "no worker running; power for "
+        notes.append(f"the cool-down ends when its condition holds: up to {format_seconds(cd.timeout_s)} "
+                     "more" + (" before every repetition" if cd.every_repetition else ""))
+    if plan.idle_baseline_s:
+        out.append(Phase("idle baseline", t, float(plan.idle_baseline_s), "no worker running; power for "
                          "energy above idle"))
-        t += float(plan["idle_baseline_s"])
-    total = sum(int(it["repetitions"]) for it in plan["items"])
+        t += float(plan.idle_baseline_s)
+    total = sum(int(it.repetitions) for it in plan.items)
     n = 0
     open_ended = False
-    for item in plan["items"]:
-        for a in item.get("setup", []):
-            out.append(Phase(f"setup {a['action']}", t, 0.0, _action_text(a)))
-        for _ in range(int(item["repetitions"])):
-            if n and plan.get("rest_s"):
-                out.append(Phase("rest", t, float(plan["rest_s"]), "no worker running"))
-                t += float(plan["rest_s"])
+    for item in plan.items:
+        for a in item.setup:
+            out.append(Phase(f"setup {a.action}", t, 0.0, _action_text(a)))
+        for _ in range(int(item.repetitions)):
+            if n and plan.rest_s:
+                out.append(Phase("rest", t, float(plan.rest_s), "no worker running"))
+                t += float(plan.rest_s)
             n += 1
-            dur = item.get("duration_s")
-            wl = item["workload"]
+            dur = item.duration_s
+            wl = item.workload
             phase = Phase(f"repetition {n}/{total}", t, dur, f"{wl['runner']}/{wl['model']}"
                           + (f" batch {wl['batch']}" if wl.get("batch", 1) != 1 else ""))
-            for a in plan.get("schedule", []):
-                if dur is None or a["at_s"] < dur:
-                    phase.actions.append((t + float(a["at_s"]), f"at {format_seconds(a['at_s'])}: {_action_text(a)}"))
+            for a in plan.schedule:
+                if dur is None or a.at_s < dur:
+                    phase.actions.append((t + float(a.at_s), f"at {format_seconds(a.at_s)}: {_action_text(a)}"))
             out.append(phase)
             if dur is None:
                 open_ended = True
@@ -91,38 +92,37 @@ def phases(config) -> tuple[list[Phase], list[str]]:
     return out, notes
 
 
-def _cooldown_text(cd: dict[str, Any]) -> str:
+def _cooldown_text(cd: Cooldown) -> str:
     parts = []
-    if cd.get("metric"):
-        parts.append(f"{cd['metric']} < {cd['below_c']:g} C")
-    if cd.get("idle_s"):
-        parts.append(f"cpu_util_pct < {cd.get('idle_cpu_pct', 10):g} % for {format_seconds(cd['idle_s'])}")
-    return (f"until {' and '.join(parts)}; at most {format_seconds(cd['timeout_s'])}, then "
-            f"{'stop' if cd.get('on_timeout') == 'stop' else 'go on'}")
+    if cd.metric:
+        parts.append(f"{cd.metric} < {cd.below_c:g} C")
+    if cd.idle_s:
+        parts.append(f"cpu_util_pct < {cd.idle_cpu_pct:g} % for {format_seconds(cd.idle_s)}")
+    return (f"until {' and '.join(parts)}; at most {format_seconds(cd.timeout_s)}, then "
+            f"{'stop' if cd.on_timeout == 'stop' else 'go on'}")
 
 
-def _action_text(a: dict[str, Any]) -> str:
-    value = a["value"]
-    if a["action"] == "mark":
+def _action_text(a: Action) -> str:
+    value = a.value
+    if a.action == "mark":
         return f"mark {value!r}"
-    if a["action"] == "jetson_clocks":
+    if a.action == "jetson_clocks":
         return f"jetson_clocks {'on' if value else 'off'}"
-    if a["action"] == "fan":
+    if a.action == "fan":
         return f"fan {value:g} %"
-    if a["action"] == "cores":
+    if a.action == "cores":
         return f"cores {','.join(str(c) for c in value)}"
-    return f"{a['action']} {value}"
+    return f"{a.action} {value}"
 
 
 def layout(config, now: _dt.datetime) -> list[str]:
     """The plan on the wall clock, starting ``now``."""
-    plan = config.plan
+    plan = RunPlan.of(config.plan) if config.plan is not None else None
     lines = []
     if plan is not None:
-        source = plan.get("source") or "--repetitions"
-        name = f" ({plan['name']!r})" if plan.get("name") else ""
-        lines.append(f"plan     {Path(source).absolute() if plan.get('source') else source}{name}"
-                     + (f", time scale {plan['time_scale']:g}" if plan.get("time_scale") else ""))
+        name = f" ({plan.name!r})" if plan.name else ""
+        lines.append(f"plan     {Path(plan.source).absolute() if plan.source else '--repetitions'}{name}"
+                     + (f", time scale {plan.time_scale:g}" if plan.time_scale != 1 else ""))
     lines.append(f"start    {now:%Y-%m-%d %H:%M:%S} (now)")
     found, notes = phases(config)
     end = 0.0
@@ -224,8 +224,8 @@ def _check_workload(spec, say, timeout_s: float) -> list[Check]:
 
 
 def _check_telemetry(config, root: Path, executables: dict[str, str], platform_info) -> list[Check]:
-    cd = (config.plan or {}).get("cooldown") or {}
-    if not cd.get("metric") and not cd.get("idle_s"):
+    cd = RunPlan.of(config.plan).cooldown if config.plan is not None else None
+    if cd is None or (not cd.metric and not cd.idle_s):
         return []
     from edgemon.telemetry.base import SourceContext
     from edgemon.telemetry.registry import build_sources
@@ -248,10 +248,10 @@ def _check_telemetry(config, root: Path, executables: dict[str, str], platform_i
             if callable(close):
                 try:
                     close()
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - a source that cannot close is not this check's subject
                     pass
     out = []
-    for metric in [m for m in (cd.get("metric"), "cpu_util_pct" if cd.get("idle_s") else None) if m]:
+    for metric in [m for m in (cd.metric, "cpu_util_pct" if cd.idle_s else None) if m]:
         if metric in values:
             out.append(Check(f"cool-down metric {metric}", True, f"in the telemetry here (now {values[metric]:.1f})"))
         else:
@@ -260,13 +260,11 @@ def _check_telemetry(config, root: Path, executables: dict[str, str], platform_i
     return out
 
 
-def _actions(plan: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _actions(plan: RunPlan | dict[str, Any] | None) -> list[Action]:
+    """The machine changes a plan makes (marks need no control)."""
     if not plan:
         return []
-    out = [a for a in plan.get("schedule", []) if a["action"] != "mark"]
-    for item in plan.get("items", []):
-        out += list(item.get("setup", []))
-    return out
+    return [a for a in RunPlan.of(plan).actions() if a.action != "mark"]
 
 
 def _check_controls(config, root: Path, executables: dict[str, str], platform_info) -> list[Check]:
@@ -275,7 +273,7 @@ def _check_controls(config, root: Path, executables: dict[str, str], platform_in
         return []
     needed: dict[str, list[str]] = {}
     for a in actions:
-        needed.setdefault("cores" if a["action"] == "cores" else a["action"], []).append(a.get("key") or "schedule")
+        needed.setdefault(a.action, []).append(a.key or "schedule")
     if getattr(platform_info, "kind", "") != "jetson":
         return [Check(f"control {name}", False, f"no machine controls here (not a Jetson): {', '.join(keys)} would "
                       "be recorded as failed") for name, keys in needed.items()]

@@ -15,12 +15,17 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgemon import __version__
 from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
-from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
+from edgemon.feeds import commands as cmds
+from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
+
+if TYPE_CHECKING:
+    from edgemon.analysis.throttle_online import ThrottleClassifier
+from edgemon.plan.run_plan import RunPlan
 from edgemon.session.config import RunConfig
 
 # Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
@@ -32,7 +37,7 @@ _MAX_PENDING_EVENTS = 2000
 
 
 class LiveSession(Feed):
-    is_replay = False
+    capabilities = Capabilities()
 
     def __init__(self, config: RunConfig):
         self.config = config
@@ -76,7 +81,7 @@ class LiveSession(Feed):
         self.warnings: list[str] = []    # said once at start (e.g. the session index is not writable)
         # Live throttling (edgemon/analysis/throttle_online.py): `throttle.active` holds the open
         # episodes by clock domain; their begin and end are published as events.
-        self.throttle = None
+        self.throttle: ThrottleClassifier | None = None
         self._throttle_lock = threading.Lock()
 
     # ------------------------------------------------------------------ start
@@ -121,8 +126,9 @@ class LiveSession(Feed):
             from edgemon.recording.writer import Recorder
 
             label = f"{cfg.workload.runner}-{cfg.workload.model}"
-            if cfg.plan is not None and len(cfg.plan.get("items", [])) > 1:   # a suite: name it after the profile
-                label = "suite-" + Path(str(cfg.plan.get("source") or "profile")).stem
+            plan = RunPlan.of(cfg.plan) if cfg.plan is not None else None
+            if plan is not None and len(plan.items) > 1:   # a suite: name it after the profile
+                label = "suite-" + Path(str(plan.source or "profile")).stem
             folder = cfg.record_dir or default_session_dir(cfg.recordings_root, self.meta["host"], label)
             folder = Path(os.path.abspath(folder))     # every message names it; any shell can paste it
             # The exporter first: a busy port then leaves no empty recording behind.
@@ -355,7 +361,7 @@ class LiveSession(Feed):
         with self._throttle_lock:
             try:
                 changes = feed(self.throttle)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a classifier bug must never stop the session
                 self.throttle = None
                 changes = []
                 failed = f"live throttling detection stopped: {type(exc).__name__}: {exc}"
@@ -517,40 +523,47 @@ class LiveSession(Feed):
         view.recording = self.recorder is not None
         return view
 
-    def command(self, name: str, **kw: Any) -> str | None:
+    def command(self, cmd: cmds.AnyCommand, **kw: Any) -> str | None:
+        cmd = cmds.as_command(cmd, kw)
         now = time.monotonic_ns()
-        if name in ("pause", "resume", "toggle_pause"):
+        if isinstance(cmd, (cmds.Pause, cmds.Resume, cmds.TogglePause)):
             if self.worker is None or self.ended:
                 return "no running worker"
-            pause = (not self._paused) if name == "toggle_pause" else (name == "pause")
+            pause = (not self._paused) if isinstance(cmd, cmds.TogglePause) else isinstance(cmd, cmds.Pause)
             if pause:
                 self.worker.pause()
             else:
                 self.worker.resume()
             self._paused = pause  # the runner acknowledges with its own pause/resume event
             return "worker paused" if pause else "worker resumed"
-        if name == "mark":
-            note = str(kw.get("note", "")).strip()
+        if isinstance(cmd, cmds.Mark):
+            note = str(cmd.note).strip()
             self._publish_event(Event(now, EventKind.MARK, {"note": note}))
             return f"marked: {note}" if note else "marked"
-        if name == "stop":
+        if isinstance(cmd, cmds.Stop):
             self._end_reason = "stopped by user"
             if self.plan is not None:    # between repetitions no worker runs: the plan ends the session
                 self.plan.stop()
             if self.worker is not None:
                 self.worker.stop()
             return "stopping"
-        if name in ("power_mode", "core", "cores", "jetson_clocks", "fan"):
+        name = cmds.wire_name(cmd)
+        control = isinstance(cmd, cmds.MACHINE_CONTROLS) or name in cmds.MACHINE_CONTROL_NAMES
+        if control and self.controls is None:
+            return f"{name}: no machine controls on this host"
+        if isinstance(cmd, cmds.Invalid):
+            return cmd.message
+        if isinstance(cmd, cmds.MACHINE_CONTROLS):
             if self.controls is None:
                 return f"{name}: no machine controls on this host"
             try:
-                if name == "cores":      # a whole core mask (profiles): cores(mask=[0, 3, 4, 5])
-                    results = self.controls.set_cores(kw["mask"])
+                if isinstance(cmd, cmds.Cores):      # a whole core mask (profiles): Cores(mask=[0, 3, 4, 5])
+                    results = self.controls.set_cores(cmd.mask)
                     return "; ".join(r.message for r in results) or "cores unchanged"
-                result = self.controls.apply(name, **kw)
+                result = self.controls.apply(name, **cmd.kwargs())
             except Exception as exc:
                 return f"{name} failed: {exc}"
-            return getattr(result, "message", str(result))
+            return result.message
         return f"{name}: not available in a live session"
 
     # ------------------------------------------------------------------ for the plan
@@ -625,7 +638,7 @@ class LiveSession(Feed):
                 restore_results = self.controls.restore(self.restore_state)
             except Exception as exc:
                 restore_results = [f"restore failed: {exc}"]
-        end = {
+        end: dict[str, Any] = {
             "state": "crashed" if self._state == "crashed" else "ended",
             "reason": self._end_reason or (self._message or "worker finished"),
         }

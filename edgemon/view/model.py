@@ -274,7 +274,7 @@ class DashboardModel:
         episodes += [_episode(rel(int(ev.details.get("start_ns") or ev.t_ns)), length_ns / NS, ev.details)
                      for ev in self.throttled.values()]
         episodes.sort(key=lambda e: e.start_s)
-        marks = marks_from_events((rel(e.t_ns), e.kind, e.details) for e in self._marks)
+        marks = marks_from_events((rel(e.t_ns) or 0.0, e.kind, e.details) for e in self._marks)
         timeline = Timeline(length_s=length_ns / NS, episodes=tuple(episodes), marks=tuple(marks))
         self._timeline = (key, timeline)
         return timeline

@@ -70,6 +70,8 @@ def runners_package() -> ModuleType:
         if not init.is_file():
             raise RuntimeError(f"edgemon's runners are missing: neither {PACKAGE} nor {src} exists")
         spec = importlib.util.spec_from_file_location(PACKAGE, init, submodule_search_locations=[str(src)])
+        if spec is None or spec.loader is None:
+            raise RuntimeError(f"edgemon's runners cannot be loaded from {src}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[PACKAGE] = module
         spec.loader.exec_module(module)

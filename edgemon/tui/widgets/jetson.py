@@ -18,7 +18,8 @@ from edgemon.view.throttle import clock_ceiling
 
 def compress_ranges(ids: list[int]) -> str:
     """``[0, 1, 2, 3, 6]`` -> ``0-3,6``."""
-    out, run = [], []
+    out: list[str] = []
+    run: list[int] = []
     for i in sorted(ids):
         if run and i == run[-1] + 1:
             run.append(i)
