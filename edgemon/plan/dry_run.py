@@ -122,7 +122,7 @@ def layout(config, now: _dt.datetime) -> list[str]:
     if plan is not None:
         name = f" ({plan.name!r})" if plan.name else ""
         lines.append(f"plan     {Path(plan.source).absolute() if plan.source else '--repetitions'}{name}"
-                     + (f", time scale {plan.time_scale:g}" if plan.time_scale != 1 else ""))
+                     + (f", time scale {plan.time_scale:g}" if plan.time_scale not in (None, 1) else ""))
     lines.append(f"start    {now:%Y-%m-%d %H:%M:%S} (now)")
     found, notes = phases(config)
     end = 0.0

@@ -293,7 +293,7 @@ def scale_plan(plan: RunPlan | dict[str, Any], factor: float) -> dict[str, Any]:
     (``--time-scale 0.1``: a rehearsal in a tenth of the time): durations, schedule times,
     rests, the idle baseline and the cool-down's idle time and timeout (a temperature target
     cannot be scaled). ``time_scale`` says so in the plan (and session.json)."""
-    out = RunPlan.from_dict(RunPlan.of(plan).to_dict())        # a copy
+    out = RunPlan.from_dict(RunPlan.of(plan).to_dict())        # a copy, written back with the keys it had
 
     def sc(x: float | None) -> float | None:
         return None if x is None else float(x) * factor
@@ -307,8 +307,9 @@ def scale_plan(plan: RunPlan | dict[str, Any], factor: float) -> dict[str, Any]:
     if out.cooldown is not None:
         out.cooldown.timeout_s = float(out.cooldown.timeout_s) * factor
         out.cooldown.idle_s = sc(out.cooldown.idle_s)
-    out.time_scale = float(out.time_scale) * factor
-    return out.to_dict()
+    scaled = out.to_dict()
+    scaled["time_scale"] = float(out.time_scale or 1.0) * factor
+    return scaled
 
 
 # ------------------------------------------------------------------------------ loading
