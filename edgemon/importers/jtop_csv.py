@@ -165,6 +165,9 @@ def samples(job: JtopImport) -> Iterator[tuple[int, dict[str, float], list[tuple
                 spec = known[col]
                 if spec is not None:
                     _read(values, spec, cell.strip())
+            loads = [v for k, v in values.items() if k.startswith("cpu") and k.endswith("_util_pct")]
+            if loads:               # as tegrastats and the live sources: the mean of the online cores
+                values["cpu_util_pct"] = sum(loads) / len(loads)
             events: list[tuple[str, dict]] = []
             if i_clocks is not None:
                 on = row[i_clocks].strip().upper()

@@ -41,21 +41,13 @@ def workload(meta: dict[str, Any]) -> str:
 
 def kind(meta: dict[str, Any]) -> str:
     """``runner``, ``command``, ``watch`` or ``imported`` (older recordings: ``runner``)."""
-    value = meta.get("kind") or _nested(meta, "workload", "kind")
-    return str(value) if value else "runner"
+    from edgemon.workload.spec import session_kind
+
+    return session_kind(meta)
 
 
 def latency_hint(meta: dict[str, Any]) -> str:
     """Where latency rows come from, for a latency panel that has none (yet)."""
-    k = kind(meta)
-    if k == "watch":
-        return "monitor only: no workload here, so no latency; run your program elsewhere"
-    if k == "imported":
-        return "imported log without latency rows; join a latency CSV with `edgemon import ... --latency`"
-    if k == "command":
-        regex = _nested(meta, "workload", "latency_regex")
-        if regex:
-            return f"no line has matched --latency-regex {regex} yet"
-        return ("no latency rows: time the command's loop with edgemon_probe "
-                "(with edgemon_probe.timed(): ...) or give --latency-regex")
-    return "no iterations yet"
+    from edgemon.workload.spec import latency_source_hint
+
+    return latency_source_hint(meta)

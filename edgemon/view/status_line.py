@@ -83,8 +83,11 @@ def summary_table(model: DashboardModel, status: FeedStatus, meta: dict | None =
                      f"({fmt.count(model.items)} items in the measured window)")
     else:
         lines.append(f"latency      {latency_hint(meta)}")
-    if meta is not None and kind(meta) == "command" and model.exit is not None and model.crash is None:
-        lines.append(f"command      {model.exit.details.get('reason', '')}")
+    ended = model.exit.details if model.exit is not None and model.crash is None else {}
+    if ended and meta is not None and kind(meta) == "command":
+        lines.append(f"command      {ended.get('reason', '')}")
+    elif ended.get("cut_iteration"):       # a stop that could not wait for the iteration in progress
+        lines.append(f"worker       {ended.get('reason', '')}")
     startup = _startup(model)
     if startup:
         lines.append(f"start-up     {startup}")

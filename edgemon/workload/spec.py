@@ -54,3 +54,32 @@ def command_label(argv: list[str]) -> str:
             and not argv[1].startswith("-"):
         return words[1]
     return words[0]
+
+
+def session_kind(meta: object) -> str:
+    """``runner``, ``command``, ``watch`` or ``imported`` from a session description
+    (``session.json``); recordings made before the kinds existed are ``runner``."""
+    if not isinstance(meta, dict):
+        return "runner"
+    value = meta.get("kind")
+    workload = meta.get("workload")
+    if not value and isinstance(workload, dict):
+        value = workload.get("kind")
+    return str(value) if value in ("runner", "command", "watch", "imported") else "runner"
+
+
+def latency_source_hint(meta: object) -> str:
+    """Where a session's latency rows come from, for a view or an analysis that has none."""
+    k = session_kind(meta)
+    if k == "watch":
+        return "monitor only: no workload here, so no latency; run your program elsewhere"
+    if k == "imported":
+        return "imported log without latency rows; join a latency CSV with `edgemon import ... --latency`"
+    if k == "command":
+        workload = meta.get("workload") if isinstance(meta, dict) else None
+        regex = workload.get("latency_regex") if isinstance(workload, dict) else None
+        if regex:
+            return f"no line has matched --latency-regex {regex} yet"
+        return ("no latency rows: time the command's loop with edgemon_probe "
+                "(with edgemon_probe.timed(): ...) or give --latency-regex")
+    return "no iterations yet"

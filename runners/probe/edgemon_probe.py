@@ -10,12 +10,15 @@
     for batch in batches:
         with edgemon_probe.timed(items=8):   # one latency row: start, end, 8 items
             model(batch)
+    for batch in edgemon_probe.loop(batches, items=8):   # the same, cheaper: each pass is a row
+        model(batch)
     edgemon_probe.event("epoch", n=3)         # an event in the recording
 
 Under ``edgemon run -- python loop.py`` the rows travel to edgemon as the built-in runners'
-frames do (the same format, on the pipe edgemon passes in ``EDGEMON_FRAMES_FD``), at well
-under a microsecond per iteration: the loop only reads the clock twice and appends three
-numbers to a list; every ~100 ms they become one frame. Without edgemon the calls do almost
+frames do (the same format, on the pipe edgemon passes in ``EDGEMON_FRAMES_FD``): the loop
+only reads the clock twice and appends three numbers to a list; every ~100 ms they become one
+frame. ``loop()`` and a timer made once cost well under a microsecond per iteration; a new
+``timed()`` each iteration about a microsecond (``benchmarks/runner_overhead.py``). Without edgemon the calls do almost
 nothing, and ``EDGEMON_PROBE_SUMMARY=1`` (or :func:`summary_at_exit`) prints a latency summary
 when the program ends.
 
@@ -34,7 +37,7 @@ import sys
 import threading
 import time
 
-__all__ = ["timed", "iteration", "event", "phase", "now_ns", "active", "summary", "summary_at_exit"]
+__all__ = ["timed", "loop", "iteration", "event", "phase", "now_ns", "active", "summary", "summary_at_exit"]
 __version__ = "1"
 
 SUMMARY_ENV = "EDGEMON_PROBE_SUMMARY"
@@ -87,15 +90,9 @@ _count = [0]                          # rows handed to the sink so far
 # ---------------------------------------------------------------- the hot path
 
 class _Timed(object):
-    """``with timed(items=8): ...`` records one row when the block ends without an exception.
-
-    One object can be reused (``t = timed(items=8)`` once, then ``with t:`` in the loop, which
-    saves creating it each time), but not nested inside itself."""
+    """A timer from :func:`timed`: one row each time its ``with`` block ends without an exception."""
 
     __slots__ = ("items", "t0")
-
-    def __init__(self, items=1):
-        self.items = items
 
     def __enter__(self):
         self.t0 = _clock()
@@ -119,7 +116,35 @@ def _exit_inert(self, exc_type, exc, tb):
 
 
 _ENTER, _EXIT = _Timed.__enter__, _Timed.__exit__
-timed = _Timed
+_new = object.__new__
+
+
+def timed(items=1):
+    """``with edgemon_probe.timed(items=8): model(x)``: the block is one row of 8 items.
+
+    Making the timer costs about as much as using it; a loop that wants less makes it once
+    (``t = timed(items=8)``, then ``with t:`` each time; not nested inside itself), or uses
+    :func:`loop`, the cheapest form."""
+    t = _new(_Timed)       # no __init__: a Python-level constructor would double the cost
+    t.items = items
+    return t
+
+
+def loop(iterable, items=1):
+    """``for x in edgemon_probe.loop(batches, items=8): model(x)``: each pass of the loop's body is
+    one row (fetching the next ``x`` is not timed). The cheapest way to time a loop."""
+    if _sink is None:
+        for x in iterable:
+            yield x
+        return
+    clock, extend, due = _clock, _extend, _next
+    for x in iterable:
+        t0 = clock()
+        yield x
+        t1 = clock()
+        extend((t1, t1 - t0, items))
+        if t1 >= due[0]:
+            _flush()
 
 
 def _set_recording(on):
@@ -233,7 +258,7 @@ class _Frames(object):
     def hello(self):
         import platform
         self._send(self.writer.hello, {
-            "runner": "edgemon_probe", "framework": "edgemon_probe", "framework_version": __version__,
+            "runner": "command", "framework": "edgemon_probe", "framework_version": __version__,
             "pid": self.pid, "python": platform.python_version(), "python_executable": sys.executable,
             "argv": list(sys.argv[:20]),
         })
