@@ -183,6 +183,10 @@ def _finish_meta(folder: Path, args, job, latency, written) -> None:
     write_json_atomic(folder / SESSION_FILE, data)
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def _report(path: Path, folder: Path, job, latency, written) -> None:
     minutes = written.duration_s / 60
     print(f"imported {written.samples:,} samples ({minutes:.1f} min) from {path} into {folder.resolve()}")
@@ -197,13 +201,15 @@ def _report(path: Path, folder: Path, job, latency, written) -> None:
     for note in imported.get("notes", []):
         print(f"  note: {note}")
     if job.unparsed.count:
-        print(f"  {job.unparsed.count} {job.unparsed.what} could not be read: line {job.unparsed.ranges()}")
+        print(f"  {_count(job.unparsed.count, job.unparsed.what[:-1])} could not be read: line "
+              f"{job.unparsed.ranges()}")
     back = getattr(job, "backwards", None)
     if back is not None and back.count:
-        print(f"  {back.count} lines were stamped earlier than the line before (a clock step): line "
+        print(f"  {_count(back.count, 'line')} stamped earlier than the line before (a clock step): line "
               f"{back.ranges()}; placed one interval after it")
     if latency is not None:
         print(f"  latency: {written.latency_rows:,} iterations from {latency.path}")
         if latency.unparsed.count:
-            print(f"  {latency.unparsed.count} latency rows could not be read: line {latency.unparsed.ranges()}")
+            print(f"  {_count(latency.unparsed.count, 'latency row')} could not be read: line "
+                  f"{latency.unparsed.ranges()}")
     print(f"next: edgemon analyze {folder.resolve()}   edgemon replay {folder.resolve()}")

@@ -42,7 +42,7 @@ def base_meta(kind_source: str, argv: list[str]) -> dict:
         "argv": list(argv),
         "kind": "imported",
         "imported": {"source": kind_source},
-        "workload": {"kind": "imported", "runner": "imported", "model": kind_source},
+        "workload": {"kind": "imported", "runner": "imported", "model": kind_source, "batch": 1},
         "emulated": False,
     }
 
