@@ -10,17 +10,16 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from detach_helpers import edgemon, end_process, start_detached, wait_for
 
 from edgemon.datatypes import EventKind
 from edgemon.session.config import RunConfig
 from edgemon.session.live import LiveSession
 from edgemon.workload.spec import WorkloadSpec
-from detach_helpers import edgemon, end_process, start_detached, wait_for
 
 pytestmark = pytest.mark.slow
 PY = sys.executable

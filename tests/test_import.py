@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from tegrastats_expected import LINES
 
 from edgemon.importers.board import guess_board
 from edgemon.importers.timebase import parse_datetime
 from edgemon.telemetry.tegrastats import parse_line
-from tegrastats_expected import LINES
 
 T32_BODY = LINES["T32"].split(" ", 2)[2]           # Orin Nano, JetPack 7.2, without its timestamp
 T32_STAMP = dt.datetime(2026, 9, 4, 19, 40, 46)    # the stamp the real line carries

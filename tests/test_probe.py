@@ -13,12 +13,12 @@ import textwrap
 
 import numpy as np
 import pytest
+from workload_helpers import PY36, WAIT_S, Collector
 
 from edgemon.datatypes import EventKind
 from edgemon.workload import registry
 from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload.worker import Worker
-from workload_helpers import PY36, WAIT_S, Collector
 
 PROBE_DIR = registry.probe_dir()
 
@@ -64,7 +64,8 @@ def _run_probe(tmp_path, python: str, script: str = LOOP) -> Collector:
 def _check_frames(col: Collector) -> None:
     assert col.exit.kind == EventKind.WORKER_EXIT, col.exit.details
     assert col.exit.details["bye_reason"] == "done" and col.exit.details["returncode"] == 0
-    assert col.hello["framework"] == "edgemon_probe" and col.hello["runner"] == "command" and col.hello["pid"] == col.exit.details["pid"]
+    assert col.hello["framework"] == "edgemon_probe" and col.hello["runner"] == "command"
+    assert col.hello["pid"] == col.exit.details["pid"]
     warm = [b for b in col.batches if b.warmup]
     measured = [b for b in col.batches if not b.warmup]
     assert sum(len(b) for b in warm) == 5

@@ -10,11 +10,11 @@ import time
 import types
 
 import pytest
+from test_nvml_source import MIB, NOT_SUPPORTED, FakeGpu, make_fake_pynvml
 
 from edgemon.telemetry.base import SourceContext
 from edgemon.telemetry.nvml import NvmlSource
 from edgemon.telemetry.process import ProcessSource
-from test_nvml_source import MIB, NOT_SUPPORTED, FakeGpu, make_fake_pynvml
 
 pytest.importorskip("psutil")
 

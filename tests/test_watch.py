@@ -6,7 +6,6 @@ import json
 
 import pyarrow.dataset as ds
 import pytest
-
 from analysis_helpers import analyze_folder, back_to_back, build_session
 
 CEIL = {"cpu0_freq_mhz": 1479}

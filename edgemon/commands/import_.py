@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from edgemon.errors import UserError
 from edgemon.help_format import HelpFormatter
@@ -109,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
             time=args.latency_time, duration=args.latency_duration, unit=args.latency_unit,
             items=args.latency_items, time_is=args.latency_time_is))
     meta = base_meta(args.import_kind, sys.argv[1:])
+    job: Any        # TegrastatsImport | JtopImport: how the log was read, for the summary
+    rows: Iterable[tuple[int, dict[str, float], Any]]
     if args.import_kind == "tegrastats":
         from edgemon.importers import tegrastats_log
         from edgemon.importers.timebase import parse_start
@@ -160,7 +164,11 @@ def _count_lines(path: Path) -> int:
 
 def _finish_meta(folder: Path, args, job, latency, written) -> None:
     from edgemon.importers.board import guess_board
-    from edgemon.recording.layout import SESSION_FILE, load_session_json, write_json_atomic
+    from edgemon.recording.layout import (
+        SESSION_FILE,
+        load_session_json,
+        write_json_atomic,
+    )
 
     data = load_session_json(folder)
     imported = job.to_meta()

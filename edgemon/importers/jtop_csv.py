@@ -31,9 +31,9 @@ from __future__ import annotations
 import csv
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from edgemon.errors import UserError
 from edgemon.importers.timebase import LineProblems, parse_datetime

@@ -21,12 +21,17 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from edgemon.errors import UserError
-from edgemon.importers.timebase import LineProblems, iso, parse_datetime, tegrastats_stamp
+from edgemon.importers.timebase import (
+    LineProblems,
+    iso,
+    parse_datetime,
+    tegrastats_stamp,
+)
 from edgemon.telemetry.tegrastats import parse_line_ex
 
 DEFAULT_INTERVAL_MS = 1000.0
@@ -58,7 +63,7 @@ class TegrastatsImport:
     unparsed: LineProblems = field(default_factory=LineProblems)
     samples: int = 0
     skipped_tokens: int = 0
-    backwards: LineProblems = field(default_factory=lambda: LineProblems(what="lines stamped earlier than the one before"))
+    backwards: LineProblems = field(default_factory=LineProblems)   # lines stamped earlier than the one before
     notes: list[str] = field(default_factory=list)
     first_values: list[dict[str, float]] = field(default_factory=list)   # for the board guess
     first_line: str = ""
@@ -227,5 +232,5 @@ def samples(job: TegrastatsImport, *, board_lines: int = 50) -> Iterator[tuple[i
             at, t0 = anchors[0]
             yield place(number, t0 + (index - at) * interval), values
         else:
-            yield place(number, job.start_ns + index * interval), values
+            yield place(number, (job.start_ns or 0) + index * interval), values
     yield from flush_group()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import socket
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.recording.layout import SESSION_FILE, load_session_json, write_json_atomic
@@ -80,7 +81,7 @@ def write_recording(folder: Path, meta: dict, rows: Iterable[tuple[int, dict, li
             lo = int(latency.t_end[0] - latency.duration[0])
             first = lo if first is None else min(first, lo)
             last = int(latency.t_end[-1]) if last is None else max(last, int(latency.t_end[-1]))
-        if first is not None:
+        if first is not None and last is not None:
             rec.on_event(Event(last, EventKind.SESSION_END, {"reason": "imported"}))
             rec.update_meta(clock={"monotonic_ns": first, "unix_ns": first, "wall_time": utc_iso(first),
                                    "source": "imported: the log's wall clock (Unix ns)"},
@@ -89,7 +90,7 @@ def write_recording(folder: Path, meta: dict, rows: Iterable[tuple[int, dict, li
         rec.close({"state": "crashed", "reason": "import interrupted"})
         raise
     rec.close({"reason": "imported"})
-    if first is not None:         # the recorder stamps its own end time; an import ends with its log
+    if first is not None and last is not None:         # the recorder stamps its own end time; an import ends with its log
         data = load_session_json(folder)
         data.update(ended_monotonic_ns=last, ended_wall=utc_iso(last))
         write_json_atomic(folder / SESSION_FILE, data)

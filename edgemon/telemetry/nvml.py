@@ -145,7 +145,8 @@ class NvmlSource(Source):
         self._constants: dict[str, float] = {}                 # read once at probe
         self._limits: dict[int, NvmlGpuLimits] = {}
         self.dropped: dict[str, str] = {}                       # metric -> why it is not read
-        self._process_lists = ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses")
+        self._process_lists: tuple[str, ...] = ("nvmlDeviceGetComputeRunningProcesses",
+                                                "nvmlDeviceGetGraphicsRunningProcesses")
 
     # ------------------------------------------------------------------ helpers
 

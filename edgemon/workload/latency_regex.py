@@ -17,6 +17,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edgemon.errors import UserError
@@ -51,9 +52,9 @@ class LatencyPattern:
                             f"{_unit_help()}, and {what}; e.g. 'took (?P<ms>[0-9.]+) ms'")
         return cls(text, regex, units[0])
 
-    def duration_ns(self, line: str) -> tuple[int, int] | None | bool:
-        """``(duration_ns, items)`` for a matching line, None when it does not match, False when
-        it matches but its number is unusable."""
+    def duration_ns(self, line: str) -> tuple[int, int] | None:
+        """``(duration_ns, items)`` for a matching line; None when it does not match; ``UNUSABLE``
+        when it matches but its number is not a finite, non-negative time."""
         m = self.regex.search(line)
         if m is None:
             return None
@@ -61,11 +62,14 @@ class LatencyPattern:
             value = float(m.group(self.unit))
             items = int(m.group("items")) if "items" in self.regex.groupindex and m.group("items") else 1
         except (TypeError, ValueError, OverflowError):
-            return False
+            return UNUSABLE
         ns = value * UNITS_NS[self.unit]
         if not math.isfinite(ns) or ns < 0 or ns >= 2 ** 62 or not 0 < items < 2 ** 31:
-            return False
+            return UNUSABLE
         return int(round(ns)), items
+
+
+UNUSABLE = (-1, 0)      # a matching line whose number is no duration
 
 
 @dataclass
@@ -73,7 +77,7 @@ class LineTimer:
     """Turns matching lines into rows; hands them on in batches (``emit(t_end, dur, items)``)."""
 
     pattern: LatencyPattern
-    emit: object                               # callable(list[int], list[int], list[int])
+    emit: Callable[[list[int], list[int], list[int]], object]
     matched: int = 0
     unusable: int = 0
     _t_end: list[int] = field(default_factory=list)
@@ -86,7 +90,7 @@ class LineTimer:
         found = self.pattern.duration_ns(line.decode("utf-8", "replace"))
         if found is None:
             return
-        if found is False:
+        if found == UNUSABLE:
             self.unusable += 1
             return
         with self._lock:     # stdout and stderr feed one timer: rows stay in time order

@@ -181,9 +181,9 @@ class Worker:
             from edgemon.workload.latency_regex import LatencyPattern
 
             self._pattern = LatencyPattern.parse(spec.latency_regex)
-        self.line_timer = None
+        self.line_timer: Any = None          # LineTimer with --latency-regex
         self._warmup_gate = WarmupGate(spec.warmup_iters, spec.warmup_s) if spec.is_command else None
-        self._frames = None
+        self._frames: Any = None             # the frame pipe's read end
         self.started_ns: int | None = None
         self.paused = False
 
@@ -278,11 +278,14 @@ class Worker:
         self._oom_dirs = death.oom_dirs_for(self._proc.pid, self._root)
         self._oom_before = death.OomCounters.read(self._oom_dirs)
         out = self._output
-        streams = (("stdout", self._proc.stdout, out.stdout if out else None, None),
-                   ("stderr", self._proc.stderr, out.stderr if out else None, self._stderr))
-        for name, target, args in (("reader", self._read_frames, ()),
-                                   *((n, self._read_output, (st, f, tail)) for n, st, f, tail in streams),
-                                   ("waiter", self._wait, ()), ("dispatch", self._dispatch, ())):
+        threads: list[tuple[str, Callable[..., None], tuple]] = [
+            ("reader", self._read_frames, ()),
+            ("stdout", self._read_output, (self._proc.stdout, out.stdout if out else None, None)),
+            ("stderr", self._read_output, (self._proc.stderr, out.stderr if out else None, self._stderr)),
+            ("waiter", self._wait, ()),         # joins the three above: keep them first
+            ("dispatch", self._dispatch, ()),
+        ]
+        for name, target, args in threads:
             t = threading.Thread(target=target, args=args, name=f"edgemon-worker-{name}", daemon=True)
             self._threads.append(t)
             t.start()
@@ -343,6 +346,7 @@ class Worker:
         grace = self.stop_grace_s if timeout is None else timeout
         self._grace_used = grace
         self._stop_requested = True
+        steps: tuple[tuple[int | None, float | None], ...]
         if self.spec.is_command:
             steps = ((signal.SIGTERM, grace), (signal.SIGKILL, None))
         else:
