@@ -6,6 +6,7 @@ with Python 3.11 and, where present, the Python 3.6 that has no numpy (JetPack 4
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -203,3 +204,16 @@ def test_edgemon_goes_away_and_the_program_carries_on(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "finished False" in p.stdout
     assert "Traceback" not in p.stderr
+
+
+def test_another_interpreter_finds_the_probe_where_edgemon_info_says(tmp_path):
+    # JetPack's system Python, outside `edgemon run`: PYTHONPATH=<the folder `edgemon info` prints>
+    info = subprocess.run([sys.executable, "-m", "edgemon", "info", "--json"], capture_output=True, text=True,
+                          timeout=120)
+    assert info.returncode == 0, info.stderr
+    folder = json.loads(info.stdout)["probe_path"]
+    assert [f for f in os.listdir(folder) if f.endswith(".py")] == ["edgemon_probe.py"]   # nothing else on the path
+    python = str(PY36) if PY36.is_file() else sys.executable
+    p = _standalone(tmp_path, ALONE, env={"PYTHONPATH": folder, "EDGEMON_PROBE_SUMMARY": "1"}, python=python)
+    assert p.returncode == 0, p.stderr
+    assert "edgemon_probe: 50 iterations" in p.stderr
