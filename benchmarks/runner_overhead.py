@@ -113,11 +113,23 @@ def _probe_to(sink):
     edgemon_probe._set_recording(sink is not None)
 
 
-def probe_timed(n, sink):
+def _probe_case(loop):
+    """A probe benchmark: ``loop(n)`` runs the instrumented loop; frames go to ``sink``."""
+    def run(n, sink):
+        _probe_to(sink)
+        t = _clock()
+        loop(n)
+        elapsed = _clock() - t
+        edgemon_probe._flush()
+        return elapsed
+    run.__doc__ = loop.__doc__
+    return run
+
+
+@_probe_case
+def probe_timed(n):
     """(d) ``with timed(items=1):`` around the op, a new timer each iteration."""
-    _probe_to(sink)
     timed = edgemon_probe.timed
-    t = _clock()
     i = 0
     while True:
         with timed(items=1):
@@ -125,16 +137,12 @@ def probe_timed(n, sink):
         i += 1
         if i >= n:
             break
-    elapsed = _clock() - t
-    edgemon_probe._flush()
-    return elapsed
 
 
-def probe_reused(n, sink):
+@_probe_case
+def probe_reused(n):
     """(e) one timer made before the loop, ``with timer:`` each iteration."""
-    _probe_to(sink)
     timer = edgemon_probe.timed(items=1)
-    t = _clock()
     i = 0
     while True:
         with timer:
@@ -142,28 +150,20 @@ def probe_reused(n, sink):
         i += 1
         if i >= n:
             break
-    elapsed = _clock() - t
-    edgemon_probe._flush()
-    return elapsed
 
 
-def probe_loop(n, sink):
+@_probe_case
+def probe_loop(n):
     """(f2) ``for x in loop(range(n), items=1):`` around the op."""
-    _probe_to(sink)
-    t = _clock()
     for _ in edgemon_probe.loop(range(n), items=1):
         op()
-    elapsed = _clock() - t
-    edgemon_probe._flush()
-    return elapsed
 
 
-def probe_iteration(n, sink):
+@_probe_case
+def probe_iteration(n):
     """(f) the user's own clock reads, then ``iteration(t0, t1)``."""
-    _probe_to(sink)
     now = edgemon_probe.now_ns
     record = edgemon_probe.iteration
-    t = _clock()
     i = 0
     while True:
         t0 = now()
@@ -172,9 +172,6 @@ def probe_iteration(n, sink):
         i += 1
         if i >= n:
             break
-    elapsed = _clock() - t
-    edgemon_probe._flush()
-    return elapsed
 
 
 def probe_idle(n, _sink):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from cli_helpers import assert_one_line_error
 from detach_helpers import edgemon, end_process, start_detached, wait_for
 
 from edgemon.datatypes import EventKind
@@ -154,13 +155,7 @@ def test_latency_from_printed_lines(tmp_path, run_edgemon):
     (["--model", "resnet18", "--", "sleep", "1"], ["--model", "command"]),
 ])
 def test_bad_command_input_is_one_line_and_exit_2(tmp_path, run_edgemon, args, needles):
-    p = run_edgemon("run", "--headless", "--record", str(tmp_path / "rec"), *args)
-    assert p.returncode == 2, p.stdout + p.stderr
-    assert "Traceback" not in p.stderr
-    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, p.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+    assert_one_line_error(run_edgemon("run", "--headless", "--record", str(tmp_path / "rec"), *args), *needles)
 
 
 def test_detach_and_stop_a_command(tmp_path):

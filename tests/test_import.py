@@ -18,6 +18,7 @@ import pyarrow.dataset as ds
 import pytest
 from tegrastats_expected import LINES
 
+from cli_helpers import assert_one_line_error
 from edgemon.importers.board import guess_board
 from edgemon.importers.timebase import parse_datetime
 from edgemon.telemetry.tegrastats import parse_line
@@ -41,15 +42,6 @@ def _tel(folder: Path):
 def _write(path: Path, lines: list[str]) -> Path:
     path.write_text("".join(line + "\n" for line in lines))
     return path
-
-
-def _one_line_error(p, *needles):
-    assert p.returncode == 2, p.stdout + p.stderr
-    assert "Traceback" not in p.stderr
-    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, p.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
 
 
 def test_logfile_timestamps_two_lines_a_second(tmp_path, run_edgemon):
@@ -242,7 +234,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, run_edgemon):
         (["jtop", str(empty)], ["empty"]),
     ]
     for args, needles in cases:
-        _one_line_error(run_edgemon("import", *args, "--record", str(tmp_path / "never")), *needles)
+        assert_one_line_error(run_edgemon("import", *args, "--record", str(tmp_path / "never")), *needles)
     assert not (tmp_path / "never").exists()          # a refused import leaves nothing behind
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgemon.errors import UserError
+from edgemon.importers.csvfile import Rows, header, open_csv
 from edgemon.importers.timebase import LineProblems, parse_datetime
 
 _CPU = re.compile(r"^CPU(\d+)$")
@@ -104,31 +105,9 @@ def _column_metric(col: str) -> tuple[str, str] | None:
     return None
 
 
-def open_csv(path: Path):
-    try:
-        if path.is_dir():
-            raise UserError(f"{path} is a folder; give the jtop CSV file")
-        f = open(path, newline="", encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return f
-
-
-def header(path: Path, reader) -> list[str]:
-    try:
-        head = next(reader)
-    except StopIteration:
-        raise UserError(f"{path} is empty: nothing to import") from None
-    except csv.Error as exc:
-        raise UserError(f"{path}:1: not a CSV file ({exc})") from None
-    return [h.strip() for h in head]
-
-
 def samples(job: JtopImport) -> Iterator[tuple[int, dict[str, float], list[tuple[str, dict]]]]:
     """``(unix ns, values, events)`` per row, in file order (jtop writes them in time order)."""
-    with open_csv(job.path) as f:
+    with open_csv(job.path, "jtop CSV") as f:
         reader = csv.reader(f)
         cols = header(job.path, reader)
         if "time" not in cols:
@@ -143,19 +122,8 @@ def samples(job: JtopImport) -> Iterator[tuple[int, dict[str, float], list[tuple
         i_clocks = cols.index("jetson_clocks") if "jetson_clocks" in cols else None
         i_mode = cols.index("nvp model") if "nvp model" in cols else None
         last_clocks, last_mode = None, None
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error:
-                job.rows += 1
-                job.unparsed.add(reader.line_num)
-                continue
-            job.rows += 1
-            number = reader.line_num
-            if not row or not any(cell.strip() for cell in row):
-                continue
+        rows = Rows(reader, job.unparsed)
+        for number, row in rows:
             t = parse_datetime(row[i_time]) if len(row) == len(cols) else None
             if t is None:
                 job.unparsed.add(number)
@@ -186,6 +154,7 @@ def samples(job: JtopImport) -> Iterator[tuple[int, dict[str, float], list[tuple
                     last_mode = mode
             job.samples += 1
             yield t, values, events
+        job.rows = rows.count
 
 
 def _read(values: dict[str, float], spec: tuple[str, str], cell: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edgemon.errors import UserError
-from edgemon.importers.jtop_csv import header, open_csv
+from edgemon.importers.csvfile import Rows, header, open_csv
 from edgemon.importers.timebase import LineProblems, parse_datetime
 
 UNITS_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -63,7 +63,7 @@ def read_latency(path: Path, columns: LatencyColumns) -> LatencyImport:
     job = LatencyImport(path, columns)
     scale = UNITS_NS[columns.unit]
     t_end, dur, items = array("q"), array("q"), array("i")     # 20 bytes a row, not a Python object
-    with open_csv(path) as f:
+    with open_csv(path, "latency CSV") as f:
         reader = csv.reader(f)
         cols = header(path, reader)
         wanted = [("--latency-time", columns.time), ("--latency-duration", columns.duration)]
@@ -75,25 +75,16 @@ def read_latency(path: Path, columns: LatencyColumns) -> LatencyImport:
                                 f"name it with {option}")
         i_t, i_d = cols.index(columns.time), cols.index(columns.duration)
         i_n = cols.index(columns.items) if columns.items else None
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error:
-                job.rows += 1
-                job.unparsed.add(reader.line_num)
-                continue
-            job.rows += 1
-            if not row or not any(c.strip() for c in row):
-                continue
+        rows = Rows(reader, job.unparsed)
+        for number, row in rows:
             parsed = _row(row, i_t, i_d, i_n, scale, columns.time_is == "start")
             if parsed is None:
-                job.unparsed.add(reader.line_num)
+                job.unparsed.add(number)
                 continue
             t_end.append(parsed[0])
             dur.append(parsed[1])
             items.append(parsed[2])
+        job.rows = rows.count
     if not t_end:
         raise UserError(f"{path}: no usable latency row ({job.rows} rows; "
                         f"{job.unparsed.count} unreadable: lines {job.unparsed.ranges() or '-'})")

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from edgemon.errors import UserError
+from edgemon.units import number_ranges
 
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                                        "nov", "dec"), 1)}
@@ -111,18 +112,9 @@ class LineProblems:
 
     def ranges(self) -> str:
         """``"3, 17-20, 31"`` (and ``" and N more"`` past ``keep``)."""
-        parts: list[str] = []
-        nums = self.numbers
-        i = 0
-        while i < len(nums):
-            j = i
-            while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
-                j += 1
-            parts.append(str(nums[i]) if i == j else f"{nums[i]}-{nums[j]}")
-            i = j + 1
-        text = ", ".join(parts)
-        if self.count > len(nums):
-            text += f" and {self.count - len(nums)} more"
+        text = ", ".join(number_ranges(self.numbers))
+        if self.count > len(self.numbers):
+            text += f" and {self.count - len(self.numbers)} more"
         return text
 
     def to_dict(self) -> dict:
