@@ -196,7 +196,9 @@ def test_a_profile_drives_a_command(tmp_path, run_edgemon):
     assert p.returncode == 0, p.stdout + p.stderr
     events = _events(rec)
     hellos = [d for k, d in events if k == EventKind.WORKER_HELLO]
-    assert len(hellos) == 2 and all(h["framework"] == "edgemon_probe" for h in hellos)
+    started = [h for h in hellos if h.get("source") == "edgemon"]          # edgemon's, per command start
+    probes = [h for h in hellos if h.get("framework") == "edgemon_probe"]  # the probe's own
+    assert len(started) == 2 and len(probes) == 2 and started[0]["pid"] != started[1]["pid"]
     assert any(k == EventKind.MARK and d.get("note") == "halfway" for k, d in events)
     assert _latency(rec).num_rows > 0
     assert _meta(rec)["profile"]["items"][0]["workload"]["command"] == [PY, str(loop)]

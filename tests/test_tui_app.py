@@ -396,7 +396,7 @@ async def test_a_command_without_latency_rows_says_where_latency_would_come_from
     feed.meta.update(kind="watch", workload={"kind": "watch", "runner": "none", "model": "none"})
     async with app.run_test(size=SMALL) as pilot:
         await pilot.pause()
-        assert "monitor only" in panel_text(app, "#latency")
+        assert "monitor only" in panel_text(app, "#latency") and "monitor only" in panel_text(app, "#header")
 
 
 @run_async

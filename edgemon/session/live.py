@@ -217,6 +217,10 @@ class LiveSession(Feed):
         )
         worker.start()
         self._ctx.worker_pid = worker.pid
+        if worker.spec.is_command:       # a command says no hello of its own (edgemon_probe does, later)
+            self._publish_event(Event(time.monotonic_ns(), EventKind.WORKER_HELLO, {
+                "runner": "command", "model": worker.spec.model, "command": list(worker.spec.command or []),
+                "pid": worker.pid, "source": "edgemon"}))
         return worker
 
     def _beat(self, gen: int, publish, item, *, arm: bool = False) -> None:

@@ -35,7 +35,9 @@ def host(meta: dict[str, Any]) -> str:
 
 
 def workload(meta: dict[str, Any]) -> str:
-    """``runner model`` (either may be missing)."""
+    """``runner model`` (either may be missing); ``monitor only`` without a workload."""
+    if kind(meta) == "watch":
+        return "monitor only"
     return " ".join(x for x in (runner(meta), model(meta)) if x)
 
 
