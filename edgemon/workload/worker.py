@@ -160,10 +160,15 @@ class Worker:
         output=None,
         stop_grace_s: float = DEFAULT_STOP_GRACE_S,
         label: str = "worker",
+        on_spawn: Callable[[int], Any] | None = None,
+        extra_oom_roots: tuple[Path | str, ...] = (),
     ):
         """``output``: a :class:`edgemon.workload.output.WorkerOutput` that keeps what the worker
         prints (None: only the last lines of stderr, in memory). ``stop_grace_s``: how long
-        :meth:`stop` waits for the iteration in progress (a runner) or after SIGTERM (a command)."""
+        :meth:`stop` waits for the iteration in progress (a runner) or after SIGTERM (a command).
+        ``on_spawn(pid)`` runs right after the process starts, before its OOM counters are read
+        (an emulated board puts the worker in its own memory cgroup there); ``extra_oom_roots``:
+        more trees whose cgroup ``oom_kill`` counts say whether a SIGKILL was the OOM killer."""
         self.spec = spec
         self._on_hello = on_hello
         self._on_latency = on_latency
@@ -171,7 +176,8 @@ class Worker:
         self._on_exit = on_exit
         self.duration_s = duration_s
         self._extra_env = env
-        self._root = Path(root)
+        self._oom_roots = [Path(root)] + [Path(r) for r in extra_oom_roots]
+        self._on_spawn = on_spawn
         self._proto = registry.protocol()
         self._output = output
         self.stop_grace_s = float(stop_grace_s)
@@ -275,7 +281,12 @@ class Worker:
             from edgemon.workload.latency_regex import LineTimer
 
             self.line_timer = LineTimer(self._pattern, self._queue_rows)
-        self._oom_dirs = death.oom_dirs_for(self._proc.pid, self._root)
+        if self._on_spawn is not None:
+            try:
+                self._on_spawn(self._proc.pid)
+            except OSError:
+                pass                 # the worker runs on; only its OOM diagnosis is the poorer
+        self._oom_dirs = [d for r in self._oom_roots for d in death.oom_dirs_for(self._proc.pid, r)]
         self._oom_before = death.OomCounters.read(self._oom_dirs)
         out = self._output
         threads: list[tuple[str, Callable[..., None], tuple]] = [
