@@ -226,6 +226,11 @@ def busy_source(meta: Any) -> str:
     return "command" if kind == "command" else "worker"
 
 
+def _pattern(name: str) -> str | None:
+    family = catalogue.family_of(name)
+    return family.pattern if family is not None else None
+
+
 def _over(data, names: list[str], threshold: float) -> np.ndarray:
     """Samples where any of ``names`` is above ``threshold`` (NaN: not above)."""
     over = np.zeros(data.tel_t.shape[0], dtype=bool)
@@ -238,9 +243,9 @@ def _over(data, names: list[str], threshold: float) -> np.ndarray:
 def busy_mask(data, opts: ThrottleOptions) -> np.ndarray:
     """Per telemetry sample: is the workload (or, without one, the machine) doing work?"""
     source = busy_source(data.meta)
-    gpus = [n for n in data.tel_names if re.match(r"^gpu\d*_util_pct$", n)]
+    gpus = [n for n in data.tel_names if _pattern(n) in ("gpu_util_pct", "gpu{N}_util_pct")]
     if source == "machine":
-        cpus = ["cpu_util_pct"] + [n for n in data.tel_names if re.match(r"^cpu\d+_util_pct$", n)]
+        cpus = [n for n in data.tel_names if _pattern(n) in ("cpu_util_pct", "cpu{N}_util_pct")]
         return _over(data, cpus, opts.busy_cpu_pct) | _over(data, gpus, opts.busy_gpu_pct)
     busy = _worker_busy(data, opts)
     if source == "command":

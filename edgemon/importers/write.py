@@ -90,7 +90,7 @@ def write_recording(folder: Path, meta: dict, rows: Iterable[tuple[int, dict, li
         rec.close({"state": "crashed", "reason": "import interrupted"})
         raise
     rec.close({"reason": "imported"})
-    if first is not None and last is not None:         # the recorder stamps its own end time; an import ends with its log
+    if first is not None and last is not None:   # the recorder stamps its own end; an import ends with its log
         data = load_session_json(folder)
         data.update(ended_monotonic_ns=last, ended_wall=utc_iso(last))
         write_json_atomic(folder / SESSION_FILE, data)

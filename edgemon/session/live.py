@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgemon import __version__
 from edgemon.control.machine_view import MachineView
@@ -24,6 +24,9 @@ from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
 from edgemon.plan.run_plan import RunPlan
 from edgemon.session.config import RunConfig
+
+if TYPE_CHECKING:
+    from edgemon.workload.output import WorkerOutput
 
 # Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
 # latency frames at 10/s. Older items are dropped from the *view* only; the
@@ -97,7 +100,7 @@ class LiveSession(Feed):
         # workers (repetitions, cool-down, idle baseline, schedule); it sees samples and events.
         self.plan = None
         self._workload_spec = None       # the plan's current workload (a suite runs several)
-        self.output = None               # WorkerOutput: what workers print, in the session folder
+        self.output: WorkerOutput | None = None   # what workers print, in the session folder
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -643,7 +646,7 @@ class LiveSession(Feed):
                 restore_results = self.controls.restore(self.restore_state)
             except Exception as exc:
                 restore_results = [f"restore failed: {exc}"]
-        end = {
+        end: dict[str, Any] = {
             "state": "crashed" if self._state == "crashed" else "ended",
             "reason": self._end_reason or (self._message or "worker finished"),
         }
