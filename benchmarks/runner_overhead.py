@@ -32,7 +32,7 @@ import _protocol  # noqa: E402 - after the sys.path line
 
 sys.path.insert(0, os.path.join(HERE, os.pardir, "runners", "probe"))
 os.environ.pop("EDGEMON_FRAMES_FD", None)
-import edgemon_probe  # noqa: E402
+import edgemon_probe  # noqa: E402 - after the sys.path line, and idle (no frame pipe)
 
 
 def op():
