@@ -37,7 +37,7 @@ def test_help_teaches_commands_and_examples(run_edgemon):
 def test_every_help_fits_an_80_column_terminal_and_has_examples(run_edgemon):
     from edgemon.cli import COMMANDS
 
-    for command in ((), *((c,) for c in COMMANDS)):
+    for command in ((), *((c,) for c in COMMANDS), ("import", "tegrastats"), ("import", "jtop")):
         p = run_edgemon(*command, "--help", env={"COLUMNS": "80"})
         assert p.returncode == 0, p.stderr
         wide = [line for line in p.stdout.splitlines() if len(line) > 80]

@@ -98,6 +98,14 @@ SCENARIOS = {
         sample=lambda t: _busy(t, gpu_freq_mhz=600.0 if 40 <= t < 55 else 921.6,
                                power_vdd_in_mw=9900.0 if 38 <= t < 55 else 6000.0)),
     "no recorded ceiling: the highest seen stands in": dict(meta={}, sample=_no_ceiling),
+    "watch: the machine's load is what is busy": dict(
+        meta={"clock_ceilings": CEIL, "kind": "watch"}, latency=None,
+        sample=lambda t: _busy(t, cpu=1000.0 if 20 <= t < 60 else 1479.0, proc_worker_cpu_pct=float("nan"),
+                               cpu_util_pct=5.0 if 40 <= t < 50 else 90.0)),
+    "command: its GPU load counts too": dict(
+        meta={"clock_ceilings": CEIL, "kind": "command"}, latency=None,
+        sample=lambda t: _busy(t, gpu_freq_mhz=600.0 if 20 <= t < 60 else 921.6, proc_worker_cpu_pct=3.0,
+                               gpu_util_pct=0.0 if 40 <= t < 45 else 97.0)),
     "busy only near sparse iterations": dict(meta={"clock_ceilings": CEIL}, sample=_sparse_iterations,
                                              latency=_sparse_latency()),
 }
@@ -107,6 +115,8 @@ SCENARIOS = {
 def test_live_episodes_are_the_analysis_episodes(tmp_path, name):
     spec = dict(SCENARIOS[name])
     spec.setdefault("latency", back_to_back(0, 100, 10.0))
+    if spec["latency"] is None:
+        del spec["latency"]
     folder = build_session(tmp_path / "s", **spec)
     offline, online = compare(folder)
     assert online == offline
@@ -119,11 +129,15 @@ def test_the_scenarios_cover_every_kind_of_outcome(tmp_path):
     for name, spec in SCENARIOS.items():
         spec = dict(spec)
         spec.setdefault("latency", back_to_back(0, 100, 10.0))
+        if spec["latency"] is None:
+            del spec["latency"]
         offline, _ = compare(build_session(tmp_path / name.replace(" ", "_").replace(":", ""), **spec))
         counts[name] = len(offline)
         causes |= {e["cause"] for e in offline}
     assert counts["thermal 60-90 s"] == 1 and counts["short dips dropped, gaps merged"] == 1
     assert counts["gaps at the merge limit"] == 3
+    assert counts["watch: the machine's load is what is busy"] == 2, "idle 40-50 s splits the drop"
+    assert counts["command: its GPU load counts too"] == 2
     assert counts["power mode lowers the ceiling: no episode"] == 0
     assert causes >= {"thermal", "power", "power_mode", "user_action", "unknown"}
 

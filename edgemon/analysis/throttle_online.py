@@ -49,12 +49,14 @@ from edgemon.analysis.throttling import (
     USER_EVENTS,
     ThrottleOptions,
     busy_slack_s,
+    busy_source,
     ceiling_for,
     ceilings_from,
     core_of,
     domain_of,
     event_evidence,
     flag_evidence,
+    load_names,
     near_limit,
     near_trip,
     positive_number,
@@ -263,6 +265,9 @@ class ThrottleClassifier:
         self._kinds: dict[str, tuple[str | None, str | None, int | None]] = {}
         self._keys: set[str] = set()
         self._clock_names: list[str] = []
+        self._cpu_loads: list[str] = []
+        self._gpu_loads: list[str] = []
+        self.busy_from = busy_source(meta)       # worker, command or machine (watch, imported)
         self.current_ceilings: dict[str, float] = {}                  # clock -> MHz, last decided
 
     # ------------------------------------------------------------------ input
@@ -343,8 +348,16 @@ class ThrottleClassifier:
             self._busy[:] = merged
 
     def _is_busy(self, t: int, values: Mapping[str, float]) -> bool:
-        cpu = values.get("proc_worker_cpu_pct")
-        if cpu is not None and cpu > self.options.busy_cpu_pct:
+        """The analysis' ``busy_mask`` for one sample: the worker's CPU or iterations near it; a
+        command's GPU load too; without a worker, the machine's CPU or GPU load."""
+        opts = self.options
+        self._clocks_in(values)                  # keeps the load-metric names current
+        gpu = any(_gt(values.get(n), opts.busy_gpu_pct) for n in self._gpu_loads)
+        if self.busy_from == "machine":
+            return gpu or any(_gt(values.get(n), opts.busy_cpu_pct) for n in self._cpu_loads)
+        if self.busy_from == "command" and gpu:
+            return True
+        if _gt(values.get("proc_worker_cpu_pct"), opts.busy_cpu_pct):
             return True
         return any(a <= t <= b for a, b in self._busy)
 
@@ -404,6 +417,7 @@ class ThrottleClassifier:
         if keys != self._keys:
             self._keys = set(keys)
             self._clock_names = [m for m in keys if self._kind(m)[0] is not None]
+            self._cpu_loads, self._gpu_loads = load_names(keys)
         return self._clock_names
 
     def _kind(self, metric: str) -> tuple[str | None, str | None, int | None]:
@@ -513,6 +527,11 @@ class ThrottleClassifier:
         if not (item.nvml or item.pi or item.thermal or item.power):
             return None
         return item
+
+
+def _gt(value: Any, threshold: float) -> bool:
+    """``value > threshold`` (missing or NaN: not above)."""
+    return value is not None and not math.isnan(value) and value > threshold
 
 
 def _lt(value: Any, threshold: float) -> bool:

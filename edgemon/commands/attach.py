@@ -98,4 +98,4 @@ def ended_summary(model, feed, status, folder) -> str:
         pass
     model.observe(status)
     where = f"recording: {folder} ({status.state}{': ' + status.message if status.message else ''})"
-    return f"{summary_table(model, status)}\n{where}"
+    return f"{summary_table(model, status, getattr(feed, 'meta', None))}\n{where}"

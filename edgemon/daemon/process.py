@@ -312,7 +312,7 @@ def serve(session, server, log, *, headless: bool = False, status_every_s: float
         server.tick()
         status = session.status()
         if headless:
-            print(summary_table(model, status), flush=True)
+            print(summary_table(model, status, session.meta), flush=True)
         server.close(status.state, status.message)
         log(f"session {status.state}: {status.message}; recording in {session.meta.get('record_path')}")
     return 1 if status.state == "crashed" else 0

@@ -201,6 +201,15 @@ def _check_workload(spec, say, timeout_s: float) -> list[Check]:
     from edgemon.workload.matrix import OK, run_cell
 
     label = f"runner {spec.runner}"
+    if spec.is_watch:
+        return []
+    if spec.is_command:     # a dry run never runs the user's own program
+        label = f"command {' '.join(spec.command or [])}"
+        try:
+            registry.validate(spec)
+        except UserError as exc:
+            return [Check(label, False, str(exc))]
+        return [Check(label, True, "found; not started in a dry run")]
     try:
         registry.validate(spec)
     except UserError as exc:

@@ -257,8 +257,8 @@ class PlanRunner:
         problem = ""
         for spec in workload_specs(self.plan):
             key = (spec.runner, spec.model, spec.batch, spec.threads, spec.python, tuple(sorted(spec.options.items())))
-            if key in seen or self._stopping():
-                continue
+            if key in seen or self._stopping() or spec.is_command or spec.is_watch:
+                continue      # a command of the user's is not run twice (one iteration means nothing to it)
             seen.add(key)
             self.session.set_message(f"checking {spec.runner}/{spec.model} before the cool-down: building the model")
             cell = run_cell(replace(spec, warmup_iters=0, warmup_s=0.0), iterations=1,

@@ -112,11 +112,14 @@ def session_info(folder: Path) -> SessionInfo | None:
 
 
 def _failed_to_start(meta: dict[str, Any], state: str) -> bool:
-    """The session crashed before its workload ran: it said so, or its worker never said hello."""
+    """The session crashed before its workload ran: it said so, or (recordings from before it
+    said so) its runner never said hello."""
+    from edgemon.workload.spec import session_kind
+
     end = meta.get("end")
-    if isinstance(end, dict) and end.get("failed_to_start") is True:
-        return True
-    return state == "crashed" and not meta.get("runner_hello")
+    if isinstance(end, dict) and "failed_to_start" in end:
+        return end.get("failed_to_start") is True
+    return state == "crashed" and session_kind(meta) == "runner" and not meta.get("runner_hello")
 
 
 def _local(unix_ns: Any) -> str:
