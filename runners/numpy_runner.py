@@ -87,7 +87,8 @@ OPTIONS = {
 }
 # What each option is when not given (`edgemon models --runner numpy` prints both).
 OPTION_DEFAULTS = {"size": "512", "dtype": "float32", "crash_after": "never", "segfault_after": "never",
-                   "hang_after": "never", "sleep_ms": "0", "alloc_mb_per_s": "0", "rlimit_as_extra_mb": "no limit"}
+                   "hang_after": "never", "sleep_ms": "0", "alloc_mb_per_s": "0", "rlimit_as_extra_mb": "no limit",
+                   "print_every": "never"}
 
 
 def _activation(np, kind, h):
