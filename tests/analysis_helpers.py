@@ -50,10 +50,26 @@ def build_session(
         if warmup_rows:
             rec.on_latency(LatencyBatch(t_end[:warmup_rows], dur[:warmup_rows], it[:warmup_rows], True))
         rec.on_latency(LatencyBatch(t_end[warmup_rows:], dur[warmup_rows:], it[warmup_rows:], False))
+    last = t0 + int(round(duration_s * S))
     for t_s, kind, details in events:
         rec.on_event(Event(t0 + int(round(t_s * S)), kind, dict(details)))
+        last = max(last, t0 + int(round(t_s * S)))
     rec.close({"reason": "test"})
+    if latency is not None and len(latency[0]):
+        last = max(last, t0 + int(round(float(np.max(latency[0])) * S)))
+    end_at(folder, last)
     return folder
+
+
+def end_at(folder: Path, ended_ns: int) -> None:
+    """Record the session's end where its synthetic rows end (written at once, they lie in the
+    future of the moment the Recorder closed; a real session's rows never end after it)."""
+    import json
+
+    path = folder / "session.json"
+    meta = json.loads(path.read_text())
+    meta["ended_monotonic_ns"] = int(ended_ns)
+    path.write_text(json.dumps(meta, indent=2))
 
 
 def back_to_back(start_s: float, end_s: float, dur_ms: float) -> tuple[np.ndarray, np.ndarray]:

@@ -17,8 +17,9 @@ A clock sample counts as *throttled* when all of these hold:
 
 Per clock domain (cpu, gpu, emc) the throttled samples form runs; runs closer than
 ``merge_gap_s`` merge, and episodes shorter than ``min_episode_s`` are dropped. Each
-episode gets its likely cause from what happened from ``lookback_s`` before it to its end,
-first match wins:
+episode gets its likely cause from what happened in the ``lookback_s`` before it began (up
+to and including its first sample): what happened later cannot have caused it. First match
+wins:
 
 1. ``power_mode``: a power-mode change;
 2. ``user_action``: a core switched, jetson_clocks or the fan changed;
@@ -41,8 +42,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-
-from edgemon.analysis.latency import nearest_ranks
 
 CPU_FREQ = re.compile(r"^cpu(\d+)_freq_mhz$")
 DOMAINS = ("cpu", "gpu", "emc")
@@ -214,23 +213,15 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
 # ------------------------------------------------------------------ busy
 
 
-def busy_mask(data, opts: ThrottleOptions) -> np.ndarray:
-    """Per telemetry sample: is the worker doing work?"""
+def busy_mask(data, opts: ThrottleOptions, activity: np.ndarray | None = None) -> np.ndarray:
+    """Per telemetry sample: is the worker doing work? ``activity``: per sample, an iteration
+    ran within a moment of it (:class:`edgemon.analysis.scan.Activity`)."""
     t = data.tel_t
     busy = np.zeros(t.shape[0], dtype=bool)
     if data.has("proc_worker_cpu_pct"):
         busy |= data.metric("proc_worker_cpu_pct") > opts.busy_cpu_pct
-    n = data.lat_t_end.shape[0]
-    if n and t.shape[0]:
-        slack = int(max(0.25, 1.5 * data.sample_dt_s) * 1e9)
-        ends = data.lat_t_end
-        idx = np.searchsorted(ends, t, side="left")          # first iteration ending at or after t
-        has_next = idx < n
-        nxt = np.minimum(idx, n - 1)
-        running = has_next & (ends[nxt] - data.lat_dur[nxt] <= t + slack)  # running now or starting right after
-        prv = np.maximum(idx - 1, 0)
-        recent = (idx > 0) & (t - ends[prv] <= slack)        # one just finished
-        busy |= running | recent
+    if activity is not None and activity.shape[0] == t.shape[0]:
+        busy |= activity
     return busy
 
 
@@ -311,8 +302,10 @@ def _flag_bits(data, name: str, sl: slice) -> int:
 
 def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, float],
             limits: dict[str, float]) -> tuple[str, list[str], list[str]]:
-    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns."""
+    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns: only what
+    happened from ``lookback_s`` before ``lo`` up to ``lo`` counts."""
     look = lo - int(opts.lookback_s * 1e9)
+    hi = lo
     found: dict[str, list[str]] = {}
 
     def add(cause: str, why: str) -> None:
@@ -392,27 +385,6 @@ def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(s, e) for s, e in out]
 
 
-def _lat_block(dur_ns: np.ndarray, items: np.ndarray, seconds: float, *, owned: bool = False) -> dict[str, Any]:
-    """Latency and throughput of some rows; ``owned``: ``dur_ns`` is a temporary that may be reordered."""
-    n = int(dur_ns.shape[0])
-    out: dict[str, Any] = {"count": n, "seconds": seconds}
-    if n:
-        p50, p90, p99 = nearest_ranks(dur_ns, (50.0, 90.0, 99.0), inplace=owned)
-        out.update(mean_ms=float(dur_ns.mean()) / 1e6, p50_ms=p50 / 1e6, p90_ms=p90 / 1e6, p99_ms=p99 / 1e6)
-    else:
-        out.update(mean_ms=float("nan"), p50_ms=float("nan"), p90_ms=float("nan"), p99_ms=float("nan"))
-    out["throughput_ips"] = float(items.sum(dtype=np.int64)) / seconds if seconds > 0 else float("nan")
-    return out
-
-
-def _inside(t_end: np.ndarray, union: list[tuple[int, int]]) -> np.ndarray:
-    """Rows of ascending ``t_end`` with start <= t_end < end of some interval (O(k log n) cuts)."""
-    mask = np.zeros(t_end.shape[0], dtype=bool)
-    for s, e in union:
-        mask[int(np.searchsorted(t_end, s, side="left")):int(np.searchsorted(t_end, e, side="left"))] = True
-    return mask
-
-
 def _overlap_s(union: list[tuple[int, int]], lo: int, hi: int) -> float:
     return sum(max(0, min(e, hi) - max(s, lo)) for s, e in union) / 1e9
 
@@ -420,14 +392,18 @@ def _overlap_s(union: list[tuple[int, int]], lo: int, hi: int) -> float:
 # ------------------------------------------------------------------ the analysis
 
 
-def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, Any]:
+def analyze_throttling(data, opts: ThrottleOptions | None = None, *, activity: np.ndarray | None = None,
+                       first_iteration_ns: int | None = None) -> dict[str, Any]:
+    """Episodes, shares and causes. The latency inside/outside episodes and per episode is
+    added by :func:`add_latency` once the latency scan has it; until then the result holds
+    the episodes' times under private keys (``_union``, ``_by_domain``, ``_start_ns``)."""
     opts = opts or ThrottleOptions()
     out: dict[str, Any] = {"options": asdict(opts)}
     t = data.tel_t
     if t.shape[0] == 0:
         return {**out, "available": False, "reason": "no telemetry: clocks were not recorded"}
     segs = mode_segments(data)
-    busy = busy_mask(data, opts)
+    busy = busy_mask(data, opts, activity)
     tracks = clock_tracks(data, busy, segs, opts)
     if not tracks:
         return {**out, "available": False, "reason": "no CPU, GPU or EMC clock in the telemetry"}
@@ -458,7 +434,7 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, A
     domain_time: dict[str, float] = {}
     domain_busy: dict[str, float] = {}
     intervals: list[tuple[int, int]] = []
-    m = data.measured()
+    by_domain: dict[str, list[tuple[int, int]]] = {}
     for dom in DOMAINS:
         dtracks = [tr for tr in tracks if tr.domain == dom]
         if not dtracks:
@@ -471,9 +447,12 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, A
         domain_busy[dom] = float(dur_s[counted].sum())
         found = _episodes_of(below, t, dur_s, opts)
         domain_time[dom] = sum(e - s for s, e, _, _ in found) / 1e9
-        for s, e, i, j in found:
+        by_domain[dom] = [(s, e) for s, e, _, _ in found]
+        for k, (s, e, i, j) in enumerate(found):
             intervals.append((s, e))
-            episodes.append(_episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m))
+            ep = _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits)
+            ep["_group"] = k
+            episodes.append(ep)
     episodes.sort(key=lambda ep: ep["start_s"])
     out["episodes"] = episodes
     out["episode_count"] = len(episodes)
@@ -487,23 +466,46 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, A
     out["throttled_any_s"] = sum(e - s for s, e in union) / 1e9
     out["share_throttled_any"] = out["throttled_any_s"] / out["busy_s"] if out["busy_s"] > 0 else 0.0
 
-    if data.lat_t_end.shape[0]:
-        origin, origin_name = data.first_start_ns, "first iteration"
-    else:
-        origin, origin_name = data.start_ns, "session start"
-    out["time_to_first_throttle_s"] = (episodes[0]["start_ns"] - origin) / 1e9 if episodes else None
+    # from the first iteration; a throttle that began before it (during the model build, or
+    # left over from an earlier run) counts from the session start: never negative
+    origin, origin_name = data.start_ns, "session start"
+    if first_iteration_ns is not None and (not episodes or episodes[0]["start_ns"] >= first_iteration_ns):
+        origin, origin_name = first_iteration_ns, "first iteration"
+    out["time_to_first_throttle_s"] = max(0.0, (episodes[0]["start_ns"] - origin) / 1e9) if episodes else None
     out["time_to_first_throttle_from"] = origin_name
+    out["_union"] = union
+    out["_by_domain"] = by_domain
+    return out
 
-    if m["t_end"].shape[0]:
-        lo = data.measured_start_ns
-        hi = int(m["t_end"][-1])
-        inside = _inside(m["t_end"], union)
-        in_s = _overlap_s(union, lo, hi)
-        out["inside"] = _lat_block(m["dur"][inside], m["items"][inside], in_s, owned=True)
-        out["outside"] = _lat_block(m["dur"][~inside], m["items"][~inside], max(0.0, (hi - lo) / 1e9 - in_s),
-                                    owned=True)
-    for ep in episodes:
-        ep.pop("start_ns", None)
+
+def add_latency(thr: dict[str, Any], scan) -> None:
+    """Per-episode p50 and items/s, and latency inside vs outside all episodes, from a resolved
+    :class:`edgemon.analysis.scan.LatencyScan` (None: no latency); drops the private keys."""
+    union = thr.pop("_union", [])
+    thr.pop("_by_domain", None)
+    for ep in thr.get("episodes", []):
+        s, e, dom, g = ep.pop("start_ns"), ep.pop("_end_ns"), ep["domain"], ep.pop("_group")
+        fam = scan.episode_families.get(dom) if scan is not None else None
+        if fam is not None:
+            blk = scan.block(fam, g, (e - s) / 1e9)
+            ep["latency_p50_ms"] = blk["p50_ms"]
+            ep["throughput_ips"] = blk["throughput_ips"]
+    if scan is not None and scan.inside is not None and scan.count:
+        lo, hi = scan.measured_start_ns, scan.measured_end_ns
+        in_s = _overlap_s(_clip(union, scan.active_intervals()), lo, hi)
+        out_s = max(0.0, scan.active_s(lo, hi) - in_s)
+        thr["inside"] = scan.block(scan.inside, 0, in_s)
+        thr["outside"] = scan.block(scan.inside, 1, out_s)
+
+
+def _clip(union: list[tuple[int, int]], active: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``union`` inside ``active`` (both sorted and disjoint)."""
+    out = []
+    for s, e in union:
+        for a, b in active:
+            lo, hi = max(s, a), min(e, b)
+            if hi > lo:
+                out.append((lo, hi))
     return out
 
 
@@ -517,7 +519,7 @@ def _seg_ceiling(tr: ClockTrack, t: np.ndarray, segs, k: int) -> float:
     return float(c[0]) if c.size else float("nan")
 
 
-def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m) -> dict[str, Any]:
+def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits) -> dict[str, Any]:
     per = []
     for tr in dtracks:
         sel = tr.below[i:j]
@@ -546,11 +548,6 @@ def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m) -> dict[str
         "cause": cause,
         "causes": causes,
         "evidence": evidence,
+        "_end_ns": e,
     }
-    if m["t_end"].shape[0]:
-        a = int(np.searchsorted(m["t_end"], s, side="left"))
-        b = int(np.searchsorted(m["t_end"], e, side="left"))
-        blk = _lat_block(m["dur"][a:b], m["items"][a:b], (e - s) / 1e9)
-        ep["latency_p50_ms"] = blk["p50_ms"]
-        ep["throughput_ips"] = blk["throughput_ips"]
     return ep
