@@ -29,11 +29,14 @@ def build_session(
     items: int | np.ndarray = 1,
     warmup_rows: int = 0,
     events: list[tuple[float, str, dict[str, Any]]] = (),
+    batch_rows: int | None = None,
 ) -> Path:
     """A finished recording in ``folder``.
 
     ``sample(t_s)`` gives the metrics of the sample at ``t_s`` (every 1/hz from 0 to duration).
     ``latency`` = (t_end_s, duration_ms) arrays; the first ``warmup_rows`` are flagged warm-up.
+    ``batch_rows``: hand the measured rows over in batches of this size, as a runner does (the
+    Parquet row groups then follow ``segments.ROW_GROUP_ROWS``).
     """
     rec = Recorder(folder, {"host": "synthetic", **(meta or {})}, flush_s=3600, roll_s=3600, fsync=False).open()
     t0 = int(rec.meta["clock"]["monotonic_ns"])
@@ -49,7 +52,12 @@ def build_session(
         it = np.broadcast_to(np.asarray(items, dtype=np.int32), t_end.shape).copy()
         if warmup_rows:
             rec.on_latency(LatencyBatch(t_end[:warmup_rows], dur[:warmup_rows], it[:warmup_rows], True))
-        rec.on_latency(LatencyBatch(t_end[warmup_rows:], dur[warmup_rows:], it[warmup_rows:], False))
+        step = batch_rows or max(1, t_end.shape[0])
+        for a in range(warmup_rows, t_end.shape[0], step):
+            b = min(t_end.shape[0], a + step)
+            rec.on_latency(LatencyBatch(t_end[a:b], dur[a:b], it[a:b], False))
+            if batch_rows:
+                rec.flush()       # one record batch each, as the writer's 1-second flushes make
     last = t0 + int(round(duration_s * S))
     for t_s, kind, details in events:
         rec.on_event(Event(t0 + int(round(t_s * S)), kind, dict(details)))
