@@ -438,12 +438,16 @@ def format_extended(result: dict[str, Any]) -> list[str]:
                          f"{th['time_to_first_throttle_from']}")
         for ch in th.get("ceiling_changes", []):
             lines.append(f"  ceiling moved at {ch['at_s']:.1f} s: power mode {ch['mode']} ({ch['source']})")
-        eps = th["episodes"]
+        from edgemon.analysis.throttling import merged_episodes
+
+        eps = merged_episodes(th["episodes"])
         if eps:
-            rows = [[f"{e['start_s']:.1f}", f"{e['end_s']:.1f}", f"{e['duration_s']:.1f}", e["domain"],
-                     f"{e['clock_mhz']:.0f}", f"{e['ceiling_mhz']:.0f}", f"{e['drop_mhz']:.0f}",
-                     f"{e['drop_pct']:.1f}", e["cause"]] for e in eps[:50]]
-            lines += _table(["from s", "to s", "dur s", "clock", "MHz", "ceiling", "drop", "drop %", "cause"], rows)
+            rows = [[f"{e['start_s']:.1f}", f"{e['end_s']:.1f}", f"{e['duration_s']:.1f}", e["clocks_text"],
+                     f"{e['clock_mhz']:.0f}", f"{e['ceiling_mhz']:.0f}", f"{e['drop_pct']:.1f}",
+                     "/".join(e["causes"]) or e["cause"]] for e in eps[:50]]
+            lines += _table(["from s", "to s", "dur s", "clocks", "MHz", "ceiling", "drop %", "cause"], rows)
+            lines.append("  (MHz, ceiling, drop %: the clock that dropped most; one line per episode, "
+                         "--json has one per clock domain)")
             if len(eps) > 50:
                 lines.append(f"  ... {len(eps) - 50} more episodes in --json")
             for e in eps[:10]:

@@ -551,3 +551,56 @@ def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits) -> dict[str, A
         "_end_ns": e,
     }
     return ep
+
+
+# ------------------------------------------------------------------ one line per episode
+
+
+def clocks_text(metrics: list[str]) -> str:
+    """``["cpu0_freq_mhz", "cpu1_freq_mhz", "cpu2_freq_mhz", "gpu_freq_mhz"]`` -> ``"cpu0-2, gpu"``."""
+    cores = sorted(int(m.group(1)) for x in metrics if (m := CPU_FREQ.match(x)))
+    parts: list[str] = []
+    k = 0
+    while k < len(cores):
+        j = k
+        while j + 1 < len(cores) and cores[j + 1] == cores[j] + 1:
+            j += 1
+        parts.append(f"cpu{cores[k]}" if j == k else f"cpu{cores[k]}-{cores[j]}")
+        k = j + 1
+    parts += [x.replace("_freq_mhz", "") for x in metrics if not CPU_FREQ.match(x)]
+    return ", ".join(parts)
+
+
+def merged_episodes(episodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Episodes of different clock domains that overlap in time are one event (a thermal trip
+    caps CPU and GPU together): one entry each, with every clock involved, the worst drop, the
+    causes once and the evidence once. For the text and HTML reports; ``--json`` keeps one
+    episode per domain."""
+    out: list[dict[str, Any]] = []
+    for ep in sorted(episodes, key=lambda e: (e["start_s"], e["end_s"])):
+        last = out[-1] if out else None
+        if last is not None and ep["start_s"] < last["end_s"]:
+            last["end_s"] = max(last["end_s"], ep["end_s"])
+            last["parts"].append(ep)
+        else:
+            out.append({"start_s": ep["start_s"], "end_s": ep["end_s"], "parts": [ep]})
+    for m in out:
+        parts = m.pop("parts")
+        worst = max(parts, key=lambda e: e["drop_pct"])
+        clocks = [c for e in parts for c in e.get("clocks", [])]
+        causes: list[str] = []
+        evidence: list[str] = []
+        for e in parts:
+            for c in e.get("causes") or [e["cause"]]:
+                if c not in causes:
+                    causes.append(c)
+            for line in e.get("evidence") or []:
+                if line not in evidence:
+                    evidence.append(line)
+        first = min(parts, key=lambda e: e["start_s"])
+        m.update(duration_s=m["end_s"] - m["start_s"], clocks=clocks, clocks_text=clocks_text(clocks),
+                 domains=[e["domain"] for e in parts], cause=first["cause"], causes=causes, evidence=evidence,
+                 clock_mhz=worst["clock_mhz"], ceiling_mhz=worst["ceiling_mhz"], drop_mhz=worst["drop_mhz"],
+                 drop_pct=worst["drop_pct"], worst=worst["domain"], latency_p50_ms=first.get("latency_p50_ms"),
+                 throughput_ips=first.get("throughput_ips"))
+    return out

@@ -300,12 +300,14 @@ def _tables(result: dict[str, Any]) -> list[str]:
                                 [[s["from_s"], s["mode"] if s["mode"] is not None else "-",
                                   ", ".join(f"{k[:-9]} {v:g}" for k, v in s["mhz"].items() if v is not None),
                                   s["source"]] for s in th["ceilings"]], left=0))
-        eps = th.get("episodes") or []
+        from edgemon.analysis.throttling import merged_episodes
+
+        eps = merged_episodes(th.get("episodes") or [])
         if eps:
-            parts.append(_table(["from s", "to s", "s", "clock", "MHz", "ceiling", "drop MHz", "drop %", "cause",
+            parts.append(_table(["from s", "to s", "s", "clocks", "MHz", "ceiling", "drop MHz", "drop %", "cause",
                                  "evidence", "p50 ms", "items/s"],
-                                [[e["start_s"], e["end_s"], e["duration_s"], _Raw(_e(e["domain"])), e["clock_mhz"],
-                                  e["ceiling_mhz"], e["drop_mhz"], e["drop_pct"], _Raw(_e(e["cause"])),
+                                [[e["start_s"], e["end_s"], e["duration_s"], _Raw(_e(e["clocks_text"])), e["clock_mhz"],
+                                  e["ceiling_mhz"], e["drop_mhz"], e["drop_pct"], _Raw(_e("/".join(e["causes"]))),
                                   _Raw(_e("; ".join(e["evidence"][:3]))), e.get("latency_p50_ms"),
                                   e.get("throughput_ips")] for e in eps[:200]]))
             if len(eps) > 200:
