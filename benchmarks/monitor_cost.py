@@ -108,7 +108,7 @@ def run_dashboard(args, rec_dir) -> dict:
         deadline = time.monotonic() + 30
         while session is None and time.monotonic() < deadline:  # the detached session process
             session = next((c for c in dash.children(recursive=True)
-                            if "edgemon.session.daemon" in " ".join(c.cmdline())), None)
+                            if "edgemon.daemon.process" in " ".join(c.cmdline())), None)
             time.sleep(0.2)
         t0 = time.monotonic()
         results: dict = {}

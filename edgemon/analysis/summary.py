@@ -177,7 +177,7 @@ def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> 
         result["windows"] = scan.windows_result()
         result["levels"] = {"count": 0, "levels": [], "note": f"needs at least {LEVEL_MIN_ROWS} measured iterations"}
         result["change_points"] = {"points": [], "note": change_points_note([])}
-    # Profiles (edgemon/session/plan.py): per-repetition statistics and their spread.
+    # Profiles (edgemon/plan/runner.py): per-repetition statistics and their spread.
     reps = _guard("repetition", lambda: repetition_summary(data, scan), problems) if lat_ok else None
     if reps:
         result["repetitions"] = reps

@@ -11,7 +11,7 @@ from collections import Counter, deque
 from typing import Iterable
 
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
-from edgemon.view.feed import FeedStatus, FeedUpdate
+from edgemon.feeds.base import FeedStatus, FeedUpdate
 from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram
 from edgemon.view.series import NS, MetricHistory, ThroughputSeries
 
@@ -153,7 +153,10 @@ class DashboardModel:
 
     def throughput_mean(self) -> float | None:
         """Measured items / the time measured iterations ran (each worker run's first start to
-        last end, less paused time), None before two iterations."""
+        last end, less paused time), None before two iterations.
+
+        docs/architecture.md "Analysis vocabulary": items over wall time, not 1 / mean latency.
+        """
         if self.measured_start_ns is None or self.measured_end_ns is None:
             return None
         span = 0
