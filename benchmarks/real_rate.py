@@ -215,7 +215,7 @@ done(bytes=os.path.getsize(path))
 
 CHILD_REPLAY = _PRELUDE + r"""
 from edgemon.recording.reader import open_recording
-from edgemon.recording.replay import ReplayFeed
+from edgemon.feeds.replay import ReplayFeed
 analyze = sys.argv[3] == "1"
 rec = open_recording(sys.argv[1])
 feed = ReplayFeed(rec, playing=False, analyze=analyze)

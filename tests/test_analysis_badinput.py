@@ -174,7 +174,7 @@ def test_latency_files_that_disagree_with_session_json(tmp_path, how, run_edgemo
         out = run_edgemon(*args)
         assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     from edgemon.recording.reader import open_recording
-    from edgemon.recording.replay import ReplayFeed
+    from edgemon.feeds.replay import ReplayFeed
 
     feed = ReplayFeed(open_recording(folder), playing=False, analyze=True)
     feed.command("seek", to=50)

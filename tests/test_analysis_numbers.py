@@ -89,3 +89,14 @@ def test_time_between_worker_runs_is_not_in_throughput(tmp_path):
                            duration_s=32, events=events)
     result = analyze_folder(folder)
     assert result["throughput_ips"] == pytest.approx(100.0) and result["measured_s"] == pytest.approx(20.0)
+
+
+def test_run_warns_when_the_warm_up_leaves_nothing_to_measure(run_edgemon):
+    help_text = " ".join(run_edgemon("run", "--help").stdout.split())
+    assert "it includes the model build and the warm-up" in help_text
+    assert "the first inference is always left out of the statistics" in help_text
+    out = run_edgemon("run", "--headless", "--no-record", "--warmup", "30s", "--duration", "2s", timeout=180)
+    warnings = [line for line in out.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "the warm-up (30 s) is as long as --duration (2 s)" in warnings[0], out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    assert "0 measured iterations" in out.stdout

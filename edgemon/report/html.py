@@ -145,7 +145,6 @@ def _ceiling_lines(result) -> dict[str, float]:
 
 def charts(result: dict[str, Any], data) -> list[tuple[str, Chart | None, str]]:
     """``[(section title, chart or None, note when absent)]`` in report order."""
-    import numpy as np
 
     out: list[tuple[str, Chart | None, str]] = []
     scan = data.scan
