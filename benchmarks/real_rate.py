@@ -196,6 +196,7 @@ done(count=lat["count"], p={k: lat[k] for k in ("median", "p90", "p95", "p99", "
 CHILD_DUCKDB = _PRELUDE + r"""
 import duckdb
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 q = (f"SELECT count(*), min(duration_ns), max(duration_ns), avg(duration_ns), "
      f"quantile_disc(duration_ns, [0.5, 0.9, 0.95, 0.99, 0.999]) "
      f"FROM read_parquet('{sys.argv[1]}/latency/*.parquet') WHERE NOT warmup")
@@ -239,7 +240,8 @@ def _child(code: str, *args: str) -> dict:
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"child failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1])
 
 
 def _load() -> str:
@@ -296,9 +298,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{size / 2**30:.2f} GiB on disk ({lat_bytes / 2**30:.2f} GiB latency)")
     say()
     a = _child(CHILD_ANALYZE, str(folder), str(REPO))
-    say(f"analyze done ({_load()})")
+    say(f"analyze done: {a['wall_s']:.1f} s, {a['maxrss_mb']:.0f} MB ({_load()})")
     d = _child(CHILD_DUCKDB, str(folder), str(REPO))
-    say(f"duckdb done ({_load()})")
+    say(f"duckdb done: {d['wall_s']:.1f} s, {d['maxrss_mb']:.0f} MB ({_load()})")
     html = base / "report.html"
     r = _child(CHILD_REPORT, str(folder), str(REPO), str(html))
     say(f"report done ({_load()})")

@@ -33,11 +33,13 @@ import numpy as np
 from edgemon.analysis.latency import nearest_rank_index, stat_ranks, stats_from
 from edgemon.analysis.selection import FINE_BITS, INT_MAX, TOP, Family, Rows, one_pass
 from edgemon.recording.chunks import COLUMNS
+from edgemon.recording.segments import release_memory
 
 MIN_T = -(1 << 62)
 MAX_T = 1 << 62
 MAX_SCATTER = 6000
 MAX_WINDOWS_HARD = 20_000      # --window narrower than span / this is widened (and the result says so)
+SUB_ROWS = 1 << 18             # rows handed to the families at a time
 
 
 # ------------------------------------------------------------------ which rows count
@@ -258,6 +260,7 @@ class LatencyScan:
         self.families: list[Family] = families
         self._candidates = self._edge_candidates()
         self._positions: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._pieces_done = 0
         self._first = True
         self.level_min_share = level_min_share
         self.levels_plan = None
@@ -333,11 +336,19 @@ class LatencyScan:
                 t, v, items = _time_order(chunk.t[m], chunk.dur[m], chunk.items[m])
             if self._first:
                 self._consume_measured(t, v)
-            start = t - v if full else None
             p = chunk.piece
             vmax = p.d_max if m is None and p.d_max is not None else None
-            start_sorted = bool(start is not None and start.shape[0] and np.all(start[1:] >= start[:-1]))
-            yield Rows(v, t, items, start, vmax=vmax, start_sorted=start_sorted)
+            del chunk, valid, m
+            # a quarter of a row group at a time: the per-row temporaries stay a few MB each
+            for a in range(0, max(1, t.shape[0]), SUB_ROWS):
+                ts, vs = t[a:a + SUB_ROWS], v[a:a + SUB_ROWS]
+                start = ts - vs if full else None
+                start_sorted = bool(start is not None and start.shape[0] and np.all(start[1:] >= start[:-1]))
+                yield Rows(vs, ts, items[a:a + SUB_ROWS], start, vmax=vmax, start_sorted=start_sorted)
+            del t, v, items
+            self._pieces_done += 1
+            if self._pieces_done % 8 == 0:
+                release_memory()
 
     def _remember_positions(self, piece, t: np.ndarray) -> None:
         """Row index of every possible interval edge inside a sorted, all-measured piece: later

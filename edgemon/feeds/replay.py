@@ -68,12 +68,16 @@ class ReplayFeed(Feed):
         clock: Callable[[], float] = time.monotonic,
         background: bool | None = None,
         analyze: bool = True,
+        analysis_process: bool = False,
     ):
         """``recording``: a :class:`edgemon.recording.reader.Recording`. ``clock``: wall seconds (tests).
 
         ``background``: kept for callers of the earlier design (the latency is read on demand
         now, nothing is loaded up front). ``analyze``: analyse the recording on a background
-        thread for the timeline and ``analysis()``.
+        thread for the timeline and ``analysis()``; ``analysis_process``: in a child process
+        (``edgemon analyze --json``, niced) instead of this one, as ``edgemon replay`` does: its
+        memory goes back to the system when it is done and it never competes with the
+        dashboard for the interpreter.
         """
         self.recording = recording
         self.meta = dict(recording.meta)
@@ -85,6 +89,8 @@ class ReplayFeed(Feed):
         self._generation = 0
         self._background = background
         self._analyze = analyze
+        self._analysis_process = analysis_process
+        self._child = None
         self._thread: threading.Thread | None = None
         self._closed = False
         start_loader = self._load(recording)
@@ -158,13 +164,17 @@ class ReplayFeed(Feed):
                 return
             self._analysis_state = "running"
         try:
-            from edgemon.analysis import data as _data
-            from edgemon.analysis.summary import analyze
+            if self._analysis_process:
+                result = self._analyse_in_child(rec)
+                origin = int(rec.start_ns)
+            else:
+                from edgemon.analysis import data as _data
+                from edgemon.analysis.summary import analyze
 
-            data = _data.load(rec)
-            result = analyze(rec, data=data)
-            origin = int(data.start_ns)
-            del data
+                data = _data.load(rec)
+                result = analyze(rec, data=data)
+                origin = int(data.start_ns)
+                del data
             state, error = "ready", ""
         except Exception as exc:  # noqa: BLE001 - replay works without the analysis
             result, origin = None, None
@@ -175,6 +185,37 @@ class ReplayFeed(Feed):
             self._analysis, self._analysis_origin_ns = result, origin
             self._analysis_state, self._analysis_error = state, error
             self._timeline = None
+
+    def _analyse_in_child(self, rec) -> dict[str, Any]:
+        """``edgemon analyze --json`` of the recording in a niced child process."""
+        import subprocess
+        import sys
+
+        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = package_parent + os.pathsep + env.get("PYTHONPATH", "")
+
+        def lower_priority() -> None:
+            try:
+                os.nice(ANALYSIS_NICE)
+            except OSError:
+                pass
+
+        child = subprocess.Popen([sys.executable, "-m", "edgemon", "analyze", str(rec.path), "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                 env=env, preexec_fn=lower_priority)
+        self._child = child
+        if self._closed:
+            child.kill()
+        out, err = child.communicate()
+        self._child = None
+        if child.returncode != 0:
+            lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
+            raise RuntimeError(lines[-1] if lines else f"edgemon analyze exited with {child.returncode}")
+        result = json.loads(out.decode("utf-8"))
+        if not isinstance(result, dict):
+            raise RuntimeError("edgemon analyze gave no result")
+        return result
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
         """Block until the analysis is done (tests, benchmarks)."""
@@ -340,10 +381,17 @@ class ReplayFeed(Feed):
             start_loader()
 
     def close(self) -> None:
-        """The loader thread is a daemon; it stops publishing and skips the analysis once closed."""
+        """The loader thread is a daemon; it stops publishing and skips the analysis once closed
+        (an analysis child process is ended)."""
         self._closed = True
         with self._lock:
             self._generation += 1
+        child = self._child
+        if child is not None:
+            try:
+                child.kill()
+            except OSError:
+                pass
 
     # ----------------------------------------------------------------- playhead
 

@@ -139,7 +139,8 @@ class LatencyChunks:
             if f is not None:
                 self._files.move_to_end(key)
                 return f
-        f = pq.ParquetFile(key)
+        # no pre-buffering: it keeps whole column chunks in memory beside the decoded ones
+        f = pq.ParquetFile(key, pre_buffer=False)
         with self._lock:
             self._files[key] = f
             while len(self._files) > 8:
@@ -147,7 +148,9 @@ class LatencyChunks:
         return f
 
     def _read_row_group(self, piece: Piece, columns: Sequence[str] = COLUMNS) -> Chunk:
-        table = self._parquet(piece.path).read_row_group(piece.row_group, columns=list(columns))
+        # one thread per read: scan() already decodes the next piece while the caller works, and
+        # the column threads would double the decode buffers in memory
+        table = self._parquet(piece.path).read_row_group(piece.row_group, columns=list(columns), use_threads=False)
         cols: dict[str, np.ndarray | None] = {}
         for name in COLUMNS:
             if name not in columns:
