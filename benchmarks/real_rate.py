@@ -20,9 +20,9 @@ against DuckDB's exact quantile query over the same files, side by side.
      files: wall, peak RSS. ``quantile_disc`` picks the same rank as trtexec's nearest-rank
      rule, so p90..p99.9 must be equal to edgemon's (the script checks it);
    * ``edgemon report --out`` (HTML): wall, peak RSS;
-   * ``ReplayFeed`` as ``edgemon replay`` opens it (the analysis on a background thread):
-     first frame, three seeks + the drain that refills the dashboard, peak RSS; and the
-     same without the analysis thread.
+   * ``ReplayFeed`` as ``edgemon replay`` opens it (its analysis of the whole recording in a
+     niced child process): first frame, three seeks + the drain that refills the dashboard,
+     peak RSS of the replay process and of the analysis child; and the same without analysis.
 
 Targets (issue 11): analyze < 500 MB and within 3x of DuckDB's wall time; report < 500 MB;
 replay open < 2 s, seek < 200 ms, RSS < 400 MB. The machine may be shared: both sides of
@@ -219,7 +219,7 @@ from edgemon.recording.reader import open_recording
 from edgemon.feeds.replay import ReplayFeed
 analyze = sys.argv[3] == "1"
 rec = open_recording(sys.argv[1])
-feed = ReplayFeed(rec, playing=False, analyze=analyze)
+feed = ReplayFeed(rec, playing=False, analyze=analyze, analysis_process=analyze)
 first = feed.drain()
 open_s = time.perf_counter() - t0
 seeks = []
@@ -231,8 +231,10 @@ for to in (feed.length_s / 2, feed.length_s * 0.9, 60.0):
                   "rows": sum(len(b) for b in up.latency)})
 t = time.perf_counter()
 ok = feed.wait_loaded(3600)
+child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 done(open_s=open_s, first_rows=sum(len(b) for b in first.latency), seeks=seeks,
-     analysis_s=(time.perf_counter() - t) if analyze else None, analysis_state=feed.analysis_state)
+     analysis_s=(time.perf_counter() - t) if analyze else None, analysis_state=feed.analysis_state,
+     analysis_child_mb=child_mb)
 """
 
 
@@ -328,8 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     for s in rp["seeks"]:
         label = f"replay: seek to {s['to_s']} s + drain ms"
         say(f"{label:34}{s['ms']:>14.0f}{'':>14}{'< 200':>22}   ({s['samples']} samples, {s['rows']:,} rows)")
-    say(f"{'replay: peak RSS MB (+analysis)':34}{rp['maxrss_mb']:>14.0f}{'':>14}{'< 400':>22}"
-        f"   (analysis {rp['analysis_s']:.0f} s after the seeks, {rp['analysis_state']})")
+    say(f"{'replay: peak RSS MB':34}{rp['maxrss_mb']:>14.0f}{'':>14}{'< 400':>22}"
+        f"   (its analysis ready {rp['analysis_s']:.0f} s after the seeks: {rp['analysis_state']})")
+    say(f"{'replay: analysis child peak RSS MB':34}{rp['analysis_child_mb']:>14.0f}{'':>14}{'(< 500 as analyze)':>22}")
     seeks0 = ", ".join(f"{s['ms']:.0f}" for s in rp0["seeks"])
     say(f"{'replay: peak RSS MB (no analysis)':34}{rp0['maxrss_mb']:>14.0f}{'':>14}{'< 400':>22}"
         f"   (first frame {rp0['open_s']:.2f} s, seeks {seeks0} ms)")

@@ -196,3 +196,24 @@ def test_recording_without_clocks_has_no_episodes(tmp_path):
     assert tl.state == "unavailable" and "clock" in tl.note and tl.episodes == ()
     assert [m.kind for m in tl.marks] == ["mark"]
     assert "no CPU, GPU or EMC clock" in feed.command("next_episode")
+
+
+def test_analysis_in_a_child_process_as_edgemon_replay_does(folder, tmp_path):
+    """`edgemon replay` analyses in a child process: the same timeline, and its failure is one line."""
+    here = ReplayFeed(open_recording(folder), playing=False, clock=FakeClock())
+    child = ReplayFeed(open_recording(folder), playing=False, clock=FakeClock(), analysis_process=True)
+    assert here.wait_loaded(60) and child.wait_loaded(120)
+    assert child.analysis_state == "ready", child.analysis_error
+    assert child.timeline().episodes == here.timeline().episodes and len(child.timeline().episodes) == 2
+    assert child.analysis()["latency_ms"]["count"] == here.analysis()["latency_ms"]["count"]
+
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    rec = open_recording(broken)
+    (broken / "session.json").write_text("{not json")             # the child finds it unreadable
+    feed = ReplayFeed(rec, playing=False, analysis_process=True)
+    assert feed.wait_loaded(120) and feed.analysis_state == "failed"
+    assert "session.json" in feed.analysis_error and "Traceback" not in feed.analysis_error
+    assert feed.drain().samples                                     # the replay itself goes on

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from edgemon.analysis.latency import nearest_rank_index, stat_ranks, stats_from
-from edgemon.analysis.selection import FINE_BITS, INT_MAX, TOP, Family, Rows, one_pass
+from edgemon.analysis.selection import FINE_BITS, INT_MAX, TOP, Family, Rows, buckets, one_pass
 from edgemon.recording.chunks import COLUMNS
 from edgemon.recording.segments import release_memory
 
@@ -40,6 +40,7 @@ MAX_T = 1 << 62
 MAX_SCATTER = 6000
 MAX_WINDOWS_HARD = 20_000      # --window narrower than span / this is widened (and the result says so)
 SUB_ROWS = 1 << 18             # rows handed to the families at a time
+RELEASE_EVERY = 0              # hand freed memory back to the system every N pieces (0: never)
 
 
 # ------------------------------------------------------------------ which rows count
@@ -314,41 +315,51 @@ class LatencyScan:
         def columns(p):
             return light_cols if p.name in light else COLUMNS
 
-        for chunk in self.chunks.scan(pieces, columns=columns):
-            if chunk.t is None:
-                p = chunk.piece
-                times, positions = self._positions[p.name]
-                yield Rows(chunk.dur, items=chunk.items, lo=int(p.t_min), hi=int(p.t_max), times=times,
-                           positions=positions)
-                continue
-            valid = self.filter.valid(chunk)
-            m = self.filter.measured(chunk, valid, checked=True)
-            if m is not None and m.all():
-                m = None
-            sorted_ = True
-            if self._first:
-                sorted_ = self._consume_all(chunk, valid, m)
-            if m is None:
-                t, v, items = _time_order(chunk.t, chunk.dur, chunk.items)
-                if self._first and sorted_ and chunk.piece.t_min is not None:
-                    self._remember_positions(chunk.piece, t)
-            else:
-                t, v, items = _time_order(chunk.t[m], chunk.dur[m], chunk.items[m])
-            if self._first:
-                self._consume_measured(t, v)
+        for prepared in self.chunks.scan(pieces, columns=columns, prepare=lambda c: self._prepare(c, full)):
+            yield from prepared
+
+    def _prepare(self, chunk, full: bool) -> list[Rows]:
+        """On the reading thread, one piece at a time in order: which rows are measured, pass 1's
+        counts, the time order, and per quarter row group the starts and histogram buckets."""
+        if chunk.t is None:
             p = chunk.piece
-            vmax = p.d_max if m is None and p.d_max is not None else None
-            del chunk, valid, m
-            # a quarter of a row group at a time: the per-row temporaries stay a few MB each
-            for a in range(0, max(1, t.shape[0]), SUB_ROWS):
-                ts, vs = t[a:a + SUB_ROWS], v[a:a + SUB_ROWS]
-                start = ts - vs if full else None
-                start_sorted = bool(start is not None and start.shape[0] and np.all(start[1:] >= start[:-1]))
-                yield Rows(vs, ts, items[a:a + SUB_ROWS], start, vmax=vmax, start_sorted=start_sorted)
-            del t, v, items
-            self._pieces_done += 1
-            if self._pieces_done % 8 == 0:
-                release_memory()
+            times, positions = self._positions[p.name]
+            rows = Rows(chunk.dur, items=chunk.items, lo=int(p.t_min), hi=int(p.t_max), times=times,
+                        positions=positions)
+            rows.fine = buckets(rows.v, FINE_BITS)
+            rows.items_each = p.items_each
+            return [rows]
+        valid = self.filter.valid(chunk)
+        m = self.filter.measured(chunk, valid, checked=True)
+        if m is not None and m.all():
+            m = None
+        sorted_ = True
+        if self._first:
+            sorted_ = self._consume_all(chunk, valid, m)
+        if m is None:
+            t, v, items = _time_order(chunk.t, chunk.dur, chunk.items)
+            if self._first and sorted_ and chunk.piece.t_min is not None:
+                self._remember_positions(chunk.piece, t)
+        else:
+            t, v, items = _time_order(chunk.t[m], chunk.dur[m], chunk.items[m])
+        if self._first:
+            self._consume_measured(t, v, chunk.piece)
+        p = chunk.piece
+        vmax = p.d_max if m is None and p.d_max is not None else None
+        out = []
+        # a quarter of a row group at a time: the per-row temporaries stay a few MB each
+        for a in range(0, t.shape[0], SUB_ROWS):
+            ts, vs = t[a:a + SUB_ROWS], v[a:a + SUB_ROWS]
+            start = ts - vs if full else None
+            start_sorted = bool(start is not None and start.shape[0] and np.all(start[1:] >= start[:-1]))
+            rows = Rows(vs, ts, items[a:a + SUB_ROWS], start, vmax=vmax, start_sorted=start_sorted)
+            rows.fine = buckets(vs, FINE_BITS)
+            rows.items_each = p.items_each
+            out.append(rows)
+        self._pieces_done += 1
+        if RELEASE_EVERY and self._pieces_done % RELEASE_EVERY == 0:
+            release_memory()
+        return out
 
     def _remember_positions(self, piece, t: np.ndarray) -> None:
         """Row index of every possible interval edge inside a sorted, all-measured piece: later
@@ -424,9 +435,10 @@ class LatencyScan:
         self.activity.add(t, start)
         return sorted_
 
-    def _consume_measured(self, t: np.ndarray, v: np.ndarray) -> None:
+    def _consume_measured(self, t: np.ndarray, v: np.ndarray, piece=None) -> None:
         n = t.shape[0]
-        self.facts.zero_rows += int((v == 0).sum())
+        if piece is None or piece.d_min is None or piece.d_min <= 0:
+            self.facts.zero_rows += int(np.count_nonzero(v == 0))
         step = self._scatter_step
         first = (-self._scatter_seen) % step
         if first < n:

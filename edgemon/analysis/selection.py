@@ -98,7 +98,8 @@ class Rows:
     interval (or none) of each family reading them; ``items`` and ``start`` (= t - v) are
     needed by the histogram stage only."""
 
-    __slots__ = ("v", "t", "items", "start", "lo", "hi", "times", "positions", "vmax", "start_sorted", "_vf")
+    __slots__ = ("v", "t", "items", "start", "lo", "hi", "times", "positions", "vmax", "start_sorted", "fine",
+                 "items_each", "_vf", "_sums", "_buckets")
 
     def __init__(self, v: np.ndarray, t: np.ndarray | None = None, items: np.ndarray | None = None,
                  start: np.ndarray | None = None, lo: int = 0, hi: int = 0,
@@ -109,15 +110,53 @@ class Rows:
         self.times, self.positions = times, positions
         self.vmax = vmax if vmax is not None else (int(v.max()) if v.shape[0] else 0)
         self.start_sorted = start_sorted      # start ascends: a slice's first start is its minimum
+        self.fine: np.ndarray | None = None   # buckets(v, FINE_BITS) when the producer made them
+        self.items_each: int | None = None    # every row has this many items (the file says so)
         self._vf = None
+        self._sums: dict = {}
+        self._buckets: dict = {}
 
     def sum_v(self, a: int, b: int) -> float:
-        if self.vmax < (1 << 40):        # an int64 sum of a million such values cannot overflow
-            return float(self.v[a:b].sum())
-        return float(self.v[a:b].sum(dtype=np.float64))
+        """Sum of v[a:b] (remembered: several families often take the same rows)."""
+        key = ("v", a, b)
+        got = self._sums.get(key)
+        if got is None:
+            if self.vmax < (1 << 40):    # an int64 sum of a million such values cannot overflow
+                got = float(self.v[a:b].sum())
+            else:
+                got = float(self.v[a:b].sum(dtype=np.float64))
+            self._sums[key] = got
+        return got
 
     def sum_items(self, a: int, b: int) -> int:
-        return int(self.items[a:b].sum(dtype=np.int64))
+        if self.items_each is not None:
+            return self.items_each * (b - a)
+        key = ("i", a, b)
+        got = self._sums.get(key)
+        if got is None:
+            got = self._sums[key] = int(self.items[a:b].sum(dtype=np.int64))
+        return got
+
+    def sum_squares(self, a: int, b: int) -> float:
+        key = ("q", a, b)
+        got = self._sums.get(key)
+        if got is None:
+            vf = self.vf()[a:b]
+            got = self._sums[key] = float(np.einsum("i,i->", vf, vf))
+        return got
+
+    def buckets_at(self, bits: int, b0: int, nb: int, clip: bool) -> np.ndarray:
+        """``fine`` at ``bits``, less ``b0`` (shared by families of the same resolution)."""
+        key = (bits, b0, nb, clip)
+        got = self._buckets.get(key)
+        if got is None:
+            got = coarser(self.fine, bits)
+            if b0:
+                got = got - b0
+            if clip:
+                np.clip(got, 0, nb - 1, out=got)
+            self._buckets[key] = got
+        return got
 
     def first_start(self, a: int, b: int) -> int:
         return int(self.start[a]) if self.start_sorted else int(self.start[a:b].min())
@@ -359,15 +398,13 @@ class Family:
             self.hist = np.zeros((self.n, self.nb), dtype=np.int64)
         t = rows.t
         bk = None
+        if rows.fine is None:
+            rows.fine = fine
         for g, a, b in self._slices(rows):
             n = b - a
             if self.use_hist:
                 if bk is None:
-                    bk = coarser(fine, self.bits)
-                    if self.b0:
-                        bk = bk - self.b0
-                    if self._clip:
-                        np.clip(bk, 0, self.nb - 1, out=bk)
+                    bk = rows.buckets_at(self.bits, self.b0, self.nb, self._clip)
                 seg = bk[a:b]
                 if n < 2048:
                     np.add.at(self.hist[g], seg, 1)
@@ -385,9 +422,8 @@ class Family:
             if last > self.last_end[g]:
                 self.last_end[g] = last
             if self.moments:
-                vf = rows.vf()[a:b]
                 self.s1[g] += rows.sum_v(a, b)
-                self.m2[g] += float(np.dot(vf, vf))
+                self.m2[g] += rows.sum_squares(a, b)
 
     def _group_targets(self) -> dict[int, tuple[list[_Target], np.ndarray | None]]:
         """Per group: its targets by value, and their [lo, hi) edges when they do not overlap
@@ -511,7 +547,9 @@ def one_pass(rows: Callable[[list[tuple[int, int]] | None, list[Family], bool], 
     need_fine = any(f.use_hist or not stages[id(f)] for f in active)
     full = any(stages[id(f)] for f in active)
     for chunk_rows in rows(spans, active, full):
-        fine = buckets(chunk_rows.v, FINE_BITS) if need_fine else None
+        fine = chunk_rows.fine
+        if fine is None and need_fine:
+            fine = buckets(chunk_rows.v, FINE_BITS)
         for f in active:
             f.consume(chunk_rows, fine, stages[id(f)])
     for f in active:

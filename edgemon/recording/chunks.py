@@ -45,6 +45,7 @@ class Piece:
     d_min: int | None = None       # duration_ns statistics
     d_max: int | None = None
     any_warm: bool | None = None   # warmup statistics: a warm-up row in it (None: unknown)
+    items_each: int | None = None  # items statistics: every row has this many (None: they differ)
     arrays: dict[str, np.ndarray] | None = None   # a tail's rows (read when indexed)
 
 
@@ -163,28 +164,37 @@ class LatencyChunks:
         return Chunk(piece, cols["t_end_ns"], cols["duration_ns"], cols["items"], cols["warmup"])
 
     def scan(self, pieces: Sequence[Piece] | None = None, *, prefetch: bool = True,
-             columns: Callable[[Piece], Sequence[str]] | None = None) -> Iterator[Chunk]:
+             columns: Callable[[Piece], Sequence[str]] | None = None,
+             prepare: Callable[[Chunk], Any] | None = None) -> Iterator[Any]:
         """The chunks of ``pieces`` (default: all) in order, each decoded while the previous is used.
 
-        A piece that cannot be read (a file removed or damaged since the index was made) is
-        named in :attr:`problems` once and skipped.
+        ``prepare(chunk)``: work done on the reading thread too, in piece order, one at a time
+        (numpy releases the interpreter lock, so it runs beside the caller's work on the previous
+        piece); then its results are yielded instead of the chunks. A piece that cannot be read
+        (a file removed or damaged since the index was made) is named in :attr:`problems` once
+        and skipped.
         """
         todo = list(self.pieces if pieces is None else pieces)
         cols = columns or (lambda p: COLUMNS)
+
+        def job(p: Piece) -> Any:
+            chunk = self._try_read(p, cols(p))
+            return chunk if chunk is None or prepare is None else prepare(chunk)
+
         if not prefetch or len(todo) < 2:
             for p in todo:
-                chunk = self._try_read(p, cols(p))
-                if chunk is not None:
-                    yield chunk
+                got = job(p)
+                if got is not None:
+                    yield got
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemon-latency-read") as pool:
-            nxt = pool.submit(self._try_read, todo[0], cols(todo[0]))
+            nxt = pool.submit(job, todo[0])
             for k in range(len(todo)):
-                chunk = nxt.result()
+                got = nxt.result()
                 if k + 1 < len(todo):
-                    nxt = pool.submit(self._try_read, todo[k + 1], cols(todo[k + 1]))
-                if chunk is not None:
-                    yield chunk
+                    nxt = pool.submit(job, todo[k + 1])
+                if got is not None:
+                    yield got
 
     def _try_read(self, piece: Piece, columns: Sequence[str] = COLUMNS) -> Chunk | None:
         try:
@@ -239,7 +249,7 @@ def _parquet_pieces(path: Path, rel: str, problems: list[str]) -> list[Piece]:
     if str(schema.field("warmup").type) != "bool":
         problems.append(f"{rel}: column warmup is {schema.field('warmup').type}, not bool; skipped")
         return []
-    col = {c: names.index(c) for c in ("t_end_ns", "duration_ns", "warmup")}
+    col = {c: names.index(c) for c in ("t_end_ns", "duration_ns", "warmup", "items")}
     pieces = []
     for k in range(meta.num_row_groups):
         rg = meta.row_group(k)
@@ -247,8 +257,10 @@ def _parquet_pieces(path: Path, rel: str, problems: list[str]) -> list[Piece]:
         ds = rg.column(col["duration_ns"]).statistics
         ws = rg.column(col["warmup"]).statistics
         warm = bool(ws.max) if ws is not None and ws.has_min_max else None
+        its = rg.column(col["items"]).statistics
+        lo_i, hi_i = _stat(its, True), _stat(its, False)
         pieces.append(Piece(f"{rel}#{k}", path, k, rg.num_rows, _stat(ts, True), _stat(ts, False),
-                            _stat(ds, True), _stat(ds, False), warm))
+                            _stat(ds, True), _stat(ds, False), warm, lo_i if lo_i is not None and lo_i == hi_i else None))
     return pieces
 
 
@@ -279,7 +291,8 @@ def _tail_piece(path: Path, rel: str, problems: list[str], live: bool) -> Piece 
     d = arrays["duration_ns"]
     n = int(t.shape[0])
     return Piece(rel, path, -1, n, int(t.min()) if n else None, int(t.max()) if n else None,
-                 int(d.min()) if n else None, int(d.max()) if n else None, bool(arrays["warmup"].any()), arrays)
+                 int(d.min()) if n else None, int(d.max()) if n else None, bool(arrays["warmup"].any()),
+                 arrays=arrays)
 
 
 def _same_rows(a: Piece, b: Piece) -> bool:
