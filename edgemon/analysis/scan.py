@@ -41,6 +41,7 @@ MAX_SCATTER = 6000
 MAX_WINDOWS_HARD = 20_000      # --window narrower than span / this is widened (and the result says so)
 SUB_ROWS = 1 << 18             # rows handed to the families at a time
 RELEASE_EVERY = 0              # hand freed memory back to the system every N pieces (0: never)
+READ_WORKERS = 1               # pieces read and prepared at once (2 measured no faster here, +30 MB)
 
 
 # ------------------------------------------------------------------ which rows count
@@ -149,8 +150,12 @@ class Activity:
 
     def add(self, t: np.ndarray, start: np.ndarray) -> None:
         """Rows with ascending end ``t``: the union of [start - slack, end + slack] marks the samples in it."""
+        self.mark(*self.runs(t, start))
+
+    def runs(self, t: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(from, to) times of the runs of widened intervals (no shared state: any thread)."""
         if not self.tel_t.shape[0] or not t.shape[0]:
-            return
+            return np.empty(0, np.int64), np.empty(0, np.int64)
         # ends ascend; the union of the widened intervals breaks where an end comes more than
         # 2 x slack before every later start (with starts ascending too: before the next start)
         if bool(np.all(start[1:] >= start[:-1])):
@@ -161,8 +166,13 @@ class Activity:
             cut = np.flatnonzero(lows[1:] - t[:-1] > 2 * self.slack) + 1
         firsts = np.concatenate(([0], cut))
         lasts = np.concatenate((cut - 1, [t.shape[0] - 1]))
-        lo = np.searchsorted(self.tel_t, lows[firsts] - self.slack, side="left")
-        hi = np.searchsorted(self.tel_t, t[lasts] + self.slack, side="right")
+        return lows[firsts] - self.slack, t[lasts] + self.slack
+
+    def mark(self, lo_t: np.ndarray, hi_t: np.ndarray) -> None:
+        if not lo_t.shape[0]:
+            return
+        lo = np.searchsorted(self.tel_t, lo_t, side="left")
+        hi = np.searchsorted(self.tel_t, hi_t, side="right")
         keep = hi > lo
         np.add.at(self._diff, lo[keep], 1)
         np.add.at(self._diff, hi[keep], -1)
@@ -190,6 +200,15 @@ class RowFacts:
 
 
 # ------------------------------------------------------------------ the scan
+
+
+class _Prepared:
+    """One piece made ready on a reading thread: its rows, and (pass 1) what it adds to the counts."""
+
+    __slots__ = ("rows", "name", "first")
+
+    def __init__(self, rows: list, name: str = "", first: dict | None = None):
+        self.rows, self.name, self.first = rows, name, first
 
 
 def _time_order(t: np.ndarray, *cols: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -315,36 +334,39 @@ class LatencyScan:
         def columns(p):
             return light_cols if p.name in light else COLUMNS
 
-        for prepared in self.chunks.scan(pieces, columns=columns, prepare=lambda c: self._prepare(c, full)):
-            yield from prepared
+        for prepared in self.chunks.scan(pieces, columns=columns, prepare=lambda c: self._prepare(c, full),
+                                         workers=READ_WORKERS):
+            if prepared.first is not None:
+                self._merge(prepared)
+            yield from prepared.rows
 
-    def _prepare(self, chunk, full: bool) -> list[Rows]:
-        """On the reading thread, one piece at a time in order: which rows are measured, pass 1's
-        counts, the time order, and per quarter row group the starts and histogram buckets."""
+    def _prepare(self, chunk, full: bool) -> "_Prepared":
+        """On a reading thread (two run at once, so nothing shared is changed here): which rows
+        are measured, pass 1's counts, the time order, and per quarter row group the starts and
+        histogram buckets."""
+        p = chunk.piece
         if chunk.t is None:
-            p = chunk.piece
             times, positions = self._positions[p.name]
             rows = Rows(chunk.dur, items=chunk.items, lo=int(p.t_min), hi=int(p.t_max), times=times,
                         positions=positions)
             rows.fine = buckets(rows.v, FINE_BITS)
             rows.items_each = p.items_each
-            return [rows]
+            return _Prepared([rows])
         valid = self.filter.valid(chunk)
         m = self.filter.measured(chunk, valid, checked=True)
         if m is not None and m.all():
             m = None
-        sorted_ = True
-        if self._first:
-            sorted_ = self._consume_all(chunk, valid, m)
+        first = self._facts_of(chunk, valid, m) if self._first else None
         if m is None:
             t, v, items = _time_order(chunk.t, chunk.dur, chunk.items)
-            if self._first and sorted_ and chunk.piece.t_min is not None:
-                self._remember_positions(chunk.piece, t)
+            if first is not None and first["sorted"] and p.t_min is not None:
+                first["positions"] = self._positions_of(t)
         else:
             t, v, items = _time_order(chunk.t[m], chunk.dur[m], chunk.items[m])
-        if self._first:
-            self._consume_measured(t, v, chunk.piece)
-        p = chunk.piece
+        if first is not None:
+            first["measured"] = (t, v)
+            if p.d_min is None or p.d_min <= 0:
+                first["zero_rows"] = int(np.count_nonzero(v == 0))
         vmax = p.d_max if m is None and p.d_max is not None else None
         out = []
         # a quarter of a row group at a time: the per-row temporaries stay a few MB each
@@ -356,19 +378,37 @@ class LatencyScan:
             rows.fine = buckets(vs, FINE_BITS)
             rows.items_each = p.items_each
             out.append(rows)
+        return _Prepared(out, p.name, first)
+
+    def _merge(self, prepared: "_Prepared") -> None:
+        """Pass 1's counts of one piece into the scan's state, in piece order (the main thread)."""
+        d = prepared.first
+        f = self.facts
+        for key in ("rows", "warmup_rows", "invalid_negative", "invalid_after_end", "train_rows", "zero_rows"):
+            setattr(f, key, getattr(f, key) + d.get(key, 0))
+        if d.get("first_t") is not None and (f.first_t is None or d["first_t"] < f.first_t):
+            f.first_t, f.first_dur = d["first_t"], d["first_dur"]
+        if d.get("first_start") is not None:
+            f.first_start = d["first_start"] if f.first_start is None else min(f.first_start, d["first_start"])
+            f.last_end = d["last_end"] if f.last_end is None else max(f.last_end, d["last_end"])
+        if d.get("runs") is not None:
+            self.activity.mark(*d["runs"])
+        if d.get("positions") is not None:
+            self._positions[prepared.name] = d["positions"]
+        t, v = d["measured"]
+        self._consume_measured(t, v)
         self._pieces_done += 1
         if RELEASE_EVERY and self._pieces_done % RELEASE_EVERY == 0:
             release_memory()
-        return out
 
-    def _remember_positions(self, piece, t: np.ndarray) -> None:
+    def _positions_of(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Row index of every possible interval edge inside a sorted, all-measured piece: later
         passes then read only its durations."""
         c = self._candidates
-        i0, i1 = np.searchsorted(c, [int(t[0]), int(t[-1])], side="left")
+        i0 = int(np.searchsorted(c, int(t[0]), side="left"))
         i1 = int(np.searchsorted(c, int(t[-1]), side="right"))
-        times = c[int(i0):i1]
-        self._positions[piece.name] = (times, np.searchsorted(t, times, side="left"))
+        times = c[i0:i1]
+        return times, np.searchsorted(t, times, side="left")
 
     def _light(self, piece, active) -> bool:
         """Can a later pass read only the durations of ``piece``? Yes when pass 1 found it sorted
@@ -397,48 +437,46 @@ class LatencyScan:
         c = np.unique(np.concatenate(parts).astype(np.int64))
         return c[(c > MIN_T) & (c < MAX_T)]
 
-    def _consume_all(self, chunk, valid: np.ndarray | None, measured: np.ndarray | None) -> bool:
-        """Counts over every row, the first inference, when the worker was active; returns
-        whether the chunk's rows are in time order."""
-        f = self.facts
+    def _facts_of(self, chunk, valid: np.ndarray | None, measured: np.ndarray | None) -> dict[str, Any]:
+        """Pass 1's counts over every row of a chunk, its first row, when the worker was active
+        (no shared state: a reading thread)."""
         n = len(chunk)
+        d: dict[str, Any] = {"rows": n, "sorted": True}
         if not n:
-            return True
+            d["measured"] = (np.empty(0, np.int64), np.empty(0, np.int64))
+            return d
         p = chunk.piece
-        f.rows += n
         if p.any_warm is not False:
-            f.warmup_rows += int(np.count_nonzero(chunk.warm))
+            d["warmup_rows"] = int(np.count_nonzero(chunk.warm))
         if p.d_min is None or p.d_min < 0:
-            f.invalid_negative += int(np.count_nonzero(chunk.dur < 0))
+            d["invalid_negative"] = int(np.count_nonzero(chunk.dur < 0))
         if self.filter.end_limit is not None and (p.t_max is None or p.t_max > self.filter.end_limit):
-            f.invalid_after_end += int(np.count_nonzero(chunk.t > self.filter.end_limit))
+            d["invalid_after_end"] = int(np.count_nonzero(chunk.t > self.filter.end_limit))
         if self.filter.train and measured is not None:
             warm = chunk.warm if chunk.warm is not None else np.zeros(n, bool)
             ok = ~warm if valid is None else valid & ~warm
-            f.train_rows += int(np.count_nonzero(ok & ~measured))
+            d["train_rows"] = int(np.count_nonzero(ok & ~measured))
         if valid is None:
-            t, d = _time_order(chunk.t, chunk.dur)
+            t, dur = _time_order(chunk.t, chunk.dur)
         elif valid.any():
-            t, d = _time_order(chunk.t[valid], chunk.dur[valid])
+            t, dur = _time_order(chunk.t[valid], chunk.dur[valid])
         else:
-            t = d = None
-        sorted_ = valid is None and t is chunk.t
+            t = dur = None
+        d["sorted"] = sorted_ = valid is None and t is chunk.t
         i = int(np.argmin(chunk.t)) if not sorted_ else 0
-        if f.first_t is None or int(chunk.t[i]) < f.first_t:
-            f.first_t, f.first_dur = int(chunk.t[i]), int(chunk.dur[i])
+        d["first_t"], d["first_dur"] = int(chunk.t[i]), int(chunk.dur[i])
         if t is None:
-            return False
-        start = t - d
-        first = int(start.min())
-        f.first_start = first if f.first_start is None else min(f.first_start, first)
-        f.last_end = int(t[-1]) if f.last_end is None else max(f.last_end, int(t[-1]))
-        self.activity.add(t, start)
-        return sorted_
+            d["sorted"] = False
+            return d
+        start = t - dur
+        d["first_start"] = int(start.min())
+        d["last_end"] = int(t[-1])
+        d["runs"] = self.activity.runs(t, start)
+        return d
 
-    def _consume_measured(self, t: np.ndarray, v: np.ndarray, piece=None) -> None:
+    def _consume_measured(self, t: np.ndarray, v: np.ndarray) -> None:
+        """Every n-th measured row for the plots (in piece order: the main thread)."""
         n = t.shape[0]
-        if piece is None or piece.d_min is None or piece.d_min <= 0:
-            self.facts.zero_rows += int(np.count_nonzero(v == 0))
         step = self._scatter_step
         first = (-self._scatter_seen) % step
         if first < n:

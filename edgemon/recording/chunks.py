@@ -76,7 +76,7 @@ class LatencyChunks:
     problems: list[str] = field(default_factory=list)
     cache_pieces: int = 4
     _cache: "OrderedDict[tuple[str, int], Chunk]" = field(default_factory=OrderedDict)
-    _files: "OrderedDict[str, Any]" = field(default_factory=OrderedDict)
+    _files: "OrderedDict[tuple[int, str], Any]" = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -134,14 +134,14 @@ class LatencyChunks:
     def _parquet(self, path: Path):
         import pyarrow.parquet as pq
 
-        key = str(path)
+        key = (threading.get_ident(), str(path))      # one reader object per thread
         with self._lock:
             f = self._files.get(key)
             if f is not None:
                 self._files.move_to_end(key)
                 return f
         # no pre-buffering: it keeps whole column chunks in memory beside the decoded ones
-        f = pq.ParquetFile(key, pre_buffer=False)
+        f = pq.ParquetFile(str(path), pre_buffer=False)
         with self._lock:
             self._files[key] = f
             while len(self._files) > 8:
@@ -165,14 +165,16 @@ class LatencyChunks:
 
     def scan(self, pieces: Sequence[Piece] | None = None, *, prefetch: bool = True,
              columns: Callable[[Piece], Sequence[str]] | None = None,
-             prepare: Callable[[Chunk], Any] | None = None) -> Iterator[Any]:
-        """The chunks of ``pieces`` (default: all) in order, each decoded while the previous is used.
+             prepare: Callable[[Chunk], Any] | None = None, workers: int = 1) -> Iterator[Any]:
+        """The chunks of ``pieces`` (default: all) in order, the next ones decoded while the
+        current one is used.
 
-        ``prepare(chunk)``: work done on the reading thread too, in piece order, one at a time
-        (numpy releases the interpreter lock, so it runs beside the caller's work on the previous
-        piece); then its results are yielded instead of the chunks. A piece that cannot be read
-        (a file removed or damaged since the index was made) is named in :attr:`problems` once
-        and skipped.
+        ``prepare(chunk)``: work done on the reading threads too (numpy and pyarrow release the
+        interpreter lock, so it runs beside the caller's work); then its results are yielded,
+        still in piece order, instead of the chunks. ``workers``: reading threads (with more than
+        one, ``prepare`` must not change shared state). A piece that cannot be read (a file
+        removed or damaged since the index was made) is named in :attr:`problems` once and
+        skipped.
         """
         todo = list(self.pieces if pieces is None else pieces)
         cols = columns or (lambda p: COLUMNS)
@@ -187,12 +189,13 @@ class LatencyChunks:
                 if got is not None:
                     yield got
             return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemon-latency-read") as pool:
-            nxt = pool.submit(job, todo[0])
+        workers = max(1, int(workers))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edgemon-latency-read") as pool:
+            pending = [pool.submit(job, p) for p in todo[:workers]]
             for k in range(len(todo)):
-                got = nxt.result()
-                if k + 1 < len(todo):
-                    nxt = pool.submit(job, todo[k + 1])
+                got = pending.pop(0).result()
+                if k + workers < len(todo):
+                    pending.append(pool.submit(job, todo[k + workers]))
                 if got is not None:
                     yield got
 
