@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import Report  # noqa: E402 - benchmarks/ is not a package
 
 
 def _env() -> dict:
@@ -104,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replay-s", type=float, default=120.0, help="how long replay stays up (default: 120)")
     ap.add_argument("--out", type=Path, default=None, help="also write the report to FILE")
     args = ap.parse_args(argv)
-    lines: list[str] = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    say = Report()
 
     folder = args.folder.resolve()
     meta = json.loads((folder / "session.json").read_text())
@@ -140,9 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     for d in (a, r):
         if d["rc"]:
             say("stderr: " + d["stderr"])
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join(lines) + "\n")
+    say.write(args.out)
     return 0
 
 

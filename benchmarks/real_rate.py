@@ -42,6 +42,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import Report  # noqa: E402 - benchmarks/ is not a package
 sys.path.insert(0, str(REPO))
 
 S = 1_000_000_000
@@ -261,11 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="also write this report to FILE")
     args = ap.parse_args(argv)
 
-    lines: list[str] = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    say = Report()
 
     import tempfile
 
@@ -337,9 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{'replay: peak RSS MB (no analysis)':34}{rp0['maxrss_mb']:>14.0f}{'':>14}{'< 400':>22}"
         f"   (first frame {rp0['open_s']:.2f} s, seeks {seeks0} ms)")
     say(f"{_load()} at the end")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n".join(lines) + "\n")
+    say.write(args.out)
     if args.dir is None:
         shutil.rmtree(base, ignore_errors=True)
     return 0

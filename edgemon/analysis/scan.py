@@ -30,6 +30,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from edgemon.analysis.intervals import overlap_s, union
 from edgemon.analysis.latency import nearest_rank_index, stat_ranks, stats_from
 from edgemon.analysis.selection import FINE_BITS, INT_MAX, TOP, Family, Rows, buckets, one_pass
 from edgemon.recording.chunks import COLUMNS
@@ -97,34 +98,35 @@ def measured_bounds(chunks, filt: RowFilter) -> tuple[int | None, int | None]:
     """(start of the first measured iteration, end of the last one), reading only the pieces
     that can hold them (pieces without statistics are read)."""
     pieces = [p for p in chunks.pieces if p.rows]
-    last = None
-    for p in sorted(pieces, key=lambda p: -(p.t_max if p.t_max is not None else INT_MAX)):
-        if last is not None and p.t_max is not None and p.t_max <= last:
-            break
-        ch = chunks._try_read(p)
-        if ch is None:
-            continue
-        m = filt.measured(ch)
-        if m is None or m.any():
-            v = int(ch.t.max() if m is None else ch.t[m].max())
-            last = v if last is None else max(last, v)
-    first = None
 
-    def lower(p) -> int:
+    def extreme(order, bound, value, better) -> int | None:
+        """Read pieces in ``order`` until ``bound(piece)`` says none can beat the best so far."""
+        best = None
+        for p in sorted(pieces, key=order):
+            if best is not None and not better(bound(p), best):
+                break
+            ch = chunks._try_read(p)
+            if ch is None:
+                continue
+            m = filt.measured(ch)
+            if m is None or m.any():
+                v = value(ch, m)
+                best = v if best is None or better(v, best) else best
+        return best
+
+    def lower(p) -> int:          # no row of p starts before this
         if p.t_min is None or p.d_max is None:
             return -INT_MAX
         return p.t_min - max(p.d_max, 0)
 
-    for p in sorted(pieces, key=lower):
-        if first is not None and lower(p) >= first:
-            break
-        ch = chunks._try_read(p)
-        if ch is None:
-            continue
-        m = filt.measured(ch)
-        if m is None or m.any():
-            v = int((ch.t - ch.dur).min() if m is None else (ch.t[m] - ch.dur[m]).min())
-            first = v if first is None else min(first, v)
+    def upper(p) -> int:          # no row of p ends after this
+        return p.t_max if p.t_max is not None else INT_MAX
+
+    last = extreme(lambda p: -upper(p), upper,
+                   lambda ch, m: int(ch.t.max() if m is None else ch.t[m].max()), lambda a, b: a > b)
+    first = extreme(lower, lower,
+                    lambda ch, m: int((ch.t - ch.dur).min() if m is None else (ch.t[m] - ch.dur[m]).min()),
+                    lambda a, b: a < b)
     return first, last
 
 
@@ -216,10 +218,6 @@ def _time_order(t: np.ndarray, *cols: np.ndarray) -> tuple[np.ndarray, ...]:
         order = np.argsort(t, kind="stable")
         return (t[order],) + tuple(c[order] for c in cols)
     return (t,) + cols
-
-
-def overlap_s(intervals: list[tuple[int, int]], lo: int, hi: int) -> float:
-    return sum(max(0, min(e, hi) - max(s, lo)) for s, e in intervals) / 1e9
 
 
 class LatencyScan:
@@ -554,7 +552,7 @@ class LatencyScan:
                         nxt.append((pe, b))
                 pieces = nxt
             out += [(a, b) for a, b in pieces if b > a]
-        return _union(out)
+        return union(out)
 
     def active_s(self, lo: int | None = None, hi: int | None = None) -> float:
         lo = MIN_T if lo is None else lo
@@ -819,16 +817,6 @@ def paused_intervals(data) -> list[tuple[int, int]]:
     if start is not None:
         out.append((start, MAX_T))
     return out
-
-
-def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
 
 
 def _repetitions(data) -> list[dict[str, Any]]:

@@ -43,6 +43,9 @@ from typing import Any
 
 import numpy as np
 
+from edgemon.analysis.intervals import clip, overlap_s
+from edgemon.analysis.intervals import union as union_of
+
 CPU_FREQ = re.compile(r"^cpu(\d+)_freq_mhz$")
 DOMAINS = ("cpu", "gpu", "emc")
 USER_EVENTS = ("core_online", "jetson_clocks", "fan")
@@ -375,20 +378,6 @@ def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, floa
 # ------------------------------------------------------------------ latency inside / outside
 
 
-def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
-
-
-def _overlap_s(union: list[tuple[int, int]], lo: int, hi: int) -> float:
-    return sum(max(0, min(e, hi) - max(s, lo)) for s, e in union) / 1e9
-
-
 # ------------------------------------------------------------------ the analysis
 
 
@@ -462,7 +451,7 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None, *, activity: n
     for tr in tracks:
         denom = float(dur_s[tr.valid & busy].sum())
         out["share_by_clock"][tr.metric] = float(dur_s[tr.below].sum()) / denom if denom > 0 else 0.0
-    union = _union(intervals)
+    union = union_of(intervals)
     out["throttled_any_s"] = sum(e - s for s, e in union) / 1e9
     out["share_throttled_any"] = out["throttled_any_s"] / out["busy_s"] if out["busy_s"] > 0 else 0.0
 
@@ -492,21 +481,10 @@ def add_latency(thr: dict[str, Any], scan) -> None:
             ep["throughput_ips"] = blk["throughput_ips"]
     if scan is not None and scan.inside is not None and scan.count:
         lo, hi = scan.measured_start_ns, scan.measured_end_ns
-        in_s = _overlap_s(_clip(union, scan.active_intervals()), lo, hi)
+        in_s = overlap_s(clip(union, scan.active_intervals()), lo, hi)
         out_s = max(0.0, scan.active_s(lo, hi) - in_s)
         thr["inside"] = scan.block(scan.inside, 0, in_s)
         thr["outside"] = scan.block(scan.inside, 1, out_s)
-
-
-def _clip(union: list[tuple[int, int]], active: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The parts of ``union`` inside ``active`` (both sorted and disjoint)."""
-    out = []
-    for s, e in union:
-        for a, b in active:
-            lo, hi = max(s, a), min(e, b)
-            if hi > lo:
-                out.append((lo, hi))
-    return out
 
 
 def _seg_ceiling(tr: ClockTrack, t: np.ndarray, segs, k: int) -> float:
