@@ -49,7 +49,7 @@ from edgemon.view.timeline import Timeline, episodes_from_throttling, marks_from
 
 MIN_SPEED = 1.0
 MAX_SPEED = 1000.0
-CACHE_PIECES = 4             # decoded latency row groups kept (about 20 MB each)
+CACHE_PIECES = 2             # decoded latency row groups kept (about 20 MB each)
 ANALYSIS_NICE = 10           # the analysis thread yields the CPU to the dashboard
 
 
@@ -112,6 +112,8 @@ class ReplayFeed(Feed):
         self._tel_t = _int_array(tel.column("t_ns"))
         self._tel_names = [c for c in tel.column_names if c != "t_ns"]
         self._tel_cols = [_float_array(tel.column(c)) for c in self._tel_names]
+        del tel
+        rec.forget("telemetry")          # the arrays above are the copy replay uses
         ev = rec.events()
         self._ev_t = _int_array(ev.column("t_ns"))
         self._ev_kind = ev.column("kind").to_pylist()

@@ -87,6 +87,10 @@ class Recording:
     def state(self) -> str:
         return str(self.meta.get("state", "unknown"))
 
+    def forget(self, kind: str) -> None:
+        """Drop the cached table of one stream (a caller that converted it keeps its own copy)."""
+        self._cache.pop(kind, None)
+
     def refresh(self) -> None:
         """Forget cached tables (a live recording is re-read on every call anyway)."""
         self._cache.clear()
