@@ -111,9 +111,12 @@ class ReplayFeed(Feed):
         tel = rec.telemetry()
         self._tel_t = _int_array(tel.column("t_ns"))
         self._tel_names = [c for c in tel.column_names if c != "t_ns"]
-        self._tel_cols = [_float_array(tel.column(c)) for c in self._tel_names]
+        rec.forget("telemetry")          # the arrays below are the copy replay uses
+        self._tel_cols = []
+        for name in self._tel_names:     # column by column, each freed once converted: no second copy
+            self._tel_cols.append(_float_array(tel.column(name)))
+            tel = tel.drop_columns([name])
         del tel
-        rec.forget("telemetry")          # the arrays above are the copy replay uses
         ev = rec.events()
         self._ev_t = _int_array(ev.column("t_ns"))
         self._ev_kind = ev.column("kind").to_pylist()

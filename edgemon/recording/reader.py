@@ -145,6 +145,10 @@ class Recording:
         problems: list[str] = []
         parts = self._read_stream(kind, problems)
         table = _combine(kind, parts)
+        del parts
+        from edgemon.recording.segments import release_memory
+
+        release_memory()                 # the decoders' buffers go back: a long session has many files
         if self.is_live:
             # A growing recording: report problems of the latest read only.
             self._problems = [p for p in self._problems if not p.startswith(f"{kind}/")] + problems
@@ -205,8 +209,8 @@ def _read_segment(kind: str, path: Path, problems: list[str]) -> pa.Table | None
     try:
         # ParquetFile.read, not pq.read_table: the latter builds a dataset per file (and imports
         # pyarrow.dataset), twice the time for the many small segments of a long session.
-        with pq.ParquetFile(str(path)) as f:
-            table = f.read()
+        with pq.ParquetFile(str(path), pre_buffer=False) as f:
+            table = f.read(use_threads=False)
     except FileNotFoundError:
         return None
     except Exception as e:  # noqa: BLE001 - corrupt/foreign file: say so, go on
