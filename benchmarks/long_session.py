@@ -11,7 +11,8 @@ and CPU come from the kernel's accounting of that child (``os.wait4``):
   three times, ``end``, ``home``), jumps to the next throttling episode (``t``), opens the
   analysis screen (``a``), stays up ``--replay-s`` seconds (long enough for its background
   analysis of the whole recording to finish; the script waits at least as long as analyze took)
-  and quits (``q``).
+  and quits (``q``). The replay process' own peak comes from /proc (VmHWM) before it quits;
+  ``wait4`` reports the larger of it and its analysis child's.
 
 Made for issue 11's "3-hour path tried as a user would": run it on the recording of a real
 `edgemon run --headless --duration 3h`. The machine may be shared: it prints the load average.
@@ -84,6 +85,7 @@ def _replay(folder: Path, seconds: float) -> dict:
         os.write(fd, key)
         pump(1.0)
     pump(max(0.0, seconds - 10.0))
+    own_peak = _vm_hwm(pid)                     # the replay process alone (wait4 adds its children)
     os.write(fd, b"\x1b")                       # close the analysis screen
     pump(0.5)
     os.write(fd, b"q")
@@ -97,8 +99,20 @@ def _replay(folder: Path, seconds: float) -> dict:
         return {"rc": None, "wall_s": time.perf_counter() - t0, "maxrss_mb": float("nan"), "cpu_s": float("nan")}
     text = screen.decode("utf-8", "replace")
     return {"rc": os.waitstatus_to_exitcode(status), "wall_s": time.perf_counter() - t0,
-            "maxrss_mb": ru.ru_maxrss / 1024, "cpu_s": ru.ru_utime + ru.ru_stime, "first_output_s": first_output_s,
-            "traceback": "Traceback" in text}
+            "maxrss_mb": ru.ru_maxrss / 1024, "own_peak_mb": own_peak, "cpu_s": ru.ru_utime + ru.ru_stime,
+            "first_output_s": first_output_s, "traceback": "Traceback" in text}
+
+
+def _vm_hwm(pid: int) -> float:
+    """Peak resident memory of one process so far (MB), from /proc (NaN when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{html.stat().st_size / 1e6 if html.exists() else 0:.1f} MB of HTML")
     rp = _replay(folder, max(args.replay_s, a["wall_s"] * 1.5 + 10))
     say(f"replay (80x24 pty, seeks, episode jump, analysis screen, {rp['wall_s']:.0f} s up): rc {rp['rc']}, "
-        f"peak RSS {rp['maxrss_mb']:.0f} MB, {rp['cpu_s']:.1f} s CPU, traceback on screen: {rp.get('traceback')}")
+        f"peak RSS of the replay process {rp.get('own_peak_mb', float('nan')):.0f} MB, with its analysis child "
+        f"{rp['maxrss_mb']:.0f} MB (the larger of the two), {rp['cpu_s']:.1f} s CPU, "
+        f"traceback on screen: {rp.get('traceback')}")
     say(f"load average {os.getloadavg()[0]:.1f} at the end")
     for d in (a, r):
         if d["rc"]:
