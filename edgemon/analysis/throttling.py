@@ -25,7 +25,7 @@ wins:
 2. ``user_action``: a core switched, jetson_clocks or the fan changed;
 3. ``power`` / ``thermal`` from a flag the hardware raised (NVML clock-event reasons
    SwPowerCap 0x4, HwPowerBrakeSlowdown 0x80 / SwThermalSlowdown 0x20, HwThermalSlowdown
-   0x40; Raspberry Pi ``rpi_throttled`` under-voltage 0x1 / soft temperature limit 0x8);
+   0x40; Raspberry Pi ``rpi_throttled_raw`` under-voltage 0x1 / soft temperature limit 0x8);
 4. ``thermal``: a temperature within ``thermal_margin_c`` of its trip point
    (``session.json["trip_points"]``, NVML's ``gpu_temp_slowdown_c``);
 5. ``power``: a rail within ``power_margin_pct`` of its limit (``session.json["power_limits"]``,
@@ -37,7 +37,6 @@ wins:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,8 +44,9 @@ import numpy as np
 
 from edgemon.analysis.intervals import clip, overlap_s
 from edgemon.analysis.intervals import union as union_of
+from edgemon.recording.layout import section
+from edgemon.telemetry import catalogue
 
-CPU_FREQ = re.compile(r"^cpu(\d+)_freq_mhz$")
 DOMAINS = ("cpu", "gpu", "emc")
 USER_EVENTS = ("core_online", "jetson_clocks", "fan")
 
@@ -71,13 +71,14 @@ class ThrottleOptions:
 
 
 def domain_of(metric: str) -> str | None:
-    if CPU_FREQ.match(metric):
-        return "cpu"
-    if metric == "gpu_freq_mhz":
-        return "gpu"
-    if metric == "emc_freq_mhz":
-        return "emc"
-    return None
+    """``cpu``, ``gpu`` or ``emc`` for a clock with a ceiling (the catalogue's ``clock``), else None."""
+    return catalogue.clock_domain(metric)
+
+
+def _core(metric: str) -> int | None:
+    """The core of a ``cpuN_freq_mhz`` clock."""
+    m = catalogue.lookup(metric)
+    return m.index if m is not None and m.family is catalogue.CPU_FREQ else None
 
 
 def _num(v: Any) -> float | None:
@@ -97,8 +98,11 @@ def _as_dict(d: Any) -> dict:
 def _ceiling_dict(d: Any) -> dict[str, float] | None:
     if not isinstance(d, dict) or not d:
         return None
-    out = {str(k): _num(v) for k, v in d.items()}
-    out = {k: v for k, v in out.items() if v is not None}
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        f = _num(v)
+        if f is not None:
+            out[str(k)] = f
     return out or None
 
 
@@ -108,7 +112,7 @@ def _ceiling_dict(d: Any) -> dict[str, float] | None:
 def mode_segments(data) -> list[dict[str, Any]]:
     """Power-mode segments: ``[{t0_ns, mode, ceilings (dict|None), source}]``, t0 of the first is None."""
     meta = data.meta
-    restore = meta.get("restore") if isinstance(meta.get("restore"), dict) else {}
+    restore = section(meta, "restore")
     first_mode = meta.get("power_mode") if isinstance(meta.get("power_mode"), (str, int)) else None
     if first_mode is None:
         first_mode = restore.get("power_mode_name") or restore.get("power_mode_id")
@@ -129,7 +133,7 @@ def _lookup(ceilings: dict[str, float] | None, metric: str) -> float | None:
         return None
     if metric in ceilings:
         return ceilings[metric]
-    if CPU_FREQ.match(metric):
+    if _core(metric) is not None:   # one ceiling for every core
         return ceilings.get("cpu_freq_mhz")
     return None
 
@@ -137,11 +141,10 @@ def _lookup(ceilings: dict[str, float] | None, metric: str) -> float | None:
 def _offline_mask(data, metric: str) -> np.ndarray:
     t = data.tel_t
     off = np.zeros(t.shape[0], dtype=bool)
-    m = CPU_FREQ.match(metric)
-    if not m:
+    n = _core(metric)
+    if n is None:
         return off
-    n = int(m.group(1))
-    online_col = f"cpu{n}_online"
+    online_col = catalogue.CPU_ONLINE.name(n)
     if data.has(online_col):
         v = data.metric(online_col)
         off |= v < 0.5  # NaN compares False: unknown counts as online
@@ -198,12 +201,7 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
             ceil[sel] = np.nan if c is None else c
             sources.append(src if c is not None else "none")
         gate = np.ones(t.shape[0], dtype=bool)
-        unit = None
-        cm = CPU_FREQ.match(metric)
-        if cm:
-            unit = f"cpu{cm.group(1)}_util_pct"
-        elif dom == "gpu":
-            unit = "gpu_util_pct"
+        unit = catalogue.load_metric(metric)
         if unit and data.has(unit):
             u = data.metric(unit)
             gate = ~(u < opts.unit_busy_pct)  # NaN: unknown load, no veto
@@ -246,7 +244,8 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
-def _episodes_of(mask: np.ndarray, t: np.ndarray, dur_s: np.ndarray, opts: ThrottleOptions) -> list[tuple[int, int, int, int]]:
+def _episodes_of(mask: np.ndarray, t: np.ndarray, dur_s: np.ndarray,
+                 opts: ThrottleOptions) -> list[tuple[int, int, int, int]]:
     """``[(start_ns, end_ns, first_idx, stop_idx)]`` of merged runs of ``mask``."""
     a, b = _runs(mask)
     if a.size == 0:
@@ -262,7 +261,7 @@ def _episodes_of(mask: np.ndarray, t: np.ndarray, dur_s: np.ndarray, opts: Throt
         else:
             merged.append([s, e, i, j])
     keep = int(opts.min_episode_s * 1e9)
-    return [tuple(m) for m in merged if m[1] - m[0] >= keep]  # type: ignore[misc]
+    return [(m[0], m[1], m[2], m[3]) for m in merged if m[1] - m[0] >= keep]
 
 
 def _window(t: np.ndarray, lo: int, hi: int) -> slice:
@@ -286,11 +285,11 @@ def _limits(data, meta_key: str, limit_metric: str, value_metric: str) -> dict[s
 
 
 def _trip_points(data) -> dict[str, float]:
-    return _limits(data, "trip_points", "gpu_temp_slowdown_c", "temp_gpu_c")
+    return _limits(data, "trip_points", catalogue.GPU_TEMP_SLOWDOWN.name(), catalogue.TEMP.name("gpu"))
 
 
 def _power_limits(data) -> dict[str, float]:
-    return _limits(data, "power_limits", "gpu_power_limit_mw", "gpu_power_mw")
+    return _limits(data, "power_limits", catalogue.GPU_POWER_LIMIT.name(), catalogue.GPU_POWER.name())
 
 
 def _flag_bits(data, name: str, sl: slice) -> int:
@@ -327,10 +326,10 @@ def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, floa
 
     t = data.tel_t
     sl = _window(t, look, hi)
-    bits = _flag_bits(data, "gpu_clock_event_reasons", sl)
+    bits = _flag_bits(data, catalogue.GPU_CLOCK_EVENTS.name(), sl)
     flags_power = [n for b, n in NVML_POWER.items() if bits & b]
     flags_thermal = [n for b, n in NVML_THERMAL.items() if bits & b]
-    pi = _flag_bits(data, "rpi_throttled", sl)
+    pi = _flag_bits(data, catalogue.RPI_THROTTLED_RAW.name(), sl)   # the bitmask; rpi_throttled is bit 2 alone
     if pi & RPI_UNDERVOLT:
         flags_power.append("Raspberry Pi under-voltage")
     if pi & RPI_SOFT_TEMP:
@@ -536,7 +535,7 @@ def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits) -> dict[str, A
 
 def clocks_text(metrics: list[str]) -> str:
     """``["cpu0_freq_mhz", "cpu1_freq_mhz", "cpu2_freq_mhz", "gpu_freq_mhz"]`` -> ``"cpu0-2, gpu"``."""
-    cores = sorted(int(m.group(1)) for x in metrics if (m := CPU_FREQ.match(x)))
+    cores = sorted(c for c in (_core(x) for x in metrics) if c is not None)
     parts: list[str] = []
     k = 0
     while k < len(cores):
@@ -545,7 +544,7 @@ def clocks_text(metrics: list[str]) -> str:
             j += 1
         parts.append(f"cpu{cores[k]}" if j == k else f"cpu{cores[k]}-{cores[j]}")
         k = j + 1
-    parts += [x.replace("_freq_mhz", "") for x in metrics if not CPU_FREQ.match(x)]
+    parts += [x.replace("_freq_mhz", "") for x in metrics if _core(x) is None]
     return ", ".join(parts)
 
 

@@ -38,14 +38,18 @@ import os
 import threading
 import time
 from dataclasses import replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
-from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
+from edgemon.feeds import commands as cmds
+from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
 from edgemon.units import format_duration
 from edgemon.view.timeline import Timeline, episodes_from_throttling, marks_from_events
+
+if TYPE_CHECKING:
+    from edgemon.analysis.result import AnalysisResult
 
 MIN_SPEED = 1.0
 MAX_SPEED = 1000.0
@@ -54,7 +58,7 @@ ANALYSIS_NICE = 10           # the analysis thread yields the CPU to the dashboa
 
 
 class ReplayFeed(Feed):
-    is_replay = True
+    capabilities = Capabilities(replay=True, timeline=True, analysis=True)
 
     def __init__(
         self,
@@ -125,7 +129,7 @@ class ReplayFeed(Feed):
         chunks.cache_pieces = CACHE_PIECES
         self._lat = _Latency(chunks)
         self._lat_loaded = True
-        self._analysis: dict[str, Any] | None = None
+        self._analysis: AnalysisResult | None = None
         self._analysis_origin_ns: int | None = None
         self._analysis_state = "waiting"
         self._analysis_error = ""
@@ -174,10 +178,10 @@ class ReplayFeed(Feed):
                 origin = int(rec.start_ns)
             else:
                 from edgemon.analysis import data as _data
-                from edgemon.analysis.summary import analyze
+                from edgemon.analysis.result import analyze_result
 
                 data = _data.load(rec)
-                result = analyze(rec, data=data)
+                result = analyze_result(rec, data=data)
                 origin = int(data.start_ns)
                 del data
             state, error = "ready", ""
@@ -191,7 +195,7 @@ class ReplayFeed(Feed):
             self._analysis_state, self._analysis_error = state, error
             self._timeline = None
 
-    def _analyse_in_child(self, rec) -> dict[str, Any]:
+    def _analyse_in_child(self, rec) -> "AnalysisResult":
         """``edgemon analyze --json`` of the recording in a niced child process."""
         import subprocess
         import sys
@@ -220,7 +224,9 @@ class ReplayFeed(Feed):
         result = json.loads(out.decode("utf-8"))
         if not isinstance(result, dict):
             raise RuntimeError("edgemon analyze gave no result")
-        return result
+        from edgemon.analysis.result import AnalysisResult
+
+        return AnalysisResult.from_dict(result)
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
         """Block until the analysis is done (tests, benchmarks)."""
@@ -245,7 +251,7 @@ class ReplayFeed(Feed):
     def analysis_error(self) -> str:
         return self._analysis_error
 
-    def analysis(self) -> dict[str, Any] | None:
+    def analysis(self) -> AnalysisResult | None:
         """``edgemon.analysis.summary.analyze`` of the recording once it is ready, else None."""
         return self._analysis
 
@@ -261,14 +267,15 @@ class ReplayFeed(Feed):
             length = self.length_s
             state, note, episodes = "analysing", "", ()
             if self._analysis_state == "ready" and self._analysis is not None:
-                throttling = self._analysis.get("throttling") or {}
+                throttling = self._analysis.throttling
                 shift = ((self._analysis_origin_ns or self.start_ns) - self.start_ns) / 1e9
                 episodes = tuple(replace(e, start_s=e.start_s + shift, end_s=e.end_s + shift)
                                  for e in episodes_from_throttling(throttling))
-                if throttling.get("available"):
+                if throttling is not None and throttling.available:
                     state = "ready"
                 else:
-                    state, note = "unavailable", str(throttling.get("reason") or "throttling not analysed")
+                    reason = throttling.reason if throttling is not None else None
+                    state, note = "unavailable", str(reason or "throttling not analysed")
             elif self._analysis_state in ("failed", "off"):
                 state = "unavailable"
                 note = self._analysis_error or "analysis off"
@@ -321,42 +328,43 @@ class ReplayFeed(Feed):
             message=message,
         )
 
-    def command(self, name: str, **kw: Any) -> str | None:
+    def command(self, cmd: cmds.AnyCommand, **kw: Any) -> str | None:
+        cmd = cmds.as_command(cmd, kw)
         self._advance()
-        if name == "play":
+        if isinstance(cmd, cmds.Play):
             if self._pos >= self.end_ns:
                 self._jump(self.start_ns)
             self._playing = self.end_ns > self.start_ns
             return f"playing at {self._speed:g}x"
-        if name == "pause":
+        if isinstance(cmd, cmds.Pause):
             self._playing = False
             return f"paused at {self._where()}"
-        if name == "toggle":
-            return self.command("pause" if self._playing else "play")
-        if name == "seek":
-            return self._seek(**kw)
-        if name == "speed":
+        if isinstance(cmd, cmds.Toggle):
+            return self.command(cmds.Pause() if self._playing else cmds.Play())
+        if isinstance(cmd, cmds.Seek):
+            return self._seek(cmd.delta_s, cmd.to)
+        if isinstance(cmd, cmds.Speed):
             try:
-                factor = float(kw.get("factor", 1.0))
+                factor = float(cmd.factor)
             except (TypeError, ValueError):
                 return f"speed: factor must be a number between {MIN_SPEED:g} and {MAX_SPEED:g}"
             self._speed = _clamp_speed(factor)
             return f"speed {self._speed:g}x"
-        if name == "next_event":
+        if isinstance(cmd, cmds.NextEvent):
             i = int(np.searchsorted(self._ev_t, self._pos, side="right"))
             if i >= len(self._ev_t):
                 return "no later event"
             self._jump(int(self._ev_t[i]))
             return f"{self._ev_kind[i]} at {self._where()}"
-        if name == "prev_event":
+        if isinstance(cmd, cmds.PrevEvent):
             i = int(np.searchsorted(self._ev_t, self._pos, side="left")) - 1
             if i < 0:
                 return "no earlier event"
             self._jump(int(self._ev_t[i]))
             return f"{self._ev_kind[i]} at {self._where()}"
-        if name in ("next_episode", "prev_episode"):
-            return self._episode_jump(forward=name == "next_episode")
-        return f"{name}: not available in replay"
+        if isinstance(cmd, (cmds.NextEpisode, cmds.PrevEpisode)):
+            return self._episode_jump(forward=isinstance(cmd, cmds.NextEpisode))
+        return f"{cmds.wire_name(cmd)}: not available in replay"
 
     def _episode_jump(self, forward: bool) -> str:
         timeline = self.timeline()
@@ -422,7 +430,7 @@ class ReplayFeed(Feed):
         self._pos = min(self.end_ns, max(self.start_ns, int(t_ns)))
         self._reset = True
 
-    def _seek(self, delta_s: Any = None, to: Any = None, **_: Any) -> str:
+    def _seek(self, delta_s: Any = None, to: Any = None) -> str:
         if to is not None:
             if to == "start":
                 self._jump(self.start_ns)
