@@ -69,11 +69,10 @@ def _baseline(data, first_start_ns: int | None) -> tuple[float | None, str | Non
 
 def integrate_over(t_ns: np.ndarray, p_mw: np.ndarray, spans: list[tuple[int, int]]) -> tuple[float, float] | None:
     """:func:`integrate_mw` summed over several spans (mJ, seconds); None without data."""
-    got = [integrate_mw(t_ns, p_mw, lo, hi) for lo, hi in spans]
-    got = [g for g in got if g is not None]
-    if not got:
+    parts = [g for g in (integrate_mw(t_ns, p_mw, lo, hi) for lo, hi in spans) if g is not None]
+    if not parts:
         return None
-    return sum(g[0] for g in got), sum(g[1] for g in got)
+    return sum(g[0] for g in parts), sum(g[1] for g in parts)
 
 
 def energy(data, scan) -> dict[str, Any]:

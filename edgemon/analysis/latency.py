@@ -60,9 +60,9 @@ def stats_from(n: int, value_at: Callable[[int], float], mean: float, std: float
     their mean and population std: the same numbers whether the ranks come from a sorted array
     or from the streaming selection of :mod:`edgemon.analysis.selection`."""
     if n == 0:
-        out = {k: float("nan") for k in KEYS}
-        out["count"] = 0
-        return out
+        empty = {k: float("nan") for k in KEYS}
+        empty["count"] = 0
+        return empty
     out: dict[str, float] = {
         "count": n,
         "min": float(value_at(0)),

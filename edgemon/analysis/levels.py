@@ -114,7 +114,7 @@ def plan_levels(hist: np.ndarray, b0: int, bits: int, n_measured: int, zeros: in
     # local maxima (plateaus count once, at their left end)
     up = np.concatenate([[True], dens[1:] > dens[:-1]])
     down = np.concatenate([dens[:-1] >= dens[1:], [True]])
-    peaks = list(np.flatnonzero(up & down & (dens > 0)))
+    peaks = [int(x) for x in np.flatnonzero(up & down & (dens > 0))]
     if not peaks:
         plan.single, plan.cuts = True, [0, n]
         return plan
@@ -141,7 +141,7 @@ def plan_levels(hist: np.ndarray, b0: int, bits: int, n_measured: int, zeros: in
 
     # drop levels below min_share: merge into the neighbour across the lower valley
     while len(peaks) > 1:
-        counts_lv = np.diff(cut_rows(peaks))
+        counts_lv = np.diff(np.asarray(cut_rows(peaks), dtype=np.int64))
         k = int(np.argmin(counts_lv))
         if counts_lv[k] >= min_share * n:
             break

@@ -263,11 +263,11 @@ class LatencyScan:
         if self.rep_spans:
             # a repetition's rows run until the next one starts (its worker stops a few frames
             # after the plan marks the end; rests have no worker, so no rows of their own)
-            starts = [r["start_ns"] for r in self.rep_spans]
-            ends = starts[1:] + [MAX_T]
-            keep = [i for i in range(len(starts)) if ends[i] > starts[i]]
-            self.reps = Family("repetitions", [starts[i] for i in keep], [ends[i] for i in keep], keep,
-                               n_groups=len(starts), moments=True, value_range=vr)
+            rep_starts = [int(r["start_ns"]) for r in self.rep_spans]
+            rep_ends = rep_starts[1:] + [MAX_T]
+            keep = [i for i in range(len(rep_starts)) if rep_ends[i] > rep_starts[i]]
+            self.reps = Family("repetitions", [rep_starts[i] for i in keep], [rep_ends[i] for i in keep], keep,
+                               n_groups=len(rep_starts), moments=True, value_range=vr)
             families.append(self.reps)
         self.value_range = vr
         slack = int(max(0.25, 1.5 * data.sample_dt_s) * 1e9)
@@ -281,7 +281,7 @@ class LatencyScan:
         self._pieces_done = 0
         self._first = True
         self.level_min_share = level_min_share
-        self.levels_plan = None
+        self.levels_plan: Any = None       # levels.LevelPlan after pass 1
         self.episode_families: dict[str, Family] = {}
         self.inside: Family | None = None
         self._episodes_key: Any = None
@@ -381,6 +381,7 @@ class LatencyScan:
     def _merge(self, prepared: "_Prepared") -> None:
         """Pass 1's counts of one piece into the scan's state, in piece order (the main thread)."""
         d = prepared.first
+        assert d is not None
         f = self.facts
         for key in ("rows", "warmup_rows", "invalid_negative", "invalid_after_end", "train_rows", "zero_rows"):
             setattr(f, key, getattr(f, key) + d.get(key, 0))
@@ -454,6 +455,8 @@ class LatencyScan:
             warm = chunk.warm if chunk.warm is not None else np.zeros(n, bool)
             ok = ~warm if valid is None else valid & ~warm
             d["train_rows"] = int(np.count_nonzero(ok & ~measured))
+        t: np.ndarray | None
+        dur: np.ndarray | None
         if valid is None:
             t, dur = _time_order(chunk.t, chunk.dur)
         elif valid.any():
@@ -605,10 +608,16 @@ class LatencyScan:
         prev = MIN_T
         for s, e in union:
             if s > prev:
-                starts.append(prev), ends.append(s), groups.append(1)
-            starts.append(s), ends.append(e), groups.append(0)
+                starts.append(prev)
+                ends.append(s)
+                groups.append(1)
+            starts.append(s)
+            ends.append(e)
+            groups.append(0)
             prev = e
-        starts.append(prev), ends.append(MAX_T), groups.append(1)
+        starts.append(prev)
+        ends.append(MAX_T)
+        groups.append(1)
         self.inside = Family("inside/outside", starts, ends, groups, n_groups=2, value_range=self.value_range)
         self.families.append(self.inside)
 
@@ -622,10 +631,11 @@ class LatencyScan:
     def _approx_window_rows(self) -> list[dict[str, Any]]:
         from edgemon.analysis.selection import bucket_lo
 
-        if self.windows is None or not self.windows.histogrammed:
+        if self.windows is None or not self.windows.histogrammed or self.window_edges is None:
             return []
         rows = []
         w = self.windows
+        edges = self.window_edges[2]
         for k in range(w.n):
             c = int(w.count[k])
             p50 = float("nan")
@@ -633,12 +643,15 @@ class LatencyScan:
                 j = int(np.searchsorted(np.cumsum(w.hist[k]), block_ranks(c)[0], side="right"))
                 lo, hi = bucket_lo(w.b0 + j, w.bits), bucket_lo(w.b0 + j + 1, w.bits)
                 p50 = (lo + max(hi - 1, lo)) / 2 / 1e6
-            rows.append({"count": c, "p50_ms": p50, "start_s": self.data.rel_s(int(self.window_edges[2][k]))})
+            rows.append({"count": c, "p50_ms": p50, "start_s": self.data.rel_s(int(edges[k]))})
         return rows
 
     def _set_change_points(self, rows: list[dict[str, Any]]) -> None:
         from edgemon.analysis.levels import find_change_points
 
+        if self._change_args is None or self.windows is None:
+            return
+        windows = self.windows
         found = find_change_points(rows, **self._change_args)
         key = [(p["windows"], p["at_s"]) for p in found]
         if key == self._change_key:
@@ -649,14 +662,14 @@ class LatencyScan:
         self.change = []
         for point in found:
             wa, wc, wz = point["windows"]
-            hist = np.stack([self.windows.hist[wa:wc].sum(axis=0), self.windows.hist[wc:wz].sum(axis=0)])
+            hist = np.stack([windows.hist[wa:wc].sum(axis=0), windows.hist[wc:wz].sum(axis=0)])
             counts = hist.sum(axis=1)
-            edges = self.windows.starts, self.windows.ends
+            edges = windows.starts, windows.ends
             starts = np.concatenate([edges[0][wa:wc], edges[0][wc:wz]])
             ends = np.concatenate([edges[1][wa:wc], edges[1][wc:wz]])
             groups = [0] * (wc - wa) + [1] * (wz - wc)
             fam = Family.from_histogram(f"change point {len(self.change)}", starts, ends, groups, hist, counts,
-                                        bits=self.windows.bits, b0=self.windows.b0)
+                                        bits=windows.bits, b0=windows.b0)
             for g in (0, 1):
                 c = int(counts[g])
                 if c:
@@ -727,7 +740,7 @@ class LatencyScan:
             meds = []
             for g in (0, 1):
                 c = int(fam.count[g])
-                meds.append(median_of(c, lambda r, g=g: fam.value(g, r)) / 1e6 if c else float("nan"))
+                meds.append(median_of(c, lambda r, g=g, f=fam: f.value(g, r)) / 1e6 if c else float("nan"))
             out.append({**point, "before_median_ms": meds[0], "after_median_ms": meds[1]})
         return out
 

@@ -112,7 +112,7 @@ class Rows:
         self.start_sorted = start_sorted      # start ascends: a slice's first start is its minimum
         self.fine: np.ndarray | None = None   # buckets(v, FINE_BITS) when the producer made them
         self.items_each: int | None = None    # every row has this many items (the file says so)
-        self._vf = None
+        self._vf: np.ndarray | None = None
         self._sums: dict = {}
         self._buckets: dict = {}
 
@@ -134,6 +134,7 @@ class Rows:
         key = ("i", a, b)
         got = self._sums.get(key)
         if got is None:
+            assert self.items is not None
             got = self._sums[key] = int(self.items[a:b].sum(dtype=np.int64))
         return got
 
@@ -150,6 +151,7 @@ class Rows:
         key = (bits, b0, nb, clip)
         got = self._buckets.get(key)
         if got is None:
+            assert self.fine is not None
             got = coarser(self.fine, bits)
             if b0:
                 got = got - b0
@@ -159,12 +161,15 @@ class Rows:
         return got
 
     def first_start(self, a: int, b: int) -> int:
-        return int(self.start[a]) if self.start_sorted else int(self.start[a:b].min())
+        start = self.start
+        assert start is not None
+        return int(start[a]) if self.start_sorted else int(start[a:b].min())
 
     def vf(self) -> np.ndarray:
-        if self._vf is None:
-            self._vf = self.v.astype(np.float64)
-        return self._vf
+        vf = self._vf
+        if vf is None:
+            vf = self._vf = self.v.astype(np.float64)
+        return vf
 
     def index_of(self, when: int) -> int:
         """``np.searchsorted(t, when, "left")`` of the rows' times, from the pass-1 table."""
@@ -172,22 +177,26 @@ class Rows:
             return 0
         if when > self.hi:
             return int(self.v.shape[0])
-        k = int(np.searchsorted(self.times, when)) if self.times is not None else -1
-        if k < 0 or k >= self.times.shape[0] or int(self.times[k]) != when:
+        times, positions = self.times, self.positions
+        if times is None or positions is None:
             raise KeyError(when)
-        return int(self.positions[k])
+        k = int(np.searchsorted(times, when))
+        if k >= times.shape[0] or int(times[k]) != when:
+            raise KeyError(when)
+        return int(positions[k])
 
 
 class _Target:
     """One value range of one group whose rows the next pass counts (or collects)."""
 
-    __slots__ = ("group", "lo", "hi", "count", "width", "k", "counts", "values")
+    __slots__ = ("group", "lo", "hi", "count", "width", "k", "planned", "counts", "values")
 
     def __init__(self, group: int, lo: int, hi: int, count: int):
         self.group, self.lo, self.hi, self.count = group, lo, hi, count
         self.width = 0            # 0: collect the values
         self.k = 0
-        self.counts: np.ndarray | None = None
+        self.planned = False
+        self.counts: np.ndarray = np.zeros(0, dtype=np.int64)
         self.values: list[np.ndarray] = []
 
 
@@ -201,7 +210,8 @@ class Family:
     (default: as fine as the budget allows).
     """
 
-    def __init__(self, name: str, starts: Sequence[int], ends: Sequence[int], groups: Sequence[int] | None = None,
+    def __init__(self, name: str, starts: Sequence[int] | np.ndarray, ends: Sequence[int] | np.ndarray,
+                 groups: Sequence[int] | np.ndarray | None = None,
                  *, n_groups: int | None = None, moments: bool = False, hist: bool = True,
                  value_range: tuple[int, int] | None = None, bits: int | None = None,
                  budget_bytes: int = FAMILY_BUDGET_BYTES):
@@ -232,13 +242,13 @@ class Family:
         self.bits = bits
         self.b0 = int(buckets(np.array([max(lo_v, 0)], dtype=np.int64), bits)[0])
         self.nb = self._span(lo_v, hi_v, bits)
-        self.hist: np.ndarray | None = None
+        self.hist: np.ndarray = np.zeros((0, 0), dtype=np.int64)   # (groups, buckets) after pass 1
         self.histogrammed = False
         self._queries: dict[tuple[int, int], int | None] = {}    # (group, rank) -> value once known
         self._pending: dict[tuple[int, int], tuple[_Target, int]] = {}  # (group, rank) -> (target, rank inside)
         self._targets: list[_Target] = []
         self._by_group: dict[int, tuple[list[_Target], np.ndarray | None]] = {}
-        self._lut: np.ndarray | None = None
+        self._lut: np.ndarray = np.zeros(0, dtype=bool)
 
     @staticmethod
     def _span(lo_v: int, hi_v: int, bits: int) -> int:
@@ -326,8 +336,9 @@ class Family:
 
     def _plan_targets(self, k: int) -> None:
         for t in self._targets:
-            if t.counts is not None or t.width or t.values:
+            if t.planned:
                 continue
+            t.planned = True
             if t.count <= k or t.hi >= TOP:
                 t.width = 0                                  # collect: at most k values (or huge ones)
             else:
@@ -391,10 +402,11 @@ class Family:
         if stage_hist:
             self._consume_hist(rows, fine)
         else:
+            assert fine is not None
             self._consume_refine(rows, fine)
 
     def _consume_hist(self, rows: Rows, fine) -> None:
-        if self.use_hist and self.hist is None:
+        if self.use_hist and self.hist.shape != (self.n, self.nb):
             self.hist = np.zeros((self.n, self.nb), dtype=np.int64)
         t = rows.t
         bk = None
@@ -504,7 +516,7 @@ class Family:
             self._aim(g, r, lo, hi, inside - below, int(tg.counts[j]))
         for tg in old:
             tg.values = []
-            tg.counts = None
+            tg.counts = np.zeros(0, dtype=np.int64)
 
     def std(self, group: int) -> float:
         """Population std of the group's values, from the sums of x and x^2 (float64: for
@@ -535,15 +547,14 @@ def one_pass(rows: Callable[[list[tuple[int, int]] | None, list[Family], bool], 
     stages = {id(f): not f.histogrammed for f in active}
     total = sum(len(f._targets) for f in active if not stages[id(f)])
     k = int(min(MAX_K, max(MIN_K, REFINE_COUNTERS // max(total, 1))))
-    spans: list[tuple[int, int]] | None = []
+    wanted: list[tuple[int, int]] = []
     for f in active:
         if not stages[id(f)]:
             f._plan_targets(k)
             f._by_group = f._group_targets()
             f._lut = f._fine_lut()
-        spans.extend(f.spans())
-    if everything:
-        spans = None
+        wanted.extend(f.spans())
+    spans: list[tuple[int, int]] | None = None if everything else wanted
     need_fine = any(f.use_hist or not stages[id(f)] for f in active)
     full = any(stages[id(f)] for f in active)
     for chunk_rows in rows(spans, active, full):

@@ -25,13 +25,14 @@ def choose_window_s(span_s: float, max_windows: int = MAX_WINDOWS) -> float:
     return float(NICE_WIDTHS_S[-1])
 
 
-def window_edges(t0: int, t1: int, window_s: float | None, max_windows: int) -> tuple[float, bool, np.ndarray, str | None]:
+def window_edges(t0: int, t1: int, window_s: float | None,
+                 max_windows: int) -> tuple[float, bool, np.ndarray, str | None]:
     """(width s, adaptive, edges ns, note): windows from ``t0`` (first measured start) to ``t1``
     (last measured end). A width giving more than ``max_windows`` windows is widened to the
     next round width that does not (the note says so)."""
     span_s = max((t1 - t0) / 1e9, 1e-9)
     adaptive = window_s is None
-    w = choose_window_s(span_s) if adaptive else float(window_s)
+    w = choose_window_s(span_s) if window_s is None else float(window_s)
     note = None
     if span_s / w > max_windows:
         wider = choose_window_s(span_s, max_windows)

@@ -94,7 +94,7 @@ class ReplayFeed(Feed):
         self._background = background
         self._analyze = analyze
         self._analysis_process = analysis_process
-        self._child = None
+        self._child: Any = None         # the analysis child process while it runs
         self._thread: threading.Thread | None = None
         self._closed = False
         start_loader = self._load(recording)

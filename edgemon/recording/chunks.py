@@ -75,7 +75,7 @@ class LatencyChunks:
     pieces: list[Piece]
     problems: list[str] = field(default_factory=list)
     cache_pieces: int = 4
-    _cache: "OrderedDict[tuple[str, int], Chunk]" = field(default_factory=OrderedDict)
+    _cache: "OrderedDict[tuple[str, int, tuple[str, ...]], Chunk]" = field(default_factory=OrderedDict)
     _files: "OrderedDict[tuple[int, str], Any]" = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -262,8 +262,9 @@ def _parquet_pieces(path: Path, rel: str, problems: list[str]) -> list[Piece]:
         warm = bool(ws.max) if ws is not None and ws.has_min_max else None
         its = rg.column(col["items"]).statistics
         lo_i, hi_i = _stat(its, True), _stat(its, False)
+        each = lo_i if lo_i is not None and lo_i == hi_i else None
         pieces.append(Piece(f"{rel}#{k}", path, k, rg.num_rows, _stat(ts, True), _stat(ts, False),
-                            _stat(ds, True), _stat(ds, False), warm, lo_i if lo_i is not None and lo_i == hi_i else None))
+                            _stat(ds, True), _stat(ds, False), warm, each))
     return pieces
 
 
@@ -325,7 +326,7 @@ def index_latency(folder: Path, *, live: bool = False) -> LatencyChunks:
     for name, pieces in by_file:
         twin = next((k for k, ps in kept if len(ps) == len(pieces) and pieces[0].t_min is not None
                      and all(_same_rows(a, b) for a, b in zip(ps, pieces))), None)
-        if twin is not None and sum(p.rows for p in pieces):
+        if twin is not None and any(p.rows > 0 for p in pieces):
             problems.append(f"latency/{name}: repeats the rows of latency/{twin} (a duplicated segment); "
                             "left out")
             continue

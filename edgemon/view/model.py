@@ -59,7 +59,7 @@ class DashboardModel:
         # paused time (the runner's pause/resume events).
         self._run_starts: list[int] = []            # worker_hello times, ascending
         self._runs: dict[int, list[int]] = {}       # run index -> [first measured start, last measured end]
-        self._paused: list[list[int | None]] = []   # [pause t, resume t or None]
+        self._paused: list[tuple[int, int | None]] = []   # (pause t, resume t or None)
         self.crash: Event | None = None
         self.hello: dict = {}            # the runner's hello (build_ms, framework, device, ...)
         self.warmup_done: dict = {}      # iterations, seconds, first_inference_ms
@@ -134,9 +134,9 @@ class DashboardModel:
                 bisect.insort(self._run_starts, event.t_ns)
             elif event.kind == EventKind.PAUSE and (not self._paused or self._paused[-1][1] is not None):
                 if len(self._paused) < 100_000:
-                    self._paused.append([event.t_ns, None])
+                    self._paused.append((event.t_ns, None))
             elif event.kind == EventKind.RESUME and self._paused and self._paused[-1][1] is None:
-                self._paused[-1][1] = event.t_ns
+                self._paused[-1] = (self._paused[-1][0], event.t_ns)
             self._data_now_ns = max(self._data_now_ns, event.t_ns)
 
     # ---- derived -----------------------------------------------------------------------

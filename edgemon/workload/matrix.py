@@ -4,8 +4,9 @@ Study 004's compatibility matrix (model x runner): each cell starts a real worke
 (edgemon.workload.worker.Worker), warms it up (10 iterations and 1 s by default: the
 first calls of a framework are not what it does afterwards), measures at least 50
 iterations over at least 1 s, and records the outcome: ``ok`` with the median latency
-and the thread count the framework used, or the one-line reason it did not run (a conversion or compile failure, an op a device lacks, a missing Edge
-TPU, no such framework...). No dashboard, no recording; a table on stdout and the
+and the thread count the framework used, or the one-line reason it did not run (a
+conversion or compile failure, an op a device lacks, a missing Edge TPU, no such
+framework...). No dashboard, no recording; a table on stdout and the
 same cells in a JSON and a CSV file.
 
 `edgemon matrix` (:mod:`edgemon.commands.matrix`) runs it; this module imports only the
