@@ -61,6 +61,19 @@ def test_first_inference_stays_out_and_is_reported_on_its_own(tmp_path):
     assert result["latency_ms"]["max"] == 1.0 and result["latency_ms"]["count"] == 9999
 
 
+def test_an_inconsistent_row_is_neither_the_first_inference_nor_warm_up(tmp_path):
+    """A negative duration is no latency: the first inference is the earliest consistent row, and
+    each row is counted once (inconsistent, warm-up or measured)."""
+    t_end, dur = back_to_back(0, 10, 1.0)
+    dur = dur.copy()
+    dur[0], dur[1] = -5.0, 183.0
+    folder = build_session(tmp_path / "s", latency=(t_end, dur), warmup_rows=2, duration_s=10)
+    result = analyze_folder(folder)
+    assert result["first_inference_ms"] == 183.0
+    assert result["warmup_iterations"] == 1 and result["latency_ms"]["count"] == 9998
+    assert "1 latency row has a negative duration: left out" in result["problems"]
+
+
 def test_paused_time_is_left_out_of_throughput_and_window_rates(tmp_path):
     """100 iterations/s for 10 s, paused 3 s, 10 s more: 100 items/s, not 87 (issue: -3.7 %)."""
     a_t, a_d = back_to_back(0, 10, 10.0)

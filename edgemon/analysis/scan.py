@@ -299,9 +299,9 @@ class LatencyScan:
         for p in self.chunks.pieces:
             if p.rows and p.t_min is not None and p.t_max is not None:
                 lo = p.t_min - max(p.d_max or 0, 0) - slack
-                a, b = np.searchsorted(t, [lo, p.t_max + slack], side="left")
+                a = int(np.searchsorted(t, lo, side="left"))
                 b = int(np.searchsorted(t, p.t_max + slack, side="right"))
-                act[int(a):b] = True
+                act[a:b] = True
         return act
 
     def first_pass(self) -> bool:
@@ -339,7 +339,7 @@ class LatencyScan:
             yield from prepared.rows
 
     def _prepare(self, chunk, full: bool) -> "_Prepared":
-        """On a reading thread (two run at once, so nothing shared is changed here): which rows
+        """On a reading thread (``READ_WORKERS`` may run at once, so nothing shared is changed here): which rows
         are measured, pass 1's counts, the time order, and per quarter row group the starts and
         histogram buckets."""
         p = chunk.piece
@@ -445,12 +445,13 @@ class LatencyScan:
             d["measured"] = (np.empty(0, np.int64), np.empty(0, np.int64))
             return d
         p = chunk.piece
+        # each row counts once: inconsistent (negative first), else warm-up, training or measured
         if p.any_warm is not False:
-            d["warmup_rows"] = int(np.count_nonzero(chunk.warm))
+            d["warmup_rows"] = int(np.count_nonzero(chunk.warm if valid is None else chunk.warm & valid))
         if p.d_min is None or p.d_min < 0:
             d["invalid_negative"] = int(np.count_nonzero(chunk.dur < 0))
         if self.filter.end_limit is not None and (p.t_max is None or p.t_max > self.filter.end_limit):
-            d["invalid_after_end"] = int(np.count_nonzero(chunk.t > self.filter.end_limit))
+            d["invalid_after_end"] = int(np.count_nonzero((chunk.t > self.filter.end_limit) & (chunk.dur >= 0)))
         if self.filter.train and measured is not None:
             warm = chunk.warm if chunk.warm is not None else np.zeros(n, bool)
             ok = ~warm if valid is None else valid & ~warm
@@ -463,12 +464,12 @@ class LatencyScan:
             t, dur = _time_order(chunk.t[valid], chunk.dur[valid])
         else:
             t = dur = None
-        d["sorted"] = sorted_ = valid is None and t is chunk.t
-        i = int(np.argmin(chunk.t)) if not sorted_ else 0
-        d["first_t"], d["first_dur"] = int(chunk.t[i]), int(chunk.dur[i])
-        if t is None:
+        d["sorted"] = valid is None and t is chunk.t
+        if t is None or dur is None:
             d["sorted"] = False
             return d
+        # the first inference is the earliest consistent row (a negative duration is no latency)
+        d["first_t"], d["first_dur"] = int(t[0]), int(dur[0])
         start = t - dur
         d["first_start"] = int(start.min())
         d["last_end"] = int(t[-1])
@@ -488,9 +489,11 @@ class LatencyScan:
     def _after_pass_one(self) -> None:
         f = self.facts
         if f.invalid_negative:
-            self.problems.append(f"{f.invalid_negative} latency rows have a negative duration: left out")
+            rows = "latency row has" if f.invalid_negative == 1 else "latency rows have"
+            self.problems.append(f"{f.invalid_negative} {rows} a negative duration: left out")
         if f.invalid_after_end:
-            self.problems.append(f"{f.invalid_after_end} latency rows end after the session's recorded end "
+            rows = "latency row ends" if f.invalid_after_end == 1 else "latency rows end"
+            self.problems.append(f"{f.invalid_after_end} {rows} after the session's recorded end "
                                  "(session.json ended_monotonic_ns): left out")
         if self.chunks.problems:
             self.problems += [p for p in self.chunks.problems if p not in self.problems]
