@@ -99,7 +99,7 @@ def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> 
         if facts is not None and facts.rows:
             problems.append(_no_measured(data, facts))
         elif scan is not None:
-            problems.append("no latency rows: the worker recorded no iterations")
+            problems.append(_no_rows(meta))
 
     tel = recording.telemetry()
     start_ns, end_ns = _session_span(data, scan)
@@ -610,3 +610,11 @@ def to_json(result: dict[str, Any]) -> str:
         return o
 
     return json.dumps(clean(result), indent=2, sort_keys=True)
+
+
+def _no_rows(meta: Any) -> str:
+    from edgemon.workload.spec import latency_source_hint, session_kind
+
+    if session_kind(meta) == "runner":
+        return "no latency rows: the worker recorded no iterations"
+    return latency_source_hint(meta).replace(" yet", "")

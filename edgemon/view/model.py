@@ -61,6 +61,7 @@ class DashboardModel:
         self._runs: dict[int, list[int]] = {}       # run index -> [first measured start, last measured end]
         self._paused: list[tuple[int, int | None]] = []   # (pause t, resume t or None)
         self.crash: Event | None = None
+        self.exit: Event | None = None   # the last worker exit, crashed or not
         self.hello: dict = {}            # the runner's hello (build_ms, framework, device, ...)
         self.warmup_done: dict = {}      # iterations, seconds, first_inference_ms
         self.now_ns = 0
@@ -124,6 +125,8 @@ class DashboardModel:
         for event in events:
             self.events.append(event)
             self.event_counts[event.kind] += 1
+            if event.kind in (EventKind.WORKER_CRASHED, EventKind.WORKER_EXIT):
+                self.exit = event
             if event.kind == EventKind.WORKER_CRASHED:
                 self.crash = event
             elif event.kind == EventKind.WORKER_HELLO:
