@@ -214,7 +214,7 @@ def test_memory_stays_bounded_over_a_long_session():
         clf.add_sample(t, _busy(k / 10, cpu=900.0 if (k // 600) % 2 else 1479.0, temp=98.0,
                                 gpu_clock_event_reasons=4.0))
     assert len(clf._pending) < 20 and len(clf._busy) < 20 and len(clf._recent) < 40
-    assert all(len(r.tentative) < 40 for r in clf._runs.values())
+    assert len(clf._runs) <= 3
 
 
 def test_change_without_numbers_has_no_drop():

@@ -19,9 +19,9 @@ How it stays the offline rule (docs/architecture.md "Analysis vocabulary"):
   sample followed for more than ``merge_gap_s``: an episode is flagged about
   ``min_episode_s + busy slack + lag`` (~2 s at 10 Hz) after its clocks dropped, and its
   ``start_ns`` is when they dropped.
-* The cause comes from the evidence from ``lookback_s`` before the episode to its end,
-  ranked by :func:`edgemon.analysis.throttling.rank_causes`; ``begin`` carries the cause
-  known so far, ``end`` the final one (what ``analyze`` reports).
+* The cause comes from the evidence in the ``lookback_s`` before the episode, up to its first
+  sample (what happened later cannot have caused it), ranked by
+  :func:`edgemon.analysis.throttling.rank_causes`: ``begin`` and ``end`` carry the same cause.
 
 Where it cannot match the offline rule: a clock with no recorded ceiling is compared with
 the highest value seen so far in its power-mode segment (offline: the highest in the whole
@@ -203,22 +203,14 @@ class _ClockStats:
 
 @dataclass
 class _Run:
-    """A run of throttled samples in one domain (an episode once it is long enough)."""
+    """A run of throttled samples in one domain (an episode once it is long enough). Its cause is
+    settled when it starts: what happened later cannot have caused it."""
 
     start_ns: int
     end_ns: int
-    evidence: _Evidence
-    tentative: deque = field(default_factory=deque)   # _Items after the last throttled sample
+    cause: tuple[str, tuple[str, ...], tuple[str, ...]]
     clocks: dict[str, _ClockStats] = field(default_factory=dict)
     open: bool = False
-
-    def extend_to(self, end_ns: int) -> None:
-        self.end_ns = max(self.end_ns, end_ns)
-        self.commit()
-
-    def commit(self) -> None:
-        while self.tentative and self.tentative[0].t_ns <= self.end_ns:
-            self.evidence.add(self.tentative.popleft())
 
     def worst(self) -> tuple[str, _ClockStats]:
         if not self.clocks:
@@ -403,13 +395,8 @@ class ThrottleClassifier:
         del self._events[:n]
 
     def _evidence(self, item: _Item) -> None:
-        """An item goes to the lookback ring and to every run in progress."""
+        """An event's evidence goes to the lookback ring (a run that starts later looks back at it)."""
         self._recent.append(item)
-        for run in self._runs.values():
-            if item.t_ns <= run.end_ns:
-                run.evidence.add(item)
-            else:
-                run.tentative.append(item)
 
     def _clocks_in(self, values: Mapping[str, float]) -> list[str]:
         """The clock metrics of a sample (cached while the sample's names stay the same)."""
@@ -467,42 +454,40 @@ class ThrottleClassifier:
                     out += self._close(dom)
                     run = None
                 if run is None:
-                    run = self._runs[dom] = self._start_run(t, t + dur)
+                    run = self._runs[dom] = self._start_run(t, t + dur, item)
                 else:
-                    run.extend_to(t + dur)
-                if item is not None:
-                    run.evidence.add(item)
+                    run.end_ns = max(run.end_ns, t + dur)
                 for metric, v, ceiling in below[dom]:
                     run.clocks.setdefault(metric, _ClockStats()).add(v, ceiling)
                 if not run.open and run.end_ns - run.start_ns >= int(opts.min_episode_s * 1e9):
                     run.open = True
                     out.append(self._change("begin", dom, run))
-            elif run is not None:
-                if t - run.end_ns > gap:
-                    out += self._close(dom)
-                elif item is not None:
-                    run.tentative.append(item)
+            elif run is not None and t - run.end_ns > gap:
+                out += self._close(dom)
         if item is not None:
             self._recent.append(item)
         return out
 
-    def _start_run(self, t: int, end: int) -> _Run:
+    def _start_run(self, t: int, end: int, item: _Item | None) -> _Run:
+        """A run starting at ``t``, its cause from ``lookback_s`` before it up to its first sample."""
         evidence = _Evidence()
-        for item in self._recent:          # from lookback_s before the start
+        for earlier in self._recent:       # the ring holds just that window (trimmed at each sample)
+            evidence.add(earlier)
+        if item is not None:
             evidence.add(item)
-        return _Run(start_ns=t, end_ns=end, evidence=evidence)
+        cause, causes, lines = evidence.rank(self.trips, self.limits)
+        return _Run(start_ns=t, end_ns=end, cause=(cause, tuple(causes), tuple(lines)))
 
     def _close(self, dom: str) -> list[ThrottleChange]:
         run = self._runs.pop(dom)
-        run.commit()
         return [self._change("end", dom, run)] if run.open else []
 
     def _change(self, kind: str, dom: str, run: _Run) -> ThrottleChange:
-        cause, causes, evidence = run.evidence.rank(self.trips, self.limits)
+        cause, causes, evidence = run.cause
         clock, stats = run.worst()
         return ThrottleChange(kind=kind, domain=dom, start_ns=run.start_ns,
-                              end_ns=run.end_ns if kind == "end" else None, cause=cause, causes=tuple(causes),
-                              evidence=tuple(evidence), clock=clock, clock_mhz=stats.mean,
+                              end_ns=run.end_ns if kind == "end" else None, cause=cause, causes=causes,
+                              evidence=evidence, clock=clock, clock_mhz=stats.mean,
                               min_clock_mhz=stats.low if stats.n else math.nan, ceiling_mhz=stats.ceiling)
 
     def _item(self, t: int, values: Mapping[str, float]) -> _Item | None:

@@ -254,12 +254,8 @@ class AnalysisScreen(ModalScreen["float | None"]):
             yield Static(Text("Enter: jump to the episode   Escape: close", style="dim"), id="analysis-keys")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns(*EPISODE_COLUMNS)
-        self._mounted = True
         self._fill()
-        self.query_one("#analysis-text", Static).update(self._summary())
-        table.focus()
+        self.query_one(DataTable).focus()
 
     def _summary(self) -> Text:
         if self.result is None:
@@ -274,6 +270,8 @@ class AnalysisScreen(ModalScreen["float | None"]):
 
     def _fill(self) -> None:
         table = self.query_one(DataTable)
+        if not table.columns:        # the analysis may arrive before on_mount ran
+            table.add_columns(*EPISODE_COLUMNS)
         table.clear()
         rows = episode_rows(self.result) if self.result is not None else []
         for row in rows:
@@ -287,8 +285,6 @@ class AnalysisScreen(ModalScreen["float | None"]):
             return
         self.result, self.state, self.error = result, state, error
         self.starts = list(starts or [])
-        if not getattr(self, "_mounted", False):    # a poll came before on_mount: it fills from these
-            return
         self.query_one("#analysis-text", Static).update(self._summary())
         self._fill()
 

@@ -6,6 +6,7 @@ buckets, metric history and throughput are rings, events a bounded deque.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -79,6 +80,12 @@ class DashboardModel:
         self.warmup_items = 0
         self.measured_start_ns: int | None = None   # start of the first measured iteration
         self.measured_end_ns: int | None = None     # end of the last measured iteration
+        # Throughput counts the time measured iterations ran: per worker run (split at each
+        # worker's hello: rests, cool-down and idle baseline between runs do not count), less
+        # paused time (the runner's pause/resume events).
+        self._run_starts: list[int] = []            # worker_hello times, ascending
+        self._runs: dict[int, list[int]] = {}       # run index -> [first measured start, last measured end]
+        self._paused: list[tuple[int, int | None]] = []   # (pause t, resume t or None)
         self.crash: Event | None = None
         self.exit: Event | None = None   # the last worker exit, crashed or not
         self.hello: dict = {}            # the runner's hello (build_ms, framework, device, ...)
@@ -101,8 +108,8 @@ class DashboardModel:
         if update.state is not None:
             self.load_state(update.state)
         self.add_samples(update.samples)
+        self.add_events(update.events)      # first: a worker's hello opens the run its rows belong to
         self.add_latency(update.latency)
-        self.add_events(update.events)
 
     def observe(self, status: FeedStatus) -> None:
         """Take "now" from the feed (data clock, so replay and tests stay deterministic)."""
@@ -142,6 +149,12 @@ class DashboardModel:
             end = int(batch.t_end_ns.max())
             self.measured_start_ns = start if self.measured_start_ns is None else min(self.measured_start_ns, start)
             self.measured_end_ns = end if self.measured_end_ns is None else max(self.measured_end_ns, end)
+            run = bisect.bisect_right(self._run_starts, int(batch.t_end_ns[0]))
+            span = self._runs.get(run)
+            if span is None:
+                self._runs[run] = [start, end]
+            else:
+                span[0], span[1] = min(span[0], start), max(span[1], end)
 
     def add_events(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -164,6 +177,13 @@ class DashboardModel:
             if event.kind in MARK_KINDS:
                 self._marks.append(event)
                 self._timeline_version += 1
+            if event.kind == EventKind.WORKER_HELLO and len(self._run_starts) < 100_000:
+                bisect.insort(self._run_starts, event.t_ns)
+            elif event.kind == EventKind.PAUSE and (not self._paused or self._paused[-1][1] is not None):
+                if len(self._paused) < 100_000:
+                    self._paused.append((event.t_ns, None))
+            elif event.kind == EventKind.RESUME and self._paused and self._paused[-1][1] is None:
+                self._paused[-1] = (self._paused[-1][0], event.t_ns)
             self._data_now_ns = max(self._data_now_ns, event.t_ns)
 
     def _throttle(self, event: Event) -> None:
@@ -190,13 +210,19 @@ class DashboardModel:
         return self.throughput.rate(self.now_ns - THROUGHPUT_LAG_NS, seconds=2)
 
     def throughput_mean(self) -> float | None:
-        """Measured items / measured wall time, None before two iterations.
+        """Measured items / the time measured iterations ran (each worker run's first start to
+        last end, less paused time), None before two iterations.
 
         docs/architecture.md "Analysis vocabulary": items over wall time, not 1 / mean latency.
         """
         if self.measured_start_ns is None or self.measured_end_ns is None:
             return None
-        span = self.measured_end_ns - self.measured_start_ns
+        span = 0
+        for start, end in self._runs.values():
+            span += end - start
+            for p0, p1 in self._paused:
+                stop = end if p1 is None else min(end, p1)
+                span -= max(0, stop - max(start, p0))
         if span <= 0:
             return None
         return self.items * NS / span
@@ -219,6 +245,10 @@ class DashboardModel:
         fields["event_counts"] = dict(self.event_counts)
         fields["events"] = [_event_row(e) for e in self.events]
         fields["crash"] = _event_row(self.crash) if self.crash is not None else None
+        fields["exit"] = _event_row(self.exit) if self.exit is not None else None
+        fields["run_starts"] = list(self._run_starts)
+        fields["runs"] = [[k, v[0], v[1]] for k, v in self._runs.items()]
+        fields["paused"] = [list(p) for p in self._paused]
         fields["throttled"] = [_event_row(e) for e in self.throttled.values()]
         fields["episodes"] = [list(e) for e in self._episodes]
         fields["marks"] = [_event_row(e) for e in self._marks]
@@ -241,6 +271,10 @@ class DashboardModel:
         self.event_counts = Counter({str(k): int(v) for k, v in (f.get("event_counts") or {}).items()})
         self.events.extend(_event_of(r) for r in f.get("events") or [])
         self.crash = _event_of(f["crash"]) if f.get("crash") else None
+        self.exit = _event_of(f["exit"]) if f.get("exit") else None
+        self._run_starts = [int(x) for x in f.get("run_starts") or []]
+        self._runs = {int(k): [int(a), int(b)] for k, a, b in f.get("runs") or []}
+        self._paused = [(int(p0), None if p1 is None else int(p1)) for p0, p1 in f.get("paused") or []]
         for row in f.get("throttled") or []:
             ev = _event_of(row)
             self.throttled[str(ev.details.get("domain", "?"))] = ev
