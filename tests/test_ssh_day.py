@@ -154,3 +154,25 @@ def test_a_launch_that_fails_is_not_latest(tmp_path):
     p = _edgemon("analyze", "latest", "--json", cwd=home, env=env, timeout=180)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["session"] == str(good)
+
+
+def test_the_summary_follows_a_dashboard_whose_session_reached_its_duration(tmp_path):
+    """`edgemon run` with its dashboard until the duration ends the session: the header says so,
+    its controls are off; q closes the dashboard and the headless summary follows in the terminal."""
+    home = tmp_path / "home"
+    home.mkdir()
+    rec = tmp_path / "rec"
+    env = _env(home, xdg=tmp_path / "state")
+    term = _PtyDashboard(None, tmp_path, environ=env,
+                         args=["run", "--duration", "6s", "--sample-hz", "10", "--record", str(rec)])
+    try:
+        wait_for(lambda: term.screen_has("session ended: duration reached"), timeout=120,
+                 what="the end of the session in the header")
+        assert term.proc.poll() is None, "the dashboard stays up until the user leaves it"
+        term.press("q")
+        assert term.proc.wait(60) == 0
+        wait_for(lambda: f"recording: {rec} (ended" in term.text(), what="the recording's folder")
+        after = term.text().rsplit("session ended: duration reached", 1)[1]
+        assert "median" in after and "throughput" in after and "measured iterations" in after, after[-2000:]
+    finally:
+        term.close()

@@ -444,6 +444,29 @@ async def test_very_narrow_terminal_drops_secondary_panels():
 
 
 @run_async
+async def test_a_wider_terminal_shows_the_whole_wider_window_at_once():
+    """Five minutes of history arrive at once (as an attach gives them); widening the terminal from
+    80x24 to 200x50 widens the throughput chart and its trend lines to their full window at once,
+    every column filled, not just what arrived since the resize."""
+    app, feed = make_app("linux", seconds=300)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        panel = app.query_one("#throughput", Panel)
+        narrow = int(str(panel.border_subtitle).split(" s")[0])
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause()
+        await pilot.pause()
+        wide = int(str(panel.border_subtitle).split(" s")[0])
+        assert wide >= 3 * narrow, (narrow, wide)
+        lines = panel.render().plain.splitlines()
+        graph_bottom = next(line for line in lines if line.lstrip().startswith("0 "))
+        cells = graph_bottom.lstrip()[2:]
+        assert len(cells) * 2 == wide and " " not in cells and "\u2800" not in cells, graph_bottom
+        temp = next(line for line in lines if line.startswith("temp"))
+        assert len(temp) - 10 == len(cells) and " " not in temp[10:], temp
+
+
+@run_async
 async def test_window_key_switches_the_latency_view():
     app, feed = make_app("linux")
     async with app.run_test(size=SMALL) as pilot:
