@@ -59,6 +59,10 @@ def options_from_args(args: argparse.Namespace):
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="latency, throughput and telemetry statistics of a recording",
                        description="Statistics over the measured (non-warm-up) iterations of a recording.",
+                       epilog="examples:\n"
+                       "  edgemon analyze                  # the newest session, wherever it recorded\n"
+                       "  edgemon analyze latest --json | jq .latency_ms.p99\n"
+                       "  edgemon analyze ~/bench/recordings/20250301-101500-orin-nano-numpy-mnist_1d",
                        formatter_class=HelpFormatter)
     session_arg(p, optional=True)
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -100,5 +100,5 @@ def run(args: argparse.Namespace) -> int:
         print(to_csv(result), end="")
     else:
         print(format_table(result))
-        print(f"written: {json_path}, {csv_path}")
+        print(f"written: {json_path.absolute()}, {csv_path.absolute()}")
     return 0

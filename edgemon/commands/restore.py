@@ -15,6 +15,9 @@ from edgemon.help_format import HelpFormatter
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="restore power mode, cores, clocks and fan saved by a session",
                        description="Put the machine back the way a session found it (after a crash).",
+                       epilog="examples:\n"
+                       "  edgemon restore                  # what the newest session found\n"
+                       "  edgemon restore ~/bench/recordings/<session>",
                        formatter_class=HelpFormatter)
     session_arg(p, optional=True)
     p.add_argument("--sysfs-root", default="/", metavar="DIR", help=argparse.SUPPRESS)

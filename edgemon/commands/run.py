@@ -33,7 +33,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "(README: \"Bring your own workload\").\n\n"
         "Durations take s, m, h (90s, 10m, 3h, 1h30m). Warm-up takes iterations, "
         "seconds, or both: 50, 5s, 50,5s (whichever ends later).\n"
-        "Keys in the dashboard: q quit, p pause/resume, m mark, ? help.",
+        "Keys in the dashboard: q quit, p pause/resume, m mark, ? help.\n\n"
+        "examples:\n"
+        "  edgemon run --duration 3h               # an SSH drop only detaches\n"
+        "  edgemon run --detach --duration 3h      # background: edgemon attach/stop\n"
+        "  edgemon run --headless --duration 10m   # status lines, then a summary\n"
+        "  edgemon run --runner torch --model resnet18 --batch 8 --warmup 50,5s\n"
+        "  edgemon run --emulate orin-nano --record /data/x\n"
+        "  edgemon run --profile profiles/stress_3h.toml --dry-run\n"
+        "  edgemon run --profile profiles/stress_3h.toml --time-scale 0.1",
     )
     p.set_defaults(command_argv=None)
     # Defaults of None (filled from _RUN_DEFAULTS in run_config_from_args) tell an option the
@@ -57,7 +65,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     w.add_argument("--python", default=None, metavar="EXE",
                    help="interpreter for the worker, e.g. JetPack's /usr/bin/python3 (default: this one)")
     w.add_argument("--opt", action="append", default=None, metavar="KEY=VALUE",
-                   help="runner-specific option, repeatable (e.g. --opt size=1024 for the matmul model)")
+                   help="runner-specific option, repeatable (e.g. --opt size=1024 for the matmul model; "
+                   "`edgemon models --runner R` lists them)")
+    w.add_argument("--dry-run", action="store_true",
+                   help="print the plan (phases, schedule on the clock, total length) and check it against this "
+                   "machine (runner, model build, telemetry, controls, recording folder); start nothing")
+    w.add_argument("--time-scale", type=float, default=None, metavar="F",
+                   help="multiply every length and time of the run by F: 0.1 rehearses a profile in a tenth of "
+                   "the time, its schedule scaled with it")
     w.add_argument("--latency-regex", default=None, metavar="REGEX",
                    help="with a command: each printed line that matches is one latency row; the "
                    "pattern names its number's unit with a group (?P<ms>...), (?P<us>...), "
@@ -93,7 +108,7 @@ def add_session_options(p: argparse.ArgumentParser, *, worker: bool) -> None:
                        help="kill a hung worker and start a new one; the session goes on")
     m.add_argument("--prometheus", default=None, metavar="[HOST:]PORT",
                    help="serve live metrics for Prometheus on PORT (127.0.0.1 only; 0.0.0.0:PORT or :PORT "
-                   "for every interface); needs edgemon[prometheus]")
+                   "for every interface); needs prometheus_client (the error says how to install it)")
     d = p.add_argument_group("display")
     d.add_argument("--headless", action="store_true",
                    help="no dashboard: a status line every few seconds and a summary at the end; "
@@ -225,6 +240,17 @@ def run_config_from_args(args: argparse.Namespace):
 
         if args.repetitions > 1:
             config.plan = simple_plan(asdict(spec), repetitions=args.repetitions, duration_s=config.duration_s)
+    scale = getattr(args, "time_scale", None)
+    if scale is not None:
+        if not 0 < scale <= 100:
+            raise UserError(f"--time-scale takes a factor above 0 and at most 100 (0.1: a tenth of the time), "
+                            f"got {scale:g}")
+        from edgemon.plan.profile import scale_plan
+
+        if config.duration_s is not None:
+            config.duration_s *= scale
+        if config.plan is not None:
+            config.plan = scale_plan(config.plan, scale)
     return config
 
 
@@ -242,6 +268,10 @@ def warmup_warning(config) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     config = run_config_from_args(args)
+    if getattr(args, "dry_run", False):
+        from edgemon.plan.dry_run import dry_run
+
+        return dry_run(config)
     warning = warmup_warning(config)
     if warning:
         print(warning, file=sys.stderr, flush=True)
@@ -326,21 +356,31 @@ def _run_in_process(config) -> int:
     session = LiveSession(config)
     try:
         session.start()
-    except BaseException:
+    except BaseException as exc:
+        session.fail_start(str(exc) or type(exc).__name__)
         session.close()
         raise
     if config.headless:
         from edgemon.session.headless import run_headless
 
         return run_headless(session, status_every_s=config.status_every_s)
+    from edgemon.view.model import DashboardModel
+
+    model = DashboardModel()
     try:
         from edgemon.tui import run_dashboard
 
-        code = run_dashboard(session, ascii=config.ascii)
+        code = run_dashboard(session, ascii=config.ascii, model=model)
     finally:
         session.close()
+    from edgemon.view.status_line import summary_table
+
+    model.apply(session.drain())
+    status = session.status()
+    model.observe(status)
+    print(summary_table(model, status, session.meta))
     if session.meta.get("record_path"):
         print(f"recording: {session.meta['record_path']}")
-    if session.status().state == "crashed":
+    if status.state == "crashed":
         return 1
     return code

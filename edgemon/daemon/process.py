@@ -154,6 +154,8 @@ def spawn(config, *, argv: list[str] | None = None, timeout_s: float = START_TIM
         raise UserError(str(msg["error"]))
     # The child outlives us: do not let Popen's destructor warn about a running process.
     proc.returncode = 0
+    for warning in msg.get("warnings") or []:
+        print(f"edgemon: warning: {warning}", file=sys.stderr, flush=True)
     return Started(Path(msg["folder"]), int(msg["pid"]))
 
 
@@ -249,6 +251,7 @@ def run_session(config, handshake) -> int:
     try:
         session.start()
     except UserError as exc:
+        session.fail_start(str(exc))
         session.close()
         handshake({"error": str(exc)})
         return exc.exit_code
@@ -256,6 +259,7 @@ def run_session(config, handshake) -> int:
         import traceback
 
         traceback.print_exc()
+        session.fail_start(f"{type(exc).__name__}: {exc}")
         session.close()
         handshake({"error": f"the session could not start: {type(exc).__name__}: {exc}"})
         return 1
@@ -280,7 +284,8 @@ def run_session(config, handshake) -> int:
         signal.signal(s, on_signal)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
-    handshake({"ready": True, "folder": str(folder), "pid": os.getpid(), "socket": str(server.path)})
+    handshake({"ready": True, "folder": str(folder), "pid": os.getpid(), "socket": str(server.path),
+               "warnings": list(session.warnings)})
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
@@ -291,39 +296,27 @@ def run_session(config, handshake) -> int:
 
 def serve(session, server, log, *, headless: bool = False, status_every_s: float = 5.0) -> int:
     """Drain and fan out until the session ends; close it; tell the clients. Exit code."""
-    model = None
-    if headless:
-        from edgemon.view.model import DashboardModel
-        from edgemon.view.status_line import status_line, summary_table
+    from edgemon.view.status_line import status_line, summary_table
 
-        model = DashboardModel()
+    model = server.model            # the server keeps it for attaching dashboards; headless reads it
     next_status = time.monotonic() + status_every_s
     try:
         while not session.wait(TICK_S):   # fixed delay after each tick: ticks never pile up
-            update = server.tick()
-            if model is not None:
-                model.apply(update)
-                if time.monotonic() >= next_status:
-                    next_status += status_every_s
-                    status = session.status()
-                    model.observe(status)
-                    log(status_line(model, status))
-        _apply(model, server.tick())
+            server.tick()
+            if headless and time.monotonic() >= next_status:
+                next_status += status_every_s
+                log(status_line(model, session.status()))
+        server.tick()
     finally:
         session.close()    # SESSION_END event, recording closed, machine restored
-        _apply(model, server.tick())
+        server.tick()
         status = session.status()
-        if model is not None:
-            model.observe(status)
+        if headless:
             print(summary_table(model, status, session.meta), flush=True)
         server.close(status.state, status.message)
         log(f"session {status.state}: {status.message}; recording in {session.meta.get('record_path')}")
     return 1 if status.state == "crashed" else 0
 
-
-def _apply(model, update) -> None:
-    if model is not None:
-        model.apply(update)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class FeedUpdate:
-    """Everything new since the previous ``drain``. ``reset``: drop all state first (replay seek)."""
+    """Everything new since the previous ``drain``. ``reset``: drop all state first (replay seek).
+    ``state``: a whole :class:`edgemon.view.model.ModelState` to start from after the reset (an
+    attach: the session process sends every chart's history at once), then the items."""
 
     samples: list[Sample] = field(default_factory=list)
     latency: list[LatencyBatch] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     reset: bool = False
+    state: Any = None
 
 
 @dataclass

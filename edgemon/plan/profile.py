@@ -288,6 +288,30 @@ def _close(name: str, allowed: tuple) -> str | None:
     return got[0] if got else None
 
 
+def scale_plan(plan: RunPlan | dict[str, Any], factor: float) -> dict[str, Any]:
+    """The plan (as its JSON object) with every length and time multiplied by ``factor``
+    (``--time-scale 0.1``: a rehearsal in a tenth of the time): durations, schedule times,
+    rests, the idle baseline and the cool-down's idle time and timeout (a temperature target
+    cannot be scaled). ``time_scale`` says so in the plan (and session.json)."""
+    out = RunPlan.from_dict(RunPlan.of(plan).to_dict())        # a copy, written back with the keys it had
+
+    def sc(x: float | None) -> float | None:
+        return None if x is None else float(x) * factor
+
+    for item in out.items:
+        item.duration_s = sc(item.duration_s)
+    for a in out.schedule:
+        a.at_s = float(a.at_s) * factor
+    out.rest_s = float(out.rest_s) * factor
+    out.idle_baseline_s = sc(out.idle_baseline_s)
+    if out.cooldown is not None:
+        out.cooldown.timeout_s = float(out.cooldown.timeout_s) * factor
+        out.cooldown.idle_s = sc(out.cooldown.idle_s)
+    scaled = out.to_dict()
+    scaled["time_scale"] = float(out.time_scale or 1.0) * factor
+    return scaled
+
+
 # ------------------------------------------------------------------------------ loading
 
 def load_profile(path: str | Path, *, emulate: str | None = None) -> Profile:

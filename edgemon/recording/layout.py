@@ -129,7 +129,7 @@ def load_session_json(folder: Path) -> dict[str, Any]:
 
 def recording_folder(path: Path | str) -> Path:
     """The folder for a user-given path (the folder itself, or its session.json); UserError if absent."""
-    p = Path(path).expanduser()
+    p = Path(os.path.abspath(Path(path).expanduser()))    # messages name it absolute
     if p.name == SESSION_FILE and p.is_file():
         p = p.parent
     if not p.exists():

@@ -22,6 +22,9 @@ from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
+
+if TYPE_CHECKING:
+    from edgemon.analysis.throttle_online import ThrottleClassifier
 from edgemon.plan.run_plan import RunPlan
 from edgemon.session.config import RunConfig
 
@@ -100,6 +103,11 @@ class LiveSession(Feed):
         # workers (repetitions, cool-down, idle baseline, schedule); it sees samples and events.
         self.plan = None
         self._workload_spec = None       # the plan's current workload (a suite runs several)
+        self.warnings: list[str] = []    # said once at start (e.g. the session index is not writable)
+        # Live throttling (edgemon/analysis/throttle_online.py): `throttle.active` holds the open
+        # episodes by clock domain; their begin and end are published as events.
+        self.throttle: ThrottleClassifier | None = None
+        self._throttle_lock = threading.Lock()
         self.output: WorkerOutput | None = None   # what workers print, in the session folder
 
     # ------------------------------------------------------------------ start
@@ -148,12 +156,17 @@ class LiveSession(Feed):
             if plan is not None and len(plan.items) > 1:   # a suite: name it after the profile
                 label = "suite-" + Path(str(plan.source or "profile")).stem
             folder = cfg.record_dir or default_session_dir(cfg.recordings_root, self.meta["host"], label)
+            folder = Path(os.path.abspath(folder))     # every message names it; any shell can paste it
             # The exporter first: a busy port then leaves no empty recording behind.
-            self._start_exporter(session_name=Path(folder).name)
-            self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error)
+            self._start_exporter(session_name=folder.name)
+            self.recorder = Recorder(folder, self.meta, on_error=self._recording_error)
             self.recorder.open()
             self._sinks.insert(0, self.recorder)
             self.meta["record_path"] = str(folder)
+            # The per-user index: `edgemon ls` and `latest` find it from any folder.
+            from edgemon.recording.index import register
+
+            register(folder, host=self.meta["host"], warn=self._index_warning)
             if not cfg.workload.is_watch:
                 from edgemon.workload.output import WorkerOutput
 
@@ -163,6 +176,7 @@ class LiveSession(Feed):
                     self._message = f"worker output not kept: {exc.strerror or exc}"
         if self.exporter is None:
             self._start_exporter(session_name=None)
+        self._start_throttle_classifier()
         # Controls after the recorder: jetson_clocks --store keeps its file in the session
         # folder, so `edgemon restore DIR` can undo jetson_clocks exactly after a crash.
         self._setup_controls(root, executables, platform_info)
@@ -198,11 +212,34 @@ class LiveSession(Feed):
             self.worker = self._spawn_worker()
         self._t0_ns = time.monotonic_ns()
         with self._lock:
-            self._state = "running"
+            if self._state == "starting":   # a worker that died at once has already said "crashed"
+                self._state = "running"
         if cfg.duration_s:
             self._t_end_ns = self._t0_ns + int(cfg.duration_s * 1e9)
             self._timer = threading.Thread(target=self._duration_timer, name="edgemon-duration", daemon=True)
             self._timer.start()
+
+    def _index_warning(self, message: str) -> None:
+        """The session index could not be written: say so (stderr, and the handshake of a
+        detached session); the session goes on."""
+        self.warnings.append(message)
+        print(f"edgemon: warning: {message}", file=sys.stderr, flush=True)
+
+    def _never_ran(self) -> bool:
+        """The workload never ran: start() raised, a runner died before its hello, or a command
+        failed at once."""
+        if self._state == "starting":
+            return True
+        if self._state != "crashed":
+            return False
+        if (self._workload_spec or self.config.workload).is_command:
+            return bool(self.exit_event is not None and self.exit_event.details.get("at_once"))
+        return not self.meta.get("runner_hello")
+
+    def fail_start(self, reason: str) -> None:
+        """start() raised: close() records the session as failed to start, with this reason."""
+        if not self._end_reason:
+            self._end_reason = reason
 
     # ------------------------------------------------------------ worker + watchdog
     def _spawn_worker(self):
@@ -365,6 +402,33 @@ class LiveSession(Feed):
             meta["trip_points"] = trips
         return meta
 
+    def _start_throttle_classifier(self) -> None:
+        """Throttling as it happens, by the analysis' rule: each episode's begin and end become
+        throttle_begin / throttle_end events (recording, event log, header flag, Prometheus)."""
+        from edgemon.analysis.throttle_online import ThrottleClassifier
+
+        self.throttle = ThrottleClassifier(self.meta, sample_dt_s=1.0 / self.config.sample_hz,
+                                           origin_ns=(self.meta.get("clock") or {}).get("monotonic_ns", self._t0_ns))
+
+    def _feed_throttle(self, feed) -> None:
+        """Hand something to the classifier (under its lock: several threads publish) and
+        publish the episodes it begins or ends. A bug there never stops the session."""
+        if self.throttle is None:
+            return
+        with self._throttle_lock:
+            try:
+                changes = feed(self.throttle)
+            except Exception as exc:  # noqa: BLE001 - a classifier bug must never stop the session
+                self.throttle = None
+                changes = []
+                failed = f"live throttling detection stopped: {type(exc).__name__}: {exc}"
+            else:
+                failed = ""
+        if failed:
+            self._publish_event(Event(time.monotonic_ns(), EventKind.ERROR, {"message": failed, "source": "throttle"}))
+        for change in changes:
+            self._publish_event(change.to_event())
+
     def _start_exporter(self, session_name: str | None) -> None:
         if not self.config.prometheus:
             return
@@ -399,12 +463,14 @@ class LiveSession(Feed):
             self.plan.on_sample(sample)
         with self._lock:
             self._samples.append(sample)
+        self._feed_throttle(lambda c: c.add_sample(sample.t_ns, sample.values))
 
     def _publish_latency(self, batch: LatencyBatch) -> None:
         for sink in self._sinks:
             sink.on_latency(batch)
         with self._lock:
             self._batches.append(batch)
+        self._feed_throttle(lambda c: c.add_latency(batch.t_end_ns, batch.duration_ns))
 
     def _publish_event(self, event: Event) -> None:
         for sink in self._sinks:
@@ -413,6 +479,8 @@ class LiveSession(Feed):
             self.plan.on_event(event)
         with self._lock:
             self._events.append(event)
+        if event.kind not in (EventKind.THROTTLE_BEGIN, EventKind.THROTTLE_END):
+            self._feed_throttle(lambda c: c.add_event(event.t_ns, event.kind, event.details))
 
     def _on_control_event(self, event: Event) -> None:
         """A power-mode change moves the clock ceilings: record the new ones with the event."""
@@ -610,14 +678,17 @@ class LiveSession(Feed):
         if self.worker is not None:
             self.worker.stop()
 
-    def finish(self, reason: str) -> None:
-        """The plan is done: end the session (no-op when it ended already, e.g. a crash)."""
+    def finish(self, reason: str, *, failed: bool = False) -> None:
+        """The plan is done: end the session (no-op when it ended already, e.g. a crash).
+        ``failed``: it could not run its workload at all (the session is crashed, failed to start)."""
         if self._ended.is_set():
             return
         if not self._end_reason:
             self._end_reason = reason
         with self._lock:
-            if self._state != "crashed":
+            if failed:
+                self._state = "crashed"
+            elif self._state != "crashed":
                 self._state = "ended"
             self._message = self._end_reason
         self._ended.set()
@@ -640,6 +711,7 @@ class LiveSession(Feed):
                 pass
         if self.sampler is not None:
             self.sampler.stop()
+        self._feed_throttle(lambda c: c.finish())     # open episodes end with the session
         restore_results = []
         if self.controls is not None and self.restore_state is not None:
             try:
@@ -650,6 +722,12 @@ class LiveSession(Feed):
             "state": "crashed" if self._state == "crashed" else "ended",
             "reason": self._end_reason or (self._message or "worker finished"),
         }
+        if self._never_ran():
+            # `edgemon ls` shows it as "failed to start", and it is never what `latest` means.
+            end["state"] = "crashed"
+            end["failed_to_start"] = True
+            if self._state == "starting" and not self._end_reason:
+                end["reason"] = "the session failed to start"
         if self.exit_event is not None:
             end["worker"] = self.exit_event.details
         if self.output is not None:
