@@ -35,6 +35,15 @@ def _gaps_at_the_merge_limit(t):
     return _busy(t, emc_freq_mhz=800.0 if low else 1600.0)
 
 
+def _emc_demand_then_saturated(t):
+    # 10-40 s: 1065.6 MHz at 55 % load (the governor following demand); 60-80 s: 800 MHz at 95 % (held down)
+    if 10 <= t < 40:
+        return _busy(t, emc_freq_mhz=1065.6, emc_util_pct=55.0)
+    if 60 <= t < 80:
+        return _busy(t, emc_freq_mhz=800.0, emc_util_pct=95.0)
+    return _busy(t, emc_util_pct=40.0)
+
+
 def _mode_then_drop(t):
     return _busy(t, cpu=1200.0 if t >= 31 else 1479.0)
 
@@ -87,6 +96,8 @@ SCENARIOS = {
                                cpu1_util_pct=2.0 if 20 <= t < 80 else 90.0,
                                gpu_freq_mhz=76.8 if 20 <= t < 80 else 921.6,
                                gpu_util_pct=0.0 if 20 <= t < 80 else 99.0)),
+    "memory controller: demand scaling is no episode, held down while saturated is": dict(
+        meta={"clock_ceilings": CEIL}, sample=_emc_demand_then_saturated),
     "offline core ignored": dict(
         meta={"clock_ceilings": {**CEIL, "cpu1_freq_mhz": 1479}},
         sample=lambda t: _busy(t, cpu1_freq_mhz=0.0 if 30 <= t < 60 else (700.0 if 60 <= t < 65 else 1479.0)),

@@ -60,6 +60,7 @@ from edgemon.analysis.throttling import (
     near_limit,
     near_trip,
     positive_number,
+    unit_busy_threshold,
     power_line,
     rank_causes,
     thermal_line,
@@ -440,7 +441,7 @@ class ThrottleClassifier:
             if ceiling is None:
                 ceiling = self._observed[metric] = max(v, self._observed.get(metric, v))
             ceilings[metric] = ceiling
-            if not busy or (unit is not None and _lt(values.get(unit), opts.unit_busy_pct)):
+            if not busy or (unit is not None and _lt(values.get(unit), unit_busy_threshold(dom, opts))):
                 continue
             if v < ceiling * (1.0 - opts.tolerance_pct / 100.0):
                 below.setdefault(dom, []).append((metric, v, ceiling))

@@ -17,7 +17,10 @@ A clock sample counts as *throttled* when all of these hold:
   is busy where the machine is: a core's or the average CPU load above ``busy_cpu_pct``, or the
   GPU's above ``busy_gpu_pct`` (:func:`busy_source` says which rule applied). A core or GPU whose own
   load (``cpuN_util_pct``, ``gpu_util_pct``) is below ``unit_busy_pct`` does not count
-  either: there the DVFS governor lowers an idle clock, which is not throttling.
+  either: there the DVFS governor lowers an idle clock, which is not throttling. The memory
+  controller's clock follows demand (the activity monitor), so it counts only while its load
+  (``emc_util_pct``) is at least ``emc_saturated_pct``: held below its ceiling while saturated.
+  An unknown load (NaN, no column) vetoes nothing.
 
 Per clock domain (cpu, gpu, emc) the throttled samples form runs; runs closer than
 ``merge_gap_s`` merge, and episodes shorter than ``min_episode_s`` are dropped. Each
@@ -67,6 +70,7 @@ class ThrottleOptions:
     busy_cpu_pct: float = 25.0
     busy_gpu_pct: float = 25.0
     unit_busy_pct: float = 20.0
+    emc_saturated_pct: float = 75.0
     tolerance_pct: float = 1.0
     thermal_margin_c: float = 3.0
     power_margin_pct: float = 3.0
@@ -78,6 +82,11 @@ class ThrottleOptions:
 def domain_of(metric: str) -> str | None:
     """``cpu``, ``gpu`` or ``emc`` for a clock with a ceiling (the catalogue's ``clock``), else None."""
     return catalogue.clock_domain(metric)
+
+
+def unit_busy_threshold(domain: str, opts: ThrottleOptions) -> float:
+    """The load of its own unit below which a lower clock is the governor following demand."""
+    return opts.emc_saturated_pct if domain == "emc" else opts.unit_busy_pct
 
 
 def core_of(metric: str) -> int | None:
@@ -214,7 +223,7 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
         unit = catalogue.load_metric(metric)
         if unit and data.has(unit):
             u = data.metric(unit)
-            gate = ~(u < opts.unit_busy_pct)  # NaN: unknown load, no veto
+            gate = ~(u < unit_busy_threshold(dom, opts))  # NaN: unknown load, no veto
         with np.errstate(invalid="ignore"):
             below = valid & busy & gate & (v < ceil * (1.0 - opts.tolerance_pct / 100.0))
         tracks.append(ClockTrack(metric, dom, v, ceil, valid, below, sources))
