@@ -262,7 +262,9 @@ def run_session(config, handshake) -> int:
     folder = Path(session.meta["record_path"])
     log = _Log()
     try:
-        log_fd = os.open(str(folder / LOG_NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        from edgemon.recording.safe_io import create_exclusive
+
+        log_fd = create_exclusive(folder / LOG_NAME)   # a new file: never through a planted link
         server = SessionServer(session, folder, log=log).start()
     except OSError as exc:
         session.close()

@@ -382,9 +382,14 @@ class SessionServer:
         except FileNotFoundError:
             pass
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with _DirPath(self.folder) as path:
-            sock.bind(path)
-        os.chmod(self.path, 0o600)  # the uid check below is the real gate; this keeps others off the file
+        # Mode 0600 from the start, through the umask: chmod() after bind() would follow a link
+        # planted in its place. The uid check below is the real gate; this keeps others off the file.
+        old_umask = os.umask(0o177)
+        try:
+            with _DirPath(self.folder) as path:
+                sock.bind(path)
+        finally:
+            os.umask(old_umask)
         sock.listen(8)
         self._listener = sock
         self._accepting = True

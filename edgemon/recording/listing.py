@@ -3,6 +3,8 @@
 States:
   running  session.json says running and a process holds session.lock (the writer's flock)
   ended    finished normally          crashed  the workload crashed (or recover marked it)
+  recording_failed  the recording stopped early (disk full, ...); a live session goes on
+           unrecorded and is shown as running, with the reason
   died     session.json says running but nobody holds session.lock: the session process
            was killed; ``edgemon recover DIR`` turns its tail into Parquet and marks it crashed
 
@@ -44,30 +46,39 @@ def session_info(folder: Path) -> SessionInfo | None:
     """What ``folder`` is, or None when it is not a recording."""
     from edgemon.daemon.server import SOCKET_NAME
     from edgemon.recording.layout import SESSION_FILE, is_live, writer_pid
+    from edgemon.recording.meta_check import checked_meta
+    from edgemon.recording.safe_io import read_text
 
     try:
-        meta = json.loads((folder / SESSION_FILE).read_text(encoding="utf-8"))
+        meta = json.loads(read_text(folder / SESSION_FILE))
         if not isinstance(meta, dict):
             raise ValueError
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         meta = {"state": "unknown"}
+    meta, _problems = checked_meta(meta)
     state = str(meta.get("state", "unknown"))
     live = is_live(folder)
     hint = ""
     if state == "running" and not live:
         state = "died"
         hint = f"edgemon recover {folder}"
+    elif state == "recording_failed":
+        failed = meta.get("recording_failed") or {}
+        hint = f"recording stopped: {failed.get('headline') or 'see session.json'}"
+        if live:
+            state = "running"
     clock = meta.get("clock") or {}
+    ended_ns = meta.get("ended_monotonic_ns")
     start_mono = clock.get("monotonic_ns")
     start_unix = clock.get("unix_ns")
     duration = None
     if isinstance(start_mono, int):
         if state == "running":
             duration = (time.monotonic_ns() - start_mono) / 1e9
-        elif isinstance(meta.get("ended_monotonic_ns"), int):
-            duration = (meta["ended_monotonic_ns"] - start_mono) / 1e9
+        elif isinstance(ended_ns, int) and ended_ns >= start_mono:
+            duration = (ended_ns - start_mono) / 1e9
     size, newest = _size_and_newest(folder)
     if duration is None and isinstance(start_unix, int) and newest:
         duration = max(0.0, newest - start_unix / 1e9)     # died: up to its last write
@@ -90,7 +101,10 @@ def session_info(folder: Path) -> SessionInfo | None:
 def _local(unix_ns: Any) -> str:
     if not isinstance(unix_ns, int):
         return ""
-    return _dt.datetime.fromtimestamp(unix_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return _dt.datetime.fromtimestamp(unix_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return ""
 
 
 def _size_and_newest(folder: Path) -> tuple[int, float]:
@@ -166,7 +180,9 @@ def format_table(infos: list[SessionInfo]) -> str:
                      human_duration(i.duration_s), human_size(i.size_bytes)))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
-    died = [i for i in infos if i.state == "died"]
-    for i in died:
-        lines.append(f"{i.name} died: run `{i.hint}` to make its recording whole")
+    for i in infos:
+        if i.state == "died":
+            lines.append(f"{i.name} died: run `{i.hint}` to make its recording whole")
+        elif i.hint:
+            lines.append(f"{i.name}: {i.hint}")
     return "\n".join(lines)

@@ -404,10 +404,12 @@ def write_report(recording, out: Path | str, options=None) -> Path:
     result = analyze(recording, options, data=data)
     text = render_html(result, data)
     try:
+        from edgemon.recording.layout import atomic_file
+
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+        # out may be inside a recording folder: its temporary name is created without following links
+        with atomic_file(out, fsync=False) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     except OSError as e:
         raise UserError(f"cannot write the report to {out}: {e.strerror or e}; pass a writable path with --out") from None
     return out

@@ -276,6 +276,8 @@ class LiveSession(Feed):
     def _initial_meta(self, platform_info) -> dict[str, Any]:
         from dataclasses import asdict, is_dataclass
 
+        from edgemon.platform.identity import identity
+
         cfg = self.config
         plat = asdict(platform_info) if is_dataclass(platform_info) else dict(vars(platform_info))
         meta: dict[str, Any] = {
@@ -297,6 +299,7 @@ class LiveSession(Feed):
             "sysfs_root": str(cfg.sysfs_root),
             "emulated": bool(cfg.emulate),
             "emulated_board": cfg.emulate,
+            "machine": identity(),        # `edgemon restore` undoes a session of this machine and boot only
             "profile": cfg.plan,          # the run plan of a profile / --repetitions (None without)
             "sources": [
                 {"name": s.name, "available": s.available, "reason": s.reason, "detail": s.detail}
