@@ -129,7 +129,7 @@ def _recover_locked(folder: Path, report: RecoverReport, fsync: bool) -> None:
             tmp.unlink()
             report.removed_tmp.append(tmp.name)
     reserve = folder / RESERVE_FILE
-    if reserve.is_file() and not reserve.is_symlink():
+    if reserve.is_symlink() or reserve.is_file():   # unlink removes a link itself, never its target
         reserve.unlink()
 
     try:
