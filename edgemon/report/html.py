@@ -173,16 +173,17 @@ def charts(result: dict[str, Any], data) -> list[tuple[str, Chart | None, str]]:
         out.append(("Latency over time", _decorate(c, result, data), ""))
         # histogram on a log axis, levels marked
         d = m["dur"][m["dur"] > 0] / 1e6
-        lo, hi = float(np.quantile(d, 0.0005)), float(d.max())
-        if hi <= lo:
-            lo, hi = lo * 0.9, hi * 1.1 + 1e-9
-        edges = np.logspace(math.log10(lo), math.log10(hi), 81)
-        counts, _ = np.histogram(d, bins=edges)
-        h = Chart("Latency histogram (log scale)", x_label="latency (ms)", y_label="iterations", log_x=True)
-        h.bars(edges, counts, "iterations")
-        for lv in (result.get("levels") or {}).get("levels", []):
-            h.vline(lv["median_ms"], "#d62728", f"level {lv['median_ms']:.3f} ms, {lv['share'] * 100:.1f}%")
-        out.append(("Latency histogram", h, ""))
+        if d.size:   # a log axis needs positive latencies (a corrupt recording may have none)
+            lo, hi = float(np.quantile(d, 0.0005)), float(d.max())
+            if hi <= lo:
+                lo, hi = lo * 0.9, hi * 1.1 + 1e-9
+            edges = np.logspace(math.log10(lo), math.log10(hi), 81)
+            counts, _ = np.histogram(d, bins=edges)
+            h = Chart("Latency histogram (log scale)", x_label="latency (ms)", y_label="iterations", log_x=True)
+            h.bars(edges, counts, "iterations")
+            for lv in (result.get("levels") or {}).get("levels", []):
+                h.vline(lv["median_ms"], "#d62728", f"level {lv['median_ms']:.3f} ms, {lv['share'] * 100:.1f}%")
+            out.append(("Latency histogram", h, ""))
         if ws:
             tc = Chart("Throughput per window", y_label="items/s", x_range=xr, y_min=0.0)
             tc.line(mids, [w["throughput_ips"] for w in ws], "items/s", color="#2ca02c", width=1.8)

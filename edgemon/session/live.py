@@ -22,6 +22,7 @@ from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
 from edgemon.session.config import RunConfig
+from edgemon.session.recording_watch import RecordingWatch
 
 # Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
 # latency frames at 10/s. Older items are dropped from the *view* only; the
@@ -51,6 +52,7 @@ class LiveSession(Feed):
         self._closed = False
         self.exit_event: Event | None = None
         self.recorder = None
+        self.recording = RecordingWatch()   # the recording's fault / disk flag, for header and summary
         self.exporter = None       # Prometheus (--prometheus)
         # Subscribers that see every sample, latency batch and event as it happens
         # (recorder, exporter); each has on_sample/on_latency/on_event and must be cheap.
@@ -121,7 +123,8 @@ class LiveSession(Feed):
             folder = cfg.record_dir or default_session_dir(cfg.recordings_root, self.meta["host"], label)
             # The exporter first: a busy port then leaves no empty recording behind.
             self._start_exporter(session_name=Path(folder).name)
-            self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error)
+            self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error,
+                                     on_disk=self._recording_disk, min_free_bytes=cfg.min_free_bytes)
             self.recorder.open()
             self._sinks.insert(0, self.recorder)
             self.meta["record_path"] = str(folder)
@@ -395,12 +398,16 @@ class LiveSession(Feed):
                                   {"source": status.name, "reason": status.reason}))
 
     def _recording_error(self, message: str) -> None:
-        ev = Event(time.monotonic_ns(), EventKind.RECORDING_ERROR, {"message": message})
+        """The recorder stopped (any thread; never waits on the disk): an event, the header flag."""
+        ev = self.recording.fault_event(self.recorder, message)
         if self.exporter is not None:  # the recorder itself is what failed: not through _sinks
             self.exporter.on_event(ev)
         with self._lock:
             self._events.append(ev)
-            self._message = "recording stopped: " + message
+
+    def _recording_disk(self, kind: str, details: dict) -> None:
+        """The recorder's disk watch: the measured rate, or less than 10 minutes of recording left."""
+        self._publish_event(self.recording.disk_event(kind, details))
 
     def _duration_timer(self) -> None:
         assert self._t_end_ns is not None
@@ -431,8 +438,9 @@ class LiveSession(Feed):
         remaining = None
         if self._t_end_ns is not None:
             remaining = max(0.0, (self._t_end_ns - now) / 1e9)
+        note, level = self.recording.flag()
         return FeedStatus(state=state, elapsed_s=(now - self._t0_ns) / 1e9, remaining_s=remaining,
-                          t_ns=now, message=msg)
+                          t_ns=now, message=msg, recording=note, recording_level=level)
 
     @property
     def source_statuses(self) -> list:
@@ -446,6 +454,11 @@ class LiveSession(Feed):
     @property
     def ended(self) -> bool:
         return self._ended.is_set()
+
+    @property
+    def recording_failed(self) -> bool:
+        """The recording stopped before the session ended (README "Exit codes": 3)."""
+        return self.recorder is not None and self.recorder.fault is not None
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._ended.wait(timeout)
@@ -574,7 +587,7 @@ class LiveSession(Feed):
             end["restore"] = [getattr(r, "message", str(r)) for r in restore_results]
         self._publish_event(Event(time.monotonic_ns(), EventKind.SESSION_END, end))
         if self.recorder is not None:
-            self.recorder.close(end)
+            self.recorder.close(end)       # bounded: a stalled disk never holds the session (recording/writer.py)
         if self.exporter is not None:
             self.exporter.close()
         if self.board is not None:

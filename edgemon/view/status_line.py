@@ -41,6 +41,8 @@ def status_line(model: DashboardModel, status: FeedStatus) -> str:
     power = values.get("power_total_mw")
     if power is not None:
         parts.append(fmt.watts(power))
+    if status.recording_level in ("warn", "fail"):   # a recording in trouble is said on every line
+        parts.append(status.recording)
     if status.message:
         parts.append(status.message)
     elif model.last_event is not None:
