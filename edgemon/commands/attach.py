@@ -69,6 +69,8 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
         status = feed.status()
         if status.state in ("ended", "crashed"):
             text = f"recording: {folder} ({status.state}{': ' + status.message if status.message else ''})"
+            if status.recording_level == "fail":
+                text = f"recording: {status.recording} -- what was recorded before is kept in {folder}"
         else:
             text = (f"the session goes on in the background: {folder}\n"
                     f"  watch:  edgemon attach {folder}\n  stop:   edgemon stop {folder}")
@@ -76,4 +78,8 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
             print(text)
         except OSError:             # the terminal is gone (SSH drop): nobody to tell
             pass
+    if owner and status.recording_level == "fail":
+        from edgemon.recording.faults import EXIT_RECORDING_FAILED
+
+        return EXIT_RECORDING_FAILED
     return 1 if status.state == "crashed" else code

@@ -246,8 +246,11 @@ def _run_in_process(config) -> int:
         raise
     if config.headless:
         from edgemon.session.headless import run_headless
+        from edgemon.session.recording_watch import leave_if_disk_stalled
 
-        return run_headless(session, status_every_s=config.status_every_s)
+        code = run_headless(session, status_every_s=config.status_every_s)
+        leave_if_disk_stalled(session.recorder, code)
+        return code
     try:
         from edgemon.tui import run_dashboard
 

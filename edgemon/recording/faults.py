@@ -63,14 +63,14 @@ class FolderGone(OSError):
     """The recording folder was removed or replaced while recording."""
 
     def __init__(self, folder: Path):
-        super().__init__(errno.ENOENT, "the recording folder was removed or replaced", str(folder))
+        super().__init__(errno.ENOENT, "the recording folder was removed or replaced", str(Path(folder).absolute()))
 
 
 class DiskStalled(OSError):
     """No write completed for ``seconds``: a frozen, hung or very slow file system."""
 
     def __init__(self, seconds: float, folder: Path):
-        super().__init__(errno.ETIMEDOUT, f"no write finished for {seconds:.0f} s", str(folder))
+        super().__init__(errno.ETIMEDOUT, f"no write finished for {seconds:.0f} s", str(Path(folder).absolute()))
         self.seconds = seconds
 
 
@@ -78,7 +78,8 @@ class LowSpace(OSError):
     """Free space fell below what the recording keeps free; it stopped cleanly."""
 
     def __init__(self, free_bytes: int, folder: Path):
-        super().__init__(errno.ENOSPC, f"{human_bytes(free_bytes)} left on its file system", str(folder))
+        super().__init__(errno.ENOSPC, f"{human_bytes(free_bytes)} left on its file system",
+                         str(Path(folder).absolute()))
         self.free_bytes = free_bytes
 
 
@@ -123,7 +124,8 @@ class RecordingFault:
     def from_exception(cls, exc: BaseException, *, after_s: float, folder: Path,
                        rows_kept: dict[str, int]) -> "RecordingFault":
         kind, reason = classify(exc)
-        return cls(kind, reason, round(max(0.0, after_s), 1), describe(exc), str(folder), dict(rows_kept))
+        return cls(kind, reason, round(max(0.0, after_s), 1), describe(exc), str(Path(folder).absolute()),
+                   dict(rows_kept))
 
     @property
     def headline(self) -> str:
@@ -148,11 +150,12 @@ class RecordingFault:
 
 
 def human_bytes(n: float) -> str:
+    """Binary units, as --min-free takes them: ``64.0 MiB``."""
     size = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1000 or unit == "TB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
+        size /= 1024
     return f"{n} B"
 
 
@@ -218,7 +221,10 @@ class DiskWatch:
 
     def floor(self, open_tail_bytes: int) -> int:
         """Free bytes below which the recording stops: the minimum plus room to roll its open
-        segments into Parquet (never larger than the segments themselves)."""
+        segments into Parquet (never larger than the segments themselves). A minimum of 0
+        means "until the disk is full": no floor at all."""
+        if self.min_free_bytes <= 0:
+            return 0
         return self.min_free_bytes + max(0, int(open_tail_bytes))
 
     def check(self, recorded_bytes: int, open_tail_bytes: int) -> DiskCheck:
@@ -235,7 +241,7 @@ class DiskWatch:
         check = DiskCheck(free, rate, left)
         if rate is not None and not self._rate_reported:
             self._rate_reported = check.rate_report = True
-        if free is not None and free < self.floor(open_tail_bytes):
+        if free is not None and self.min_free_bytes > 0 and free < self.floor(open_tail_bytes):
             check.stop = True
         elif left is not None and left < self.warn_left_s and not self._warned:
             self._warned = check.warn = True

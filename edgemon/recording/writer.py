@@ -200,7 +200,7 @@ class Recorder:
     ):
         if flush_s <= 0 or roll_s <= 0:
             raise ValueError("flush_s and roll_s must be positive")
-        self.folder = Path(folder)
+        self.folder = Path(folder).absolute()   # messages name it absolutely
         self.meta: dict[str, Any] = dict(meta)
         self.flush_s = float(flush_s)
         self.roll_s = float(roll_s)
@@ -748,9 +748,10 @@ class Recorder:
         with self._buf_lock:
             if self.error is not None:
                 return
+            # a stalled disk stopped recording when it last made progress, not when that was noticed
+            at = self._progress_at if isinstance(exc, DiskStalled) else time.monotonic()
             self.fault = RecordingFault.from_exception(
-                exc, after_s=time.monotonic() - self._opened_at, folder=self.folder,
-                rows_kept=dict(self.rows_written))
+                exc, after_s=at - self._opened_at, folder=self.folder, rows_kept=dict(self.rows_written))
             self.error = self.fault.message
             self._samples, self._latency, self._events = [], [], []
             self._latency_rows = 0

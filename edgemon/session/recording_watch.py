@@ -86,3 +86,26 @@ def summary_lines(recorder, folder: str | None, elapsed_s: float) -> list[str]:
         f"recording: kept {fault.kept()} (the first {fault.after_s:.1f} s) in {folder}; what was written "
         "stays readable",
     ]
+
+
+def disk_stalled(recorder) -> bool:
+    """The recording stopped because its disk stopped answering: a thread of this process may be
+    parked in a write until the disk wakes, and the interpreter's own exit would wait for it (or
+    crash when it wakes mid-shutdown). The caller then leaves with ``os._exit`` after its summary."""
+    fault = getattr(recorder, "fault", None)
+    return fault is not None and fault.kind == faults.STALLED
+
+
+def leave_if_disk_stalled(recorder, code: int) -> None:
+    """``os._exit(code)`` when :func:`disk_stalled`, after flushing the terminal."""
+    if not disk_stalled(recorder):
+        return
+    import os
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
