@@ -190,7 +190,10 @@ def run(args: argparse.Namespace) -> int:
     if config.record:   # before anything starts: where it records and how much room there is
         from edgemon.session.recording_watch import disk_outlook
 
-        print(disk_outlook(config.record_dir or config.recordings_root, config.min_free_bytes), flush=True)
+        folder = config.record_dir or config.recordings_root
+        root = config.recordings_root if config.record_dir is None else Path(config.record_dir).absolute().parent
+        print(disk_outlook(folder, config.min_free_bytes, runner=config.workload.runner,
+                           model=config.workload.model, sessions_root=root), flush=True)
     if (config.headless and not detach) or not config.record:
         # --headless: a plain process printing status lines (use --detach to outlive the terminal).
         # --no-record: nothing to come back to, so the session lives and dies with this process.

@@ -61,16 +61,41 @@ class RecordingWatch:
         return Event(time.monotonic_ns(), EventKind.DISK_SPACE, {**details, "message": message})
 
 
-def disk_outlook(folder: Path, min_free_bytes: int) -> str:
-    """Before a session starts: the free space where it will record, and when it will stop."""
+def disk_outlook(folder: Path, min_free_bytes: int, *, runner: str = "", model: str = "",
+                 sessions_root: Path | None = None) -> str:
+    """Before a session starts: the free space where it will record, the rate to expect (that of
+    the last session of the same workload under ``sessions_root``), and when it will stop."""
     where = faults.existing_parent(Path(folder))
     free = faults.free_bytes(where)
     if free is None:
         return f"disk: free space of {where} unknown"
     stop = (f"recording stops cleanly with {faults.human_bytes(min_free_bytes)} left (--min-free)"
             if min_free_bytes > 0 else "no --min-free: recording goes on until the disk is full")
-    return (f"disk: {faults.human_bytes(free)} free on the file system of {where}; {stop}; "
-            f"the recording rate is measured after {faults.RATE_AFTER_S:.0f} s")
+    rate = expected_rate(sessions_root, runner, model) if sessions_root is not None else None
+    if rate is None:
+        expect = f"the recording rate is measured after {faults.RATE_AFTER_S:.0f} s"
+    else:
+        bytes_per_s, name = rate
+        left = max(0, free - min_free_bytes) / bytes_per_s
+        expect = (f"expect about {faults.human_bytes(bytes_per_s * 3600)}/h (as {name}): "
+                  f"{faults.human_hours(left)} of recording")
+    return f"disk: {faults.human_bytes(free)} free on the file system of {where}; {expect}; {stop}"
+
+
+def expected_rate(root: Path, runner: str, model: str) -> tuple[float, str] | None:
+    """Bytes per second of the newest finished session of ``runner``/``model`` under ``root``
+    (at least a minute long, so its Parquet segments say what an hour costs), and its name."""
+    from edgemon.recording.listing import list_sessions
+
+    try:
+        infos = list_sessions([root])
+    except OSError:
+        return None
+    for info in reversed(infos):
+        if (info.state in ("ended", "crashed") and info.runner == runner and info.model == model
+                and info.duration_s and info.duration_s >= 60 and info.size_bytes > 0):
+            return info.size_bytes / info.duration_s, info.name
+    return None
 
 
 def summary_lines(recorder, folder: str | None, elapsed_s: float) -> list[str]:

@@ -95,11 +95,14 @@ class Header(Panel):
                 if path:
                     line.append(str(path), style="dim")
             elif path:
+                if level == "warn":    # low disk: before the path, so a narrow terminal keeps it
+                    line.append(note, style="bold black on yellow")
+                    line.append(" ")
                 line.append("rec ", style="bold red")
                 line.append(str(path), style="dim")
-                if note:
+                if note and level != "warn":
                     line.append(f" {g['sep']} ")
-                    line.append(note, style="bold yellow" if level == "warn" else "dim")
+                    line.append(note, style="dim")
             else:
                 line.append("not recording", style="dim")
         line.truncate(width, overflow="ellipsis")
