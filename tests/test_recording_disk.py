@@ -197,3 +197,40 @@ def test_sample_api_unchanged_after_a_fault(tmp_path):
     rec.on_sample(Sample(T0, {"a": 1.0}))
     assert rec.buffered_rows == 0
     rec.close()
+
+
+def test_the_flag_reaches_an_attached_dashboard_and_the_end(tmp_path):
+    """A session in its own process: the recording flag travels in every status and in "end"."""
+    from detach_helpers import ScriptedSession, wait_for
+
+    from edgemon.daemon.server import SessionServer
+    from edgemon.feeds.remote import open_remote
+    from edgemon.recording.layout import FolderLock
+
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    (folder / "session.json").write_text(json.dumps({"state": "running"}))
+    lock = FolderLock(folder)
+    assert lock.acquire()
+    session = ScriptedSession()
+    session.status = lambda: FeedStatus(state="running", elapsed_s=3.0, recording="REC STOPPED: disk full after 2.0 s",
+                                        recording_level="fail")
+    server = SessionServer(session, folder, log=lambda line: None).start()
+    feed = open_remote(folder)
+    try:
+        def flagged():
+            server.tick()
+            feed.drain()
+            return feed.status().recording_level == "fail"
+
+        wait_for(flagged, what="the recording flag over the control socket")
+        assert feed.status().recording == "REC STOPPED: disk full after 2.0 s"
+        server.close("ended", "duration reached", recording="REC STOPPED: disk full after 2.0 s",
+                     recording_level="fail")
+        wait_for(lambda: feed.ended, what="the end frame")
+        end = feed.status()
+        assert (end.state, end.recording_level) == ("ended", "fail") and "disk full" in end.recording
+    finally:
+        feed.close()
+        server.close()
+        lock.release()

@@ -19,6 +19,9 @@ NICE_WIDTHS_S = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 180
 MAX_WINDOWS = 120
 
 
+MAX_GIVEN_WINDOWS = 100_000
+
+
 def choose_window_s(span_s: float, max_windows: int = MAX_WINDOWS) -> float:
     for w in NICE_WIDTHS_S:
         if span_s / w <= max_windows:
@@ -38,8 +41,11 @@ def window_stats(data, window_s: float | None = None) -> dict[str, Any]:
     span_s = max((t1 - t0) / 1e9, 1e-9)
     adaptive = window_s is None
     w = choose_window_s(span_s) if adaptive else float(window_s)
-    w_ns = int(round(w * 1e9))
+    w_ns = max(1, int(round(w * 1e9)))
     n_win = max(1, -(-(t1 - t0) // w_ns))
+    if n_win > MAX_GIVEN_WINDOWS:   # a --window far too short for the recording would exhaust memory
+        raise ValueError(f"--window {w:g}s cuts the {span_s:.0f} s measured into {n_win:,} windows "
+                         f"(at most {MAX_GIVEN_WINDOWS:,}); pass a longer --window")
     edges = t0 + np.arange(n_win + 1, dtype=np.int64) * w_ns
     if n_win > 1 and t1 - edges[-2] < w_ns // 2:
         # a last window shorter than half a width joins the one before (its rate would be noise)
