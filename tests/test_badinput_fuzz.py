@@ -76,7 +76,7 @@ def _set_column(d: Path, stream: str, column: str, make) -> None:
 def fixed_mutations():
     """(name, function(folder)) pairs that every run tries."""
     m = []
-    add = lambda name: lambda f: m.append((name, f))   # noqa: E731
+    add = lambda name: lambda f: m.append((name, f))
     add("session.json random bytes")(lambda d: (d / "session.json").write_bytes(bytes(range(256)) * 3))
     add("session.json empty")(lambda d: (d / "session.json").write_bytes(b""))
     for top in ([], None, "text", 1, {}):
@@ -148,8 +148,9 @@ def _stale_tails(d: Path) -> None:
 def random_mutation(rng: random.Random):
     """A random damage: bytes, wrong JSON types at any depth, or absurd column values."""
     kind = rng.randrange(4)
+    seed = rng.random()      # each mutation draws from its own generator: reproducible alone
     if kind == 0:
-        def flip(d, seed=rng.random()):
+        def flip(d):
             r = random.Random(seed)
             f = _segment(d, r.choice(["telemetry", "latency", "events"]))
             b = bytearray(f.read_bytes())
@@ -160,7 +161,7 @@ def random_mutation(rng: random.Random):
     if kind == 1:
         bad = rng.choice(BAD_VALUES)
 
-        def deep(d, seed=rng.random(), bad=bad):
+        def deep(d):
             r = random.Random(seed)
             meta = _meta(d)
             node = meta
@@ -175,14 +176,14 @@ def random_mutation(rng: random.Random):
             _put_meta(d, meta)
         return f"session.json somewhere = {bad!r}", deep
     if kind == 2:
-        def cut(d, seed=rng.random()):
+        def cut(d):
             r = random.Random(seed)
             f = d / "session.json"
             b = f.read_bytes()
             f.write_bytes(b[: r.randrange(len(b))] + bytes(r.randrange(256) for _ in range(r.randrange(5))))
         return "session.json cut and padded", cut
 
-    def absurd(d, seed=rng.random()):
+    def absurd(d):
         r = random.Random(seed)
         stream = r.choice(["telemetry", "latency"])
         t = pq.read_table(_segment(d, stream))
@@ -190,12 +191,12 @@ def random_mutation(rng: random.Random):
         typ = t.schema.field(col).type
         if pa.types.is_integer(typ):
             lim = 2 ** (typ.bit_width - 1)
-            make = lambda n, _t: pa.array([r.choice([lim - 1, -lim, 0, -1]) for _ in range(n)], typ)  # noqa: E731
+            make = lambda n, _t: pa.array([r.choice([lim - 1, -lim, 0, -1]) for _ in range(n)], typ)
         elif pa.types.is_floating(typ):
-            make = lambda n, _t: pa.array([r.choice([float("nan"), float("inf"), 1e308, -1e308, 0.0])  # noqa: E731
+            make = lambda n, _t: pa.array([r.choice([float("nan"), float("inf"), 1e308, -1e308, 0.0])
                                            for _ in range(n)], typ)
         else:
-            make = lambda n, _t: pa.array([None] * n, typ)  # noqa: E731
+            make = lambda n, _t: pa.array([None] * n, typ)
         _set_column(d, stream, col, make)
     return "absurd column values", absurd
 
@@ -298,7 +299,7 @@ def test_every_reading_command_survives_a_mutated_recording(real_recording, tmp_
             _check(name, copy, tmp_path, thread_errors)
             shutil.rmtree(copy, ignore_errors=True)
             if copy.exists() or os.path.lexists(copy):
-                os.system(f"rm -rf {copy}")  # noqa: S605 - a FIFO or odd file left inside
+                os.system(f"rm -rf {copy}")
             tried += 1
     finally:
         os.chdir(cwd)

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from analysis_helpers import back_to_back, build_session
+
 from edgemon import cli
 from edgemon.analysis.windows import MAX_GIVEN_WINDOWS
 from tests.conftest import REPO

@@ -18,9 +18,16 @@ import subprocess
 
 import pyarrow.dataset as ds
 import pytest
+from fault_helpers import (
+    Edgemon,
+    blocking_writes_env,
+    edgemon_env,
+    fill,
+    loop_ext4,
+    tmpfs,
+)
 
 from edgemon.recording.reader import open_recording
-from fault_helpers import Edgemon, blocking_writes_env, fill, loop_ext4, tmpfs
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +70,9 @@ def test_disk_full_on_a_small_tmpfs(tmp_path):
         assert r.latency().num_rows == failed["rows_kept"]["latency"] > 0
         assert r.telemetry().num_rows == failed["rows_kept"]["telemetry"] > 0
         assert any("stopped early (disk full after" in p for p in r.problems)
+        ls = subprocess.run([*Edgemon.argv_prefix(), "ls", str(mnt)], capture_output=True, text=True, timeout=60,
+                            env=edgemon_env(), cwd=tmp_path)
+        assert "recording_failed" in ls.stdout and f"rec: recording stopped: {failed['headline']}" in ls.stdout
 
 
 def test_low_space_stops_the_recording_cleanly_before_the_disk_is_full(tmp_path):

@@ -15,9 +15,10 @@ import sys
 import threading
 
 import pytest
-
 from analysis_helpers import back_to_back, build_session
 from detach_helpers import ScriptedSession
+from recording_helpers import child_env
+
 from edgemon import cli
 from edgemon.daemon.server import SessionServer
 from edgemon.datatypes import LatencyBatch, Sample
@@ -26,7 +27,6 @@ from edgemon.recording.layout import FolderLock, is_live, writer_pid
 from edgemon.recording.reader import open_recording
 from edgemon.recording.recover import recover
 from edgemon.recording.writer import Recorder
-from recording_helpers import child_env
 
 T0 = 5_000_000_000
 VICTIM_TEXT = "precious: must never change\n"
@@ -208,6 +208,7 @@ def test_control_socket_replaces_a_planted_link(tmp_path, victim):
 
 def test_clock_store_is_a_new_file_not_a_planted_link(tmp_path, victim):
     from control_helpers import FakeBoard
+
     from edgemon.control import Controls
 
     board = FakeBoard(tmp_path / "board")

@@ -14,8 +14,8 @@ import shutil
 import stat
 
 import pytest
-
 from control_helpers import FakeBoard
+
 from edgemon import cli
 from edgemon.platform.identity import boot_id, machine_id
 

@@ -122,7 +122,7 @@ class RecordingFault:
 
     @classmethod
     def from_exception(cls, exc: BaseException, *, after_s: float, folder: Path,
-                       rows_kept: dict[str, int]) -> "RecordingFault":
+                       rows_kept: dict[str, int]) -> RecordingFault:
         kind, reason = classify(exc)
         return cls(kind, reason, round(max(0.0, after_s), 1), describe(exc), str(Path(folder).absolute()),
                    dict(rows_kept))
