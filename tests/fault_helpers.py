@@ -153,23 +153,28 @@ class Edgemon:
             self._q.put(line.rstrip("\n"))
         self._q.put(None)
 
-    def wait_for(self, text: str, timeout: float = 120.0) -> str:
-        """The first line containing ``text`` (from the start); fails after ``timeout`` or at EOF."""
-        for line in self.lines:
-            if text in line:
-                return line
-        deadline = time.monotonic() + timeout
+    def _collect(self, until, deadline: float) -> str | None:
+        """Take lines as they come until ``until(line)``, the end of the output, or ``deadline``."""
         while time.monotonic() < deadline:
             try:
                 line = self._q.get(timeout=0.5)
             except queue.Empty:
                 continue
             if line is None:
-                break
+                self._q.put(None)       # the end stays the end for the next caller
+                return None
             self.lines.append(line)
-            if text in line:
+            if until(line):
                 return line
-        raise AssertionError(f"no line with {text!r} in:\n" + "\n".join(self.lines))
+        return None
+
+    def wait_for(self, text: str, timeout: float = 120.0) -> str:
+        """The first line containing ``text`` (from the start); fails after ``timeout`` or at EOF."""
+        found = next((line for line in self.lines if text in line), None)
+        found = found or self._collect(lambda line: text in line, time.monotonic() + timeout)
+        if found is None:
+            raise AssertionError(f"no line with {text!r} in:\n" + "\n".join(self.lines))
+        return found
 
     def finish(self, timeout: float = 120.0) -> int:
         try:
@@ -177,14 +182,7 @@ class Edgemon:
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError("edgemon did not end:\n" + "\n".join(self.lines)) from None
-        while True:
-            try:
-                line = self._q.get(timeout=10)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
+        self._collect(lambda line: False, time.monotonic() + 10)
         return code
 
     @property
