@@ -46,7 +46,7 @@ def _one_line_error(capsys, argv, expect: str) -> None:
     (["analyze", "--window", "1e400s"], "malformed --window"),
     (["replay", "--speed", "nan"], "--speed must be between 1 and 1000"),
     (["stop", "--timeout", "", "x"], "empty --timeout"),
-    (["matrix", "--batch", "1000000"], "--batch must be between 1 and 65536"),
+    (["matrix", "--batch", "1000000"], "--batch must be at most 65536"),
 ])
 def test_option_values_are_range_checked(capsys, argv, expect):
     _one_line_error(capsys, argv, expect)

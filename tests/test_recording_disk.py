@@ -234,3 +234,32 @@ def test_the_flag_reaches_an_attached_dashboard_and_the_end(tmp_path):
         feed.close()
         server.close()
         lock.release()
+
+
+def test_a_write_that_never_returns_stops_the_recording_while_the_session_runs(tmp_path, monkeypatch):
+    """The stall watch runs on the sampler's thread (on_sample): the writer thread may never come back."""
+    from edgemon.recording import writer as writer_mod
+
+    blocked = threading.Event()
+    real_write = writer_mod._Tail.write
+
+    def hang(self, batch):
+        blocked.set()
+        threading.Event().wait()      # a disk that never answers
+        return real_write(self, batch)
+
+    errors: list[str] = []
+    rec = Recorder(tmp_path / "rec", {}, flush_s=0.02, roll_s=3600, fsync=False, stall_s=0.5,
+                   close_stall_s=0.5, on_error=errors.append).open()
+    monkeypatch.setattr(writer_mod._Tail, "write", hang)
+    rec.on_latency(LatencyBatch.from_lists([T0], [1], [1]))
+    assert blocked.wait(20)
+    for i in range(2000):               # samples keep coming while the writer hangs
+        rec.on_sample(Sample(T0 + i, {"x": 1.0}))
+        if errors:
+            break
+        threading.Event().wait(0.01)
+    assert errors and "disk stalled after" in errors[0] and rec.fault.kind == faults.STALLED
+    assert rec.is_open, "noticed while the session runs, not at its end"
+    rec.close()                          # returns at once: nothing will finish on that disk
+    assert not rec.is_open

@@ -64,12 +64,16 @@ def run(args: argparse.Namespace) -> int:
     from edgemon.units import MAX_BATCH, parse_duration
     from edgemon.workload.matrix import format_table, run_matrix, to_csv, to_json, write_files
 
-    if not 1 <= args.iterations <= 1_000_000_000:
-        raise UserError(f"--iterations must be between 1 and 1000000000, got {args.iterations}")
-    if not 0 <= args.warmup <= 1_000_000_000:
-        raise UserError(f"--warmup must be between 0 and 1000000000, got {args.warmup}")
-    if not 1 <= args.batch <= MAX_BATCH:
-        raise UserError(f"--batch must be between 1 and {MAX_BATCH}, got {args.batch}")
+    if args.iterations < 1:
+        raise UserError(f"--iterations must be at least 1, got {args.iterations}")
+    if args.warmup < 0:
+        raise UserError(f"--warmup cannot be negative, got {args.warmup}")
+    if args.batch < 1:
+        raise UserError(f"--batch must be at least 1, got {args.batch}")
+    for name, value, most in (("--iterations", args.iterations, 1_000_000_000),
+                              ("--warmup", args.warmup, 1_000_000_000), ("--batch", args.batch, MAX_BATCH)):
+        if value > most:
+            raise UserError(f"{name} must be at most {most}, got {value}")
     timeout_s = parse_duration(args.timeout, what="--timeout")
     quiet = args.json or args.csv
 

@@ -177,8 +177,10 @@ class Recorder:
     it are dropped and counted in ``dropped_rows``.
     ``min_free_bytes``: the recording stops cleanly when less than this (plus room for its final
     roll) is free on its file system; ``open()`` refuses to start below it.
-    ``stall_s``: a disk on which no write finishes for this long is a fault ("disk stalled");
-    ``close()`` waits for a disk that makes progress at most ``close_max_s``.
+    ``stall_s``: a disk on which no write finishes for this long while the session runs is a
+    fault ("disk stalled"; long, since an SD card's fsync may take seconds); ``close()`` waits at
+    most ``close_stall_s`` for a disk that makes no progress, and at most ``close_max_s`` for
+    one that does.
     """
 
     def __init__(
@@ -194,8 +196,9 @@ class Recorder:
         on_disk: Callable[[str, dict[str, Any]], None] | None = None,
         max_buffered_rows: int = 2_000_000,
         min_free_bytes: int = 0,
-        stall_s: float = 5.0,
-        close_max_s: float = 20.0,
+        stall_s: float = 30.0,
+        close_stall_s: float = 10.0,
+        close_max_s: float = 30.0,
         open_timeout_s: float = 10.0,
     ):
         if flush_s <= 0 or roll_s <= 0:
@@ -210,6 +213,7 @@ class Recorder:
         self.on_disk = on_disk
         self.max_buffered_rows = int(max_buffered_rows)
         self.stall_s = float(stall_s)
+        self.close_stall_s = float(close_stall_s)
         self.close_max_s = float(close_max_s)
         self.open_timeout_s = float(open_timeout_s)
         self.error: str | None = None
@@ -244,7 +248,6 @@ class Recorder:
         # Stall watch: when the current disk operation began and when the disk last made progress.
         self._busy_since: float | None = None
         self._progress_at = time.monotonic()
-        self._final_meta_written = threading.Event()
 
     # ----------------------------------------------------------------- life cycle
 
@@ -361,14 +364,14 @@ class Recorder:
                 "with --record, or lower --min-free")
 
     def close(self, end: dict[str, Any] | None = None) -> None:
-        """Final flush, mark session.json ended (or ``recording_failed``), roll every tail to
-        Parquet, release the lock.
+        """Final flush, roll every tail to Parquet, mark session.json ended (or
+        ``recording_failed``), release the lock.
 
         ``end``: details kept under ``session.json["end"]`` (reason, worker exit, ...);
         ``end["state"]`` overrides the final state ("ended"; e.g. "crashed"). Never raises
         for disk trouble; idempotent. Bounded: a disk on which nothing finishes for
-        ``stall_s`` is a fault ("disk stalled") and close returns; a slow one that makes
-        progress gets at most ``close_max_s``, then its tails are left for ``recover``.
+        ``close_stall_s`` is a fault ("disk stalled") and close returns; a slow one that makes
+        progress (every row group counts) gets at most ``close_max_s``.
         """
         if self._state != "open":
             return
@@ -390,13 +393,11 @@ class Recorder:
             now = time.monotonic()
             if not closer.is_alive():
                 break
-            if self._final_meta_written.is_set():
-                if now - started > self.close_max_s:
-                    break           # still rolling: the tails stay, recover converts them
-                continue
-            if now - max(self._progress_at, started) > self.stall_s:
+            if now - max(self._progress_at, started) > self.close_stall_s:
                 self._fail(DiskStalled(now - max(self._progress_at, started), self.folder))
                 break
+            if now - started > self.close_max_s:
+                break   # a disk that crawls: what is not rolled stays a tail, recover converts it
         self._state = "closed"
 
     def _finish(self, end: dict[str, Any] | None) -> None:
@@ -412,20 +413,17 @@ class Recorder:
                     self._write_buffers()
                 except Exception as e:  # noqa: BLE001 - never raise into the session
                     self._fail(e)
-            if self.fault is not None:
-                self._clear_buffers()
-            meta_written = self._write_final_meta(state, end)
-            self._final_meta_written.set()
             if self.fault is None:
-                try:
+                try:   # Parquet first: a session.json that says "ended" means every segment is Parquet
                     for kind in STREAMS:
                         self._roll(kind)
                 except Exception as e:  # noqa: BLE001
                     self._fail(e)
-                    meta_written = self._write_final_meta(state, end)
             if self.fault is not None:
+                self._clear_buffers()
                 for tail in self._tails.values():
                     tail.abandon()
+            meta_written = self._write_final_meta(state, end)
             self._reserve.release()
         # Keep the lock file if session.json could not be finished: recover will look at it.
         self._lock.release(remove=meta_written)
