@@ -347,7 +347,7 @@ class Recorder:
         if stat.S_ISDIR(st.st_mode) and st.st_uid != os.geteuid():
             raise UserError(f"{f} belongs to {_user_name(st.st_uid)}, not to you; another user could plant "
                             "links in it: pass a folder of your own with --record")
-        if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_IWOTH:   # sticky or not: others can add names
             raise UserError(f"{f} is writable by every user; pass a folder only you can write to with --record "
                             f"(or `chmod o-w {f}`)")
 
