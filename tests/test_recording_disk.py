@@ -154,8 +154,11 @@ def test_outlook_before_the_start_says_free_space_rate_and_the_stop(tmp_path):
                                             sessions_root=tmp_path / "recordings")
 
 
-def test_low_space_is_a_flag_in_the_header_and_the_status_line():
+def test_low_space_is_a_flag_in_the_header_and_the_status_line(tmp_path):
     watch = RecordingWatch()
+    watch.recording_started(tmp_path)     # from the start: the free space, until the rate is known
+    note, level = watch.flag()
+    assert level == "info" and note.endswith("free (rate after 10 s)")
     ev = watch.disk_event("rate", {"free_bytes": 41 << 30, "rate_bytes_per_h": 320 << 20, "left_s": 130 * 3600})
     assert ev.kind == EventKind.DISK_SPACE and "320.0 MiB/h" in ev.details["message"]
     note, level = watch.flag()

@@ -126,6 +126,7 @@ class LiveSession(Feed):
             self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error,
                                      on_disk=self._recording_disk, min_free_bytes=cfg.min_free_bytes)
             self.recorder.open()
+            self.recording.recording_started(self.recorder.folder)
             self._sinks.insert(0, self.recorder)
             self.meta["record_path"] = str(folder)
         if self.exporter is None:

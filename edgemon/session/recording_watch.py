@@ -37,6 +37,12 @@ class RecordingWatch:
         with self._lock:
             return self.note, self.level
 
+    def recording_started(self, folder: Path) -> None:
+        """The header's first word on the disk, until the rate is measured: the free space."""
+        free = faults.free_bytes(folder)
+        if free is not None:
+            self._set(f"{faults.human_bytes(free)} free (rate after {faults.RATE_AFTER_S:.0f} s)", INFO)
+
     def fault_event(self, recorder, message: str) -> Event:
         fault = getattr(recorder, "fault", None)
         details = {"message": message}
