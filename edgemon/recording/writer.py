@@ -76,8 +76,8 @@ class _Tail:
         self.fsync = fsync
         self.index = 0
         self.path: Path | None = None
-        self._file = None
-        self._writer = None
+        self._file: Any = None       # the open tail file (binary, unbuffered)
+        self._writer: Any = None     # its pyarrow IPC stream writer
         self.opened_at = 0.0  # time.monotonic() of the segment's first batch
         self.schema = None
 
@@ -129,6 +129,7 @@ class _Tail:
         if self._writer is None:
             return None
         tail = self.path
+        assert tail is not None   # set when the writer was opened
         try:
             self._writer.close()  # writes the end-of-stream marker
             if self.fsync:
@@ -417,7 +418,7 @@ class Recorder:
                 try:   # Parquet first: a session.json that says "ended" means every segment is Parquet
                     for kind in STREAMS:
                         self._roll(kind)
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:  # noqa: BLE001 - a failed roll becomes the recording's fault, never a crash
                     self._fail(e)
             if self.fault is not None:
                 self._clear_buffers()
@@ -449,7 +450,7 @@ class Recorder:
                     self._reserve.release()      # room for this last word
                 self._write_meta()
             return True
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - a failed session.json becomes the recording's fault, never a crash
             self._fail(e)
             return False
 
@@ -539,7 +540,7 @@ class Recorder:
                 try:
                     self._write_buffers()
                     self._write_meta_if_changed()
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash
                     self._fail(e)
                 finally:
                     self._busy_since = None
@@ -756,7 +757,7 @@ class Recorder:
         if self.on_error is not None:
             try:
                 self.on_error(self.error)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a broken error callback must not hide the error
                 pass
 
 
