@@ -76,7 +76,10 @@ def _set_column(d: Path, stream: str, column: str, make) -> None:
 def fixed_mutations():
     """(name, function(folder)) pairs that every run tries."""
     m = []
-    add = lambda name: lambda f: m.append((name, f))
+
+    def add(name):
+        return lambda f: m.append((name, f))
+
     add("session.json random bytes")(lambda d: (d / "session.json").write_bytes(bytes(range(256)) * 3))
     add("session.json empty")(lambda d: (d / "session.json").write_bytes(b""))
     for top in ([], None, "text", 1, {}):
@@ -191,13 +194,12 @@ def random_mutation(rng: random.Random):
         typ = t.schema.field(col).type
         if pa.types.is_integer(typ):
             lim = 2 ** (typ.bit_width - 1)
-            make = lambda n, _t: pa.array([r.choice([lim - 1, -lim, 0, -1]) for _ in range(n)], typ)
+            choices = [lim - 1, -lim, 0, -1]
         elif pa.types.is_floating(typ):
-            make = lambda n, _t: pa.array([r.choice([float("nan"), float("inf"), 1e308, -1e308, 0.0])
-                                           for _ in range(n)], typ)
+            choices = [float("nan"), float("inf"), 1e308, -1e308, 0.0]
         else:
-            make = lambda n, _t: pa.array([None] * n, typ)
-        _set_column(d, stream, col, make)
+            choices = [None]
+        _set_column(d, stream, col, lambda n, _t: pa.array([r.choice(choices) for _ in range(n)], typ))
     return "absurd column values", absurd
 
 

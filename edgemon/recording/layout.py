@@ -134,7 +134,7 @@ def load_session_json(folder: Path) -> dict[str, Any]:
         raise not_a_recording(folder) from None
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
-    except ValueError as e:  # not UTF-8
+    except UnicodeDecodeError as e:
         raise UserError(f"{path} is corrupt (not UTF-8 text: {e.reason} at byte {e.start}); the data in "
                         "telemetry/, latency/, events/ is still plain Parquet/Arrow, read it with pyarrow or duckdb"
                         ) from None

@@ -126,7 +126,8 @@ def checked_meta(meta: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             for sub, v in value.items():
                 sub_check = nested.get(sub)
                 if sub_check is not None and not sub_check(v):
-                    problems.append(f"session.json: '{key}.{sub}' is {_show(v)}, not what edgemon writes there; ignored")
+                    problems.append(f"session.json: '{key}.{sub}' is {_show(v)}, not what edgemon writes there; "
+                                    "ignored")
                     continue
                 kept[sub] = v
             value = kept

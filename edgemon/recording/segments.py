@@ -193,7 +193,7 @@ def tail_to_parquet(tail: Path, *, fsync: bool = True, progress=None) -> TailCon
         if writer is not None:
             writer.close()
             writer = None
-            if fsync:
+            if fsync and tmp_fd is not None:
                 os.fsync(tmp_fd)
             os.replace(tmp, dest)
     except BaseException:

@@ -126,11 +126,12 @@ class LiveSession(Feed):
             folder = cfg.record_dir or default_session_dir(cfg.recordings_root, self.meta["host"], label)
             # The exporter first: a busy port then leaves no empty recording behind.
             self._start_exporter(session_name=Path(folder).name)
-            self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error,
-                                     on_disk=self._recording_disk, min_free_bytes=cfg.min_free_bytes)
-            self.recorder.open()
-            self.recording.recording_started(self.recorder.folder)
-            self._sinks.insert(0, self.recorder)
+            recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error,
+                                on_disk=self._recording_disk, min_free_bytes=cfg.min_free_bytes)
+            self.recorder = recorder
+            recorder.open()
+            self.recording.recording_started(recorder.folder)
+            self._sinks.insert(0, recorder)
             self.meta["record_path"] = str(folder)
         if self.exporter is None:
             self._start_exporter(session_name=None)
