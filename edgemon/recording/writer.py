@@ -387,7 +387,6 @@ class Recorder:
             return
         closer = threading.Thread(target=self._finish, args=(end,), name="edgemon-recorder-close", daemon=True)
         started = time.monotonic()
-        self._progress_at = started
         closer.start()
         while closer.is_alive():
             closer.join(0.05)
