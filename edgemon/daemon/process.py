@@ -362,7 +362,7 @@ def serve(session, server, log, *, headless: bool = False, status_every_s: float
         lines = summary_lines(session.recorder, session.meta.get("record_path"), status.elapsed_s)
         if model is not None:
             model.observe(status)
-            log(summary_table(model, status) + "".join("\n" + line for line in lines), stamp=False)
+            log(summary_table(model, status, session.meta) + "".join("\n" + line for line in lines), stamp=False)
         elif session.recording_failed:
             for line in lines:
                 log(line)
