@@ -9,7 +9,7 @@ import pytest
 from analysis_helpers import back_to_back, build_session
 
 from edgemon import cli
-from edgemon.analysis.windows import MAX_GIVEN_WINDOWS
+from edgemon.analysis.scan import MAX_WINDOWS_HARD
 from tests.conftest import REPO
 
 
@@ -75,15 +75,16 @@ def test_profile_values_are_range_checked(tmp_path, capsys, body, expect):
     _one_line_error(capsys, ["run", "--headless", "--profile", str(profile), "--no-record"], expect)
 
 
-def test_a_window_far_too_short_is_named_not_a_memory_error(tmp_path, capsys):
+def test_a_window_far_too_short_is_widened_and_named_not_a_memory_error(tmp_path, capsys):
     import json
 
     folder = build_session(tmp_path / "s", latency=back_to_back(0, 100, 5.0))   # 100 s measured
     code = cli.main(["analyze", str(folder), "--window", "0.5ms", "--json"])      # 200,000 windows
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert any("pass a longer --window" in p and f"(at most {MAX_GIVEN_WINDOWS:,})" in p
+    assert any("--window 0.0005s gives" in p and f"at most {MAX_WINDOWS_HARD:,} are kept" in p
                for p in result["problems"]), result["problems"]
+    assert 0 < len(result["windows"]["windows"]) <= MAX_WINDOWS_HARD
     assert result["latency_ms"]["count"] > 0
 
 

@@ -39,6 +39,12 @@ TAIL_SUFFIX = ".arrows"
 SEGMENT_SUFFIX = ".parquet"
 TMP_SUFFIX = ".tmp"
 
+# Values no recording of ours can hold (a corrupt or forged file): readers leave such rows out
+# and name them in their problems.
+MAX_T_NS = 100 * 365 * 86400 * 10**9     # CLOCK_MONOTONIC counts from boot
+MAX_LATENCY_NS = 86400 * 10**9           # one iteration longer than a day
+MAX_ITEMS = 1 << 24
+
 _PART = re.compile(r"^part-(\d+)$")
 
 

@@ -23,6 +23,9 @@ import pyarrow.parquet as pq
 
 from edgemon.errors import UserError
 from edgemon.recording.layout import (
+    MAX_ITEMS,
+    MAX_LATENCY_NS,
+    MAX_T_NS,
     SEGMENT_SUFFIX,
     STREAMS,
     TAIL_SUFFIX,
@@ -47,6 +50,7 @@ class Recording:
         self.recovered = recovered          # RecoverReport when open_recording recovered it first
         self._problems: list[str] = list(problems or [])
         self._cache: dict[str, pa.Table] = {}
+        self._chunks = None
 
     # ----------------------------------------------------------------- tables
 
@@ -55,8 +59,22 @@ class Recording:
         return self._table("telemetry")
 
     def latency(self) -> pa.Table:
-        """``t_end_ns`` int64, ``duration_ns`` int64, ``items`` int32, ``warmup`` bool, sorted by ``t_end_ns``."""
+        """``t_end_ns`` int64, ``duration_ns`` int64, ``items`` int32, ``warmup`` bool, sorted by ``t_end_ns``.
+
+        The whole table in memory: small recordings and tests only. Analysis and replay read
+        :meth:`latency_chunks`, whose memory does not grow with the number of rows."""
         return self._table("latency")
+
+    def latency_chunks(self):
+        """The latency rows as an index of pieces read on demand (:mod:`edgemon.recording.chunks`);
+        re-indexed on every call while the recording is live."""
+        from edgemon.recording.chunks import index_latency
+
+        cached = self._chunks
+        if cached is not None and not self.is_live:
+            return cached
+        self._chunks = index_latency(self.path, live=self.is_live)
+        return self._chunks
 
     def events(self) -> pa.Table:
         """``t_ns`` int64, ``kind`` string, ``details`` string (JSON), sorted by ``t_ns``."""
@@ -64,18 +82,24 @@ class Recording:
 
     @property
     def problems(self) -> list[str]:
-        """Files that could not be used, one line each (reading all three tables fills it)."""
-        for kind in STREAMS:
+        """Files that could not be used, one line each (telemetry and events are read, the
+        latency files only indexed)."""
+        for kind in ("telemetry", "events"):
             self._table(kind)
-        return list(self._problems)
+        return list(self._problems) + [p for p in self.latency_chunks().problems if p not in self._problems]
 
     @property
     def state(self) -> str:
         return str(self.meta.get("state", "unknown"))
 
+    def forget(self, kind: str) -> None:
+        """Drop the cached table of one stream (a caller that converted it keeps its own copy)."""
+        self._cache.pop(kind, None)
+
     def refresh(self) -> None:
         """Forget cached tables (a live recording is re-read on every call anyway)."""
         self._cache.clear()
+        self._chunks = None
 
     # ----------------------------------------------------------------- time
 
@@ -110,6 +134,9 @@ class Recording:
         return _dt.datetime.fromtimestamp((unix + (t_ns - mono)) / 1e9, tz=_dt.timezone.utc)
 
     def _first_last(self, kind: str) -> tuple[int | None, int | None]:
+        if kind == "latency":
+            chunks = self.latency_chunks()
+            return chunks.t_min, chunks.t_max
         t = self._table(kind).column(TIME_COLUMN[kind])
         if len(t) == 0:
             return None, None
@@ -123,6 +150,10 @@ class Recording:
         problems: list[str] = []
         parts = self._read_stream(kind, problems)
         table = _combine(kind, parts)
+        del parts
+        from edgemon.recording.segments import release_memory
+
+        release_memory()                 # the decoders' buffers go back: a long session has many files
         if self.is_live:
             # A growing recording: report problems of the latest read only.
             self._problems = [p for p in self._problems if not p.startswith(f"{kind}/")] + problems
@@ -183,8 +214,8 @@ def _read_segment(kind: str, path: Path, problems: list[str]) -> pa.Table | None
     try:
         # ParquetFile.read, not pq.read_table: the latter builds a dataset per file (and imports
         # pyarrow.dataset), twice the time for the many small segments of a long session.
-        with regular_file_path(path) as own, pq.ParquetFile(own) as f:
-            table = f.read()
+        with regular_file_path(path) as own, pq.ParquetFile(own, pre_buffer=False) as f:
+            table = f.read(use_threads=False)
     except FileNotFoundError:
         return None
     except Exception as e:  # noqa: BLE001 - corrupt/foreign file: say so, go on
@@ -219,12 +250,9 @@ def _conform(kind: str, table: pa.Table, name: str, problems: list[str]) -> pa.T
     return _plausible_rows(kind, table, name, problems)
 
 
-# Values no recording of ours can hold (a corrupt or forged file): rows are left out, telemetry
-# values become null, and the problem is named. Physical plausibility of readings is the
-# telemetry sources' job; this only keeps absurd numbers from the analysis.
-_MAX_T_NS = 100 * 365 * 86400 * 10**9     # CLOCK_MONOTONIC counts from boot
-_MAX_LATENCY_NS = 86400 * 10**9           # one iteration longer than a day
-_MAX_ITEMS = 1 << 24
+# Values no recording of ours can hold (a corrupt or forged file; bounds in layout): rows are
+# left out, telemetry values become null, and the problem is named. Physical plausibility of
+# readings is the telemetry sources' job; this only keeps absurd numbers from the analysis.
 _MAX_ABS_VALUE = 1e15
 
 
@@ -233,9 +261,9 @@ def _plausible_rows(kind: str, table: pa.Table, name: str, problems: list[str]) 
 
     if table.num_rows == 0:
         return table
-    bounds = {TIME_COLUMN[kind]: (0, _MAX_T_NS)}
+    bounds = {TIME_COLUMN[kind]: (0, MAX_T_NS)}
     if kind == "latency":
-        bounds.update(duration_ns=(0, _MAX_LATENCY_NS), items=(0, _MAX_ITEMS))
+        bounds.update(duration_ns=(0, MAX_LATENCY_NS), items=(0, MAX_ITEMS))
     keep = None
     for column, (lo, hi) in bounds.items():
         col = table.column(column)

@@ -118,7 +118,8 @@ def parquet_is_complete(path: Path) -> bool:
     import pyarrow.parquet as pq
 
     try:
-        pq.read_metadata(str(path))
+        with regular_file_path(path) as own:
+            pq.read_metadata(own)
         return True
     except Exception:  # noqa: BLE001 - any failure means "not a complete Parquet file"
         return False
