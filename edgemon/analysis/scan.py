@@ -105,7 +105,7 @@ def measured_bounds(chunks, filt: RowFilter) -> tuple[int | None, int | None]:
         for p in sorted(pieces, key=order):
             if best is not None and not better(bound(p), best):
                 break
-            ch = chunks._try_read(p)
+            ch = chunks.try_read(p)
             if ch is None:
                 continue
             m = filt.measured(ch)

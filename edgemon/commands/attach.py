@@ -84,6 +84,10 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
             print(text)
         except OSError:             # the terminal is gone (SSH drop): nobody to tell
             pass
+    if owner and status.recording_level == "fail":
+        from edgemon.recording.faults import EXIT_RECORDING_FAILED
+
+        return EXIT_RECORDING_FAILED
     return 1 if status.state == "crashed" else code
 
 
@@ -98,4 +102,6 @@ def ended_summary(model, feed, status, folder) -> str:
         pass
     model.observe(status)
     where = f"recording: {folder} ({status.state}{': ' + status.message if status.message else ''})"
+    if status.recording_level == "fail":
+        where = f"recording: {status.recording} -- what was recorded before is kept in {folder}"
     return f"{summary_table(model, status, getattr(feed, 'meta', None))}\n{where}"

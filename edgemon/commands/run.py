@@ -93,6 +93,9 @@ def add_session_options(p: argparse.ArgumentParser, *, worker: bool) -> None:
     r.add_argument("--no-record", action="store_true",
                    help="do not record; the session then runs inside this terminal and ends with it "
                    "(--detach needs a recording)")
+    r.add_argument("--min-free", default=None, metavar="SIZE",
+                   help="stop recording cleanly when less than SIZE is free on its disk, e.g. 500M, 2G, 0 "
+                   "(default: 64M); a warning comes when less than 10 minutes of recording are left")
     m = p.add_argument_group("monitoring")
     m.add_argument("--sample-hz", type=float, default=None, help="telemetry rate in Hz (default: 10)")
     m.add_argument("--sysfs-root", default="/", metavar="DIR",
@@ -102,8 +105,8 @@ def add_session_options(p: argparse.ArgumentParser, *, worker: bool) -> None:
                    "orin-nx, thor; EDGEMON_EMULATE_OPTS=\"tau=10,trip=50\" tunes it (README)")
     if worker:
         m.add_argument("--hang-timeout", default=None, metavar="DURATION",
-                       help="a worker that sends nothing this long (not paused) is recorded as hung; "
-                       "0 turns the watchdog off (default: 30s; off for a command)")
+                       help="a worker that sends nothing this long (not paused) is recorded as hung; at "
+                       "least 1s, 0 turns the watchdog off (default: 30s; off for a command)")
         m.add_argument("--restart-on-hang", action="store_true", default=None,
                        help="kill a hung worker and start a new one; the session goes on")
     m.add_argument("--prometheus", default=None, metavar="[HOST:]PORT",
@@ -134,7 +137,9 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
 
 # `edgemon run`'s defaults; the parser's are None so that given options can be told apart.
 _RUN_DEFAULTS = {"runner": "numpy", "model": "mnist_1d", "batch": 1, "warmup": "0", "sample_hz": 10.0,
-                 "hang_timeout": "30s", "restart_on_hang": False, "opt": [], "stop_grace": "30s"}
+                 "hang_timeout": "30s", "restart_on_hang": False, "opt": [], "stop_grace": "30s",
+                 "min_free": "64M"}
+MIN_STATUS_EVERY_S = 0.5
 _RUN_OPTIONAL = ("threads", "duration", "python", "emulate", "repetitions", "latency_regex")
 
 
@@ -162,7 +167,8 @@ def _workload_kind(args: argparse.Namespace) -> None:
 
 def run_config_from_args(args: argparse.Namespace):
     from edgemon.session.config import RunConfig
-    from edgemon.units import parse_duration, parse_warmup
+    from edgemon.units import (MAX_BATCH, MAX_REPETITIONS, MAX_THREADS, MIN_HANG_TIMEOUT_S, parse_duration,
+                               parse_size, parse_warmup)
     from edgemon.workload.spec import WorkloadSpec
 
     _workload_kind(args)
@@ -179,13 +185,13 @@ def run_config_from_args(args: argparse.Namespace):
     for key, value in _RUN_DEFAULTS.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
-    if getattr(args, "repetitions", None) is not None and args.repetitions < 1:
-        raise UserError(f"--repetitions must be at least 1, got {args.repetitions}")
+    if getattr(args, "repetitions", None) is not None and not 1 <= args.repetitions <= MAX_REPETITIONS:
+        raise UserError(f"--repetitions must be between 1 and {MAX_REPETITIONS}, got {args.repetitions}")
     warm_iters, warm_s = parse_warmup(args.warmup)
-    if args.batch < 1:
-        raise UserError(f"--batch must be at least 1, got {args.batch}")
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    if not 1 <= args.batch <= MAX_BATCH:
+        raise UserError(f"--batch must be between 1 and {MAX_BATCH}, got {args.batch}")
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise UserError(f"--threads must be between 1 and {MAX_THREADS}, got {args.threads}")
     if not 0.1 <= args.sample_hz <= 100:
         raise UserError(f"--sample-hz must be between 0.1 and 100, got {args.sample_hz:g}")
     root = Path(args.sysfs_root)
@@ -215,18 +221,21 @@ def run_config_from_args(args: argparse.Namespace):
         require_prometheus_client()
     config = RunConfig(
         workload=spec,
-        duration_s=parse_duration(args.duration) if args.duration else None,
+        # `is not None`: an empty --duration (an unset shell variable) is an error, not "forever"
+        duration_s=parse_duration(args.duration, what="--duration") if args.duration is not None else None,
         record_dir=Path(args.record) if args.record else None,
         record=not args.no_record,
         sample_hz=args.sample_hz,
         sysfs_root=root,
         headless=args.headless,
         ascii=args.ascii,
-        status_every_s=parse_duration(args.status_every, what="--status-every"),
+        status_every_s=parse_duration(args.status_every, what="--status-every", minimum_s=MIN_STATUS_EVERY_S),
         emulate=args.emulate,
-        hang_timeout_s=None if hang in ("0", "0s", "off", "none") else parse_duration(hang, what="--hang-timeout"),
+        hang_timeout_s=None if hang in ("0", "0s", "off", "none") else parse_duration(
+            hang, what="--hang-timeout", minimum_s=MIN_HANG_TIMEOUT_S),
         restart_on_hang=bool(args.restart_on_hang),
         prometheus=args.prometheus,
+        min_free_bytes=parse_size(args.min_free, what="--min-free"),
         stop_grace_s=parse_duration(args.stop_grace, what="--stop-grace"),
     )
     if profile is not None:
@@ -278,6 +287,13 @@ def run(args: argparse.Namespace) -> int:
     detach = args.detach
     if detach and not config.record:
         raise UserError("a detached session must record (that is how you find it again); drop --no-record")
+    if config.record:   # before anything starts: where it records and how much room there is
+        from edgemon.session.recording_watch import disk_outlook
+
+        folder = config.record_dir or config.recordings_root
+        root = config.recordings_root if config.record_dir is None else Path(config.record_dir).absolute().parent
+        print(disk_outlook(folder, config.min_free_bytes, runner=config.workload.runner,
+                           model=config.workload.model, sessions_root=root), flush=True)
     if (config.headless and not detach) or not config.record:
         # --headless: a plain process printing status lines (use --detach to outlive the terminal).
         # --no-record: nothing to come back to, so the session lives and dies with this process.
@@ -362,8 +378,11 @@ def _run_in_process(config) -> int:
         raise
     if config.headless:
         from edgemon.session.headless import run_headless
+        from edgemon.session.recording_watch import leave_if_disk_stalled
 
-        return run_headless(session, status_every_s=config.status_every_s)
+        code = run_headless(session, status_every_s=config.status_every_s)
+        leave_if_disk_stalled(session.recorder, code)
+        return code
     from edgemon.view.model import DashboardModel
 
     model = DashboardModel()

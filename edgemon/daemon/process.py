@@ -10,7 +10,7 @@ Child side (:func:`main`): runs a :class:`~edgemon.session.live.LiveSession` and
 stdout and stderr go to ``<folder>/session.log``. It drains the session at ~4 Hz (fixed
 delay), and when the session ends (worker finished, duration reached, ``edgemon stop``,
 SIGTERM) it closes the recording, restores the machine, tells attached clients and exits
-(0, or 1 when the workload crashed). With ``--headless`` it also writes the headless
+(0, 1 when the workload crashed, 3 when the recording stopped early). With ``--headless`` it also writes the headless
 status lines and the final summary to session.log.
 
 Which mode runs where (``edgemon run``):
@@ -203,15 +203,51 @@ def _terminate(proc: subprocess.Popen) -> None:
 # ------------------------------------------------------------------------------ child side
 
 class _Log:
-    def __init__(self, stream=None):
-        self.stream = stream
+    """Lines for session.log, written by a thread of their own: the log is in the session folder,
+    and a full or frozen disk there must never stop the session (lines beyond ``max_lines``
+    waiting are dropped). ``stream``: write there directly instead (tests)."""
 
-    def __call__(self, line: str) -> None:
-        stream = self.stream or sys.stdout
-        try:
-            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", file=stream, flush=True)
-        except (OSError, ValueError):
-            pass
+    def __init__(self, stream=None, *, max_lines: int = 1000):
+        import collections
+
+        self.stream = stream
+        self._lines: collections.deque[str] = collections.deque(maxlen=max_lines)
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, line: str, *, stamp: bool = True) -> None:
+        text = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}" if stamp else line
+        if self.stream is not None:
+            try:
+                print(text, file=self.stream, flush=True)
+            except (OSError, ValueError):
+                pass
+            return
+        self._idle.clear()
+        self._lines.append(text + "\n")
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="edgemon-log", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._lines:
+                try:
+                    os.write(1, self._lines.popleft().encode("utf-8", "replace"))
+                except (OSError, IndexError):
+                    pass
+            self._idle.set()
+
+    def flush(self, timeout_s: float = 2.0) -> bool:
+        """Wait until the lines are written, at most ``timeout_s``; False when the disk did not take them."""
+        if self.stream is not None or self._thread is None:
+            return True
+        return self._idle.wait(timeout_s)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,7 +302,9 @@ def run_session(config, handshake) -> int:
     folder = Path(session.meta["record_path"])
     log = _Log()
     try:
-        log_fd = os.open(str(folder / LOG_NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        from edgemon.recording.safe_io import create_exclusive
+
+        log_fd = create_exclusive(folder / LOG_NAME)   # a new file: never through a planted link
         server = SessionServer(session, folder, log=log).start()
     except OSError as exc:
         session.close()
@@ -291,7 +329,13 @@ def run_session(config, handshake) -> int:
     os.close(log_fd)
     log(f"session started (pid {os.getpid()}) recording into {folder}; "
         f"attach: edgemon attach {folder}  stop: edgemon stop {folder}")
-    return serve(session, server, log, headless=bool(config.headless), status_every_s=config.status_every_s)
+    code = serve(session, server, log, headless=bool(config.headless), status_every_s=config.status_every_s)
+    from edgemon.session.recording_watch import leave_if_disk_stalled
+
+    if not log.flush(2.0):      # session.log is on a disk that does not take it: do not wait at exit
+        os._exit(code)
+    leave_if_disk_stalled(session.recorder, code)
+    return code
 
 
 def serve(session, server, log, *, headless: bool = False, status_every_s: float = 5.0) -> int:
@@ -308,14 +352,23 @@ def serve(session, server, log, *, headless: bool = False, status_every_s: float
                 log(status_line(model, session.status()))
         server.tick()
     finally:
-        session.close()    # SESSION_END event, recording closed, machine restored
+        session.close()    # SESSION_END event, recording closed (bounded), machine restored
         server.tick()
         status = session.status()
+        from edgemon.session.recording_watch import summary_lines
+
+        lines = summary_lines(session.recorder, session.meta.get("record_path"), status.elapsed_s)
         if headless:
-            print(summary_table(model, status, session.meta), flush=True)
-        server.close(status.state, status.message)
+            print(summary_table(model, status, session.meta) + "".join("\n" + line for line in lines), flush=True)
+        elif session.recording_failed:
+            for line in lines:
+                log(line)
+        server.close(status.state, status.message, recording=status.recording,
+                     recording_level=status.recording_level)
         log(f"session {status.state}: {status.message}; recording in {session.meta.get('record_path')}")
-    return 1 if status.state == "crashed" else 0
+    from edgemon.session.headless import exit_code
+
+    return exit_code(session, status.state == "crashed")
 
 
 

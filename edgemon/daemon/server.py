@@ -228,6 +228,20 @@ class _DirPath:
             self._fd = None
 
 
+def _unlink_bounded(path: Path, *, timeout_s: float) -> None:
+    """Remove ``path``; on a frozen or hung file system give up after ``timeout_s`` (a stuck
+    helper thread is left behind, not the session)."""
+    def unlink() -> None:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+    helper = threading.Thread(target=unlink, name="edgemon-unlink", daemon=True)
+    helper.start()
+    helper.join(timeout_s)
+
+
 def socket_path(folder: Path) -> Path:
     return Path(folder) / SOCKET_NAME
 
@@ -378,17 +392,26 @@ class SessionServer:
         except FileNotFoundError:
             pass
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with _DirPath(self.folder) as path:
-            sock.bind(path)
-        os.chmod(self.path, 0o600)  # the uid check below is the real gate; this keeps others off the file
+        # Mode 0600 from the start, through the umask: chmod() after bind() would follow a link
+        # planted in its place. The uid check below is the real gate; this keeps others off the file.
+        old_umask = os.umask(0o177)
+        try:
+            with _DirPath(self.folder) as path:
+                sock.bind(path)
+        finally:
+            os.umask(old_umask)
         sock.listen(8)
         self._listener = sock
         self._accepting = True
         threading.Thread(target=self._accept_loop, name="edgemon-accept", daemon=True).start()
         return self
 
-    def close(self, state: str = "ended", message: str = "", *, flush_s: float = 3.0) -> None:
-        """Tell every client the session is over (after what is queued), then close and remove the socket."""
+    def close(self, state: str = "ended", message: str = "", *, flush_s: float = 3.0,
+              **extra: Any) -> None:
+        """Tell every client the session is over (after what is queued), then close and remove the socket.
+
+        ``extra`` goes into the "end" frame (e.g. the recording's flag: recording, recording_level).
+        Never waits long on the disk: removing the socket file of a frozen file system is given up."""
         self._accepting = False
         if self._listener is not None:
             try:
@@ -396,11 +419,9 @@ class SessionServer:
             except OSError:
                 pass
             self._listener.close()
-        try:   # gone before anyone hears "end": a client that saw the end finds no socket
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
-        end = encode_json({"t": "end", "state": state, "message": message})
+        # gone before anyone hears "end": a client that saw the end finds no socket
+        _unlink_bounded(self.path, timeout_s=2.0)
+        end = encode_json({"t": "end", "state": state, "message": message, **extra})
         with self._lock:
             clients = list(self.clients)
         for c in clients:

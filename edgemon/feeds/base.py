@@ -47,6 +47,9 @@ class FeedStatus:
     position_s: float = 0.0               # replay only: playhead from session start
     length_s: float = 0.0                 # replay only
     message: str = ""                     # one line for the header, e.g. "worker crashed: SIGKILL"
+    recording: str = ""                   # the recording's flag: "REC STOPPED: disk full after 6.2 s",
+                                          # "DISK 8 min left", or the measured rate and free space
+    recording_level: str = ""             # "", info, warn, fail (session/recording_watch.py)
 
 
 @dataclass(frozen=True)

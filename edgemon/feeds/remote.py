@@ -104,7 +104,9 @@ class RemoteFeed(Feed):
             end, gone, detached = self._end, self._gone, self._detached
         if end is not None:
             return FeedStatus(state=str(end.get("state") or "ended"), elapsed_s=st.elapsed_s, t_ns=st.t_ns,
-                              message=str(end.get("message") or ""))
+                              message=str(end.get("message") or ""),
+                              recording=str(end.get("recording") or st.recording),
+                              recording_level=str(end.get("recording_level") or st.recording_level))
         if gone is not None:
             return FeedStatus(state="crashed", elapsed_s=st.elapsed_s, t_ns=st.t_ns, message=gone)
         if detached:   # the last state we saw; the session itself goes on
@@ -116,7 +118,7 @@ class RemoteFeed(Feed):
             dt = (now - at) / 1e9
             remaining = None if st.remaining_s is None else max(0.0, st.remaining_s - dt)
             return FeedStatus(state=st.state, elapsed_s=st.elapsed_s + dt, remaining_s=remaining, t_ns=now,
-                              message=st.message)
+                              message=st.message, recording=st.recording, recording_level=st.recording_level)
         return st
 
     def command(self, cmd: cmds.AnyCommand, **kw: Any) -> str | None:

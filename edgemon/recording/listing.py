@@ -4,6 +4,8 @@ and what state each is in.
 States:
   running  session.json says running and a process holds session.lock (the writer's flock)
   ended    finished normally          crashed  the workload crashed (or recover marked it)
+  recording_failed  the recording stopped early (disk full, ...); a live session goes on
+           unrecorded and is shown as running, with the reason
   died     session.json says running but nobody holds session.lock: the session process
            was killed; ``edgemon recover DIR`` turns its tail into Parquet and marks it crashed
   gone     in the session index, but its folder is no longer there (moved or deleted);
@@ -67,31 +69,40 @@ def session_info(folder: Path) -> SessionInfo | None:
     """What ``folder`` is, or None when it is not a recording."""
     from edgemon.daemon.server import SOCKET_NAME
     from edgemon.recording.layout import SESSION_FILE, is_live, writer_pid
+    from edgemon.recording.meta_check import checked_meta
+    from edgemon.recording.safe_io import read_text
 
     try:
-        meta = json.loads((folder / SESSION_FILE).read_text(encoding="utf-8"))
+        meta = json.loads(read_text(folder / SESSION_FILE))
         if not isinstance(meta, dict):
             raise ValueError
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         meta = {"state": "unknown"}
     folder = Path(os.path.abspath(folder))
+    meta, _problems = checked_meta(meta)
     state = str(meta.get("state", "unknown"))
     live = is_live(folder)
     hint = ""
     if state == "running" and not live:
         state = "died"
         hint = f"edgemon recover {folder}"
+    elif state == "recording_failed":
+        failed = meta.get("recording_failed") or {}
+        hint = f"recording stopped: {failed.get('headline') or 'see session.json'}"
+        if live:
+            state = "running"
     clock = meta.get("clock") or {}
+    ended_ns = meta.get("ended_monotonic_ns")
     start_mono = clock.get("monotonic_ns")
     start_unix = clock.get("unix_ns")
     duration = None
     if isinstance(start_mono, int):
         if state == "running":
             duration = (time.monotonic_ns() - start_mono) / 1e9
-        elif isinstance(meta.get("ended_monotonic_ns"), int):
-            duration = (meta["ended_monotonic_ns"] - start_mono) / 1e9
+        elif isinstance(ended_ns, int) and ended_ns >= start_mono:
+            duration = (ended_ns - start_mono) / 1e9
     size = _size(folder)
     if duration is None and isinstance(start_mono, int):
         last = last_recorded_ns(folder)                    # died or recovered: up to its last data
@@ -130,7 +141,10 @@ def _failed_to_start(meta: dict[str, Any], state: str) -> bool:
 def _local(unix_ns: Any) -> str:
     if not isinstance(unix_ns, int):
         return ""
-    return _dt.datetime.fromtimestamp(unix_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return _dt.datetime.fromtimestamp(unix_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return ""
 
 
 def _size(folder: Path) -> int:
@@ -171,8 +185,11 @@ def last_recorded_ns(folder: Path) -> int | None:
 def _footer_max(path: Path, column: str) -> int | None:
     import pyarrow.parquet as pq
 
+    from edgemon.recording.safe_io import regular_file_path
+
     try:
-        meta = pq.read_metadata(str(path))
+        with regular_file_path(path) as own:
+            meta = pq.read_metadata(own)
         idx = meta.schema.to_arrow_schema().names.index(column)
     except Exception:  # noqa: BLE001 - a damaged or foreign file adds nothing
         return None
@@ -322,6 +339,8 @@ def format_table(infos: list[SessionInfo]) -> str:
     for i in infos:
         if i.state == "died":
             lines.append(f"{i.path} died: run `{i.hint}` to make its recording whole")
+        elif i.hint and i.state != "gone":
+            lines.append(f"{i.path}: {i.hint}")
     gone = [i for i in infos if i.state == "gone"]
     if gone:
         lines.append(f"{len(gone)} session{'s' if len(gone) != 1 else ''} in the index no longer exist "

@@ -22,13 +22,12 @@ from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
+from edgemon.plan.run_plan import RunPlan
+from edgemon.session.config import RunConfig
+from edgemon.session.recording_watch import RecordingWatch
 
 if TYPE_CHECKING:
     from edgemon.analysis.throttle_online import ThrottleClassifier
-from edgemon.plan.run_plan import RunPlan
-from edgemon.session.config import RunConfig
-
-if TYPE_CHECKING:
     from edgemon.workload.output import WorkerOutput
 
 # Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
@@ -81,6 +80,7 @@ class LiveSession(Feed):
         self._closed = False
         self.exit_event: Event | None = None
         self.recorder = None
+        self.recording = RecordingWatch()   # the recording's fault / disk flag, for header and summary
         self.exporter = None       # Prometheus (--prometheus)
         # Subscribers that see every sample, latency batch and event as it happens
         # (recorder, exporter); each has on_sample/on_latency/on_event and must be cheap.
@@ -159,9 +159,12 @@ class LiveSession(Feed):
             folder = Path(os.path.abspath(folder))     # every message names it; any shell can paste it
             # The exporter first: a busy port then leaves no empty recording behind.
             self._start_exporter(session_name=folder.name)
-            self.recorder = Recorder(folder, self.meta, on_error=self._recording_error)
-            self.recorder.open()
-            self._sinks.insert(0, self.recorder)
+            recorder = Recorder(folder, self.meta, on_error=self._recording_error,
+                                on_disk=self._recording_disk, min_free_bytes=cfg.min_free_bytes)
+            self.recorder = recorder
+            recorder.open()
+            self.recording.recording_started(recorder.folder)
+            self._sinks.insert(0, recorder)
             self.meta["record_path"] = str(folder)
             # The per-user index: `edgemon ls` and `latest` find it from any folder.
             from edgemon.recording.index import register
@@ -360,6 +363,8 @@ class LiveSession(Feed):
     def _initial_meta(self, platform_info) -> dict[str, Any]:
         from dataclasses import asdict, is_dataclass
 
+        from edgemon.platform.identity import identity
+
         cfg = self.config
         plat = asdict(platform_info) if is_dataclass(platform_info) else dict(vars(platform_info))
         meta: dict[str, Any] = {
@@ -386,6 +391,7 @@ class LiveSession(Feed):
             "sysfs_root": str(cfg.sysfs_root),
             "emulated": bool(cfg.emulate),
             "emulated_board": cfg.emulate,
+            "machine": identity(),        # `edgemon restore` undoes a session of this machine and boot only
             "profile": cfg.plan,          # the run plan of a profile / --repetitions (None without)
             "sources": [
                 {"name": s.name, "available": s.available, "reason": s.reason, "detail": s.detail}
@@ -522,12 +528,16 @@ class LiveSession(Feed):
                                   {"source": status.name, "reason": status.reason}))
 
     def _recording_error(self, message: str) -> None:
-        ev = Event(time.monotonic_ns(), EventKind.RECORDING_ERROR, {"message": message})
+        """The recorder stopped (any thread; never waits on the disk): an event, the header flag."""
+        ev = self.recording.fault_event(self.recorder, message)
         if self.exporter is not None:  # the recorder itself is what failed: not through _sinks
             self.exporter.on_event(ev)
         with self._lock:
             self._events.append(ev)
-            self._message = "recording stopped: " + message
+
+    def _recording_disk(self, kind: str, details: dict) -> None:
+        """The recorder's disk watch: the measured rate, or less than 10 minutes of recording left."""
+        self._publish_event(self.recording.disk_event(kind, details))
 
     def _stopping_message(self) -> None:
         worker = self.worker
@@ -571,8 +581,9 @@ class LiveSession(Feed):
         remaining = None
         if self._t_end_ns is not None:
             remaining = max(0.0, (self._t_end_ns - now) / 1e9)
+        note, level = self.recording.flag()
         return FeedStatus(state=state, elapsed_s=(now - self._t0_ns) / 1e9, remaining_s=remaining,
-                          t_ns=now, message=msg)
+                          t_ns=now, message=msg, recording=note, recording_level=level)
 
     @property
     def source_statuses(self) -> list:
@@ -586,6 +597,11 @@ class LiveSession(Feed):
     @property
     def ended(self) -> bool:
         return self._ended.is_set()
+
+    @property
+    def recording_failed(self) -> bool:
+        """The recording stopped before the session ended (README "Exit codes": 3)."""
+        return self.recorder is not None and self.recorder.fault is not None
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._ended.wait(timeout)
@@ -737,7 +753,7 @@ class LiveSession(Feed):
             end["restore"] = [getattr(r, "message", str(r)) for r in restore_results]
         self._publish_event(Event(time.monotonic_ns(), EventKind.SESSION_END, end))
         if self.recorder is not None:
-            self.recorder.close(end)
+            self.recorder.close(end)       # bounded: a stalled disk never holds the session (recording/writer.py)
         if self.exporter is not None:
             self.exporter.close()
         if self.board is not None:

@@ -45,6 +45,8 @@ def status_line(model: DashboardModel, status: FeedStatus) -> str:
     flag = throttle_flag(model)
     if flag is not None:
         parts.append(f"{flag.text} ({flag.detail})")
+    if status.recording_level in ("warn", "fail"):   # a recording in trouble is said on every line
+        parts.append(status.recording)
     if status.message:
         parts.append(status.message)
     elif model.last_event is not None:

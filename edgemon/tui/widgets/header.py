@@ -114,9 +114,21 @@ class Header(Panel):
             if with_what and what:
                 line.append(what + f" {g['sep']} ")
             path = view.meta.get("record_path")
-            if path:
+            note, level = status.recording, status.recording_level
+            if level == "fail":   # the recording stopped: say so first, where it cannot be missed
+                line.append(f"{g['cross']} {note}", style="bold white on red")
+                line.append(" ")
+                if path:
+                    line.append(str(path), style="dim")
+            elif path:
+                if level == "warn":    # low disk: before the path, so a narrow terminal keeps it
+                    line.append(note, style="bold black on yellow")
+                    line.append(" ")
                 line.append("rec ", style="bold red")
                 line.append(str(path), style="dim")
+                if note and level != "warn":
+                    line.append(f" {g['sep']} ")
+                    line.append(note, style="dim")
             else:
                 line.append("not recording", style="dim")
         truncate(line, width, view.ascii)
