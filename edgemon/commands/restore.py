@@ -27,7 +27,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        epilog="examples:\n"
                        "  edgemon restore                  # what the newest session found\n"
                        "  edgemon restore ~/bench/recordings/<session>\n"
-                       "  edgemon restore DIR --sysfs-root /mnt/board   # a session run with that --sysfs-root",
+                       "  edgemon restore DIR --sysfs-root /mnt/board   # the session ran with that root",
                        formatter_class=HelpFormatter)
     session_arg(p, optional=True)
     p.add_argument("--sysfs-root", default="/", metavar="DIR",
