@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from analysis_helpers import analyze_folder, back_to_back, build_session
@@ -289,3 +290,23 @@ def test_memory_controller_below_its_ceiling_counts_only_while_saturated(tmp_pat
     assert ep["start_s"] == pytest.approx(60.0, abs=1e-6) and ep["duration_s"] == pytest.approx(20.0, abs=1e-6)
     assert th["share_throttled"]["emc"] == pytest.approx(0.2)
     assert th["outside"]["count"] > th["inside"]["count"] > 0
+
+
+def test_shares_count_busy_time_inside_episodes_on_a_stop_and_go_workload(tmp_path):
+    """Busy one second, idle the next; the clock is low while busy from 10 to 90 s. The episode
+    merges across the idle seconds (80 s of wall time, more than the ~75 s of busy time in the
+    whole session), but only its busy part is throttled busy time: 80 % of it, not 107 %."""
+    def sample(t):
+        busy = int(t) % 2 == 0
+        low = busy and 10 <= t < 90
+        return _busy_sample(t, cpu=1036.0 if low else 1479.0, proc_worker_cpu_pct=100.0 if busy else 1.0)
+
+    t_end = np.concatenate([back_to_back(k, k + 1, 10.0)[0] for k in range(0, 100, 2)])
+    folder = build_session(tmp_path / "s", meta={"clock_ceilings": CEIL}, sample=sample,
+                           latency=(t_end, np.full(t_end.shape, 10.0)))
+    th = analyze_folder(folder)["throttling"]
+    (ep,) = th["episodes"]
+    assert ep["domain"] == "cpu" and ep["duration_s"] > 75       # one episode across the idle seconds
+    assert ep["duration_s"] > th["busy_s"]                       # more wall time than all the busy time
+    assert th["share_throttled"]["cpu"] == pytest.approx(0.8, abs=0.03)   # busy time is spread evenly
+    assert th["share_throttled_any"] == pytest.approx(0.8, abs=0.03)

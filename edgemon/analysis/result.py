@@ -86,10 +86,10 @@ class Throttling(Record):
     episodes: list[ThrottleEpisode] = many(ThrottleEpisode, "the episodes in time order")
     episode_count: int = value("number of episodes")
     throttled_s: dict[str, float] = mapping("seconds throttled per domain (cpu, gpu, emc)")
-    share_throttled: dict[str, float] = mapping("share of busy time throttled, per domain (0..1)")
+    share_throttled: dict[str, float] = mapping("share of busy time inside an episode, per domain (0..1)")
     share_by_clock: dict[str, float] = mapping("share of busy time throttled, per clock metric")
     throttled_any_s: float = value("seconds any clock was throttled")
-    share_throttled_any: float = value("throttled_any_s / busy_s")
+    share_throttled_any: float = value("busy time inside any episode / busy_s (0..1)")
     time_to_first_throttle_s: float | None = value("seconds from the origin to the first episode; null: none",
                                                    nullable=True)
     time_to_first_throttle_from: str = value("the origin: first iteration, or session start without latency")

@@ -527,6 +527,10 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None, *, activity: n
     domain_busy: dict[str, float] = {}
     intervals: list[tuple[int, int]] = []
     by_domain: dict[str, list[tuple[int, int]]] = {}
+    # Shares count busy time inside episodes: an episode spans the short idle gaps it merged
+    # across, which are not busy time (the share would pass 100 % on a stop-and-go workload).
+    in_any = np.zeros(t.shape[0], dtype=bool)
+    domain_busy_throttled: dict[str, float] = {}
     for dom in DOMAINS:
         dtracks = [tr for tr in tracks if tr.domain == dom]
         if not dtracks:
@@ -539,6 +543,11 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None, *, activity: n
         domain_busy[dom] = float(dur_s[counted].sum())
         found = _episodes_of(below, t, dur_s, opts)
         domain_time[dom] = sum(e - s for s, e, _, _ in found) / 1e9
+        inside = np.zeros(t.shape[0], dtype=bool)
+        for _, _, i, j in found:
+            inside[i:j] = True
+        in_any |= inside
+        domain_busy_throttled[dom] = float(dur_s[inside & counted].sum())
         by_domain[dom] = [(s, e) for s, e, _, _ in found]
         for k, (s, e, i, j) in enumerate(found):
             intervals.append((s, e))
@@ -549,14 +558,16 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None, *, activity: n
     out["episodes"] = episodes
     out["episode_count"] = len(episodes)
     out["throttled_s"] = domain_time
-    out["share_throttled"] = {d: (domain_time[d] / domain_busy[d] if domain_busy[d] > 0 else 0.0) for d in domain_time}
+    out["share_throttled"] = {d: (domain_busy_throttled[d] / domain_busy[d] if domain_busy[d] > 0 else 0.0)
+                              for d in domain_time}
     out["share_by_clock"] = {}
     for tr in tracks:
         denom = float(dur_s[tr.valid & busy].sum())
         out["share_by_clock"][tr.metric] = float(dur_s[tr.below].sum()) / denom if denom > 0 else 0.0
     union = union_of(intervals)
     out["throttled_any_s"] = sum(e - s for s, e in union) / 1e9
-    out["share_throttled_any"] = out["throttled_any_s"] / out["busy_s"] if out["busy_s"] > 0 else 0.0
+    busy_throttled_any = float(dur_s[in_any & busy].sum())
+    out["share_throttled_any"] = busy_throttled_any / out["busy_s"] if out["busy_s"] > 0 else 0.0
 
     # from the first iteration; a throttle that began before it (during the model build, or
     # left over from an earlier run) counts from the session start: never negative
