@@ -446,3 +446,40 @@ def test_worker_info_round_trips(tmp_path):
     workload.write_worker(tmp_path, info)
     assert workload.read_worker(tmp_path) == info
     assert workload.uses_gpu("cuda:0") and workload.uses_gpu("GPU") and not workload.uses_gpu("cpu")
+
+
+def test_the_worker_loads_the_board_on_a_host_with_more_cores_than_the_board(tmp_path):
+    """Board core j mirrors host core j: on a 16-core host whose only busy core is 9, a worker
+    using one core there still loads (and heats) the board, as it would on the board itself."""
+    import json as _json
+
+    from edgemon.emulate import workload as emulated_workload
+
+    proc = tmp_path / "proc"
+    host = FakeHost(proc, cores=16)
+    pid = 4242
+    (proc / str(pid) / "task" / str(pid)).mkdir(parents=True)
+    (proc / str(pid) / "task" / str(pid) / "children").write_text("")
+
+    def run(seconds: int, worker_ticks_per_s: int) -> list[dict]:
+        root = _tree("nano", tmp_path / f"root{worker_ticks_per_s}")
+        (root / tree.WORKER_FILE).parent.mkdir(parents=True, exist_ok=True)
+        (root / tree.WORKER_FILE).write_text(_json.dumps({"pid": pid}))
+        physics = Physics(get_board("nano"), root, {"gpu": 0, "tau": 2}, host_proc=proc)
+        states = []
+        for t in range(seconds + 1):
+            lines = [f"cpu{i} {100 * t if i == 9 else 0} 0 0 {0 if i == 9 else 100 * t} 0 0 0 0 0 0"
+                     for i in range(host.cores)]
+            (proc / "stat").write_text("cpu  0 0 0 0 0 0 0 0 0 0\n" + "\n".join(lines) + "\n")
+            utime = int(worker_ticks_per_s * t * emulated_workload._CLK_TCK / 100)
+            (proc / str(pid) / "stat").write_text(
+                f"{pid} (python) " + " ".join(["R"] + ["0"] * 10 + [str(utime), "0"] + ["0"] * 10) + "\n")
+            states.append(physics.tick(float(t)))
+        return states
+
+    busy = run(30, 100)     # the worker uses one core
+    idle = run(30, 0)       # no worker CPU: the board sees host cores 0-3, all idle
+    assert max(busy[-1]["cpu_util"].values()) == pytest.approx(1.0, abs=0.02)
+    assert sum(busy[-1]["cpu_util"].values()) == pytest.approx(1.0, abs=0.05)
+    assert max(idle[-1]["cpu_util"].values()) == pytest.approx(0.0, abs=0.01)
+    assert busy[-1]["temps_c"]["CPU-therm"] > idle[-1]["temps_c"]["CPU-therm"] + 1.0

@@ -16,7 +16,7 @@ from test_detach import _PtyDashboard
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-HOT = "tau=3,trip=40"      # heats past its trip within seconds of a cold (ambient) start
+HOT = "tau=3,trip=37"      # heats past its trip within seconds of a cold (ambient) start (one busy core: ~40 C)
 
 
 def _hot_env() -> dict[str, str]:

@@ -4,7 +4,8 @@ Per tick:
 
 1. CPU load per emulated core comes from the host's real ``/proc/stat`` (so the
    running worker's load shows up), host cores mapped onto the online emulated
-   cores round-robin.
+   cores round-robin; the worker's own CPU time (in cores) is a floor on the first
+   online cores, so a host with more cores than the board cannot hide it.
 2. The worker (``workload.WorkerInfo``, registered by the session): its real RSS
    is added to the board's idle memory; past the board's RAM it goes to swap, past
    swap the worker is killed with SIGKILL as the OOM killer would (and the
@@ -181,6 +182,7 @@ class Physics:
         self.worker_pids: list[int] = []
         self.worker_cpu_s: float | None = None
         self.worker_activity = 0.0
+        self.worker_cores = 0.0                          # CPU the worker used since the last tick, in cores
         self.cpu_scale = 1.0
         self.duty: workload.DutyCycle | None = None      # started by the daemon (needs a thread)
         self._pinned: tuple[int, ...] | None = None
@@ -236,6 +238,7 @@ class Physics:
         host_mean = sum(host) / len(host)
         self._write_online(online)
         self._worker_tick(dt)
+        self._worker_floor(util, online)
         self._memory()
 
         throttled = self.throttled_by is not None
@@ -268,15 +271,27 @@ class Physics:
         if info != self.worker:
             self.worker, self.worker_cpu_s, self._pinned = info, None, None
         if info is None:
-            self.worker_pids, self.worker_activity = [], 0.0
+            self.worker_pids, self.worker_activity, self.worker_cores = [], 0.0, 0.0
             return
         self.worker_pids = workload.process_tree(info.pid, self.host_proc)
         cpu_s = workload.cpu_seconds(self.worker_pids, self.host_proc) if self.worker_pids else None
         if cpu_s is not None and self.worker_cpu_s is not None and dt > 0:
-            self.worker_activity = min(1.0, max(0.0, (cpu_s - self.worker_cpu_s) / dt))
+            self.worker_cores = max(0.0, (cpu_s - self.worker_cpu_s) / dt)
         else:
-            self.worker_activity = 0.0
+            self.worker_cores = 0.0
+        self.worker_activity = min(1.0, self.worker_cores)
         self.worker_cpu_s = cpu_s
+
+    def _worker_floor(self, util: dict[int, float], online: list[int]) -> None:
+        """The worker's CPU load lands on the board's cores whatever host cores ran it: board core j
+        mirrors host core j (mod the host's count), so on a host with more cores than the board
+        the worker may run where the board does not look, and the board would stay cold."""
+        left = self.worker_cores
+        for c in online:
+            if left <= 0:
+                break
+            util[c] = max(util[c], min(1.0, left))
+            left -= 1.0
 
     def _memory(self) -> None:
         """The board's RAM and swap: idle use plus the worker's; past swap, the OOM killer."""
