@@ -314,15 +314,20 @@ def test_process_worker_metrics_follow_the_pid(tmp_path):
     code = "import time\nend = time.process_time() + 30\nwhile time.process_time() < end: pass\n"
     worker = subprocess.Popen([sys.executable, "-c", code])
     try:
+        proc = psutil.Process(worker.pid)
+
+        def wait_for_cpu(used: float) -> float:       # until the worker has burnt some CPU
+            deadline = time.monotonic() + 20
+            while sum(proc.cpu_times()[:2]) - used < 0.05 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return sum(proc.cpu_times()[:2])
+
+        used0 = wait_for_cpu(0.0)                     # past exec (RSS reads 0 while a process execs)
         ctx.worker_pid = worker.pid
         first = src.read()
         assert first["proc_worker_rss_mb"] > 0
         assert "proc_worker_cpu_pct" not in first
-        proc = psutil.Process(worker.pid)
-        used0 = sum(proc.cpu_times()[:2])
-        deadline = time.monotonic() + 20
-        while sum(proc.cpu_times()[:2]) - used0 < 0.05 and time.monotonic() < deadline:
-            time.sleep(0.01)                          # wait until the worker has burnt some CPU
+        wait_for_cpu(used0)
         second = src.read()
         assert second["proc_worker_cpu_pct"] > 0
         rss_real = psutil.Process(worker.pid).memory_info().rss / 2**20

@@ -407,7 +407,7 @@ class LiveSession(Feed):
                 if self.worker is not None:
                     self.worker.stop()
                 return
-            self._ended.wait(min(left, 0.5))
+            self._ended.wait(min(left, 60.0))   # woken by the end; long waits: one wake-up a minute
 
     # ------------------------------------------------------------------ Feed
     def drain(self) -> FeedUpdate:

@@ -100,7 +100,7 @@ class OpenFiles:
         self._fds: dict[str, int] = {}
 
     def raw(self, path) -> bytes:
-        key = os.fspath(path)
+        key = path if type(path) is str else os.fspath(path)
         fd = self._fds.get(key)
         if fd is None:
             fd = self._fds[key] = os.open(key, os.O_RDONLY | os.O_CLOEXEC)

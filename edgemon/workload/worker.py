@@ -1,21 +1,27 @@
 """Spawn a runner, decode its frames, and say exactly once how it ended.
 
 Threads (all daemons):
-* reader: decodes stdout frames as fast as they come (the runner must never block
-  on a full pipe) and queues them;
+* dispatch: reads stdout frames, decodes them and calls the callbacks, one at a time,
+  in frame order, then the one exit Event once the waiter has it;
 * stderr: keeps the last lines (bounded) for the crash report;
-* waiter: reaps the process (no zombies), waits for both pipes to drain, queues
-  the one exit Event;
-* dispatcher: calls the callbacks, one at a time, in frame order. A slow callback
-  delays later callbacks, never the runner.
+* waiter: reaps the process (no zombies), waits for both pipes to drain, builds the
+  exit Event.
+
+The runner must never block on a full pipe. The callbacks are cheap appends (the
+recorder, the view queue), and the stdout pipe is enlarged to ``PIPE_BYTES`` (seconds
+of frames at the highest rates), so a callback or a thread that is late for a while
+delays nothing but itself. The monitor's own CPU is what it must keep small, and a
+thread wake-up is a good part of it: frames are read and delivered on one thread
+(not handed to a second one), and the pipe is read every ``FRAME_PACE_S``, taking the
+two or three 100 ms frames written meanwhile at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -34,7 +40,10 @@ from edgemon.workload import death, registry
 log = logging.getLogger(__name__)
 
 STDERR_LINES = 50
-MAX_PENDING = 100_000       # queued frames; beyond this latency batches are dropped (and counted)
+PIPE_BYTES = 1 << 20        # stdout pipe: ~3 s of frames at 16,000 iterations/s (64 KiB would be 0.2 s)
+FRAME_PACE_S = 0.25         # read the pipe at most this often: the frames written meanwhile come in one read
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)   # Python < 3.10 lacks the names
+_F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 # runner EVENT kind -> recorded Event kind (unknown kinds pass through unchanged)
@@ -82,6 +91,34 @@ def runner_env(spec, extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _enlarge_pipe(fd: int) -> int:
+    """Make the pipe ``PIPE_BYTES`` where the system allows; returns its size in bytes (0: unknown)."""
+    try:
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:   # above /proc/sys/fs/pipe-max-size: the default pipe still works, unpaced
+        pass
+    try:
+        return fcntl.fcntl(fd, _F_GETPIPE_SZ)
+    except OSError:
+        return 0
+
+
+def decode_latency(proto, payload: bytes) -> LatencyBatch | None:
+    """A LATENCY frame as a batch of read-only views of its bytes (no copies); None when empty."""
+    n, flags = proto.LAT_HEADER.unpack_from(payload, 0)
+    if n == 0:
+        return None
+    off = proto.LAT_HEADER.size
+    if len(payload) != off + 20 * n:
+        raise ValueError(f"latency frame of {len(payload)} bytes does not hold {n} rows")
+    return LatencyBatch(
+        np.frombuffer(payload, dtype="<i8", count=n, offset=off),
+        np.frombuffer(payload, dtype="<i8", count=n, offset=off + 8 * n),
+        np.frombuffer(payload, dtype="<i4", count=n, offset=off + 16 * n),
+        bool(flags & proto.FLAG_WARMUP),
+    )
+
+
 class Worker:
     """One runner process. Callbacks run on the worker's dispatch thread, never concurrently."""
 
@@ -108,7 +145,11 @@ class Worker:
         self._proto = registry.protocol()
 
         self._proc: subprocess.Popen | None = None
-        self._queue: queue.Queue = queue.Queue()
+        self._deliver_lock = threading.Lock()  # callbacks never run concurrently
+        self._frames_done = threading.Event()  # stdout reached EOF (or is being discarded)
+        self._exit_ready = threading.Event()   # the waiter built exit_event
+        self._pending_exit: Event | None = None
+        self._pace_s = 0.0                     # FRAME_PACE_S once the pipe is big enough for it
         self._send_lock = threading.Lock()
         self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
         self._threads: list[threading.Thread] = []
@@ -127,7 +168,6 @@ class Worker:
         self.stderr_lines = 0
         self.iterations = 0
         self.warmup_iterations = 0
-        self.dropped_batches = 0
 
     # ------------------------------------------------------------ properties
 
@@ -174,10 +214,11 @@ class Worker:
         except OSError as exc:
             raise UserError(f"cannot start the {self.spec.runner} runner with {cmd[0]}: {exc.strerror or exc};"
                             " check --python") from exc
+        self._pace_s = FRAME_PACE_S if _enlarge_pipe(self._proc.stdout.fileno()) >= PIPE_BYTES // 4 else 0.0
         self._oom_dirs = death.oom_dirs_for(self._proc.pid, self._root)
         self._oom_before = death.OomCounters.read(self._oom_dirs)
-        for name, target in (("reader", self._read_frames), ("stderr", self._read_stderr),
-                             ("waiter", self._wait), ("dispatch", self._dispatch)):
+        for name, target in (("dispatch", self._read_frames), ("stderr", self._read_stderr),
+                             ("waiter", self._wait)):
             t = threading.Thread(target=target, name=f"edgemon-worker-{name}", daemon=True)
             self._threads.append(t)
             t.start()
@@ -252,38 +293,62 @@ class Worker:
     # ------------------------------------------------------------ threads
 
     def _read_frames(self) -> None:
+        """Read, decode and deliver every frame; at EOF deliver the exit Event (see the waiter)."""
         proto = self._proto
         stream = self._proc.stdout
-        put = self._queue.put
         try:
-            for ftype, payload in proto.FrameReader(stream):
+            for ftype, payload in proto.FrameReader(stream, pace_s=self._pace_s):
                 if ftype == proto.LATENCY:
-                    if self._queue.qsize() >= MAX_PENDING:
-                        self.dropped_batches += 1
-                        continue
-                    put(("latency", payload))
+                    batch = decode_latency(proto, payload)   # a malformed frame is a corrupt stream
+                    if batch is not None:
+                        self._deliver(self._deliver_latency, batch)
                 elif ftype == proto.EVENT:
                     if payload.get("kind") == "error":
                         self._error = payload  # for the crash reason, read by the waiter after this thread ends
-                    put(("event", payload))
+                    self._deliver(self._deliver_event, payload)
                 elif ftype == proto.HELLO:
                     self._hello = payload
-                    put(("hello", payload))
+                    self._deliver(self._on_hello, payload)
                 elif ftype == proto.BYE:
                     self._bye = payload
         except Exception as exc:  # corrupt stream: say so, then keep draining so the runner never blocks
             self._protocol_error = f"unreadable output from runner: {exc}"
-            put(("protocol_error", self._protocol_error))
+            message = self._protocol_error
+            self._deliver(self._on_event, Event(time.monotonic_ns(), EventKind.ERROR,
+                                                {"message": message, "reason": message, "source": "workload"}))
             try:
                 while stream.read(65536):
                     pass
             except (OSError, ValueError):
                 pass
         finally:
+            self._frames_done.set()
             try:
                 stream.close()
             except OSError:
                 pass
+        self._exit_ready.wait()
+        self._deliver_exit()
+
+    def _deliver(self, callback: Callable, *args) -> None:
+        with self._deliver_lock:
+            if self._delivered.is_set():
+                return            # frames after the exit (a grandchild kept the pipe open) are not news
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("worker callback %s failed", getattr(callback, "__name__", callback))
+
+    def _deliver_exit(self) -> None:
+        with self._deliver_lock:
+            if self._delivered.is_set():
+                return
+            self.exit_event = self._pending_exit
+            try:
+                self._on_exit(self._pending_exit)
+            except Exception:
+                log.exception("worker callback for exit failed")
+            self._delivered.set()
 
     def _read_stderr(self) -> None:
         stream = self._proc.stderr
@@ -307,8 +372,8 @@ class Worker:
         self._exited.set()
         # Pipes are drained when the runner's last frames and stderr lines are in; a
         # grandchild holding them open must not hold up the report forever.
-        for t in self._threads[:2]:
-            t.join(timeout=5.0)
+        self._frames_done.wait(timeout=5.0)
+        self._threads[1].join(timeout=5.0)     # stderr
         try:
             if proc.stdin is not None:
                 proc.stdin.close()
@@ -330,46 +395,15 @@ class Worker:
         details["stderr_lines"] = self.stderr_lines
         if self._protocol_error:
             details["protocol_error"] = self._protocol_error
-        if self.dropped_batches:
-            details["dropped_batches"] = self.dropped_batches
-        self._queue.put(("exit", Event(time.monotonic_ns(), kind, details)))
+        self._pending_exit = Event(time.monotonic_ns(), kind, details)
+        self._exit_ready.set()
+        if not self._frames_done.is_set():   # stdout still open (a grandchild holds it): report now
+            self._deliver_exit()
 
-    def _dispatch(self) -> None:
-        proto = self._proto
-        while True:
-            tag, payload = self._queue.get()
-            try:
-                if tag == "latency":
-                    self._deliver_latency(proto, payload)
-                elif tag == "event":
-                    self._deliver_event(payload)
-                elif tag == "hello":
-                    self._on_hello(payload)
-                elif tag == "protocol_error":
-                    self._on_event(Event(time.monotonic_ns(), EventKind.ERROR,
-                                         {"message": payload, "reason": payload, "source": "workload"}))
-                elif tag == "exit":
-                    self.exit_event = payload
-                    self._on_exit(payload)
-            except Exception:
-                log.exception("worker callback for %s failed", tag)
-            if tag == "exit":
-                self._delivered.set()
-                return
-
-    def _deliver_latency(self, proto, payload: bytes) -> None:
-        t_end, dur, items, warmup = proto.decode_latency(payload)
-        n = len(t_end)
-        if n == 0:
-            return
-        batch = LatencyBatch(
-            np.frombuffer(t_end, dtype=np.int64).copy(),
-            np.frombuffer(dur, dtype=np.int64).copy(),
-            np.frombuffer(items, dtype=np.int32).copy(),
-            warmup,
-        )
+    def _deliver_latency(self, batch: LatencyBatch) -> None:
+        n = len(batch)
         self.iterations += n
-        if warmup:
+        if batch.warmup:
             self.warmup_iterations += n
         self._on_latency(batch)
 
