@@ -52,11 +52,13 @@ class RemoteFeed(Feed):
     is_replay = False
     can_detach = True
 
-    def __init__(self, folder: Path, sock: socket.socket, hello: dict[str, Any], first: list):
+    def __init__(self, folder: Path, sock: socket.socket, hello: dict[str, Any], first: list,
+                 recv_exact=None):
         self.folder = Path(folder)
         self.pid = int(hello.get("pid") or 0)
         self.meta: dict[str, Any] = {}
         self._sock = sock
+        self._recv_exact = recv_exact      # the reader that took ``first``: it may hold what follows
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._samples: deque[Sample] = deque(maxlen=_MAX_PENDING_SAMPLES)
@@ -192,7 +194,7 @@ class RemoteFeed(Feed):
     def _read_loop(self) -> None:
         from edgemon.session.server import read_frame, socket_recv_exact
 
-        recv = socket_recv_exact(self._sock)
+        recv = self._recv_exact or socket_recv_exact(self._sock)
         why = None
         try:
             while True:
@@ -343,7 +345,7 @@ def open_remote(path: Path | str, *, timeout: float = 10.0) -> RemoteFeed:
         sock.close()
         raise
     sock.settimeout(None)
-    return RemoteFeed(folder, sock, hello, first)
+    return RemoteFeed(folder, sock, hello, first, recv)
 
 
 def _died(folder: Path, *, stale: bool = False) -> UserError:
