@@ -106,7 +106,7 @@ class RemoteFeed(Feed):
             return FeedStatus(state=st.state, elapsed_s=st.elapsed_s, remaining_s=st.remaining_s, t_ns=st.t_ns,
                               message=f"detached; the session goes on: edgemon attach {self.folder}")
         if st.state in ("running", "paused", "starting") and st.t_ns:
-            # Between ticks (4 Hz) the clock keeps moving, as it does in-process.
+            # Between ticks (2 Hz) the clock keeps moving, as it does in-process.
             now = time.monotonic_ns()
             dt = (now - at) / 1e9
             remaining = None if st.remaining_s is None else max(0.0, st.remaining_s - dt)

@@ -1,7 +1,7 @@
 """The control socket of a detached session: ``<session folder>/control.sock``.
 
 The session process (``edgemon.session.daemon``) is the only one that drains its
-:class:`~edgemon.session.live.LiveSession`. Every tick (~4 Hz, fixed delay) the
+:class:`~edgemon.session.live.LiveSession`. Every tick (~2 Hz, fixed delay) the
 server drains it, keeps a short history ring (the last ``history_s`` seconds of
 samples and latency, the last ``max_events`` events) and fans the tick out to every
 attached client through a per-client bounded queue: a slow client falls behind and
@@ -353,7 +353,7 @@ class SessionServer:
         *,
         history_s: float = 120.0,
         max_latency_rows: int = 500_000,
-        max_client_updates: int = 240,     # ~60 s of ticks queued for one client before it is resynced
+        max_client_updates: int = 120,     # ~60 s of ticks queued for one client before it is resynced
         send_timeout_s: float = 30.0,      # a client that takes nothing for this long is dropped
         machine_every_s: float = 1.0,
         meta_every_s: float = 2.0,         # how often session.json and the source list are checked for changes

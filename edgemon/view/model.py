@@ -17,9 +17,11 @@ from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram
 from edgemon.view.series import NS, MetricHistory, ThroughputSeries
 
 # Data that arrives after its second has begun would make the newest second look slow:
-# runner batches (100 ms), the worker reading every 250 ms (FRAME_PACE_S), the session's
-# fan-out tick (250 ms) and the redraw add up to ~0.6 s. "now" throughput looks this far back.
-THROUGHPUT_LAG_NS = 750_000_000
+# runner batches (100 ms), the worker reading every 250 ms (FRAME_PACE_S) and a detached
+# session's fan-out tick (500 ms) add up to ~0.85 s. "now" throughput looks this far back.
+THROUGHPUT_LAG_NS = 1_000_000_000
+# The monitor's own CPU (edgemon/telemetry/process.py): the process that samples and records.
+MONITOR_CPU = "proc_monitor_cpu_pct"
 
 
 def merged(batches: Iterable[LatencyBatch]) -> list[LatencyBatch]:
@@ -77,6 +79,8 @@ class DashboardModel:
         self.latest_t_ns = 0
         self.event_counts: Counter[str] = Counter()
         self.samples_seen = 0
+        self.monitor_cpu_sum = 0.0       # proc_monitor_cpu_pct summed over samples (session mean)
+        self.monitor_cpu_samples = 0
         self.iterations = 0              # measured (non-warm-up) rows
         self.items = 0
         self.warmup_iterations = 0
@@ -111,6 +115,10 @@ class DashboardModel:
     def add_samples(self, samples: Iterable[Sample]) -> None:
         for sample in samples:
             self.latest.update(sample.values)
+            own = sample.values.get(MONITOR_CPU)
+            if own is not None:
+                self.monitor_cpu_sum += own
+                self.monitor_cpu_samples += 1
             self.history.add(sample)
             self.samples_seen += 1
             if sample.t_ns >= self.latest_t_ns:
@@ -168,6 +176,17 @@ class DashboardModel:
         if span <= 0:
             return None
         return self.items * NS / span
+
+    def monitor_cpu(self, window_s: float | None = 10.0) -> float | None:
+        """The session process's own CPU (% of one core): mean of ``proc_monitor_cpu_pct`` over
+        the last ``window_s`` seconds of samples, or over the whole session (``None``)."""
+        if window_s is None:
+            return self.monitor_cpu_sum / self.monitor_cpu_samples if self.monitor_cpu_samples else None
+        ring = self.history.get(MONITOR_CPU)
+        if ring is None or len(ring) == 0:
+            return None
+        _t, values = ring.since(self.latest_t_ns - int(window_s * NS))
+        return float(values.mean()) if values.size else None
 
     def relative_s(self, t_ns: int) -> float | None:
         """Seconds since the session start for a monotonic time, when the start is known."""

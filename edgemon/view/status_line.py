@@ -14,7 +14,8 @@ from edgemon.view.model import DashboardModel
 
 
 def status_line(model: DashboardModel, status: FeedStatus) -> str:
-    """E.g. ``running 01:23 (08:37 left) | 12,345 it | 153 it/s | p50 6.51 p99 9.02 ms | cpu 43% | ...``."""
+    """E.g. ``running 01:23 (08:37 left) | 12,345 it | 153 it/s | p50 6.51 p99 9.02 ms | cpu 43% | ...``;
+    ``edgemon 0.4%`` is the monitor's own CPU (% of one core, mean of the last 10 s)."""
     parts = []
     when = fmt.clock(status.position_s if status.state == "replay" else status.elapsed_s)
     if status.remaining_s is not None:
@@ -41,6 +42,9 @@ def status_line(model: DashboardModel, status: FeedStatus) -> str:
     power = values.get("power_total_mw")
     if power is not None:
         parts.append(fmt.watts(power))
+    own = model.monitor_cpu()
+    if own is not None:
+        parts.append(f"edgemon {own:.1f}%")
     if status.message:
         parts.append(status.message)
     elif model.last_event is not None:
@@ -79,6 +83,9 @@ def summary_table(model: DashboardModel, status: FeedStatus) -> str:
     startup = _startup(model)
     if startup:
         lines.append(f"start-up     {startup}")
+    own = model.monitor_cpu(window_s=None)
+    if own is not None:
+        lines.append(f"edgemon CPU  {own:>9.2f} % of one core (the monitor process itself, mean)")
     if status.elapsed_s and math.isfinite(status.elapsed_s):
         lines.append(f"elapsed      {fmt.clock(status.elapsed_s):>9} ({status.state})")
     if model.crash is not None:

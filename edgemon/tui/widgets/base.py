@@ -36,6 +36,7 @@ class ViewState:
     unavailable: list[tuple[str, str]] = field(default_factory=list)   # (name, reason)
     feed_error: str = ""                   # the feed itself failed; the dashboard stays up
     timeline: Timeline | None = None       # replay: the whole session (episodes, marks)
+    dashboard_cpu_pct: float | None = None  # this dashboard's own CPU when the session is another process
 
 
 class Panel(Widget):
