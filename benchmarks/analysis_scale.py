@@ -146,7 +146,7 @@ import json, resource, sys, time
 sys.path.insert(0, sys.argv[2])
 t = time.perf_counter()
 from edgemon.recording.reader import open_recording
-from edgemon.recording.replay import ReplayFeed
+from edgemon.feeds.replay import ReplayFeed
 rec = open_recording(sys.argv[1])
 feed = ReplayFeed(rec, playing=False, analyze=False)
 open_s = time.perf_counter() - t          # first frame: latency rows still loading in the background

@@ -87,7 +87,7 @@ def main() -> int:
     received = {"rows": 0, "samples": 0}
 
     def client() -> None:
-        from edgemon.session.remote import open_remote
+        from edgemon.feeds.remote import open_remote
 
         feed = open_remote(rec)
         while not stop_client.wait(0.25):

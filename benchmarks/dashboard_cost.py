@@ -8,7 +8,7 @@ The feed produces 10 Hz samples and 1000 latency rows/s (FakeFeed, real time).
 
 Headless mode renders into Textual's headless driver (layout, compositor, no
 terminal output) and reports the feed's own data generation separately, since a
-real feed does not generate data. ``--pty`` runs ``python -m edgemon.tui.demo``
+real feed does not generate data. ``--pty`` runs ``python -m edgemon.tui``
 in a pseudo-terminal of the given size, reads everything it writes (the bytes a
 terminal or SSH link would carry) and reports that process's CPU, feed included.
 """
@@ -27,7 +27,7 @@ sys.path.insert(0, ROOT)
 
 def headless(args) -> None:
     from edgemon.tui.app import DashboardApp
-    from edgemon.tui.demo import FakeFeed
+    from edgemon.feeds.demo import FakeFeed
 
     feed = FakeFeed(args.scenario, seconds=0.0, realtime=True, rows_per_s=args.rows, duration_s=None)
     feed_cpu = [0.0]
@@ -70,7 +70,7 @@ def in_pty(args) -> None:
 
     import psutil
 
-    cmd = [sys.executable, "-m", "edgemon.tui.demo", args.scenario, f"--rows={args.rows:g}"]
+    cmd = [sys.executable, "-m", "edgemon.tui", args.scenario, f"--rows={args.rows:g}"]
     if args.ascii:
         cmd.append("--ascii")
     pid, fd = pty.fork()

@@ -243,7 +243,7 @@ def turn_dashboard(args, rnd: int, size: str, tmp: Path) -> list[Turn]:
         deadline = time.monotonic() + 60
         while session is None and time.monotonic() < deadline:   # the detached session process
             session = next((c for c in dash.children(recursive=True)
-                            if "edgemon.session.daemon" in " ".join(c.cmdline())), None)
+                            if "edgemon.daemon.process" in " ".join(c.cmdline())), None)
             time.sleep(0.2)
         if session is None:
             raise SystemExit("the dashboard's session process did not start")

@@ -50,7 +50,7 @@ import _abtest as ab  # noqa: E402
 from _monitor import (idle_workload, monitor_cmd, recorded_iterations, session_on_off,  # noqa: E402
                       start_monitor, stop_monitor, worker_groups)
 
-from edgemon.session.config import WorkloadSpec  # noqa: E402
+from edgemon.workload.spec import WorkloadSpec  # noqa: E402
 from edgemon.workload import registry  # noqa: E402
 from edgemon.workload.worker import Worker  # noqa: E402
 

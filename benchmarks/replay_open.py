@@ -39,7 +39,7 @@ sys.path.insert(0, sys.argv[2])
 mode = sys.argv[3]
 t0 = time.perf_counter()
 from edgemon.recording.reader import open_recording
-from edgemon.recording.replay import ReplayFeed
+from edgemon.feeds.replay import ReplayFeed
 kw = {} if mode == "background" else {"background": False, "analyze": False}
 feed = ReplayFeed(open_recording(sys.argv[1]), playing=False, **kw)
 first = feed.drain()

@@ -1,4 +1,4 @@
-"""The three things that flow through a session (DESIGN.md "One data flow").
+"""The three things that flow through a session (docs/architecture.md "Data flow").
 
 All timestamps are ``time.monotonic_ns()`` (CLOCK_MONOTONIC, shared by every
 process on Linux); a session keeps one wall-clock anchor for display.
@@ -15,7 +15,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Sample:
-    """One telemetry reading: ``{metric_name: value}`` at ``t_ns`` (names as in DESIGN.md)."""
+    """One telemetry reading: ``{metric_name: value}`` at ``t_ns``.
+
+    Names as in docs/architecture.md "Metric names".
+    """
 
     t_ns: int
     values: dict[str, float]

@@ -325,7 +325,7 @@ def _make_run(torch, module, inputs, device, transfer):
 
         def run():
             out = module(*on_device)
-            sync(device)  # latency ends when the device is done (DESIGN.md "Timing scopes")
+            sync(device)  # latency ends when the device is done (docs/architecture.md "Timing scopes")
             return out
         return run
 

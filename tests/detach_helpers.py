@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
-from edgemon.view.feed import FeedStatus, FeedUpdate
+from edgemon.feeds.base import FeedStatus, FeedUpdate
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT_S = 30.0   # a guard against hangs, never a performance expectation

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 from analysis_helpers import back_to_back, build_session
-from edgemon.analysis import commands
+from edgemon.cli import build_parser
 from edgemon.errors import UserError
 from edgemon.report.svg import Chart, log_ticks, nice_ticks
 
@@ -44,15 +43,12 @@ def _folder(tmp_path, name="s", dur_ms=10.0, power=5000.0):
 
 
 def _parser():
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers(dest="command")
-    commands.register(sub)
-    return p
+    return build_parser()
 
 
 def _run(argv):
     args = _parser().parse_args(argv)
-    return commands.HANDLERS[args.command](args)
+    return args.handler(args)
 
 
 def test_html_report_is_self_contained_with_marked_time_axes(tmp_path, capsys):
@@ -130,8 +126,8 @@ def test_bad_options_are_user_errors(tmp_path):
 
 
 def test_commands_module_is_light_to_import():
-    code = ("import sys, argparse; import edgemon.analysis.commands as c; p = argparse.ArgumentParser();"
-            "c.register(p.add_subparsers()); print(' '.join(sorted(sys.modules)))")
+    code = ("import sys; import edgemon.commands.report, edgemon.commands.compare, edgemon.commands.analyze;"
+            "print(' '.join(sorted(sys.modules)))")
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                                 cwd=str(__import__("pathlib").Path(__file__).parent.parent)).stdout.split())
     for heavy in ("numpy", "pyarrow", "plotext", "textual"):

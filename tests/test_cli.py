@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _assert_one_line_error(proc, *needles):
@@ -105,3 +111,32 @@ def test_models_lists_default_model(run_edgemon):
     data = json.loads(p.stdout)
     assert "mnist_1d" in data["numpy"]
     assert data["numpy"]["mnist_1d"]["params"] == 407_050  # 784*512+512 + 512*10+10
+
+
+def _breaking(module: str, error: str) -> str:
+    """Python that makes importing ``module`` raise ``error`` and then runs the CLI on sys.argv[1:]."""
+    return (
+        "import importlib.abc, importlib.machinery, sys\n"
+        "class Broken(importlib.abc.MetaPathFinder, importlib.abc.Loader):\n"
+        f"    def find_spec(self, name, path, target=None):\n"
+        f"        return importlib.machinery.ModuleSpec(name, self) if name == {module!r} else None\n"
+        "    def create_module(self, spec):\n        return None\n"
+        f"    def exec_module(self, module):\n        raise {error}\n"
+        "sys.meta_path.insert(0, Broken())\n"
+        "from edgemon.cli import main\n"
+        "raise SystemExit(main(sys.argv[1:]))\n"
+    )
+
+
+@pytest.mark.parametrize("argv", [["info", "--json"], ["--help"], ["matrix"]])
+@pytest.mark.parametrize("error", ["ImportError('No module named shiny')", "RuntimeError('boom at import')"])
+def test_a_broken_command_module_fails_loudly(tmp_path, argv, error):
+    code = _breaking("edgemon.commands.matrix", error)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    p = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "invalid choice" not in p.stderr
+    message = error.split("(")[0] + ": " + error.split("'")[1]
+    assert p.stderr.strip() == f"edgemon: internal error: cannot load command module edgemon.commands.matrix: {message}"
+    assert p.stdout == ""

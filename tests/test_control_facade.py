@@ -5,7 +5,7 @@ from __future__ import annotations
 from control_helpers import DEFAULT_MODE, MODES, FakeBoard
 from edgemon.control import Controls
 from edgemon.datatypes import EventKind
-from edgemon.view.feed import MachineView
+from edgemon.control.machine_view import MachineView
 
 
 def test_view_describes_the_board(tmp_path):

@@ -27,7 +27,7 @@ from detach_helpers import (
 )
 
 from edgemon.errors import UserError
-from edgemon.session.remote import open_remote
+from edgemon.feeds.remote import open_remote
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -11,7 +11,7 @@ from detach_helpers import edgemon
 
 from edgemon.errors import UserError
 from edgemon.recording.layout import FolderLock
-from edgemon.session.remote import open_remote
+from edgemon.feeds.remote import open_remote
 
 
 def _error(p, *needles):

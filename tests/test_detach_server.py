@@ -12,10 +12,10 @@ from detach_helpers import ScriptedSession, wait_for
 
 from edgemon.errors import UserError
 from edgemon.recording.layout import FolderLock
-from edgemon.session import server as srv
-from edgemon.session.remote import RemoteFeed, open_remote, terminal_gone
-from edgemon.session.server import HistoryRing, SessionServer, peer_allowed
-from edgemon.view.feed import FeedUpdate
+from edgemon.daemon import server as srv
+from edgemon.feeds.remote import RemoteFeed, open_remote, terminal_gone
+from edgemon.daemon.server import HistoryRing, SessionServer, peer_allowed
+from edgemon.feeds.base import FeedUpdate
 
 
 @pytest.fixture
@@ -201,8 +201,9 @@ def test_terminal_gone_follows_the_tty():
 
 
 def test_run_config_survives_the_trip_to_the_session_process(tmp_path):
-    from edgemon.session.config import RunConfig, WorkloadSpec
-    from edgemon.session.daemon import config_from_dict, config_to_dict
+    from edgemon.session.config import RunConfig
+    from edgemon.workload.spec import WorkloadSpec
+    from edgemon.daemon.process import config_from_dict, config_to_dict
 
     config = RunConfig(workload=WorkloadSpec(model="matmul", batch=4, options={"size": "64"}),
                        duration_s=90.0, record_dir=tmp_path / "rec", sample_hz=5.0, headless=True)

@@ -9,7 +9,8 @@ import sys
 import edgemon
 
 HEADLESS_PACKAGES = ("edgemon.session", "edgemon.recording", "edgemon.telemetry", "edgemon.workload",
-                     "edgemon.analysis", "edgemon.platform", "edgemon.control", "edgemon.view", "edgemon.emulate")
+                     "edgemon.analysis", "edgemon.platform", "edgemon.control", "edgemon.view", "edgemon.emulate",
+                     "edgemon.feeds", "edgemon.prometheus", "edgemon.plan", "edgemon.daemon", "edgemon.commands")
 
 
 def _modules_of(package: str) -> list[str]:
@@ -44,3 +45,11 @@ def test_cli_startup_imports_nothing_heavy():
 
 def test_package_version_is_exposed():
     assert edgemon.__version__.count(".") == 2
+
+
+def test_building_every_command_parser_imports_nothing_heavy():
+    code = "import sys\nfrom edgemon.cli import build_parser\nbuild_parser()\nprint('\\n'.join(sorted(sys.modules)))\n"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    assert "edgemon.commands.matrix" in loaded and "edgemon.commands.run" in loaded
+    for heavy in ("textual", "pyarrow", "numpy", "psutil", "torch", "tensorflow", "openvino", "plotext"):
+        assert heavy not in loaded, f"`edgemon --help` would import {heavy}"

@@ -11,7 +11,7 @@ import pytest
 from detach_helpers import edgemon
 
 from edgemon.recording.layout import FolderLock
-from edgemon.session.listing import format_table, human_duration, human_size, list_sessions, session_info
+from edgemon.recording.listing import format_table, human_duration, human_size, list_sessions, session_info
 
 
 def _recording(root, name, state, *, seconds=None, runner="numpy", model="mnist_1d", blob=0):

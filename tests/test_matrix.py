@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -12,8 +11,10 @@ import sys
 
 import pytest
 
+from edgemon.cli import build_parser
+from edgemon.commands import matrix as matrix_command
 from edgemon.errors import UserError
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload import matrix
 from runner_models_helpers import CacheDir, has_module
 from workload_helpers import REPO
@@ -28,10 +29,7 @@ def cache(tmp_path_factory):
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="edgemon")
-    sub = p.add_subparsers(dest="command")
-    matrix.register(sub)
-    return p
+    return build_parser()
 
 
 def test_runner_modules_list_models_without_importing_frameworks():
@@ -137,7 +135,7 @@ def test_bad_arguments_are_user_errors(argv, needle):
 
 
 def test_option_scoping():
-    assert matrix._options(["openvino:device=GPU", "threads=2", "tflite:edgetpu=1"]) == {
+    assert matrix_command._options(["openvino:device=GPU", "threads=2", "tflite:edgetpu=1"]) == {
         "openvino": {"device": "GPU"}, "*": {"threads": "2"}, "tflite": {"edgetpu": "1"}}
 
 

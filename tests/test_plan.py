@@ -227,8 +227,9 @@ def test_idle_baseline_is_recorded_and_used_by_energy(emulated_session, run_edge
 
 
 def _live(tmp_path, plan, **kw):
-    from edgemon.session.config import RunConfig, WorkloadSpec
+    from edgemon.session.config import RunConfig
     from edgemon.session.live import LiveSession
+    from edgemon.workload.spec import WorkloadSpec
 
     cfg = RunConfig(workload=WorkloadSpec(**{k: v for k, v in plan["items"][0]["workload"].items()}),
                     record_dir=tmp_path / "rec", headless=True, plan=plan, **kw)
@@ -238,7 +239,7 @@ def _live(tmp_path, plan, **kw):
 
 
 def test_stop_during_a_cooldown_ends_the_session(tmp_path):
-    from edgemon.session.plan import simple_plan
+    from edgemon.plan.runner import simple_plan
 
     plan = simple_plan({"runner": "numpy", "model": "mnist_1d"}, repetitions=2, duration_s=1.0)
     plan["cooldown"] = {"metric": "no_such_metric_c", "below_c": -30.0, "idle_s": None, "idle_cpu_pct": 10.0,
@@ -260,7 +261,7 @@ def test_stop_during_a_cooldown_ends_the_session(tmp_path):
 
 
 def test_a_cooldown_that_times_out_can_stop_the_session(tmp_path):
-    from edgemon.session.plan import simple_plan
+    from edgemon.plan.runner import simple_plan
 
     plan = simple_plan({"runner": "numpy", "model": "mnist_1d"}, repetitions=1, duration_s=1.0)
     plan["cooldown"] = {"metric": "cpu_util_pct", "below_c": -30.0, "idle_s": None, "idle_cpu_pct": 10.0,
@@ -278,7 +279,7 @@ def test_a_cooldown_that_times_out_can_stop_the_session(tmp_path):
 
 
 def test_a_crashing_repetition_ends_the_session_as_crashed(tmp_path):
-    from edgemon.session.plan import simple_plan
+    from edgemon.plan.runner import simple_plan
 
     plan = simple_plan({"runner": "numpy", "model": "mnist_1d", "options": {"crash_after": "50"}},
                        repetitions=3, duration_s=5.0)
@@ -312,9 +313,10 @@ def test_a_detached_session_runs_the_profile(run_edgemon, tmp_path):
 
 def test_a_power_mode_the_running_board_lacks_is_an_error_before_anything_starts(tmp_path):
     from edgemon.errors import UserError
-    from edgemon.session.config import RunConfig, WorkloadSpec
+    from edgemon.plan.runner import simple_plan
+    from edgemon.session.config import RunConfig
     from edgemon.session.live import LiveSession
-    from edgemon.session.plan import simple_plan
+    from edgemon.workload.spec import WorkloadSpec
 
     plan = simple_plan({"runner": "numpy", "model": "mnist_1d"}, repetitions=1, duration_s=2.0)
     plan["schedule"] = [{"action": "power_mode", "value": "MAXN_SUPER", "at_s": 0.0, "key": "schedule[1]",

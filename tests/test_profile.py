@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from edgemon.cli import build_parser, run_config_from_args
+from edgemon.cli import build_parser
+from edgemon.commands.run import run_config_from_args
 from edgemon.errors import UserError
-from edgemon.session.profile import load_profile, parse_cores
+from edgemon.plan.profile import load_profile, parse_cores
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((REPO / "profiles").glob("*.toml"))
@@ -248,7 +249,7 @@ def test_cli_without_profile_keeps_its_defaults():
 
 
 def test_plan_survives_the_trip_to_a_detached_session(tmp_path):
-    from edgemon.session.daemon import config_from_dict, config_to_dict
+    from edgemon.daemon.process import config_from_dict, config_to_dict
 
     cfg = _config("--profile", str(_write(tmp_path, GOOD)))
     back = config_from_dict(config_to_dict(cfg, argv=[]))

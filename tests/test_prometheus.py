@@ -12,8 +12,10 @@ import pytest
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.errors import UserError
-from edgemon.session import prometheus as prom
-from edgemon.session.prometheus import PrometheusExporter, parse_listen_address, series_name
+from edgemon.prometheus import exporter as prom
+from edgemon.prometheus.exporter import PrometheusExporter
+from edgemon.prometheus.listen import parse_listen_address, require_prometheus_client
+from edgemon.prometheus.names import series_name
 
 parser = pytest.importorskip("prometheus_client.parser")
 
@@ -271,7 +273,7 @@ def test_missing_prometheus_client_names_the_extra(monkeypatch):
         PrometheusExporter(0, "127.0.0.1", META).start()
     assert str(info.value) == "--prometheus needs prometheus_client: pip install 'edgemon[prometheus]'"
     with pytest.raises(UserError, match="needs prometheus_client"):
-        prom.require_prometheus_client()
+        require_prometheus_client()
 
 
 def test_too_old_prometheus_client_says_so(monkeypatch):
@@ -311,7 +313,7 @@ def test_exporter_from_option_and_labels_without_a_recording():
 def test_module_import_is_light():
     import subprocess
 
-    code = ("import sys; import edgemon.session.prometheus; "
+    code = ("import sys; import edgemon.prometheus.exporter; "
             "print(' '.join(m for m in ('numpy', 'prometheus_client', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""

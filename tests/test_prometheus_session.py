@@ -13,8 +13,9 @@ import urllib.request
 import pyarrow.dataset as ds
 import pytest
 
-from edgemon.session.config import RunConfig, WorkloadSpec
+from edgemon.session.config import RunConfig
 from edgemon.session.live import LiveSession
+from edgemon.workload.spec import WorkloadSpec
 
 parser = pytest.importorskip("prometheus_client.parser")
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import pytest
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.recording.reader import open_recording
-from edgemon.recording.replay import ReplayFeed
+from edgemon.feeds.replay import ReplayFeed
 from edgemon.recording.writer import Recorder
 
 S = 1_000_000_000

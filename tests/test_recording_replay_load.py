@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from edgemon.recording import replay as replay_mod
+from edgemon.feeds import replay as replay_mod
 from edgemon.recording.reader import open_recording
-from edgemon.recording.replay import ReplayFeed, _Latency
+from edgemon.feeds.replay import ReplayFeed, _Latency
 from edgemon.recording.segments import stream_schema
 from replay_helpers import EPISODE_S, SECOND_EPISODE_S, build_throttled
 

@@ -54,7 +54,7 @@ def test_restore_after_a_killed_session(tmp_path):
         assert p.returncode == 0, p.stderr
         daemon_pid = int(re.search(r"\(pid (\d+)\)", p.stdout).group(1))
 
-        from edgemon.session.remote import open_remote
+        from edgemon.feeds.remote import open_remote
 
         feed = open_remote(rec)
         try:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgemon.errors import UserError
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload import registry
 from workload_helpers import PY36, RUNNERS, py36_with_numpy, run_runner
 

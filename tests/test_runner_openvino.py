@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from edgemon.errors import UserError
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload import registry
 from edgemon.workload.worker import Worker
 from runner_models_helpers import CacheDir, error_reason, has_module, run

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from edgemon.errors import UserError
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload import registry
 from edgemon.workload.worker import Worker
 from runner_models_helpers import error_reason, proto, run

@@ -14,7 +14,7 @@ import pytest
 
 from edgemon.datatypes import EventKind
 from edgemon.errors import UserError
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload import Worker, registry
 from runner_framework_helpers import (args, build_and_run, events, have, hello, in_thread, latency_rows, proto,
                                       run_with_env, shadow_package)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from edgemon.errors import UserError
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload import registry
 from runner_models_helpers import CacheDir, error_reason, has_module, run
 from workload_helpers import PY36

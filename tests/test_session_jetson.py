@@ -13,8 +13,9 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from edgemon.session.config import RunConfig, WorkloadSpec
+from edgemon.session.config import RunConfig
 from edgemon.session.live import LiveSession
+from edgemon.workload.spec import WorkloadSpec
 
 pytestmark = pytest.mark.slow
 

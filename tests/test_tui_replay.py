@@ -7,7 +7,7 @@ import pytest
 from textual.widgets import DataTable
 
 from edgemon.recording.reader import open_recording
-from edgemon.recording.replay import ReplayFeed
+from edgemon.feeds.replay import ReplayFeed
 from edgemon.tui.app import DashboardApp
 from edgemon.tui.screens import AnalysisScreen
 from edgemon.tui.widgets.base import Panel

@@ -41,7 +41,7 @@ def test_replay_timeline_snapshot(snap_compare, throttled_recording, size):
     """A recording with a thermal episode (60-90 s), a gpu episode, a mark, a fan change and a
     crash; the playhead inside the thermal episode."""
     from edgemon.recording.reader import open_recording
-    from edgemon.recording.replay import ReplayFeed
+    from edgemon.feeds.replay import ReplayFeed
     from edgemon.tui.app import DashboardApp
 
     feed = ReplayFeed(open_recording(throttled_recording), playing=False, clock=lambda: 100.0)

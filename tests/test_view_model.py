@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
-from edgemon.view.feed import FeedStatus, FeedUpdate
+from edgemon.feeds.base import FeedStatus, FeedUpdate
 from edgemon.view.model import DashboardModel
 from edgemon.view.status_line import status_line, summary_table
 from tui_helpers import T0_NS, FakeFeed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgemon.recording.reader import open_recording
-from edgemon.recording.replay import ReplayFeed
+from edgemon.feeds.replay import ReplayFeed
 from edgemon.view.timeline import (
     Episode,
     Mark,

@@ -6,9 +6,10 @@ import pytest
 from detach_helpers import wait_for
 
 from edgemon.datatypes import EventKind
-from edgemon.session.config import RunConfig, WorkloadSpec
+from edgemon.session.config import RunConfig
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.session.live import LiveSession
-from edgemon.session.watchdog import Watchdog
+from edgemon.workload.watchdog import Watchdog
 
 
 class _Clock:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from edgemon.errors import UserError
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload import list_runners, models_for, registry, runner_dir, runner_script, validate
 from workload_helpers import REPO
 
@@ -92,7 +92,8 @@ def test_installed_package_finds_its_runners(tmp_path):
         pytest.skip("cannot build the package offline here: " + (p.stderr.strip().splitlines() or ["?"])[-1])
     code = ("from edgemon.workload import registry\n"
             "d = registry.runner_dir()\nprint(d)\nprint((d / 'numpy_runner.py').is_file())\n"
-            "print(registry.protocol().__file__)")
+            "print(registry.protocol().__file__)\n"
+            "from edgemon.cli import build_parser\nbuild_parser()  # every command module is installed\n")
     env = dict(os.environ, PYTHONPATH=str(target))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          cwd=tmp_path, timeout=60)

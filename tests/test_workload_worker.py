@@ -11,7 +11,7 @@ import pytest
 
 from edgemon.datatypes import EventKind
 from edgemon.errors import UserError
-from edgemon.session.config import WorkloadSpec
+from edgemon.workload.spec import WorkloadSpec
 from edgemon.workload import Worker
 from workload_helpers import PY36, Collector, py36_with_numpy
 

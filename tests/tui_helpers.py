@@ -1,8 +1,8 @@
-"""Shared helpers for the dashboard tests: the scripted FakeFeed (lives in edgemon.tui.demo)."""
+"""Shared helpers for the dashboard tests: the scripted FakeFeed (lives in edgemon.feeds.demo)."""
 
 from __future__ import annotations
 
-from edgemon.tui.demo import SCENARIOS, T0_NS, FakeFeed
+from edgemon.feeds.demo import SCENARIOS, T0_NS, FakeFeed
 
 __all__ = ["FakeFeed", "SCENARIOS", "T0_NS", "make_app", "run_async"]
 

@@ -141,7 +141,7 @@ def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> 
         result["worker_crashed"] = crashes
 
     _extended(data, result, sorted_ms, opts, problems)
-    # Profiles (edgemon/session/plan.py): per-repetition statistics and their spread.
+    # Profiles (edgemon/plan/runner.py): per-repetition statistics and their spread.
     reps = _guard("repetition", lambda: repetition_summary(data), problems)
     if reps:
         result["repetitions"] = reps

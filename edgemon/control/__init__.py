@@ -17,6 +17,7 @@ from edgemon.control import cpu_cores, fan, jetson_clocks, nvpmodel, snapshot
 from edgemon.control.context import ControlContext, ControlResult
 from edgemon.control.cpu_cores import Mask
 from edgemon.control.jetson_clocks import ClocksState
+from edgemon.control.machine_view import MachineView
 from edgemon.control.nvpmodel import PowerMode
 from edgemon.control.privilege import Jtop
 from edgemon.control.snapshot import MachineState
@@ -266,11 +267,11 @@ class Controls:
         self._emit(EventKind.FAN, "fan", before, pwm, result)
         return result
 
-    # -- the dashboard's view and commands (edgemon.view.feed contract) ------------------------
+    # -- the dashboard's view and commands (edgemon.feeds.base contract) ------------------------
     VIEW_MAX_AGE_S = 5.0   # the dashboard polls several times a second; the machine is re-read this often
 
     def view(self):
-        """A :class:`edgemon.view.feed.MachineView` of what can be changed here and why not.
+        """A :class:`~edgemon.control.machine_view.MachineView` of what can be changed here and why not.
 
         Cheap on purpose (the dashboard asks on every redraw): availability is worked out once,
         the state is re-read at most every ``VIEW_MAX_AGE_S`` (or right after a change made here),
@@ -278,8 +279,6 @@ class Controls:
         now = time.monotonic()
         if self._view is not None and now - self._view_t < self.VIEW_MAX_AGE_S:
             return replace(self._view)
-        from edgemon.view.feed import MachineView   # the dashboard seam; only needed here
-
         unavailable = self._unavailable()
         mode = self.power_mode() if "power_mode" not in unavailable else None
         self._view = MachineView(

@@ -2,7 +2,7 @@
 
 Recordings copied from several boards into one tree (``fleet/<board>/<session>/...``, any
 depth) are already a queryable data set: every session folder holds ``session.json`` and
-plain Parquet segments (DESIGN.md "Recording layout"). What a fleet query needs is a key
+plain Parquet segments (docs/architecture.md "Recording layout"). What a fleet query needs is a key
 that ties a Parquet row to its session: the session *folder*, taken from the file name
 (DuckDB ``read_parquet(..., filename = true)``, polars ``include_file_paths``, Spark
 ``input_file_name()``) by stripping ``/<stream>/<part file>``. This module provides
@@ -267,7 +267,8 @@ ORDER BY {', '.join(f't.{c}' for c in cols)}"""
 
 
 def telemetry_summary_sql(root: Path | str, metrics: Iterable[str], by: Iterable[str] = ("board", "model")) -> str:
-    """Per group: sessions, samples, and mean and max of each telemetry ``metric`` (DESIGN.md names).
+    """Per group: sessions, samples, and mean and max of each telemetry ``metric``
+    (docs/architecture.md "Metric names").
 
     A metric that no file under ``root`` has makes DuckDB fail with a binder error; pick the
     metrics from :func:`telemetry_metrics`.

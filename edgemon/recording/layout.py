@@ -1,6 +1,6 @@
 """Where things live inside a recording folder, and the small file-system helpers all parts share.
 
-Layout (DESIGN.md "Recording layout")::
+Layout (docs/architecture.md "Recording layout")::
 
     <session>/session.json          meta + schema_version + clock anchor + state
     <session>/session.lock          flock'ed by the live writer (absent or unlocked: no writer)

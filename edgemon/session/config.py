@@ -6,20 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-@dataclass
-class WorkloadSpec:
-    """What the worker process runs. Passed to the runner as command-line options."""
-
-    runner: str = "numpy"
-    model: str = "mnist_1d"
-    batch: int = 1
-    threads: int | None = None
-    warmup_iters: int = 0
-    warmup_s: float = 0.0
-    iterations: int | None = None      # stop after this many measured iterations; None = by time
-    python: str | None = None          # interpreter for the runner; None = the monitor's own
-    options: dict[str, str] = field(default_factory=dict)   # runner-specific --opt key=value
+from edgemon.workload.spec import WorkloadSpec
 
 
 @dataclass
@@ -38,6 +25,6 @@ class RunConfig:
     hang_timeout_s: float | None = 30.0  # a worker silent this long is recorded as hung; None = off
     restart_on_hang: bool = False      # ...and replaced by a fresh worker
     prometheus: str | None = None      # "[HOST:]PORT": live metrics for Prometheus (PORT alone: 127.0.0.1)
-    # A profile's run plan (edgemon.session.profile.Profile.to_plan; JSON-able so a detached
+    # A profile's run plan (edgemon.plan.profile.Profile.to_plan; JSON-able so a detached
     # session gets it too): repetitions, cool-down, idle baseline, schedule. None = one worker.
     plan: dict[str, Any] | None = None

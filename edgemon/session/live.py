@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from edgemon import __version__
+from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
+from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
 from edgemon.session.config import RunConfig
-from edgemon.view.feed import Feed, FeedStatus, FeedUpdate, MachineView
 
 # Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
 # latency frames at 10/s. Older items are dropped from the *view* only; the
@@ -62,13 +63,13 @@ class LiveSession(Feed):
         self._sources: list = []
         self._statuses: list = []
         self._timer: threading.Thread | None = None
-        # Watchdog (edgemon/session/watchdog.py): a worker silent for hang_timeout_s is
+        # Watchdog (edgemon/workload/watchdog.py): a worker silent for hang_timeout_s is
         # recorded as hung and, with restart_on_hang, replaced.
         self.watchdog = None
         self.worker_restarts = 0
         self._worker_gen = 0             # bumps when a worker is replaced; old exits are not the end
         self._worker_env: dict[str, str] | None = None
-        # Profiles (edgemon/session/plan.py): with config.plan a PlanRunner starts and stops the
+        # Profiles (edgemon/plan/runner.py): with config.plan a PlanRunner starts and stops the
         # workers (repetitions, cool-down, idle baseline, schedule); it sees samples and events.
         self.plan = None
         self._workload_spec = None       # the plan's current workload (a suite runs several)
@@ -82,7 +83,7 @@ class LiveSession(Feed):
         cfg = self.config
         validate(cfg.workload)
         if cfg.plan is not None:          # profile: every workload of a suite must be able to run
-            from edgemon.session.plan import workload_specs
+            from edgemon.plan.runner import workload_specs
 
             for spec in workload_specs(cfg.plan):
                 validate(spec)
@@ -102,7 +103,7 @@ class LiveSession(Feed):
 
         platform_info = detect(root)
         if cfg.plan is not None:          # power-mode names, cores: known only now, checked before anything runs
-            from edgemon.session.plan import check_against_machine
+            from edgemon.plan.runner import check_against_machine
 
             check_against_machine(cfg.plan, root, executables, platform_info)
         ctx = SourceContext(root=root, sample_hz=cfg.sample_hz, executables=executables)
@@ -150,7 +151,7 @@ class LiveSession(Feed):
         self._worker_env = env
         self._start_watchdog()
         if cfg.plan is not None:          # the plan starts the workers, and ends the session
-            from edgemon.session.plan import PlanRunner
+            from edgemon.plan.runner import PlanRunner
 
             self._t0_ns = time.monotonic_ns()
             with self._lock:
@@ -195,7 +196,7 @@ class LiveSession(Feed):
         publish(item)
 
     def _start_watchdog(self) -> None:
-        from edgemon.session.watchdog import Watchdog
+        from edgemon.workload.watchdog import Watchdog
 
         timeout = self.config.hang_timeout_s
         if not timeout or timeout <= 0:
@@ -302,7 +303,7 @@ class LiveSession(Feed):
                 for s in self._statuses
             ],
         }
-        from edgemon.session.limits import clock_ceilings, power_limits
+        from edgemon.telemetry.limits import clock_ceilings, power_limits
 
         meta["clock_ceilings"] = clock_ceilings(self._sources)
         meta["power_limits"] = power_limits(self._sources)
@@ -314,7 +315,7 @@ class LiveSession(Feed):
     def _start_exporter(self, session_name: str | None) -> None:
         if not self.config.prometheus:
             return
-        from edgemon.session.prometheus import exporter_from_option
+        from edgemon.prometheus.exporter import exporter_from_option
 
         kw = {"session": session_name} if session_name else {}
         # the exporter keeps a reference to meta, so restore/runner_hello added later show up
@@ -363,7 +364,7 @@ class LiveSession(Feed):
     def _on_control_event(self, event: Event) -> None:
         """A power-mode change moves the clock ceilings: record the new ones with the event."""
         if event.kind == EventKind.POWER_MODE and event.details.get("ok", True):
-            from edgemon.session.limits import clock_ceilings
+            from edgemon.telemetry.limits import clock_ceilings
 
             event = Event(event.t_ns, event.kind, {**event.details, "ceilings": clock_ceilings(self._sources)})
         self._publish_event(event)
@@ -493,7 +494,7 @@ class LiveSession(Feed):
         return f"{name}: not available in a live session"
 
     # ------------------------------------------------------------------ for the plan
-    # What edgemon/session/plan.py needs from the session: start/stop workers without ending
+    # What edgemon/plan/runner.py needs from the session: start/stop workers without ending
     # the session, record events, say what it is doing, and end the session when it is done.
     def record_event(self, event: Event) -> None:
         self._publish_event(event)

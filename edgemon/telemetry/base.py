@@ -1,7 +1,7 @@
 """What every telemetry source looks like.
 
 A source turns one part of the machine into ``{metric_name: float}`` (names as
-in DESIGN.md). Every path it reads is under ``ctx.root`` and every command it
+in docs/architecture.md "Metric names"). Every path it reads is under ``ctx.root`` and every command it
 runs is configurable, so fixture trees, the emulator and real boards run the
 same code. A source that is absent says so in :meth:`probe` and is skipped; a
 source whose reads keep failing is disabled by the sampler with the reason.

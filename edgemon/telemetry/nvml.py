@@ -1,6 +1,6 @@
 """NVIDIA desktop/server GPUs through NVML (``nvidia-ml-py``, module ``pynvml``; optional extra).
 
-Metrics per GPU ``i``; GPU 0 uses the plain DESIGN.md names, further GPUs put the index
+Metrics per GPU ``i``; GPU 0 uses the plain names (docs/architecture.md), further GPUs put the index
 in the prefix (``gpu1_util_pct``, ``temp_gpu1_c``):
 
 =============================== =====================================================

@@ -1,4 +1,4 @@
-"""Parse one line of ``tegrastats`` output into DESIGN.md metric names.
+"""Parse one line of ``tegrastats`` output into edgemon metric names (docs/architecture.md "Metric names").
 
 Handles every form seen from L4T 24 to JetPack 7 (see jetson.md §1.3): with or
 without the leading ``MM-DD-YYYY HH:MM:SS``, root and user lines, any field
@@ -6,7 +6,7 @@ order. The line is split on whitespace and walked once; a token that fits no
 known field is skipped and reported, never fatal. :func:`parse_line` never
 raises.
 
-Decisions beyond the table in DESIGN.md:
+Decisions beyond the table in docs/architecture.md "Metric names":
 
 * ``off`` cores give only ``cpuN_online = 0``; ``off`` engines/GPU/EMC give
   0 MHz and 0 %.

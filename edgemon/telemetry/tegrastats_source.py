@@ -60,7 +60,7 @@ class TegrastatsStats:
 
 
 class TegrastatsSource(Source):
-    """``{metric: value}`` from the newest tegrastats line (DESIGN.md names)."""
+    """``{metric: value}`` from the newest tegrastats line (docs/architecture.md "Metric names")."""
 
     name = "tegrastats"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from edgemon.view.feed import Feed
+    from edgemon.feeds.base import Feed
 
 
 def run_dashboard(feed: "Feed", *, ascii: bool = False) -> int:

@@ -27,6 +27,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Footer
 
+from edgemon.control.machine_view import MachineView
+from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
 from edgemon.tui.screens import (
     AnalysisScreen,
     ConfirmScreen,
@@ -45,7 +47,6 @@ from edgemon.tui.widgets.latency import LatencyPanel
 from edgemon.tui.widgets.memory import SystemPanel
 from edgemon.tui.widgets.throughput import ThroughputPanel
 from edgemon.tui.widgets.timeline import TimelineStrip
-from edgemon.view.feed import Feed, FeedStatus, FeedUpdate, MachineView
 from edgemon.view.metric_groups import has_accelerator_metrics
 from edgemon.view.model import DashboardModel
 from edgemon.view.timeline import Timeline

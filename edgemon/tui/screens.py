@@ -12,8 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from edgemon.control.machine_view import MachineView
 from edgemon.view.analysis_text import EPISODE_COLUMNS, episode_rows, summary_lines
-from edgemon.view.feed import MachineView
 
 
 class HelpScreen(ModalScreen[None]):

@@ -1,4 +1,4 @@
-"""Group flat metric names (DESIGN.md "Metric names") into what each dashboard panel shows.
+"""Group flat metric names (docs/architecture.md "Metric names") into what each dashboard panel shows.
 
 Pure functions over ``{name: value}``; no state, no Textual.
 """

@@ -12,7 +12,7 @@ from typing import Iterable
 import numpy as np
 
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
-from edgemon.view.feed import FeedStatus, FeedUpdate
+from edgemon.feeds.base import FeedStatus, FeedUpdate
 from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram, bucket_index
 from edgemon.view.series import NS, MetricHistory, ThroughputSeries
 
@@ -169,7 +169,10 @@ class DashboardModel:
         return self.throughput.rate(self.now_ns - THROUGHPUT_LAG_NS, seconds=2)
 
     def throughput_mean(self) -> float | None:
-        """Measured items / measured wall time (DESIGN.md), None before two iterations."""
+        """Measured items / measured wall time, None before two iterations.
+
+        docs/architecture.md "Analysis vocabulary": items over wall time, not 1 / mean latency.
+        """
         if self.measured_start_ns is None or self.measured_end_ns is None:
             return None
         span = self.measured_end_ns - self.measured_start_ns

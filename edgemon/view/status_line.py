@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
+from edgemon.feeds.base import FeedStatus
 from edgemon.view import fmt
-from edgemon.view.feed import FeedStatus
 from edgemon.view.metric_groups import max_temperature
 from edgemon.view.model import DashboardModel
 

@@ -7,13 +7,12 @@ did not run (a conversion or compile failure, an op a device lacks, a missing Ed
 TPU, no such framework...). No dashboard, no recording; a table on stdout and the
 same cells in a JSON and a CSV file.
 
-The CLI wires it with ``matrix.register(subparsers)``; this module imports only the
+`edgemon matrix` (:mod:`edgemon.commands.matrix`) runs it; this module imports only the
 standard library at import time.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -25,8 +24,6 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-from edgemon.help_format import HelpFormatter
 
 OK = "ok"
 ERROR = "error"          # the runner reported an error result (build or run failed)
@@ -215,8 +212,8 @@ def run_matrix(runners: list[str] | None = None, models: list[str] | None = None
                options: dict[str, dict[str, str]] | None = None, python: str | None = None,
                progress=None) -> MatrixResult:
     """Run every model x runner cell in turn (never two at once: they would disturb each other)."""
-    from edgemon.session.config import WorkloadSpec
     from edgemon.workload import registry
+    from edgemon.workload.spec import WorkloadSpec
 
     runners, models = plan(runners, models)
     options = options or {}
@@ -300,90 +297,3 @@ def write_files(result: MatrixResult, prefix: Path) -> tuple[Path, Path]:
     json_path.write_text(to_json(result) + "\n")
     csv_path.write_text(to_csv(result))
     return json_path, csv_path
-
-
-# ---------------------------------------------------------------- CLI
-
-
-def _split(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
-
-
-def _options(pairs: list[str]) -> dict[str, dict[str, str]]:
-    """``--opt [RUNNER:]KEY=VALUE`` -> {runner or "*": {key: value}}."""
-    from edgemon.errors import UserError
-
-    out: dict[str, dict[str, str]] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--opt takes [RUNNER:]KEY=VALUE, got {pair!r}")
-        runner, colon, key = key.strip().rpartition(":")
-        out.setdefault(runner if colon else "*", {})[key] = value.strip()
-    return out
-
-
-def register(subparsers) -> argparse.ArgumentParser:
-    """Add the ``matrix`` subcommand; its handler is ``args.handler`` (also :func:`cmd_matrix`)."""
-    p = subparsers.add_parser(
-        "matrix",
-        help="run every model on every runner briefly; a compatibility table with the reason for each failure",
-        description="Run each model x runner combination for a few iterations in a fresh worker (no "
-        "dashboard, no recording) and record the outcome: ok with the median latency, or the one-line reason "
-        "it did not run. Writes the table as JSON and CSV too.",
-        formatter_class=HelpFormatter,
-        epilog="examples:\n  edgemon matrix --runners tflite,openvino --models mnist_2d,mobilenet_v1_025\n"
-        "  edgemon matrix --runners openvino --opt openvino:device=AUTO --json",
-    )
-    p.add_argument("--runners", default=None, help="comma list (default: every runner)")
-    p.add_argument("--models", default=None,
-                   help="comma list of built-in models or model files (default: every built-in model)")
-    p.add_argument("--iterations", type=int, default=5, help="measured iterations per cell (default: 5)")
-    p.add_argument("--warmup", type=int, default=1, help="warm-up iterations per cell (default: 1)")
-    p.add_argument("--batch", type=int, default=1, help="items per inference (default: 1)")
-    p.add_argument("--timeout", default="120s", metavar="DURATION",
-                   help="give up on a cell after this long, model build included (default: 120s)")
-    p.add_argument("--opt", action="append", default=[], metavar="[RUNNER:]KEY=VALUE",
-                   help="runner option, for one runner (openvino:device=GPU) or all; repeatable")
-    p.add_argument("--python", default=None, metavar="EXE", help="interpreter for the workers")
-    p.add_argument("--out", default=None, metavar="PREFIX",
-                   help="write PREFIX.json and PREFIX.csv (default: ./matrix-<date>-<time>)")
-    fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    fmt.add_argument("--csv", action="store_true", help="print CSV instead of the table")
-    p.set_defaults(handler=cmd_matrix)
-    return p
-
-
-def cmd_matrix(args: argparse.Namespace) -> int:
-    import sys
-
-    from edgemon.errors import UserError
-    from edgemon.units import parse_duration
-
-    if args.iterations < 1:
-        raise UserError(f"--iterations must be at least 1, got {args.iterations}")
-    if args.warmup < 0:
-        raise UserError(f"--warmup cannot be negative, got {args.warmup}")
-    if args.batch < 1:
-        raise UserError(f"--batch must be at least 1, got {args.batch}")
-    timeout_s = parse_duration(args.timeout, what="--timeout")
-    quiet = args.json or args.csv
-
-    def progress(line: str) -> None:
-        if not quiet:
-            print(line, file=sys.stderr, flush=True)
-
-    result = run_matrix(_split(args.runners), _split(args.models), iterations=args.iterations,
-                        warmup=args.warmup, batch=args.batch, timeout_s=timeout_s,
-                        options=_options(args.opt), python=args.python, progress=progress)
-    prefix = Path(args.out) if args.out else Path(time.strftime("matrix-%Y%m%d-%H%M%S"))
-    json_path, csv_path = write_files(result, prefix)
-    if args.json:
-        print(to_json(result))
-    elif args.csv:
-        print(to_csv(result), end="")
-    else:
-        print(format_table(result))
-        print(f"written: {json_path}, {csv_path}")
-    return 0

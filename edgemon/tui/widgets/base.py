@@ -14,8 +14,9 @@ from textual.style import Style
 from textual.visual import Visual
 from textual.widget import Widget
 
+from edgemon.control.machine_view import MachineView
+from edgemon.feeds.base import FeedStatus
 from edgemon.tui.glyphs import bar
-from edgemon.view.feed import FeedStatus, MachineView
 from edgemon.view.model import DashboardModel
 from edgemon.view.timeline import Timeline
 

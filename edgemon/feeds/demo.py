@@ -1,6 +1,6 @@
 """A scripted, deterministic Feed for tests, snapshots, the cost benchmark and a demo.
 
-``python -m edgemon.tui.demo [linux|jetson|crashed|replay] [--ascii] [--rows=N]`` runs the
+``python -m edgemon.feeds.demo [linux|jetson|crashed|replay] [--ascii] [--rows=N]`` runs the
 dashboard on it in real time. Data is a pure function of (scenario, seed, tick),
 so tests and SVG snapshots see the same numbers on every run.
 """
@@ -8,15 +8,15 @@ so tests and SVG snapshots see the same numbers on every run.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import Any
 
 import numpy as np
 
+from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
+from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
 from edgemon.telemetry.base import SourceStatus
-from edgemon.view.feed import Feed, FeedStatus, FeedUpdate, MachineView
 from edgemon.view.timeline import Episode, Timeline, marks_from_events
 
 T0_NS = 1_000_000_000_000       # fixed monotonic origin so rendered text never shows the real clock
@@ -446,18 +446,3 @@ class FakeFeed(Feed):
         if not marks:
             return "no earlier event"
         return self._cmd_seek(to=None, delta_s=marks[-1] - self._target_tick / self.hz)
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    scenario = next((a for a in args if a in SCENARIOS), "linux")
-    rows = next((float(a.split("=", 1)[1]) for a in args if a.startswith("--rows=")), 120.0)
-    from edgemon.tui import run_dashboard
-
-    feed = FakeFeed(scenario, seconds=0.0, realtime=True, rows_per_s=rows,
-                    duration_s=None if scenario == "replay" else 600.0)
-    return run_dashboard(feed, ascii="--ascii" in args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -41,8 +41,8 @@ from typing import Any, Callable
 import numpy as np
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
+from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
 from edgemon.units import format_duration
-from edgemon.view.feed import Feed, FeedStatus, FeedUpdate
 from edgemon.view.timeline import Timeline, episodes_from_throttling, marks_from_events
 
 MIN_SPEED = 1.0

@@ -9,38 +9,23 @@ the same lock and builds the exposition outside it, so a slow scraper never hold
 sampler. Memory is fixed: the latest sample, fixed bucket arrays, counters per event kind.
 
 Names follow Prometheus conventions (base units, ``_total`` counters, labels instead of
-numbers in names); docs/fleet.md lists them. Every series carries the session's labels
+numbers in names; :mod:`edgemon.prometheus.names`); docs/fleet.md lists them. Every series carries the session's labels
 host, board, runner, model, session (recording folder name) and emulated; runner and model
 follow the worker's hello, so each workload of a suite has its own histogram and counters.
 
-Binding: ``PORT`` alone listens on 127.0.0.1 only. The endpoint has no authentication and
-names the host, board and model, so exposing it to the network is an explicit choice:
-``--prometheus 0.0.0.0:9400`` (or ``:9400``, the exporters' convention for "all interfaces",
-or one interface's address).
-
 prometheus_client is an optional extra (``pip install 'edgemon[prometheus]'``), imported only
-when the exporter starts; this module itself imports nothing heavy (the CLI may import
-:func:`parse_listen_address` at start-up).
+when the exporter starts; this module itself imports nothing heavy.
 """
 
 from __future__ import annotations
 
-import errno
 import math
-import re
-import socket
 import threading
 import time
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable
 
-from edgemon.errors import UserError
-
-DEFAULT_HOST = "127.0.0.1"
-ALL_INTERFACES = "0.0.0.0"
-INSTALL_HINT = "--prometheus needs prometheus_client: pip install 'edgemon[prometheus]'"
+from edgemon.prometheus.listen import DEFAULT_HOST, bind_error, parse_listen_address, require_prometheus_client
+from edgemon.prometheus.names import STATIC_LABELS, series_name, static_labels, unit_note
 
 # Latency histogram buckets in seconds: the R5 preferred numbers (5 per decade, each ~58 %
 # wider than the last) from 100 us to 100 s, 31 buckets. Coarse enough to keep the series
@@ -67,153 +52,6 @@ _STATE_BY_EVENT = {
 }
 _MAX_EVENT_KINDS = 64   # runners may invent kinds; beyond this many they count as "other"
 _MAX_WORKLOADS = 64     # workloads of a suite with their own series; more are counted with the last
-
-STATIC_LABELS = ("host", "board", "runner", "model", "session", "emulated")
-
-
-# ---------------------------------------------------------------------------- listen address
-
-def parse_listen_address(text: str) -> tuple[str, int]:
-    """``"9400"`` -> (127.0.0.1, 9400); ``":9400"`` -> (0.0.0.0, 9400); ``"HOST:PORT"``, ``"[::1]:9400"``.
-
-    UserError (one line) for anything else. Port 0 asks the kernel for a free port.
-    """
-    raw = str(text).strip()
-    host, port_text = DEFAULT_HOST, raw
-    if raw.startswith("["):                       # [IPv6]:PORT
-        end = raw.find("]")
-        if end < 0 or raw[end + 1:end + 2] != ":":
-            raise _bad_address(raw)
-        host, port_text = raw[1:end], raw[end + 2:]
-    elif ":" in raw:
-        host, _, port_text = raw.rpartition(":")
-        if ":" in host:
-            raise UserError(f"--prometheus: write an IPv6 address in brackets, e.g. [{host}]:{port_text}")
-        host = host or ALL_INTERFACES
-    if not port_text.isdigit() or not host or any(c.isspace() for c in host):
-        raise _bad_address(raw)
-    port = int(port_text)
-    if port > 65535:
-        raise UserError(f"--prometheus: port {port} is out of range; pick one from 1024 to 65535, e.g. 9400")
-    return host, port
-
-
-def _bad_address(raw: str) -> UserError:
-    return UserError(f"--prometheus expects PORT or HOST:PORT (e.g. 9400 or 0.0.0.0:9400), got {raw!r}")
-
-
-MIN_CLIENT = (0, 20)   # start_http_server returns (server, thread) from 0.20: needed to stop serving
-
-
-def require_prometheus_client() -> None:
-    """UserError with the install hint when the optional dependency is missing or too old."""
-    try:
-        import prometheus_client  # noqa: F401
-    except ImportError:
-        raise UserError(INSTALL_HINT) from None
-    try:
-        from importlib.metadata import version
-
-        found = tuple(int(p) for p in re.findall(r"\d+", version("prometheus_client"))[:2])
-    except Exception:  # noqa: BLE001 - no metadata (vendored copy): trust it
-        return
-    if found < MIN_CLIENT:
-        raise UserError(f"--prometheus needs prometheus_client {MIN_CLIENT[0]}.{MIN_CLIENT[1]} or newer "
-                        f"(found {'.'.join(map(str, found))}): pip install -U 'edgemon[prometheus]'")
-
-
-# ---------------------------------------------------------------------------- metric names
-
-@dataclass(frozen=True)
-class SeriesName:
-    """Where one edgemon metric goes: Prometheus family name, its own labels, and the unit scale."""
-
-    name: str
-    labels: tuple[tuple[str, str], ...]
-    scale: float
-    pattern: str          # the edgemon name with the labelled part generalised, for HELP
-
-
-# edgemon unit suffix -> Prometheus base-unit suffix and the factor to get there
-_UNITS = (
-    ("_mhz", "_hertz", 1e6),
-    ("_mw", "_watts", 1e-3),
-    ("_mb", "_bytes", 1024.0 * 1024.0),   # edgemon MB are MiB (/proc/meminfo kB / 1024, tegrastats)
-    ("_kb", "_bytes", 1024.0),
-    ("_pct", "_ratio", 0.01),
-    ("_c", "_celsius", 1.0),
-)
-# Aggregates whose natural name is taken by a labelled per-item family (sum() must not double count).
-_SPECIAL = {"cpu_util_pct": SeriesName("edgemon_cpu_util_mean_ratio", (), 0.01, "cpu_util_pct")}
-_INVALID = re.compile(r"[^a-zA-Z0-9_]")
-_INDEXED = (  # (regex on the unit-less base, family base, label)
-    (re.compile(r"cpu(\d+)_(.+)"), "cpu_{}", "cpu"),
-    (re.compile(r"fan(\d+)_(.+)"), "fan_{}", "fan"),
-    (re.compile(r"gpu_gpc(\d+)_(.+)"), "gpu_gpc_{}", "gpc"),
-)
-
-
-@lru_cache(maxsize=4096)
-def series_name(metric: str) -> SeriesName:
-    """The Prometheus series for an edgemon metric name (DESIGN.md "Metric names").
-
-    ``cpu0_freq_mhz`` -> ``edgemon_cpu_freq_hertz{cpu="0"}`` x1e6; ``temp_cpu_c`` ->
-    ``edgemon_temperature_celsius{zone="cpu"}``; ``power_vdd_in_mw`` -> ``edgemon_power_watts{rail="vdd_in"}``
-    x1e-3; ``ram_used_mb`` -> ``edgemon_ram_used_bytes``; ``gpu_util_pct`` -> ``edgemon_gpu_util_ratio`` x0.01.
-    """
-    if metric in _SPECIAL:
-        return _SPECIAL[metric]
-    base, suffix, scale = metric, "", 1.0
-    for unit, prom, factor in _UNITS:
-        if metric.endswith(unit) and len(metric) > len(unit):
-            base, suffix, scale = metric[: -len(unit)], prom, factor
-            break
-    unit_part = metric[len(base):]
-    labels: tuple[tuple[str, str], ...] = ()
-    pattern = metric
-    for rx, family, label in _INDEXED:
-        m = rx.fullmatch(base)
-        if m:
-            labels = ((label, m.group(1)),)
-            base = family.format(m.group(2))
-            pattern = rx.pattern.replace(r"(\d+)", "{N}").replace("_(.+)", "_" + m.group(2)) + unit_part
-            break
-    else:
-        if base.startswith("temp_") and suffix == "_celsius" and len(base) > 5:
-            labels, base, pattern = (("zone", base[5:]),), "temperature", "temp_{zone}_c"
-        elif base.startswith("power_") and suffix == "_watts" and len(base) > 6:
-            rail = base[6:]
-            if rail == "total":
-                base = "power_total"
-            elif rail.endswith("_avg") and len(rail) > 4:
-                labels, base, pattern = (("rail", rail[:-4]),), "power_average", "power_{rail}_avg_mw"
-            else:
-                labels, base, pattern = (("rail", rail),), "power", "power_{rail}_mw"
-        elif base.startswith("engine_") and suffix in ("_hertz", "_ratio"):
-            engine, _, what = base[7:].rpartition("_")
-            if engine and what in ("freq", "util"):
-                labels, base = (("engine", engine),), f"engine_{what}"
-                pattern = f"engine_{{name}}_{what}{unit_part}"
-    name = "edgemon_" + _INVALID.sub("_", base) + suffix
-    return SeriesName(name, labels, scale, pattern)
-
-
-def static_labels(meta: dict[str, Any], session: str | None = None) -> dict[str, str]:
-    """host, board, runner, model, session, emulated from a session's meta (session.json contents)."""
-    from edgemon.recording.fleet import board_of
-
-    workload = meta.get("workload") if isinstance(meta.get("workload"), dict) else {}
-    if session is None:
-        record_path = meta.get("record_path")
-        session = Path(str(record_path)).name if record_path else ""
-    return {
-        "host": str(meta.get("host") or ""),
-        "board": str(board_of(meta) or ""),
-        "runner": str(workload.get("runner") or ""),
-        "model": str(workload.get("model") or ""),
-        "session": str(session or ""),
-        "emulated": "true" if meta.get("emulated") else "false",
-    }
 
 
 # ---------------------------------------------------------------------------- exporter
@@ -298,7 +136,7 @@ class PrometheusExporter:
         try:
             server, thread = start_http_server(self.port, addr=self.host, registry=registry)
         except OSError as exc:
-            raise _bind_error(exc, self.host, self.port) from None
+            raise bind_error(exc, self.host, self.port) from None
         self._server, self._thread = server, thread
         self.port = int(server.server_address[1])
         if self._start_unix_s is None:
@@ -474,21 +312,6 @@ def _info(meta: dict[str, Any], hello: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _bind_error(exc: OSError, host: str, port: int) -> UserError:
-    where = f"{host}:{port}"
-    if isinstance(exc, socket.gaierror):
-        return UserError(f"--prometheus: cannot resolve {host!r}; give an IP address such as 0.0.0.0")
-    if exc.errno == errno.EADDRINUSE:
-        return UserError(f"--prometheus: port {port} on {host} is already in use; pick another port "
-                         f"(e.g. --prometheus {port + 1}) or stop what listens there")
-    if exc.errno == errno.EACCES:
-        return UserError(f"--prometheus: not allowed to listen on {where}; use a port above 1023")
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return UserError(f"--prometheus: {host} is not an address of this machine; "
-                         "use 127.0.0.1, 0.0.0.0 or one of its interface addresses")
-    return UserError(f"--prometheus: cannot listen on {where}: {exc.strerror or exc}")
-
-
 class _Collector:
     """prometheus_client custom collector: one snapshot per scrape, families built from it."""
 
@@ -525,7 +348,7 @@ class _Collector:
             fam[2][tuple(v for _, v in s.labels)] = value * s.scale
         for name in sorted(families):
             label_names, pattern, rows = families[name]
-            g = GaugeMetricFamily(name, f"edgemon telemetry {pattern}" + _unit_note(name), labels=keys + label_names)
+            g = GaugeMetricFamily(name, f"edgemon telemetry {pattern}" + unit_note(name), labels=keys + label_names)
             for lv in sorted(rows):
                 g.add_metric(base + list(lv), rows[lv])
             yield g
@@ -590,13 +413,6 @@ class _Collector:
                                     labels=keys)
             c.add_metric(base, float(ex.callback_errors))
             yield c
-
-
-def _unit_note(name: str) -> str:
-    for _, prom, _ in _UNITS:
-        if name.endswith(prom):
-            return f" in {prom[1:]}"
-    return ""
 
 
 def _le(v: float) -> str:

@@ -114,7 +114,7 @@ class Profile:
 
     def to_plan(self, *, duration_s: float | None = None, repetitions: int | None = None,
                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The JSON-able run plan :class:`edgemon.session.plan.PlanRunner` executes.
+        """The JSON-able run plan :class:`edgemon.plan.runner.PlanRunner` executes.
 
         ``duration_s``/``repetitions``: given on the command line (None: the profile's), they
         apply to every workload; so do ``overrides``, the workload fields given on the command
@@ -543,7 +543,7 @@ def _workload(c: _Checker, t: dict, key: tuple, defaults: dict, base: Path | Non
             files = " or a model file" if getattr(module, "ACCEPTS_MODEL_FILES", False) else ""
             raise c.fail(k, f"unknown model {wl['model']!r} for runner {wl['runner']!r}; choose one of: "
                             f"{', '.join(sorted(models))}{files}")
-    from edgemon.session.config import WorkloadSpec
+    from edgemon.workload.spec import WorkloadSpec
 
     try:
         registry.validate(WorkloadSpec(**wl))
@@ -689,7 +689,7 @@ _CLI_WORKLOAD = {"runner": ("runner",), "model": ("model",), "batch": ("batch",)
 def apply_profile(config, profile: Profile, given: set[str], *, repetitions: int | None = None) -> None:
     """Fill ``config`` (a RunConfig built from the command line) from ``profile``: what the user
     typed (``given``: option names like "batch", "duration", "opt") wins, the profile fills the rest."""
-    from edgemon.session.config import WorkloadSpec
+    from edgemon.workload.spec import WorkloadSpec
 
     if profile.is_suite and given & {"runner", "model"}:
         raise UserError(f"{profile.path}: --runner/--model cannot override a suite (it lists "
@@ -716,7 +716,7 @@ def apply_profile(config, profile: Profile, given: set[str], *, repetitions: int
         config.restart_on_hang = profile.restart_on_hang
     plan = profile.to_plan(duration_s=config.duration_s if "duration" in given else None,
                            repetitions=repetitions, overrides=overrides)
-    from edgemon.session.plan import check_plan
+    from edgemon.plan.runner import check_plan
 
     check_plan(plan)      # a --duration shorter than the schedule
     config.plan = plan

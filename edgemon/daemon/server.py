@@ -1,6 +1,6 @@
 """The control socket of a detached session: ``<session folder>/control.sock``.
 
-The session process (``edgemon.session.daemon``) is the only one that drains its
+The session process (``edgemon.daemon.process``) is the only one that drains its
 :class:`~edgemon.session.live.LiveSession`. Every tick (~2 Hz, fixed delay) the
 server drains it, keeps a short history ring (the last ``history_s`` seconds of
 samples and latency, the last ``max_events`` events) and fans the tick out to every
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
-from edgemon.view.feed import FeedUpdate
+from edgemon.feeds.base import FeedUpdate
 
 SOCKET_NAME = "control.sock"
 LOG_NAME = "session.log"

@@ -1,7 +1,7 @@
 """Run a profile's plan on a :class:`~edgemon.session.live.LiveSession`: cool-down gate, idle
 baseline, repetitions in fresh workers with a rest between, and a schedule of machine changes.
 
-The plan (a JSON-able dict, :meth:`edgemon.session.profile.Profile.to_plan`) travels in
+The plan (a JSON-able dict, :meth:`edgemon.plan.profile.Profile.to_plan`) travels in
 ``RunConfig.plan`` so that a detached session process runs it as well as an in-process one.
 :class:`PlanRunner` is one thread; the session hands it samples, events and worker exits
 (see the ``plan`` hooks in live.py). Everything it does is an event:
@@ -43,7 +43,7 @@ def simple_plan(workload: dict[str, Any], *, repetitions: int, duration_s: float
 
 
 def workload_specs(plan: dict[str, Any]) -> list:
-    from edgemon.session.config import WorkloadSpec
+    from edgemon.workload.spec import WorkloadSpec
 
     return [WorkloadSpec(**item["workload"]) for item in plan.get("items", [])]
 
@@ -52,7 +52,7 @@ def check_plan(plan: dict[str, Any], *, modes: list[tuple[int, str]] | None = No
                cpus: list[int] | None = None) -> None:
     """UserError (file:line: key: what) for what only the running machine can tell: a power mode
     unknown on this board, a core it does not have, a schedule time past a shortened duration."""
-    from edgemon.session.profile import format_seconds, power_mode_problem
+    from edgemon.plan.profile import format_seconds, power_mode_problem
 
     for item in plan.get("items", []):
         actions = list(plan.get("schedule", [])) + list(item.get("setup", []))
@@ -375,7 +375,7 @@ class PlanRunner:
 
     # -- repetitions -------------------------------------------------------------------------------
     def _repetition(self, item: dict[str, Any], item_index: int, r: int, n: int, total: int) -> None:
-        from edgemon.session.config import WorkloadSpec
+        from edgemon.workload.spec import WorkloadSpec
 
         spec = WorkloadSpec(**item["workload"])
         with self._cond:

@@ -42,8 +42,8 @@ class SessionInfo:
 
 def session_info(folder: Path) -> SessionInfo | None:
     """What ``folder`` is, or None when it is not a recording."""
+    from edgemon.daemon.server import SOCKET_NAME
     from edgemon.recording.layout import SESSION_FILE, is_live, writer_pid
-    from edgemon.session.server import SOCKET_NAME
 
     try:
         meta = json.loads((folder / SESSION_FILE).read_text(encoding="utf-8"))

@@ -1,12 +1,12 @@
 """A session in its own process, so that an SSH drop or a closed dashboard does not end the test.
 
-Parent side (``edgemon run``): :func:`spawn` starts ``python -m edgemon.session.daemon
+Parent side (``edgemon run``): :func:`spawn` starts ``python -m edgemon.daemon.process
 --config JSON`` in a new session (no controlling terminal, stdin /dev/null) and waits
 for one handshake line on the child's stdout: ``{"ready": true, "folder": ...}`` once the
 recording folder and ``control.sock`` exist, or ``{"error": "one line"}``.
 
 Child side (:func:`main`): runs a :class:`~edgemon.session.live.LiveSession` and a
-:class:`~edgemon.session.server.SessionServer` on ``<folder>/control.sock``; once ready its
+:class:`~edgemon.daemon.server.SessionServer` on ``<folder>/control.sock``; once ready its
 stdout and stderr go to ``<folder>/session.log``. It drains the session at ~2 Hz (fixed
 delay), and when the session ends (worker finished, duration reached, ``edgemon stop``,
 SIGTERM) it closes the recording, restores the machine, tells attached clients and exits
@@ -53,7 +53,7 @@ class Started:
 
     @property
     def log(self) -> Path:
-        from edgemon.session.server import LOG_NAME
+        from edgemon.daemon.server import LOG_NAME
 
         return self.folder / LOG_NAME
 
@@ -73,7 +73,8 @@ def config_to_dict(config, argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def config_from_dict(data: dict[str, Any]):
-    from edgemon.session.config import RunConfig, WorkloadSpec
+    from edgemon.session.config import RunConfig
+    from edgemon.workload.spec import WorkloadSpec
 
     data = dict(data)
     data.pop("argv", None)
@@ -117,7 +118,7 @@ def spawn(config, *, argv: list[str] | None = None, timeout_s: float = START_TIM
     # handshake inherits it and must not die of SIGPIPE once we are gone.
     with tempfile.TemporaryFile() as early_stderr:
         proc = subprocess.Popen(
-            [python or sys.executable, "-m", "edgemon.session.daemon", "--config", payload],
+            [python or sys.executable, "-m", "edgemon.daemon.process", "--config", payload],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=early_stderr,
@@ -214,7 +215,7 @@ class _Log:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m edgemon.session.daemon")
+    parser = argparse.ArgumentParser(prog="python -m edgemon.daemon.process")
     parser.add_argument("--config", required=True, help="RunConfig as JSON (see config_to_dict)")
     args = parser.parse_args(argv)
 
@@ -241,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_session(config, handshake) -> int:
+    from edgemon.daemon.server import LOG_NAME, SessionServer
     from edgemon.session.live import LiveSession
-    from edgemon.session.server import LOG_NAME, SessionServer
 
     session = LiveSession(config)
     try:

@@ -25,9 +25,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.errors import UserError
-from edgemon.view.feed import Feed, FeedStatus, FeedUpdate, MachineView
+from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
 
 # Same bounds as LiveSession's pending queues: ~10 min at 10 Hz for a consumer that stalls.
 _MAX_PENDING_SAMPLES = 6000
@@ -185,14 +186,14 @@ class RemoteFeed(Feed):
 
     # ------------------------------------------------------------ wire
     def _send(self, msg: dict[str, Any]) -> None:
-        from edgemon.session.server import encode_json
+        from edgemon.daemon.server import encode_json
 
         data = encode_json(msg)
         with self._send_lock:
             self._sock.sendall(data)
 
     def _read_loop(self) -> None:
-        from edgemon.session.server import read_frame, socket_recv_exact
+        from edgemon.daemon.server import read_frame, socket_recv_exact
 
         recv = self._recv_exact or socket_recv_exact(self._sock)
         why = None
@@ -217,7 +218,7 @@ class RemoteFeed(Feed):
             pass
 
     def _handle(self, ftype: int, msg: Any) -> None:
-        from edgemon.session.server import JSON_FRAME, decode_latency, events_from_json, samples_from_json
+        from edgemon.daemon.server import JSON_FRAME, decode_latency, events_from_json, samples_from_json
 
         if ftype != JSON_FRAME:
             batch = decode_latency(msg)
@@ -284,8 +285,8 @@ def _state_of(folder: Path) -> tuple[dict[str, Any], str]:
 
 def open_remote(path: Path | str, *, timeout: float = 10.0) -> RemoteFeed:
     """Attach to the detached session recording into ``path``; UserError (one line) when it cannot be."""
+    from edgemon.daemon.server import JSON_FRAME, SOCKET_NAME, connect_unix, read_frame, socket_recv_exact
     from edgemon.recording.layout import is_live, recording_folder, writer_pid
-    from edgemon.session.server import JSON_FRAME, SOCKET_NAME, connect_unix, read_frame, socket_recv_exact
 
     folder = recording_folder(path)
     meta, state = _state_of(folder)
@@ -356,10 +357,8 @@ def _died(folder: Path, *, stale: bool = False) -> UserError:
 
 def stop_remote(path: Path | str, *, timeout: float = 120.0, out=None) -> Path:
     """``edgemon stop``: ask the session to stop and wait until its recording is closed."""
-    from edgemon.recording.layout import is_live
-
-    from edgemon.recording.layout import recording_folder
-    from edgemon.session.server import SOCKET_NAME
+    from edgemon.daemon.server import SOCKET_NAME
+    from edgemon.recording.layout import is_live, recording_folder
 
     out = out or sys.stdout
     folder = recording_folder(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, LatencyBatch, Sample
 
 
@@ -36,25 +37,6 @@ class FeedStatus:
     position_s: float = 0.0               # replay only: playhead from session start
     length_s: float = 0.0                 # replay only
     message: str = ""                     # one line for the header, e.g. "worker crashed: SIGKILL"
-
-
-@dataclass
-class MachineView:
-    """Controllable machine state for the dashboard (Jetson power mode, cores, clocks, fan).
-
-    ``unavailable`` maps a control name (power_mode, cores, jetson_clocks, fan) to the
-    reason it cannot be used here; a control absent from it is usable.
-    """
-
-    power_modes: list[dict[str, Any]] = field(default_factory=list)   # [{"id": 0, "name": "MAXN"}, ...]
-    power_mode_id: int | None = None
-    power_mode_name: str = ""
-    cpu_count: int = 0
-    online_cores: list[int] = field(default_factory=list)
-    jetson_clocks: bool | None = None
-    fan_pct: float | None = None
-    recording: bool = False           # changes ask for confirmation while recording
-    unavailable: dict[str, str] = field(default_factory=dict)
 
 
 class Feed:

@@ -1,0 +1,92 @@
+"""`edgemon matrix`: every model on every runner, briefly (:mod:`edgemon.workload.matrix`).
+
+Standard library only at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from edgemon.errors import UserError
+from edgemon.help_format import HelpFormatter
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def _options(pairs: list[str]) -> dict[str, dict[str, str]]:
+    """``--opt [RUNNER:]KEY=VALUE`` -> {runner or "*": {key: value}}."""
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--opt takes [RUNNER:]KEY=VALUE, got {pair!r}")
+        runner, colon, key = key.strip().rpartition(":")
+        out.setdefault(runner if colon else "*", {})[key] = value.strip()
+    return out
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "matrix",
+        help="run every model on every runner briefly; a compatibility table with the reason for each failure",
+        description="Run each model x runner combination for a few iterations in a fresh worker (no "
+        "dashboard, no recording) and record the outcome: ok with the median latency, or the one-line reason "
+        "it did not run. Writes the table as JSON and CSV too.",
+        formatter_class=HelpFormatter,
+        epilog="examples:\n  edgemon matrix --runners tflite,openvino --models mnist_2d,mobilenet_v1_025\n"
+        "  edgemon matrix --runners openvino --opt openvino:device=AUTO --json",
+    )
+    p.add_argument("--runners", default=None, help="comma list (default: every runner)")
+    p.add_argument("--models", default=None,
+                   help="comma list of built-in models or model files (default: every built-in model)")
+    p.add_argument("--iterations", type=int, default=5, help="measured iterations per cell (default: 5)")
+    p.add_argument("--warmup", type=int, default=1, help="warm-up iterations per cell (default: 1)")
+    p.add_argument("--batch", type=int, default=1, help="items per inference (default: 1)")
+    p.add_argument("--timeout", default="120s", metavar="DURATION",
+                   help="give up on a cell after this long, model build included (default: 120s)")
+    p.add_argument("--opt", action="append", default=[], metavar="[RUNNER:]KEY=VALUE",
+                   help="runner option, for one runner (openvino:device=GPU) or all; repeatable")
+    p.add_argument("--python", default=None, metavar="EXE", help="interpreter for the workers")
+    p.add_argument("--out", default=None, metavar="PREFIX",
+                   help="write PREFIX.json and PREFIX.csv (default: ./matrix-<date>-<time>)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    fmt.add_argument("--csv", action="store_true", help="print CSV instead of the table")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgemon.units import parse_duration
+    from edgemon.workload.matrix import format_table, run_matrix, to_csv, to_json, write_files
+
+    if args.iterations < 1:
+        raise UserError(f"--iterations must be at least 1, got {args.iterations}")
+    if args.warmup < 0:
+        raise UserError(f"--warmup cannot be negative, got {args.warmup}")
+    if args.batch < 1:
+        raise UserError(f"--batch must be at least 1, got {args.batch}")
+    timeout_s = parse_duration(args.timeout, what="--timeout")
+    quiet = args.json or args.csv
+
+    def progress(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    result = run_matrix(_split(args.runners), _split(args.models), iterations=args.iterations,
+                        warmup=args.warmup, batch=args.batch, timeout_s=timeout_s,
+                        options=_options(args.opt), python=args.python, progress=progress)
+    prefix = Path(args.out) if args.out else Path(time.strftime("matrix-%Y%m%d-%H%M%S"))
+    json_path, csv_path = write_files(result, prefix)
+    if args.json:
+        print(to_json(result))
+    elif args.csv:
+        print(to_csv(result), end="")
+    else:
+        print(format_table(result))
+        print(f"written: {json_path}, {csv_path}")
+    return 0

@@ -1,0 +1,249 @@
+"""`edgemon run` (also bare `edgemon`): start a workload, watch it and record it.
+
+With the dashboard the session runs in its own process (:mod:`edgemon.daemon.process`) and the
+dashboard attaches to it; ``--headless`` without ``--detach`` and ``--no-record`` run it in this
+process (:class:`edgemon.session.live.LiveSession`). Standard library only at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edgemon.commands.attach import dashboard_on
+from edgemon.errors import UserError
+from edgemon.help_format import HelpFormatter
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "run",
+        help="run a workload, watch and record it (the default command)",
+        description="Start a workload in a worker process, sample the machine, show the dashboard "
+        "(or status lines with --headless) and record everything to a session folder. With the "
+        "dashboard the session runs in its own process: closing the dashboard (q, then d) or losing "
+        "the SSH connection leaves it running, and `edgemon attach` brings the dashboard back.",
+        formatter_class=HelpFormatter,
+        epilog="Durations take s, m, h (90s, 10m, 3h, 1h30m). Warm-up takes iterations, "
+        "seconds, or both: 50, 5s, 50,5s (whichever ends later).\n"
+        "Keys in the dashboard: q quit, p pause/resume, m mark, ? help.",
+    )
+    # Defaults of None (filled from _RUN_DEFAULTS in run_config_from_args) tell an option the
+    # user gave from one left out: given options override a --profile, the rest come from it.
+    w = p.add_argument_group("workload")
+    w.add_argument("--profile", default=None, metavar="FILE",
+                   help="a TOML session profile (profiles/*.toml: workload, repetitions, cool-down, idle "
+                   "baseline, schedule); options given here override it")
+    w.add_argument("--runner", default=None, help="worker program: see `edgemon models` (default: numpy)")
+    w.add_argument("--model", default=None, help="built-in model name or a model file (default: mnist_1d)")
+    w.add_argument("--batch", type=int, default=None, help="items per inference (default: 1)")
+    w.add_argument("--threads", type=int, default=None, help="framework/BLAS threads (default: framework's own)")
+    w.add_argument("--warmup", default=None, help="warm-up iterations and/or time, e.g. 50, 5s, 50,5s (default: 0)")
+    w.add_argument("--duration", default=None, help="stop after this long, e.g. 90s, 10m, 3h (default: until quit); "
+                   "with repetitions, the length of each")
+    w.add_argument("--repetitions", type=int, default=None, metavar="N",
+                   help="run the workload N times, each in a fresh worker; `edgemon analyze` gives the median "
+                   "and spread (default: 1)")
+    w.add_argument("--python", default=None, metavar="EXE",
+                   help="interpreter for the worker, e.g. JetPack's /usr/bin/python3 (default: this one)")
+    w.add_argument("--opt", action="append", default=None, metavar="KEY=VALUE",
+                   help="runner-specific option, repeatable (e.g. --opt size=1024 for the matmul model)")
+    r = p.add_argument_group("recording")
+    r.add_argument("--record", default=None, metavar="DIR",
+                   help="record into DIR (default: a new folder under ./recordings/)")
+    r.add_argument("--no-record", action="store_true",
+                   help="do not record; the session then runs inside this terminal and ends with it "
+                   "(--detach needs a recording)")
+    m = p.add_argument_group("monitoring")
+    m.add_argument("--sample-hz", type=float, default=None, help="telemetry rate in Hz (default: 10)")
+    m.add_argument("--sysfs-root", default="/", metavar="DIR",
+                   help="read /sys, /proc and /etc under DIR instead of / (fixtures, containers)")
+    m.add_argument("--emulate", default=None, metavar="BOARD",
+                   help="run on an emulated Jetson: nano, tx2, xavier-nx, agx-orin, orin-nano, thor")
+    m.add_argument("--hang-timeout", default=None, metavar="DURATION",
+                   help="a worker that sends nothing this long (not paused) is recorded as hung; "
+                   "0 turns the watchdog off (default: 30s)")
+    m.add_argument("--restart-on-hang", action="store_true", default=None,
+                   help="kill a hung worker and start a new one; the session goes on")
+    m.add_argument("--prometheus", default=None, metavar="[HOST:]PORT",
+                   help="serve live metrics for Prometheus on PORT (127.0.0.1 only; 0.0.0.0:PORT or :PORT "
+                   "for every interface); needs edgemon[prometheus]")
+    d = p.add_argument_group("display")
+    d.add_argument("--headless", action="store_true",
+                   help="no dashboard: a status line every few seconds and a summary at the end; "
+                   "ends with the terminal unless --detach is given too")
+    d.add_argument("--status-every", default="5s", metavar="DURATION",
+                   help="headless status line period (default: 5s)")
+    d.add_argument("--ascii", action="store_true", help="plain ASCII graphs, for bad fonts or slow links")
+    d.add_argument("--detach", action="store_true",
+                   help="start the session in the background and return: it survives logging out; "
+                   "watch it with `edgemon attach`, end it with `edgemon stop`. With --headless the "
+                   "status lines go to <session>/session.log")
+    return p
+
+
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--opt takes KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+# `edgemon run`'s defaults; the parser's are None so that given options can be told apart.
+_RUN_DEFAULTS = {"runner": "numpy", "model": "mnist_1d", "batch": 1, "warmup": "0", "sample_hz": 10.0,
+                 "hang_timeout": "30s", "restart_on_hang": False, "opt": []}
+_RUN_OPTIONAL = ("threads", "duration", "python", "emulate", "repetitions")
+
+
+def run_config_from_args(args: argparse.Namespace):
+    from edgemon.session.config import RunConfig
+    from edgemon.units import parse_duration, parse_warmup
+    from edgemon.workload.spec import WorkloadSpec
+
+    # What the user typed (it overrides a --profile), then the defaults for what is left.
+    given = {k for k in (*_RUN_DEFAULTS, *_RUN_OPTIONAL) if getattr(args, k, None) is not None}
+    profile = None
+    if getattr(args, "profile", None):
+        from edgemon.plan.profile import load_profile
+
+        profile = load_profile(args.profile, emulate=getattr(args, "emulate", None))
+    args = argparse.Namespace(**vars(args))
+    for key, value in _RUN_DEFAULTS.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    if getattr(args, "repetitions", None) is not None and args.repetitions < 1:
+        raise UserError(f"--repetitions must be at least 1, got {args.repetitions}")
+    warm_iters, warm_s = parse_warmup(args.warmup)
+    if args.batch < 1:
+        raise UserError(f"--batch must be at least 1, got {args.batch}")
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    if not 0.1 <= args.sample_hz <= 100:
+        raise UserError(f"--sample-hz must be between 0.1 and 100, got {args.sample_hz:g}")
+    root = Path(args.sysfs_root)
+    if not root.is_dir():
+        raise UserError(f"--sysfs-root {args.sysfs_root}: not a folder")
+    if args.record and args.no_record:
+        raise UserError("--record and --no-record contradict each other; pick one")
+    spec = WorkloadSpec(
+        runner=args.runner,
+        model=args.model,
+        batch=args.batch,
+        threads=args.threads,
+        warmup_iters=warm_iters,
+        warmup_s=warm_s,
+        python=args.python,
+        options=_parse_options(args.opt),
+    )
+    hang = str(args.hang_timeout).strip().lower()
+    if args.prometheus is not None:  # fail in the user's terminal, not in a detached process
+        from edgemon.prometheus.listen import parse_listen_address, require_prometheus_client
+
+        parse_listen_address(args.prometheus)
+        require_prometheus_client()
+    config = RunConfig(
+        workload=spec,
+        duration_s=parse_duration(args.duration) if args.duration else None,
+        record_dir=Path(args.record) if args.record else None,
+        record=not args.no_record,
+        sample_hz=args.sample_hz,
+        sysfs_root=root,
+        headless=args.headless,
+        ascii=args.ascii,
+        status_every_s=parse_duration(args.status_every, what="--status-every"),
+        emulate=args.emulate,
+        hang_timeout_s=None if hang in ("0", "0s", "off", "none") else parse_duration(hang, what="--hang-timeout"),
+        restart_on_hang=bool(args.restart_on_hang),
+        prometheus=args.prometheus,
+    )
+    if profile is not None:
+        from edgemon.plan.profile import apply_profile
+
+        apply_profile(config, profile, given, repetitions=getattr(args, "repetitions", None))
+    elif getattr(args, "repetitions", None):
+        from dataclasses import asdict
+
+        from edgemon.plan.runner import simple_plan
+
+        if args.repetitions > 1:
+            config.plan = simple_plan(asdict(spec), repetitions=args.repetitions, duration_s=config.duration_s)
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    config = run_config_from_args(args)
+    detach = args.detach
+    if detach and not config.record:
+        raise UserError("a detached session must record (that is how you find it again); drop --no-record")
+    if (config.headless and not detach) or not config.record:
+        # --headless: a plain process printing status lines (use --detach to outlive the terminal).
+        # --no-record: nothing to come back to, so the session lives and dies with this process.
+        return _run_in_process(config)
+    # The session runs in its own process so that closing the dashboard or losing SSH does not
+    # end it. Validate here first: bad input must fail before anything starts.
+    from edgemon.daemon.process import spawn
+    from edgemon.workload.registry import validate
+
+    validate(config.workload)
+    started = spawn(config, argv=sys.argv[1:])
+    if detach:
+        print(f"session running in the background (pid {started.pid}), recording into {started.folder}\n"
+              f"  watch:  edgemon attach {started.folder}\n"
+              f"  stop:   edgemon stop {started.folder}\n"
+              f"  log:    {started.log}")
+        return 0
+    try:
+        return dashboard_on(started.folder, ascii=config.ascii, owner=True)
+    except UserError:
+        ended = _ended_at_once(started.folder)
+        if ended is None:
+            raise
+        print(ended, file=sys.stderr)
+        return 1
+
+
+def _ended_at_once(folder: Path) -> str | None:
+    """The session ended before its dashboard could attach (a workload that fails at start): why."""
+    import json
+
+    try:
+        meta = json.loads((folder / "session.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("state") not in ("ended", "crashed"):
+        return None
+    end = meta.get("end") or {}
+    worker = end.get("worker") or {}
+    tail = "".join(f"\n  | {line}" for line in list(worker.get("stderr_tail") or [])[-5:])
+    return (f"edgemon: the session {meta['state']} at once: {end.get('reason') or worker.get('reason') or '?'}"
+            f"{tail}\nrecording: {folder}")
+
+
+def _run_in_process(config) -> int:
+    from edgemon.session.live import LiveSession
+
+    session = LiveSession(config)
+    try:
+        session.start()
+    except BaseException:
+        session.close()
+        raise
+    if config.headless:
+        from edgemon.session.headless import run_headless
+
+        return run_headless(session, status_every_s=config.status_every_s)
+    try:
+        from edgemon.tui import run_dashboard
+
+        code = run_dashboard(session, ascii=config.ascii)
+    finally:
+        session.close()
+    if session.meta.get("record_path"):
+        print(f"recording: {session.meta['record_path']}")
+    if session.status().state == "crashed":
+        return 1
+    return code

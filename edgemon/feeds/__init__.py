@@ -1,0 +1,1 @@
+"""Feeds: what the dashboard and the headless loop drain (the Feed seam, replay, attach, demo)."""

@@ -1,0 +1,1 @@
+"""Session profiles (TOML) and the run plan they become: repetitions, cool-down, baseline, schedule."""
