@@ -14,13 +14,16 @@ takes the CPU time of one process over --seconds, as % of one core (user + syste
 
 Rounds repeat (--rounds) and each starts at a different point of the list, so that
 load from other work on the machine falls on edgemon and btop alike; the summary gives
-the range over rounds. btop comes from the distribution (`apt-get install btop`); a
+the range over rounds. --compare-tree DIR adds the headless and dashboard turns of the
+edgemon in another source tree (e.g. an older commit, `git archive REV | tar -x -C DIR`),
+labelled "(DIR name)", to each round. btop comes from the distribution (`apt-get install btop`); a
 missing btop is reported, not guessed. glances (`pip install glances`), where installed,
 is measured once per round for scale. Memory: each process's RSS at the end of its turn.
 
     python benchmarks/monitor_cost.py                        # 3 rounds of 60 s turns
     python benchmarks/monitor_cost.py --rounds 5 --seconds 90 --sizes 80x24,120x40
     python benchmarks/monitor_cost.py --only headless,btop   # skip the dashboard turns
+    python benchmarks/monitor_cost.py --compare-tree /tmp/edgemon-old   # before/after a change
 """
 
 from __future__ import annotations
@@ -105,12 +108,15 @@ def measure(procs: dict[str, psutil.Process], seconds: float) -> dict[str, tuple
 class Pty:
     """A child in a pseudo-terminal of a given size, with a reader that takes everything it writes."""
 
-    def __init__(self, argv: list[str], cols: int, rows: int, env: dict[str, str] | None = None):
+    def __init__(self, argv: list[str], cols: int, rows: int, env: dict[str, str] | None = None,
+                 cwd: Path | None = None):
         pid, fd = pty.fork()
         if pid == 0:   # the child: the terminal has its size before the program starts
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
             os.environ["TERM"] = "xterm-256color"
             os.environ.update(env or {})
+            if cwd is not None:
+                os.chdir(cwd)
             try:
                 os.execvp(argv[0], argv)
             finally:
@@ -219,31 +225,51 @@ def note_btop_refresh(home: Path) -> None:
         _BTOP_REFRESH.add(m.group(1))
 
 
-def turn_headless(args, rnd: int, tmp: Path) -> list[Turn]:
-    rec = tmp / f"headless-{rnd}"
+def tree_env(tree: Path | None) -> tuple[dict[str, str] | None, str]:
+    """Environment and label suffix that make ``python -m edgemon`` the one in ``tree``."""
+    if tree is None:
+        return None, ""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(tree)
+    return env, f" ({tree.name})"
+
+
+def turn_headless(args, rnd: int, tmp: Path, tree: Path | None = None) -> list[Turn]:
+    env, label = tree_env(tree)
+    rec = tmp / f"headless-{rnd}{label.strip(' ()')}"
     p = subprocess.Popen([*EDGEMON, "run", "--headless", "--sample-hz", str(args.hz), "--record", str(rec),
-                          "--status-every", "1h"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          "--status-every", "1h"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env=env, cwd=tree)
     try:
         time.sleep(SETTLE_S)
         (cpu, rss), = measure({"headless": psutil.Process(p.pid)}, args.seconds).values()
-        return [Turn("edgemon headless", rnd, cpu, rss)]
+        return [Turn("edgemon headless" + label, rnd, cpu, rss)]
     finally:
         stop_pid(p.pid, 30.0)
         p.wait()
         shutil.rmtree(rec, ignore_errors=True)
 
 
-def turn_dashboard(args, rnd: int, size: str, tmp: Path) -> list[Turn]:
+def is_session_process(proc: psutil.Process) -> bool:
+    """The detached session's process (``python -m edgemon.<...>daemon<...> --config``)."""
+    try:
+        return any(part.startswith("edgemon.") and "daemon" in part for part in proc.cmdline())
+    except psutil.Error:
+        return False
+
+
+def turn_dashboard(args, rnd: int, size: str, tmp: Path, tree: Path | None = None) -> list[Turn]:
     cols, rows = size_of(size)
-    rec = tmp / f"dashboard-{rnd}-{size}"
-    term = Pty([*EDGEMON, "run", "--sample-hz", str(args.hz), "--record", str(rec)], cols, rows)
+    _env, label = tree_env(tree)
+    rec = tmp / f"dashboard-{rnd}-{size}{label.strip(' ()')}"
+    term = Pty([*EDGEMON, "run", "--sample-hz", str(args.hz), "--record", str(rec)], cols, rows,
+               env=None if tree is None else {"PYTHONPATH": str(tree)}, cwd=tree)
     try:
         dash = psutil.Process(term.pid)
         session = None
         deadline = time.monotonic() + 60
         while session is None and time.monotonic() < deadline:   # the detached session process
-            session = next((c for c in dash.children(recursive=True)
-                            if "edgemon.daemon.process" in " ".join(c.cmdline())), None)
+            session = next((c for c in dash.children(recursive=True) if is_session_process(c)), None)
             time.sleep(0.2)
         if session is None:
             raise SystemExit("the dashboard's session process did not start")
@@ -251,9 +277,9 @@ def turn_dashboard(args, rnd: int, size: str, tmp: Path) -> list[Turn]:
         term.rate_reset()
         m = measure({"dash": dash, "session": session}, args.seconds)
         kib = term.kib_per_s()
-        return [Turn(f"dashboard {size}", rnd, m["dash"][0], m["dash"][1], kib),
-                Turn(f"  its session process {size}", rnd, m["session"][0], m["session"][1]),
-                Turn(f"dashboard + session {size}", rnd, m["dash"][0] + m["session"][0],
+        return [Turn(f"dashboard {size}{label}", rnd, m["dash"][0], m["dash"][1], kib),
+                Turn(f"  its session process {size}{label}", rnd, m["session"][0], m["session"][1]),
+                Turn(f"dashboard + session {size}{label}", rnd, m["dash"][0] + m["session"][0],
                      m["dash"][1] + m["session"][1])]
     finally:
         term.send(b"q")
@@ -334,6 +360,8 @@ def main() -> int:
     ap.add_argument("--only", default="btop,headless,dashboard,glances",
                     help="comma-separated turns to run (default: all)")
     ap.add_argument("--btop", default=shutil.which("btop") or "btop", help="btop executable")
+    ap.add_argument("--compare-tree", type=Path, default=None, metavar="DIR",
+                    help="also measure the edgemon in this source tree (before/after a change)")
     args = ap.parse_args()
     args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     args.only = {s.strip() for s in args.only.split(",")}
@@ -348,29 +376,32 @@ def main() -> int:
     turns = []
     for size in args.sizes:
         if "btop" in args.only and have_btop:
-            turns.append(("btop", size))
+            turns.append(("btop", size, None))
+    trees = [None] + ([args.compare_tree.resolve()] if args.compare_tree else [])
     if "headless" in args.only:
-        turns.insert(1 if turns else 0, ("headless", None))
+        for tree in reversed(trees):
+            turns.insert(1 if turns else 0, ("headless", None, tree))
     for size in args.sizes:
         if "dashboard" in args.only:
-            turns.append(("dashboard", size))
+            turns += [("dashboard", size, tree) for tree in trees]
     if "glances" in args.only and shutil.which("glances"):
-        turns.append(("glances", None))
+        turns.append(("glances", None, None))
     res = Results()
     with tempfile.TemporaryDirectory(prefix="edgemon-monitor-cost-") as tmp_name:
         tmp = Path(tmp_name)
         for rnd in range(1, args.rounds + 1):
             k = (rnd - 1) % len(turns)
             order = turns[k:] + turns[:k]     # each round starts elsewhere: load falls on all alike
-            names = ", ".join(f"{kind} {size}" if size else kind for kind, size in order)
+            names = ", ".join(" ".join(str(x) for x in (kind, size, tree and tree.name) if x)
+                              for kind, size, tree in order)
             print(f"round {rnd}: {names}", flush=True)
-            for kind, size in order:
+            for kind, size, tree in order:
                 if kind == "btop":
                     res.add(*turn_btop(args, rnd, size, tmp))
                 elif kind == "headless":
-                    res.add(*turn_headless(args, rnd, tmp))
+                    res.add(*turn_headless(args, rnd, tmp, tree))
                 elif kind == "dashboard":
-                    res.add(*turn_dashboard(args, rnd, size, tmp))
+                    res.add(*turn_dashboard(args, rnd, size, tmp, tree))
                 else:
                     res.add(*turn_glances(args, rnd))
     if _BTOP_REFRESH:
