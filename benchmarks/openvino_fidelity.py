@@ -64,7 +64,8 @@ def benchmark_app_command() -> list[str]:
     found = shutil.which("benchmark_app")
     if found:
         return [found]
-    return [sys.executable, "-m", "openvino.tools.benchmark.main"]
+    # What the benchmark_app script runs (its module has no __main__ block: `-m` would do nothing).
+    return [sys.executable, "-c", "import sys; from openvino.tools.benchmark.main import main; sys.exit(main())"]
 
 
 def _ms(match) -> float:
