@@ -76,10 +76,7 @@ def _unknown_device(device):
 
 
 def _parse(opts):
-    unknown = sorted(set(opts) - set(OPTIONS))
-    if unknown:
-        raise ValueError("unknown option(s) %s; the openvino runner knows: %s"
-                         % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _common.check_known_options(opts, OPTIONS, "openvino")
     device = opts.get("device", "CPU") or "CPU"
     bad = _unknown_device(device)
     if bad is not None:
@@ -245,6 +242,9 @@ class _Session(_common._Session):
     drained except at those limits; a time-based end (--duration) records the
     requests still in flight after it.
     """
+
+    def can_stretch(self, model):
+        return getattr(self.args, "async_pump", None) is None   # requests in flight are not stretched
 
     def loop(self, run, ctrl):
         pump = getattr(self.args, "async_pump", None)

@@ -12,6 +12,8 @@ beside it until the runner stops.
 
 Models: cpu, memory, gpu, cpu+memory, cpu+gpu, all (all = cpu+memory, plus the GPU
 when PyTorch with CUDA is present; otherwise it says why in the hello and an event).
+On an emulated Jetson (EDGEMON_EMULATED_BOARD set) without CUDA the GPU burn is a
+stand-in: a CPU matrix product of at most 512 x 512 that the board counts as GPU work.
 
 Options (--opt key=value):
     workers=N       CPU burners including the timed main thread (default: all cores)
@@ -104,16 +106,7 @@ while os.getppid() == parent:
 
 
 def _int_opt(opts, key, default, minimum=1):
-    raw = opts.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError("--opt %s=%s: expected an integer" % (key, raw))
-    if value < minimum:
-        raise ValueError("--opt %s=%s: must be >= %d" % (key, raw, minimum))
-    return value
+    return _common.int_option(opts, key, default, minimum, blank_is_default=True)
 
 
 def _bool_opt(opts, key):
@@ -124,10 +117,7 @@ def _bool_opt(opts, key):
 
 
 def _parse(opts):
-    unknown = sorted(set(opts) - set(OPTIONS))
-    if unknown:
-        raise ValueError("unknown option(s) %s; the stress runner knows: %s"
-                         % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _common.check_known_options(opts, OPTIONS, "stress")
     mode = opts.get("mode", "threads")
     if mode not in ("threads", "processes"):
         raise ValueError("--opt mode=%s: use threads or processes" % mode)
@@ -267,13 +257,37 @@ def _cpu_product(np, rng, size):
     return run, a
 
 
+STANDIN_SIZE = 512
+EMULATED_BOARD_ENV = "EDGEMON_EMULATED_BOARD"
+
+
+def _gpu_standin(size):
+    """The GPU burn on an emulated board without CUDA: a CPU product the board counts as GPU use."""
+    import numpy as np
+    n = min(size, STANDIN_SIZE)
+    rng = np.random.RandomState(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    c = np.empty_like(a)
+
+    def run():
+        np.matmul(a, b, out=c)
+
+    name = "emulated %s GPU stand-in (CPU matmul %dx%d; no CUDA here)" % (os.environ[EMULATED_BOARD_ENV], n, n)
+    return run, name, None
+
+
 def _gpu_product(size):
     """``(run, name, torch version)``; RuntimeError with the reason when there is no CUDA PyTorch."""
     try:
         import torch
     except ImportError:
+        if os.environ.get(EMULATED_BOARD_ENV):
+            return _gpu_standin(size)
         raise RuntimeError("GPU stress needs PyTorch with CUDA; PyTorch is not installed for %s" % sys.executable)
     if not torch.cuda.is_available():
+        if os.environ.get(EMULATED_BOARD_ENV):
+            return _gpu_standin(size)
         raise RuntimeError("GPU stress needs PyTorch with CUDA; torch %s sees no CUDA device "
                            "(torch.cuda.is_available() is False)" % torch.__version__)
     a = torch.randn(size, size, device="cuda")

@@ -1,6 +1,6 @@
-"""Expected metrics for every line of shared/reference/tegrastats_lines.jsonl.
+"""Expected metrics for every real tegrastats line of the reference set (LINES below).
 
-Written by hand from reading each line (jetson.md §1.3 for the meaning of each
+Written by hand from reading each line (NVIDIA's "tegrastats Utility" page for the meaning of each
 field), not by running the parser. ``_cores`` only spells out the three per-core
 names so that 14-core lines stay readable: an entry is ``(util %, MHz)`` or
 ``OFF``. ``cpu_util_pct`` is written as the arithmetic over the online cores.
@@ -180,8 +180,8 @@ EXPECTED["T22"] = {
     **_cores(*[(0, 729)] * 12),
     "cpu_util_pct": 0.0,
     "emc_util_pct": 0.0, "emc_freq_mhz": 2133.0,
-    "gpu_util_pct": 0.0, "gpu_freq_mhz": 0.0,
-    "gpu_gpc0_freq_mhz": 0.0, "gpu_gpc1_freq_mhz": 0.0,
+    # "@0": tegrastats did not read the GPC clocks; unknown, not 0 MHz (no gpu_freq_mhz)
+    "gpu_util_pct": 0.0,
     "engine_vic_freq_mhz": 729.0, "engine_ape_freq_mhz": 174.0,
     # CV0, CV1, GPU, CV2 read -256C: dropped
     "temp_cpu_c": 42.593, "temp_tboard_c": 32.0, "temp_soc2_c": 39.343, "temp_tdiode_c": 33.25,
@@ -270,8 +270,9 @@ EXPECTED["T32"] = {
     "cpu_util_pct": (66 + 2 + 0 + 1 + 33 + 0) / 6,
     "emc_util_pct": 1.0, "emc_freq_mhz": 2133.0,
     "gpu_util_pct": 4.0, "gpu_freq_mhz": 305.0, "gpu_gpc0_freq_mhz": 305.0,
-    "engine_nvdec0_util_pct": 0.0, "engine_nvdec0_freq_mhz": 0.0,
-    "engine_nvjpg0_util_pct": 0.0, "engine_nvjpg0_freq_mhz": 0.0,
+    # JetPack 7's NVDEC0/NVJPG0 share JetPack 6's NVDEC/NVJPG columns
+    "engine_nvdec_util_pct": 0.0, "engine_nvdec_freq_mhz": 0.0,
+    "engine_nvjpg_util_pct": 0.0, "engine_nvjpg_freq_mhz": 0.0,
     "engine_nvjpg1_util_pct": 0.0, "engine_nvjpg1_freq_mhz": 0.0,
     "engine_vic_util_pct": 0.0, "engine_vic_freq_mhz": 0.0,
     "engine_ofa_util_pct": 0.0, "engine_ofa_freq_mhz": 0.0,
@@ -293,9 +294,9 @@ EXPECTED["T35"] = {
     "emc_util_pct": 0.0, "emc_freq_mhz": 2750.0,
     "gpu_freq_mhz": 314.0,
     "gpu_gpc0_freq_mhz": 314.0, "gpu_gpc1_freq_mhz": 314.0, "gpu_gpc2_freq_mhz": 314.0,
-    "engine_nvenc0_freq_mhz": 314.0, "engine_nvenc1_freq_mhz": 314.0,
-    "engine_nvdec0_freq_mhz": 314.0, "engine_nvdec1_freq_mhz": 314.0,
-    "engine_nvjpg0_freq_mhz": 314.0,
+    "engine_nvenc_freq_mhz": 314.0, "engine_nvenc1_freq_mhz": 314.0,
+    "engine_nvdec_freq_mhz": 314.0, "engine_nvdec1_freq_mhz": 314.0,
+    "engine_nvjpg_freq_mhz": 314.0,
     "engine_vic_freq_mhz": 0.0, "engine_vic_util_pct": 0.0,
     "engine_ofa_freq_mhz": 315.0,
     "engine_pva0_freq_mhz": 0.0, "engine_pva0_util_pct": 0.0,
@@ -317,7 +318,7 @@ EXPECTED["T39"] = {
     "emc_util_pct": 34.0, "emc_freq_mhz": 4266.0,
     "gpu_util_pct": 87.0, "gpu_freq_mhz": 1574.0,
     "gpu_gpc0_freq_mhz": 1574.0, "gpu_gpc1_freq_mhz": 1574.0, "gpu_gpc2_freq_mhz": 1574.0,
-    "engine_nvenc0_freq_mhz": 1691.0,
+    "engine_nvenc_freq_mhz": 1691.0,
     "engine_vic_freq_mhz": 0.0, "engine_vic_util_pct": 0.0,
     "temp_cpu_c": 58.25, "temp_tj_c": 66.625, "temp_gpu_c": 56.937, "temp_soc012_c": 55.375,
     "temp_soc345_c": 55.812,
@@ -342,8 +343,8 @@ INPUT_RAIL_BY_LINE = {
 }
 
 
-# The input lines, verbatim from shared/reference/tegrastats_lines.jsonl (so the tests also run
-# where ../shared is absent; test_tegrastats_parse checks they still match the file).
+# The input lines, verbatim from the reference file tegrastats_lines.jsonl kept beside the
+# repository (so the tests also run where it is absent; test_tegrastats_parse checks they still match it).
 LINES: dict[str, str] = {
     # Nano, L4T 32, root
     "T05": (

@@ -103,7 +103,7 @@ class PrometheusExporter:
         self._power_mode: tuple[str, str] | None = None     # from power_mode events; else meta["restore"]
         self._hello: dict[str, Any] = {}                     # from the worker_hello event; else meta
         self._start_unix_s: float | None = None
-        self._server = None
+        self._server: Any = None     # prometheus_client's WSGI server once started
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -169,13 +169,13 @@ class PrometheusExporter:
             with self._lock:
                 self._values = values             # the latest reading; a vanished metric vanishes here too
                 self._sample_t_ns = int(sample.t_ns)
-        except Exception:  # noqa: BLE001 - the exporter must never disturb the sampler
+        except Exception:  # noqa: BLE001 - a subscriber never raises into the session; counted instead - the exporter must never disturb the sampler
             self.callback_errors += 1
 
     def on_latency(self, batch) -> None:
         try:
             self._on_latency(batch)
-        except Exception:  # noqa: BLE001 - nor the worker's reader thread
+        except Exception:  # noqa: BLE001 - a subscriber never raises into the session; counted instead - nor the worker's reader thread
             self.callback_errors += 1
 
     def _on_latency(self, batch) -> None:
@@ -209,7 +209,7 @@ class PrometheusExporter:
     def on_event(self, event) -> None:
         try:
             self._on_event(event)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a subscriber never raises into the session; counted instead
             self.callback_errors += 1
 
     def _on_event(self, event) -> None:

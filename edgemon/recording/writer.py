@@ -68,8 +68,8 @@ class _Tail:
         self.fsync = fsync
         self.index = 0
         self.path: Path | None = None
-        self._file = None
-        self._writer = None
+        self._file: Any = None       # the open tail file (binary, unbuffered)
+        self._writer: Any = None     # its pyarrow IPC stream writer
         self.opened_at = 0.0  # time.monotonic() of the segment's first batch
         self.schema = None
 
@@ -110,6 +110,7 @@ class _Tail:
         if self._writer is None:
             return None
         tail = self.path
+        assert tail is not None   # set when the writer was opened
         try:
             self._writer.close()  # writes the end-of-stream marker
             if self.fsync:
@@ -270,7 +271,7 @@ class Recorder:
                     self._write_buffers()
                     for kind in STREAMS:
                         self._roll(kind)
-                except Exception as e:  # noqa: BLE001 - never raise into the session
+                except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash - never raise into the session
                     self._fail(e)
             if self.error is not None:
                 for tail in self._tails.values():
@@ -292,7 +293,7 @@ class Recorder:
                         self.meta["recording_error"] = self.error
                     self._write_meta()
                     meta_written = True
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash
                 self._fail(e)
         # Keep the lock file if session.json could not be finished: recover will look at it.
         self._lock.release(remove=meta_written)
@@ -357,7 +358,7 @@ class Recorder:
             if self.error is None:
                 try:
                     self._write_buffers()
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash
                     self._fail(e)
 
     def update_meta(self, **kw: Any) -> None:
@@ -368,7 +369,7 @@ class Recorder:
                 return
             try:
                 self._write_meta()
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash
                 self._fail(e)
 
     # ----------------------------------------------------------------- writer thread
@@ -389,7 +390,7 @@ class Recorder:
                     for kind, tail in self._tails.items():
                         if tail.is_open and now - tail.opened_at >= self.roll_s:
                             self._roll(kind)
-                except Exception as e:  # noqa: BLE001 - recording must never kill the session
+                except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash - recording must never kill the session
                     self._fail(e)
 
     def _take_buffers(self):
@@ -517,7 +518,7 @@ class Recorder:
         if self.on_error is not None:
             try:
                 self.on_error(self.error)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a broken error callback must not hide the error
                 pass
 
 

@@ -1,4 +1,5 @@
-"""Jetson external memory controller (EMC): clock and utilisation (reference/jetson.md 2.3, 2.4).
+"""Jetson external memory controller (EMC): clock and utilisation (the files jetson-stats reads
+too: https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/memory.py).
 
 Clock (Hz), first readable of:
 
@@ -31,7 +32,8 @@ CLOCK_FILES = (
     ("/sys/class/devfreq/bwmgr/cur_freq", "/sys/class/devfreq/bwmgr/min_freq", "/sys/class/devfreq/bwmgr/max_freq"),
     ("/sys/kernel/debug/clk/override.emc/clk_rate",
      "/sys/kernel/debug/tegra_bwmgr/emc_min_rate", "/sys/kernel/debug/tegra_bwmgr/emc_max_rate"),
-    ("/sys/kernel/debug/clk/emc/clk_rate", "/sys/kernel/debug/clk/emc/clk_min_rate", "/sys/kernel/debug/clk/emc/clk_max_rate"),
+    ("/sys/kernel/debug/clk/emc/clk_rate", "/sys/kernel/debug/clk/emc/clk_min_rate",
+     "/sys/kernel/debug/clk/emc/clk_max_rate"),
 )
 ACTIVITY_FILES = (
     "/sys/kernel/debug/cactmon/mc_all",
@@ -39,6 +41,7 @@ ACTIVITY_FILES = (
     "/sys/kernel/actmon_avg_activity/mc_all",
 )
 EMC_CAP_FILE = "/sys/kernel/nvpmodel_emc_cap/emc_iso_cap"   # Hz; 0 = no cap (MAXN)
+EMC_CAP_KNEXT_FILE = "/sys/kernel/nvpmodel_clk_cap/emc"      # JetPack 6 nvpmodel writes the cap here
 NEEDS_ROOT = "needs root: /sys/kernel/debug is root-only; tegrastats provides EMC"
 
 
@@ -126,7 +129,7 @@ class JetsonEmcSource(Source):
         if self.clock_files is None:
             return None
         cur, lo, hi = (read_int(Path(p)) for p in self.clock_files)
-        cap = read_int(self.ctx.path(EMC_CAP_FILE))
+        cap = read_int(self.ctx.path(EMC_CAP_FILE)) or read_int(self.ctx.path(EMC_CAP_KNEXT_FILE))
 
         def mhz(v: int | None) -> float | None:
             return None if v is None else v / 1e6

@@ -1,27 +1,41 @@
-"""Parse one line of ``tegrastats`` output into edgemon metric names (docs/architecture.md "Metric names").
+"""Parse one line of ``tegrastats`` output into edgemon metric names (docs/metrics.md).
 
-Handles every form seen from L4T 24 to JetPack 7 (see jetson.md §1.3): with or
+Handles every form seen from L4T 24 to JetPack 7 (fields: NVIDIA's "tegrastats Utility" page,
+https://docs.nvidia.com/jetson/archives/r35.4.1/DeveloperGuide/text/AT/JetsonLinuxDevelopmentTools/TegrastatsUtility.html;
+one real line of each form in tests/tegrastats_expected.py): with or
 without the leading ``MM-DD-YYYY HH:MM:SS``, root and user lines, any field
 order. The line is split on whitespace and walked once; a token that fits no
 known field is skipped and reported, never fatal. :func:`parse_line` never
 raises.
 
-Decisions beyond the table in docs/architecture.md "Metric names":
+Decisions beyond the table in docs/metrics.md:
 
 * ``off`` cores give only ``cpuN_online = 0``; ``off`` engines/GPU/EMC give
   0 MHz and 0 %.
 * ``PMIC@100C`` / ``PMIC@50C`` is a constant placeholder in every release
-  (jtop skips it too), so it is dropped like the ``-256C`` "sensor off" zones.
+  (jtop skips it too), so it is dropped.
+* A value outside its physical range (the metric catalogue's: the ``-256C`` "sensor off"
+  zones, a load over 100 %) is dropped and listed in ``ParseResult.implausible``.
 * Values the schema has no name for are ignored on purpose: RAM/IRAM largest
   free block, IRAM total, JetPack 7's running max of rails (third value) and
   of temperatures (``cur/max``).
 * ``MTS fg x% bg y%`` -> ``engine_mts_fg_util_pct`` / ``engine_mts_bg_util_pct``.
+* A GPU clock printed as ``@0`` (``GR3D_FREQ 0%@0 GR3D2_FREQ 0%@0``, AGX Orin on
+  JetPack 5.0.2/5.1) is unknown, not 0 MHz: that tegrastats printed 0 for a clock it
+  did not read (jetson_stats#362); a GPU is never clocked at 0 MHz.
+* JetPack 7 numbers the first instance of an engine that JetPack 6 does not
+  (``NVDEC0``/``NVJPG0``/``NVENC0``, with or without ``_FREQ``): they land in the same
+  column as ``NVDEC``/``NVJPG``/``NVENC``; the second instance keeps its ``1``.
+* :attr:`ParseResult.power_total_source` says what ``power_total_mw`` is: the input
+  rail's name where the line prints one, else ``"sum"`` (Thor on R38.4 prints no ``VIN``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from edgemon.telemetry import catalogue
 
 __all__ = ["ParseResult", "parse_line", "parse_line_ex", "INPUT_RAILS"]
 
@@ -32,9 +46,6 @@ INPUT_RAILS = ("POM_5V_IN", "VDD_IN", "VIN")
 
 # Zones whose reading is a fixed placeholder, not a measurement.
 PLACEHOLDER_ZONES = frozenset({"pmic"})
-
-# A reading at or below this is the "sensor off" marker (-256), not a temperature.
-TEMP_OFF_C = -40.0
 
 # Bounded digits: always a finite float (a 400-digit "number" is garbage, not inf).
 _NUM = r"[0-9]{1,15}(?:\.[0-9]{1,9})?"
@@ -83,6 +94,8 @@ class ParseResult:
 
     values: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    implausible: list[str] = field(default_factory=list)   # metrics dropped as physically impossible
+    power_total_source: str | None = None   # the input rail's name, "sum", or None (no rails)
 
 
 def parse_line(line: str) -> dict[str, float]:
@@ -100,6 +113,7 @@ def parse_line_ex(line: str) -> ParseResult:
             result.skipped.append(repr(line)[:80])
             return result
         _Parser(result).run(line)
+        result.implausible = catalogue.drop_implausible(result.values)
     except Exception:  # defensive: a parser bug must not kill the sampler
         result.skipped.append("<parser error>")
     return result
@@ -108,9 +122,10 @@ def parse_line_ex(line: str) -> ParseResult:
 class _Parser:
     """One pass over the tokens of one line; collects, then derives totals."""
 
-    __slots__ = ("out", "skipped", "gpu_util", "gpcs", "gpc_list", "rails")
+    __slots__ = ("result", "out", "skipped", "gpu_util", "gpcs", "gpc_list", "rails")
 
     def __init__(self, result: ParseResult):
+        self.result = result
         self.out = result.values
         self.skipped = result.skipped
         self.gpu_util: list[float] = []
@@ -249,9 +264,7 @@ class _Parser:
             key = "" if not zone or zone in PLACEHOLDER_ZONES else "temp_" + zone + "_c"
             _remember(_TEMP_KEYS, name, key)
         if key:
-            value = float(value)
-            if value > TEMP_OFF_C:
-                self.out[key] = value
+            self.out[key] = float(value)     # "sensor off" (-256) is dropped with the implausible values
         return True
 
     # -- power rails ------------------------------------------------------------
@@ -302,7 +315,8 @@ class _Parser:
             if util is not None:
                 self.gpu_util.append(util)
             for k, f in enumerate(freqs):
-                self.gpcs[first + k] = f
+                if f > 0 or value == "off":           # "@0": the clock is unknown, not 0 MHz
+                    self.gpcs[first + k] = f
             if is_list or first > 0:
                 self.gpc_list = True
             return True
@@ -313,6 +327,7 @@ class _Parser:
                 prefix = "emc_"
             else:
                 base = name[:-5] if name.endswith("_FREQ") else name
+                base = _FIRST_INSTANCE.get(base, base)
                 prefix = "engine_" + base.lower() + "_"
             _remember(_LOAD_PREFIXES, name, prefix)
         if util is not None:
@@ -337,9 +352,11 @@ class _Parser:
             for name in INPUT_RAILS:
                 if name in rails:
                     out["power_total_mw"] = rails[name]
+                    self.result.power_total_source = name
                     break
             else:
                 out["power_total_mw"] = sum(rails.values())
+                self.result.power_total_source = "sum"
 
 
 # Metric keys derived from names; names repeat on every line. Bounded so that a
@@ -348,6 +365,10 @@ _CACHE_MAX = 512
 _TEMP_KEYS: dict[str, str] = {}
 _RAIL_KEYS: dict[str, tuple[str, str, str]] = {}
 _LOAD_PREFIXES: dict[str, str] = {}
+
+
+# JetPack 7 names the first instance of these engines with a 0 (JetPack 6: NVDEC, NVJPG, NVJPG1).
+_FIRST_INSTANCE = {"NVDEC0": "NVDEC", "NVENC0": "NVENC", "NVJPG0": "NVJPG"}
 
 
 def _core_keys(idx: int) -> tuple[str, str, str]:

@@ -51,6 +51,7 @@ class TegrastatsStats:
     lines: int = 0              # complete lines read
     lines_with_values: int = 0  # lines that gave at least one metric
     skipped_tokens: int = 0     # tokens the parser did not understand
+    implausible: int = 0        # values dropped as physically impossible (-256 C "sensor off", ...)
     partial_lines: int = 0      # unterminated/oversized lines dropped
     starts: int = 0             # processes started
     restarts: int = 0           # starts after the first
@@ -84,6 +85,7 @@ class TegrastatsSource(Source):
         self._proc: subprocess.Popen | None = None
         self._newest: dict[str, float] | None = None   # newest values not yet handed out
         self._newest_t_ns = 0
+        self._total_source: str | None = None   # what the newest line's power_total_mw is
         self._stats = TegrastatsStats()
         self._exe: str | None = None
         self._closed = False
@@ -136,6 +138,15 @@ class TegrastatsSource(Source):
         return values or {}
 
     @property
+    def power_total_source(self) -> str:
+        """What ``power_total_mw`` is: the newest line's input rail, or the sum of its rails."""
+        with self._lock:
+            got = self._total_source
+        if got is None:
+            return "tegrastats: the input rail where a line prints one (POM_5V_IN, VDD_IN, VIN), else the sum"
+        return "tegrastats: sum of rails (no input rail printed)" if got == "sum" else f"tegrastats: input rail {got}"
+
+    @property
     def last_line_t_ns(self) -> int:
         """``time.monotonic_ns()`` when the newest line arrived (0: none yet)."""
         return self._newest_t_ns
@@ -151,6 +162,8 @@ class TegrastatsSource(Source):
                  f"{s.lines} lines", f"{s.skipped_tokens} skipped tokens", f"{s.restarts} restarts"]
         if s.partial_lines:
             parts.append(f"{s.partial_lines} partial lines dropped")
+        if s.implausible:
+            parts.append(f"{s.implausible} implausible values dropped")
         if s.start_failures:
             parts.append(f"{s.start_failures} failed starts")
         if s.last_exit is not None:
@@ -283,10 +296,13 @@ class TegrastatsSource(Source):
         with self._lock:
             self._stats.lines += 1
             self._stats.skipped_tokens += len(result.skipped)
+            self._stats.implausible += len(result.implausible)
             if result.values:
                 self._stats.lines_with_values += 1
                 self._newest = result.values
                 self._newest_t_ns = now
+                if result.power_total_source is not None:
+                    self._total_source = result.power_total_source
 
     def _on_stderr(self, raw: bytes) -> None:
         msg = raw.decode("utf-8", "replace").strip()

@@ -133,7 +133,12 @@ class Worker:
         duration_s: float | None = None,
         env: dict[str, str] | None = None,
         root: Path | str = "/",
+        on_spawn: Callable[[int], Any] | None = None,
+        extra_oom_roots: tuple[Path | str, ...] = (),
     ):
+        """``on_spawn(pid)`` runs right after the process starts, before its OOM counters are read
+        (an emulated board puts the worker in its own memory cgroup there); ``extra_oom_roots``:
+        more trees whose cgroup ``oom_kill`` counts say whether a SIGKILL was the OOM killer."""
         self.spec = spec
         self._on_hello = on_hello
         self._on_latency = on_latency
@@ -141,7 +146,8 @@ class Worker:
         self._on_exit = on_exit
         self.duration_s = duration_s
         self._extra_env = env
-        self._root = Path(root)
+        self._oom_roots = [Path(root)] + [Path(r) for r in extra_oom_roots]
+        self._on_spawn = on_spawn
         self._proto = registry.protocol()
 
         self._proc: subprocess.Popen | None = None
@@ -215,7 +221,12 @@ class Worker:
             raise UserError(f"cannot start the {self.spec.runner} runner with {cmd[0]}: {exc.strerror or exc};"
                             " check --python") from exc
         self._pace_s = FRAME_PACE_S if _enlarge_pipe(self._proc.stdout.fileno()) >= PIPE_BYTES // 4 else 0.0
-        self._oom_dirs = death.oom_dirs_for(self._proc.pid, self._root)
+        if self._on_spawn is not None:
+            try:
+                self._on_spawn(self._proc.pid)
+            except OSError:
+                pass                 # the worker runs on; only its OOM diagnosis is the poorer
+        self._oom_dirs = [d for r in self._oom_roots for d in death.oom_dirs_for(self._proc.pid, r)]
         self._oom_before = death.OomCounters.read(self._oom_dirs)
         for name, target in (("dispatch", self._read_frames), ("stderr", self._read_stderr),
                              ("waiter", self._wait)):

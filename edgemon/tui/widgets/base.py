@@ -192,7 +192,7 @@ def _split(text: Text, height: int) -> list[Text | None]:
     What ``text.split("\n", allow_blank=True)`` gives, cut here for the usual panel text (no
     base style, spans in order): Rich's general split costs as much as drawing the panel."""
     if text.style or any(a.start > b.start for a, b in zip(text.spans, text.spans[1:])):
-        lines: list[Text | None] = list(text.split("\n", allow_blank=True))[:height]
+        lines: list[Text | None] = [*text.split("\n", allow_blank=True)][:height]
         return lines + [None] * (height - len(lines))
     plain = text.plain
     spans = text.spans
