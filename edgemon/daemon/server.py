@@ -452,7 +452,7 @@ class SessionServer:
         check = now - self._meta_at >= self.meta_every_s
         if check:
             self._meta_at = now
-        self._add_changes(msg, sources=check)
+        self._add_changes(msg, check_sources=check)
         frames.append(encode_json(msg))
         meta = self._meta_frame(changed_only=True) if check else None
         data = (meta or b"") + b"".join(frames)
@@ -464,7 +464,7 @@ class SessionServer:
     def _history_s(self) -> float:
         return self.history.history_ns / 1e9
 
-    def _add_changes(self, msg: dict[str, Any], *, sources: bool = True) -> None:
+    def _add_changes(self, msg: dict[str, Any], *, check_sources: bool = True) -> None:
         now = time.monotonic()
         if now - self._machine_at >= self.machine_every_s:
             self._machine_at = now
@@ -473,7 +473,7 @@ class SessionServer:
             except Exception as exc:  # noqa: BLE001 - controls never kill the session
                 self._machine = {"unavailable": {"all": str(exc)}}
         msg["machine"] = self._machine
-        if not sources:
+        if not check_sources:
             return
         try:
             sources = [_plain(s) for s in self.session.source_statuses]

@@ -126,7 +126,7 @@ class ProcStatSource(Source):
             counters = cur.get(core)
             online = counters is not None and (online_list is None or core in online_list)
             out[keys[0]] = 1.0 if online else 0.0
-            if not online:
+            if not online or counters is None:
                 continue
             prev = prev_all.get(core)
             if prev is None:

@@ -220,7 +220,8 @@ class Worker:
         except OSError as exc:
             raise UserError(f"cannot start the {self.spec.runner} runner with {cmd[0]}: {exc.strerror or exc};"
                             " check --python") from exc
-        self._pace_s = FRAME_PACE_S if _enlarge_pipe(self._proc.stdout.fileno()) >= PIPE_BYTES // 4 else 0.0
+        if self._proc.stdout is not None and _enlarge_pipe(self._proc.stdout.fileno()) >= PIPE_BYTES // 4:
+            self._pace_s = FRAME_PACE_S
         if self._on_spawn is not None:
             try:
                 self._on_spawn(self._proc.pid)
@@ -352,7 +353,7 @@ class Worker:
 
     def _deliver_exit(self) -> None:
         with self._deliver_lock:
-            if self._delivered.is_set():
+            if self._delivered.is_set() or self._pending_exit is None:
                 return
             self.exit_event = self._pending_exit
             try:
