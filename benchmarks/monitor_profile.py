@@ -41,7 +41,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from monitor_cost import EDGEMON, SETTLE_S, Pty, is_session_process, size_of, stop_pid  # noqa: E402
+from monitor_cost import EDGEMON, SETTLE_S, Pty, is_session_process, size_of, stop_pid  # noqa: E402 - benchmarks/ is put on sys.path just above
 
 # A stack whose innermost frame is one of these is a thread waiting, not working (py-spy sees
 # no frame for a C call, so a thread blocked in sleep or read shows the Python frame around it).
