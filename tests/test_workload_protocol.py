@@ -7,6 +7,7 @@ import os
 import threading
 from array import array
 
+import numpy as np
 import pytest
 
 from edgemon.workload import registry
@@ -95,3 +96,58 @@ def test_control_reads_commands_and_eof_means_stop():
     # writer closed: EOF -> stop, and a paused loop is released
     ctrl._resume.wait(10)
     assert ctrl.stopped
+
+
+@pytest.mark.parametrize("with_numpy", [True, False], ids=["numpy", "stdlib"])
+def test_latency_in_float_seconds_decodes_to_nanoseconds(monkeypatch, with_numpy):
+    # Python 3.6 has no monotonic_ns: edgemon_probe sends float64 seconds (flag bit 1) rather
+    # than convert every row itself; the monitor turns them into int64 ns, rounded.
+    import builtins
+    import struct
+
+    if not with_numpy:
+        real_import = builtins.__import__
+
+        def no_numpy(name, *args, **kw):
+            if name == "numpy":
+                raise ImportError("no numpy here")
+            return real_import(name, *args, **kw)
+
+        monkeypatch.setattr(builtins, "__import__", no_numpy)
+    buf = io.BytesIO()
+    w = proto.FrameWriter(buf)
+    t_end = [12345.678901234, 12345.679901234]
+    dur = [0.000250000, 0.0015]
+    w.latency_packed(2, struct.pack("<2d", *t_end), struct.pack("<2d", *dur), struct.pack("<2i", 8, 8),
+                     warmup=True, seconds=True)
+    ((ftype, payload),) = list(proto.FrameReader(io.BytesIO(buf.getvalue())))
+    got_end, got_dur, items, warm = proto.decode_latency(payload)
+    assert ftype == proto.LATENCY and warm is True and list(items) == [8, 8]
+    assert list(got_dur) == [250_000, 1_500_000]
+    assert list(got_end) == [round(t * 1e9) for t in t_end]
+    assert got_end.typecode == got_dur.typecode == "q"
+
+
+def test_the_monitor_decodes_frames_as_the_protocol_does():
+    # The worker decodes LATENCY frames itself (numpy views of the frame's bytes, no copy);
+    # it must give what runners/_protocol.py's decoder gives, for ns and float-seconds frames.
+    import struct
+
+    from edgemon.workload.worker import decode_latency
+
+    buf = io.BytesIO()
+    w = proto.FrameWriter(buf)
+    w.latency(array("q", [1_000, 2_000_000_007]), array("q", [500, 1_250]), array("i", [1, 4]))
+    w.latency_packed(2, struct.pack("<2d", 12345.678901234, 12345.679901234), struct.pack("<2d", 0.00025, 0.0015),
+                     struct.pack("<2i", 8, 8), warmup=True, seconds=True)
+    w.latency(array("q"), array("q"), array("i"))        # an empty batch is no frame at all
+    frames = [p for t, p in proto.FrameReader(io.BytesIO(buf.getvalue())) if t == proto.LATENCY]
+    assert len(frames) == 2
+    for payload in frames:
+        t_end, dur, items, warm = proto.decode_latency(payload)
+        batch = decode_latency(proto, payload)
+        assert batch.t_end_ns.dtype == np.int64 and batch.duration_ns.dtype == np.int64
+        assert list(batch.t_end_ns) == list(t_end) and list(batch.duration_ns) == list(dur)
+        assert list(batch.items) == list(items) and batch.warmup is warm
+    with pytest.raises(ValueError):
+        decode_latency(proto, frames[0][:-1])          # a frame shorter than its row count says

@@ -42,6 +42,7 @@ from pathlib import Path
 from edgemon.emulate import tree, workload
 from edgemon.emulate.boards import Board
 from edgemon.errors import UserError
+from edgemon.telemetry.process import process_tree
 
 OPTION_HELP = {
     "tau": "thermal time constant in seconds (default 240)",
@@ -270,7 +271,7 @@ class Physics:
         if info is None:
             self.worker_pids, self.worker_activity = [], 0.0
             return
-        self.worker_pids = workload.process_tree(info.pid, self.host_proc)
+        self.worker_pids = process_tree(info.pid, self.host_proc)
         cpu_s = workload.cpu_seconds(self.worker_pids, self.host_proc) if self.worker_pids else None
         if cpu_s is not None and self.worker_cpu_s is not None and dt > 0:
             self.worker_activity = min(1.0, max(0.0, (cpu_s - self.worker_cpu_s) / dt))

@@ -23,6 +23,7 @@ class SourceContext:
     root: Path = Path("/")
     sample_hz: float = 10.0
     worker_pid: int | None = None   # changes when a worker is (re)started
+    worker_pids: frozenset[int] = frozenset()   # the worker's process tree, as the process source saw it last
     monitor_pid: int = field(default_factory=os.getpid)
     executables: dict[str, str] = field(default_factory=dict)  # e.g. {"tegrastats": "/usr/bin/tegrastats"}
 
@@ -123,6 +124,12 @@ class OpenFiles:
             self._fds.pop(key, None)
             os.close(fd)
             raise
+
+    def forget(self, path) -> None:
+        """Close the file of ``path`` if it is open (a process that ended, a device gone)."""
+        fd = self._fds.pop(path if type(path) is str else os.fspath(path), None)
+        if fd is not None:
+            os.close(fd)
 
     def int(self, path) -> int | None:
         """First integer of the file; ``None`` if missing, unreadable or not a number."""

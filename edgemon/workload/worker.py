@@ -1,14 +1,23 @@
-"""Spawn a runner, decode its frames, and say exactly once how it ended.
+"""Spawn a worker (a runner, or any command), decode its frames, and say exactly once how it ended.
+
+Frames travel on a pipe of their own: the worker finds its write end in ``EDGEMON_FRAMES_FD``
+(``runners/_protocol.py``), so whatever it prints on stdout or stderr cannot corrupt them. A
+runner reads commands (pause, resume, stop) on stdin; a command (``edgemon run -- CMD``) gets
+/dev/null there and is paused with SIGSTOP/SIGCONT of its process group instead. A command
+that imports ``edgemon_probe`` (on its ``PYTHONPATH``) sends the same frames as a runner.
 
 Threads (all daemons):
-* dispatch: reads stdout frames, decodes them and calls the callbacks, one at a time,
-  in frame order, then the one exit Event once the waiter has it;
-* stderr: keeps the last lines (bounded) for the crash report;
-* waiter: reaps the process (no zombies), waits for both pipes to drain, builds the
+* dispatch: reads the frame pipe, decodes the frames and calls the callbacks, in frame
+  order, then the one exit Event once the waiter has it;
+* stdout, stderr: keep what the worker prints in the session folder (bounded,
+  :mod:`edgemon.workload.output`), the last lines of stderr for the crash report, and turn
+  lines into latency rows with ``--latency-regex`` (delivered like frames);
+* waiter: reaps the process (no zombies), waits for the pipes to drain, builds the
   exit Event.
+Callbacks never run concurrently (one lock), whichever thread delivers.
 
-The runner must never block on a full pipe. The callbacks are cheap appends (the
-recorder, the view queue), and the stdout pipe is enlarged to ``PIPE_BYTES`` (seconds
+The worker must never block on a full pipe. The callbacks are cheap appends (the
+recorder, the view queue), and the frame pipe is enlarged to ``PIPE_BYTES`` (seconds
 of frames at the highest rates), so a callback or a thread that is late for a while
 delays nothing but itself. The monitor's own CPU is what it must keep small, and a
 thread wake-up is a good part of it: frames are read and delivered on one thread
@@ -27,7 +36,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,15 +44,20 @@ import numpy as np
 from edgemon.datatypes import Event, EventKind, LatencyBatch
 from edgemon.errors import UserError
 from edgemon.workload import death, registry
+from edgemon.workload.output import TextTail
 
 log = logging.getLogger(__name__)
 
 STDERR_LINES = 50
-PIPE_BYTES = 1 << 20        # stdout pipe: ~3 s of frames at 16,000 iterations/s (64 KiB would be 0.2 s)
+PIPE_BYTES = 1 << 20        # frame pipe: ~3 s of frames at 16,000 iterations/s (64 KiB would be 0.2 s)
 FRAME_PACE_S = 0.25         # read the pipe at most this often: the frames written meanwhile come in one read
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)   # Python < 3.10 lacks the names
 _F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+DEFAULT_STOP_GRACE_S = 30.0  # how long a stop waits for the iteration in progress (--stop-grace)
+KILL_AFTER_S = 2.0           # after SIGTERM, before SIGKILL (a runner that was told to stop)
+_READ_CHUNK = 65536
+_MAX_LINE = 1 << 20          # a "line" longer than this is cut (a progress bar without newlines)
 
 # runner EVENT kind -> recorded Event kind (unknown kinds pass through unchanged)
 RUNNER_EVENT_KINDS = {
@@ -62,7 +75,10 @@ def _ignore(*_args) -> None:
 
 
 def runner_command(spec, duration_s: float | None = None) -> list[str]:
-    """The argv that starts ``spec``'s runner (its script run by ``spec.python`` or ours)."""
+    """The argv that starts ``spec``'s worker: the command as given, or the runner's script run
+    by ``spec.python`` or ours."""
+    if spec.is_command:
+        return list(spec.command)
     cmd = [spec.python or sys.executable, str(registry.runner_script(spec.runner)),
            "--model", str(spec.model), "--batch", str(spec.batch)]
     if spec.threads:
@@ -82,10 +98,14 @@ def runner_command(spec, duration_s: float | None = None) -> list[str]:
 
 def runner_env(spec, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"  # stderr lines arrive as written (Python < 3.9 buffers it)
+    env["PYTHONUNBUFFERED"] = "1"  # lines arrive as written (Python < 3.9 buffers stderr on a pipe)
     if spec.threads:
         for name in THREAD_ENV:
             env[name] = str(spec.threads)
+    if spec.is_command:            # `import edgemon_probe` works without installing anything
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join([str(registry.probe_dir()), *paths])
+    env.pop(registry.protocol().FRAMES_FD_ENV, None)
     if extra:
         env.update(extra)
     return env
@@ -104,23 +124,70 @@ def _enlarge_pipe(fd: int) -> int:
 
 
 def decode_latency(proto, payload: bytes) -> LatencyBatch | None:
-    """A LATENCY frame as a batch of read-only views of its bytes (no copies); None when empty."""
+    """A LATENCY frame as a batch of read-only views of its bytes (no copies); None when empty.
+
+    Times sent as float64 seconds (``FLAG_SECONDS``: edgemon_probe on Python 3.6) are converted
+    to nanoseconds, which copies those two columns."""
     n, flags = proto.LAT_HEADER.unpack_from(payload, 0)
     if n == 0:
         return None
     off = proto.LAT_HEADER.size
     if len(payload) != off + 20 * n:
         raise ValueError(f"latency frame of {len(payload)} bytes does not hold {n} rows")
-    return LatencyBatch(
-        np.frombuffer(payload, dtype="<i8", count=n, offset=off),
-        np.frombuffer(payload, dtype="<i8", count=n, offset=off + 8 * n),
-        np.frombuffer(payload, dtype="<i4", count=n, offset=off + 16 * n),
-        bool(flags & proto.FLAG_WARMUP),
-    )
+    if flags & proto.FLAG_SECONDS:
+        t_end = np.rint(np.frombuffer(payload, dtype="<f8", count=n, offset=off) * 1e9).astype(np.int64)
+        dur = np.rint(np.frombuffer(payload, dtype="<f8", count=n, offset=off + 8 * n) * 1e9).astype(np.int64)
+    else:
+        t_end = np.frombuffer(payload, dtype="<i8", count=n, offset=off)
+        dur = np.frombuffer(payload, dtype="<i8", count=n, offset=off + 8 * n)
+    return LatencyBatch(t_end, dur, np.frombuffer(payload, dtype="<i4", count=n, offset=off + 16 * n),
+                        bool(flags & proto.FLAG_WARMUP))
+
+
+def _split_warmup(batch: LatencyBatch, n_warm: int) -> list[LatencyBatch]:
+    """The first ``n_warm`` rows of ``batch`` flagged warm-up, the rest as they were."""
+    if n_warm <= 0:
+        return [batch]
+    if n_warm >= len(batch):
+        return [LatencyBatch(batch.t_end_ns, batch.duration_ns, batch.items, True)]
+    cut = slice(0, n_warm), slice(n_warm, None)
+    return [LatencyBatch(batch.t_end_ns[c], batch.duration_ns[c], batch.items[c], w or batch.warmup)
+            for c, w in zip(cut, (True, False))]
+
+
+class WarmupGate:
+    """``--warmup`` for a command (a runner applies it itself): the first ``iterations`` rows and
+    the rows of the first ``seconds`` after the first one are warm-up, whichever ends later."""
+
+    def __init__(self, iterations: int = 0, seconds: float = 0.0):
+        self.iterations = int(iterations or 0)
+        self.seconds = float(seconds or 0.0)
+        self.seen = 0
+        self.first_start_ns: int | None = None
+        self.done = not (self.iterations > 0 or self.seconds > 0)
+
+    def apply(self, batch: LatencyBatch) -> tuple[list[LatencyBatch], dict | None]:
+        """``(batches, warmup_done details or None)``."""
+        if self.done or len(batch) == 0:
+            return [batch], None
+        if self.first_start_ns is None:
+            self.first_start_ns = int(batch.t_end_ns[0] - batch.duration_ns[0])
+        by_count = max(0, self.iterations - self.seen)
+        end_ns = self.first_start_ns + int(self.seconds * 1e9)
+        by_time = int(np.searchsorted(batch.t_end_ns, end_ns, side="left")) if self.seconds > 0 else 0
+        n_warm = min(len(batch), max(by_count, by_time))
+        self.seen += len(batch)
+        if n_warm == len(batch):
+            return _split_warmup(batch, n_warm), None
+        self.done = True
+        t_ns = int(batch.t_end_ns[n_warm - 1]) if n_warm else int(batch.t_end_ns[0])
+        return _split_warmup(batch, n_warm), {
+            "t_ns": t_ns, "iterations": self.seen - len(batch) + n_warm,
+            "seconds": (t_ns - self.first_start_ns) / 1e9, "source": "--warmup"}
 
 
 class Worker:
-    """One runner process. Callbacks run on the worker's dispatch thread, never concurrently."""
+    """One worker process. Callbacks run on the worker's threads (mostly dispatch), never concurrently."""
 
     def __init__(
         self,
@@ -133,10 +200,16 @@ class Worker:
         duration_s: float | None = None,
         env: dict[str, str] | None = None,
         root: Path | str = "/",
+        output=None,
+        stop_grace_s: float = DEFAULT_STOP_GRACE_S,
+        label: str = "worker",
         on_spawn: Callable[[int], Any] | None = None,
         extra_oom_roots: tuple[Path | str, ...] = (),
     ):
-        """``on_spawn(pid)`` runs right after the process starts, before its OOM counters are read
+        """``output``: a :class:`edgemon.workload.output.WorkerOutput` that keeps what the worker
+        prints (None: only the last lines of stderr, in memory). ``stop_grace_s``: how long
+        :meth:`stop` waits for the iteration in progress (a runner) or after SIGTERM (a command).
+        ``on_spawn(pid)`` runs right after the process starts, before its OOM counters are read
         (an emulated board puts the worker in its own memory cgroup there); ``extra_oom_roots``:
         more trees whose cgroup ``oom_kill`` counts say whether a SIGKILL was the OOM killer."""
         self.spec = spec
@@ -149,15 +222,28 @@ class Worker:
         self._oom_roots = [Path(root)] + [Path(r) for r in extra_oom_roots]
         self._on_spawn = on_spawn
         self._proto = registry.protocol()
+        self._output = output
+        self.stop_grace_s = float(stop_grace_s)
+        self._label = label
+        self._pattern = None
+        if getattr(spec, "latency_regex", None):
+            from edgemon.workload.latency_regex import LatencyPattern
+
+            self._pattern = LatencyPattern.parse(spec.latency_regex)
+        self.line_timer: Any = None          # LineTimer with --latency-regex
+        self._warmup_gate = WarmupGate(spec.warmup_iters, spec.warmup_s) if spec.is_command else None
+        self._frames: Any = None             # the frame pipe's read end
+        self.started_ns: int | None = None
+        self.paused = False
 
         self._proc: subprocess.Popen | None = None
-        self._deliver_lock = threading.Lock()  # callbacks never run concurrently
-        self._frames_done = threading.Event()  # stdout reached EOF (or is being discarded)
-        self._exit_ready = threading.Event()   # the waiter built exit_event
+        self._deliver_lock = threading.RLock()  # callbacks never run concurrently (re-entrant: a callback may pause)
+        self._frames_done = threading.Event()  # the frame pipe reached EOF (or is being discarded)
+        self._exit_ready = threading.Event()   # the waiter built the exit Event
         self._pending_exit: Event | None = None
         self._pace_s = 0.0                     # FRAME_PACE_S once the pipe is big enough for it
         self._send_lock = threading.Lock()
-        self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
+        self._stderr = TextTail(STDERR_LINES)
         self._threads: list[threading.Thread] = []
         self._exited = threading.Event()      # process reaped
         self._delivered = threading.Event()   # exit Event handed to on_exit
@@ -167,11 +253,11 @@ class Worker:
         self._protocol_error: str | None = None
         self._sent_signal: int | None = None
         self._stop_requested = False
+        self._grace_used: float | None = None   # what the stop that ended the worker waited
         self._oom_dirs: list[Path] = []
         self._oom_before: death.OomCounters | None = None
         self.exit_event: Event | None = None
         self.returncode: int | None = None
-        self.stderr_lines = 0
         self.iterations = 0
         self.warmup_iterations = 0
 
@@ -195,7 +281,11 @@ class Worker:
 
     @property
     def stderr_tail(self) -> list[str]:
-        return list(self._stderr)
+        return self._stderr.lines()
+
+    @property
+    def stderr_lines(self) -> int:
+        return self._stderr.line_count
 
     @property
     def command(self) -> list[str]:
@@ -207,21 +297,38 @@ class Worker:
         if self._proc is not None:
             raise RuntimeError("worker already started")
         cmd = self.command
+        env = runner_env(self.spec, self._extra_env)
+        frames_r, frames_w = os.pipe()      # both ends non-inheritable; pass_fds hands on the write end
+        env[self._proto.FRAMES_FD_ENV] = str(frames_w)
         try:
             self._proc = subprocess.Popen(
                 cmd,
-                stdin=subprocess.PIPE,
+                stdin=subprocess.DEVNULL if self.spec.is_command else subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=runner_env(self.spec, self._extra_env),
+                env=env,
                 start_new_session=True,  # own process group: Ctrl-C in the terminal reaches only the monitor
                 close_fds=True,
+                pass_fds=(frames_w,),
             )
         except OSError as exc:
+            os.close(frames_r)
+            if self.spec.is_command:
+                raise UserError(f"cannot start {cmd[0]!r}: {exc.strerror or exc}") from exc
             raise UserError(f"cannot start the {self.spec.runner} runner with {cmd[0]}: {exc.strerror or exc};"
                             " check --python") from exc
-        if self._proc.stdout is not None and _enlarge_pipe(self._proc.stdout.fileno()) >= PIPE_BYTES // 4:
+        finally:
+            os.close(frames_w)              # the worker holds the only write end: its exit is our EOF
+        self.started_ns = time.monotonic_ns()
+        if _enlarge_pipe(frames_r) >= PIPE_BYTES // 4:
             self._pace_s = FRAME_PACE_S
+        self._frames = os.fdopen(frames_r, "rb")
+        if self._output is not None:
+            self._output.header(f"{self._label} started (pid {self._proc.pid}): {' '.join(cmd)}")
+        if self._pattern is not None:
+            from edgemon.workload.latency_regex import LineTimer
+
+            self.line_timer = LineTimer(self._pattern, self._queue_rows)
         if self._on_spawn is not None:
             try:
                 self._on_spawn(self._proc.pid)
@@ -229,9 +336,15 @@ class Worker:
                 pass                 # the worker runs on; only its OOM diagnosis is the poorer
         self._oom_dirs = [d for r in self._oom_roots for d in death.oom_dirs_for(self._proc.pid, r)]
         self._oom_before = death.OomCounters.read(self._oom_dirs)
-        for name, target in (("dispatch", self._read_frames), ("stderr", self._read_stderr),
-                             ("waiter", self._wait)):
-            t = threading.Thread(target=target, name=f"edgemon-worker-{name}", daemon=True)
+        out = self._output
+        threads: list[tuple[str, Callable[..., None], tuple]] = [
+            ("dispatch", self._read_frames, ()),
+            ("stdout", self._read_output, (self._proc.stdout, out.stdout if out else None, None)),
+            ("stderr", self._read_output, (self._proc.stderr, out.stderr if out else None, self._stderr)),
+            ("waiter", self._wait, ()),         # joins stdout and stderr: keep them second and third
+        ]
+        for name, target, args in threads:
+            t = threading.Thread(target=target, args=args, name=f"edgemon-worker-{name}", daemon=True)
             self._threads.append(t)
             t.start()
         return self
@@ -251,34 +364,63 @@ class Worker:
                 return False
 
     def pause(self) -> bool:
+        if self.spec.is_command:
+            return self._stop_signal(signal.SIGSTOP, "pause")
         return self.send({"cmd": "pause"})
 
     def resume(self) -> bool:
+        if self.spec.is_command:
+            return self._stop_signal(signal.SIGCONT, "resume")
         return self.send({"cmd": "resume"})
+
+    def _stop_signal(self, signum: int, kind: str) -> bool:
+        """Pause or resume a command's whole process group; the event says how (a command does
+        not acknowledge, and an iteration in flight at SIGSTOP includes the pause)."""
+        if self._proc is None or self._exited.is_set():
+            return False
+        try:
+            os.killpg(self._proc.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            return False
+        self.paused = signum == signal.SIGSTOP
+        self._deliver(self._deliver_event, {"kind": kind, "t_ns": time.monotonic_ns(),
+                                            "signal": death.signal_name(signum), "iterations": self.iterations})
+        return True
 
     def set_rate(self, rate: float | None) -> bool:
         return self.send({"cmd": "set_rate", "rate": rate})
 
-    def stop(self, timeout: float = 5.0, kill_after: float = 2.0) -> int | None:
-        """Ask the runner to stop; after ``timeout`` s SIGTERM, after ``kill_after`` more SIGKILL.
+    def stop(self, timeout: float | None = None, kill_after: float = KILL_AFTER_S) -> int | None:
+        """Stop the worker; returns the exit code (negative signal number, as subprocess has it).
 
-        Returns the exit code (negative signal number, as subprocess has it). Safe to
-        call from a callback, from several threads, and after the process ended.
+        A runner is told to stop and gets ``timeout`` s (default: ``stop_grace_s``) to finish
+        the iteration in progress; then SIGTERM, and SIGKILL ``kill_after`` s later. A command
+        gets SIGTERM at once and SIGKILL after ``timeout`` s. Safe to call from a callback, from
+        several threads, and after the process ended.
         """
         proc = self._proc
         if proc is None:
             return None
+        grace = self.stop_grace_s if timeout is None else timeout
+        self._grace_used = grace
         self._stop_requested = True
-        if not self._exited.is_set():
-            self.send({"cmd": "stop"})
-            with self._send_lock:  # EOF on stdin also means stop, for a runner between reads
-                try:
-                    proc.stdin.close()
-                except OSError:
-                    pass
-        for signum, wait_s in ((None, timeout), (signal.SIGTERM, kill_after), (signal.SIGKILL, None)):
+        steps: tuple[tuple[int | None, float | None], ...]
+        if self.spec.is_command:
+            steps = ((signal.SIGTERM, grace), (signal.SIGKILL, None))
+        else:
+            if not self._exited.is_set():
+                self.send({"cmd": "stop"})
+                with self._send_lock:  # EOF on stdin also means stop, for a runner between reads
+                    try:
+                        proc.stdin.close()
+                    except OSError:
+                        pass
+            steps = ((None, grace), (signal.SIGTERM, kill_after), (signal.SIGKILL, None))
+        for signum, wait_s in steps:
             if signum is not None and not self._exited.is_set():
                 self._signal(signum)
+                if self.paused and signum == signal.SIGTERM:   # a stopped group acts on SIGTERM once continued
+                    self._signal(signal.SIGCONT, record=False)
             if self._exited.wait(wait_s):
                 break
         return self.returncode
@@ -292,8 +434,9 @@ class Worker:
         """Wait until on_exit has been called; True if it was."""
         return self._delivered.wait(timeout)
 
-    def _signal(self, signum: int) -> None:
-        self._sent_signal = signum
+    def _signal(self, signum: int, record: bool = True) -> None:
+        if record:
+            self._sent_signal = signum
         try:
             os.killpg(self._proc.pid, signum)  # the runner leads its own group: take its children too
         except (ProcessLookupError, PermissionError):
@@ -307,13 +450,13 @@ class Worker:
     def _read_frames(self) -> None:
         """Read, decode and deliver every frame; at EOF deliver the exit Event (see the waiter)."""
         proto = self._proto
-        stream = self._proc.stdout
+        stream = self._frames
         try:
             for ftype, payload in proto.FrameReader(stream, pace_s=self._pace_s):
                 if ftype == proto.LATENCY:
                     batch = decode_latency(proto, payload)   # a malformed frame is a corrupt stream
                     if batch is not None:
-                        self._deliver(self._deliver_latency, batch)
+                        self._deliver(self._deliver_batch, batch)
                 elif ftype == proto.EVENT:
                     if payload.get("kind") == "error":
                         self._error = payload  # for the crash reason, read by the waiter after this thread ends
@@ -323,7 +466,7 @@ class Worker:
                     self._deliver(self._on_hello, payload)
                 elif ftype == proto.BYE:
                     self._bye = payload
-        except Exception as exc:  # corrupt stream: say so, then keep draining so the runner never blocks
+        except Exception as exc:  # corrupt stream: say so, then keep draining so the worker never blocks
             self._protocol_error = f"unreadable output from runner: {exc}"
             message = self._protocol_error
             self._deliver(self._on_event, Event(time.monotonic_ns(), EventKind.ERROR,
@@ -362,12 +505,21 @@ class Worker:
                 log.exception("worker callback for exit failed")
             self._delivered.set()
 
-    def _read_stderr(self) -> None:
-        stream = self._proc.stderr
+    def _read_output(self, stream, keep, tail: TextTail | None) -> None:
+        """Drain one output pipe: into its file, the stderr tail, and the latency regex."""
+        timer = self.line_timer
         try:
-            for raw in stream:
-                self._stderr.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
-                self.stderr_lines += 1
+            if timer is None:           # no line needs a time of its own: take chunks as they come
+                fd = stream.fileno()
+                while True:
+                    data = os.read(fd, _READ_CHUNK)
+                    if not data:
+                        break
+                    self._keep(data, keep, tail)
+            else:
+                for line in iter(lambda: stream.readline(_MAX_LINE), b""):
+                    timer.feed(line)
+                    self._keep(line, keep, tail)
         except (OSError, ValueError):
             pass
         finally:
@@ -375,6 +527,19 @@ class Worker:
                 stream.close()
             except OSError:
                 pass
+
+    @staticmethod
+    def _keep(data: bytes, keep, tail: TextTail | None) -> None:
+        if keep is not None:
+            keep.write(data)
+        if tail is not None:
+            tail.feed(data)
+
+    def _queue_rows(self, t_end: list[int], dur: list[int], items: list[int]) -> None:
+        """Rows from --latency-regex: delivered like a runner's latency frames, in order."""
+        batch = LatencyBatch(np.asarray(t_end, dtype=np.int64), np.asarray(dur, dtype=np.int64),
+                             np.asarray(items, dtype=np.int32), False)
+        self._deliver(self._deliver_batch, batch)
 
     def _wait(self) -> None:
         proc = self._proc
@@ -385,7 +550,10 @@ class Worker:
         # Pipes are drained when the runner's last frames and stderr lines are in; a
         # grandchild holding them open must not hold up the report forever.
         self._frames_done.wait(timeout=5.0)
-        self._threads[1].join(timeout=5.0)     # stderr
+        for t in self._threads[1:3]:           # stdout, stderr
+            t.join(timeout=5.0)
+        if self.line_timer is not None:
+            self.line_timer.flush()
         try:
             if proc.stdin is not None:
                 proc.stdin.close()
@@ -393,31 +561,47 @@ class Worker:
             pass
         facts = death.ExitFacts(
             returncode=rc,
+            command=self.spec.is_command,
+            stop_grace_s=self._grace_used,
             said_bye=self._bye is not None,
             bye=self._bye,
             sent_signal=self._sent_signal,
             stop_requested=self._stop_requested,
             error=self._error,
-            stderr_tail=list(self._stderr),
+            stderr_tail=self._stderr.lines(),
             oom_before=self._oom_before,
             oom_after=oom_after,
         )
         kind, details = death.classify(facts)
         details["pid"] = proc.pid
         details["stderr_lines"] = self.stderr_lines
+        if self.started_ns is not None:
+            details["lived_s"] = round((time.monotonic_ns() - self.started_ns) / 1e9, 3)
+        if self.line_timer is not None:
+            details["regex_rows"] = self.line_timer.matched
+            if self.line_timer.unusable:
+                details["regex_unusable_lines"] = self.line_timer.unusable
         if self._protocol_error:
             details["protocol_error"] = self._protocol_error
         self._pending_exit = Event(time.monotonic_ns(), kind, details)
         self._exit_ready.set()
-        if not self._frames_done.is_set():   # stdout still open (a grandchild holds it): report now
+        if not self._frames_done.is_set():   # the frame pipe still open (a grandchild holds it): report now
             self._deliver_exit()
 
-    def _deliver_latency(self, batch: LatencyBatch) -> None:
-        n = len(batch)
-        self.iterations += n
-        if batch.warmup:
-            self.warmup_iterations += n
-        self._on_latency(batch)
+    def _deliver_batch(self, batch: LatencyBatch) -> None:
+        batches, done = [batch], None
+        if self._warmup_gate is not None and not self._warmup_gate.done:
+            batches, done = self._warmup_gate.apply(batch)
+        for b in batches:
+            n = len(b)
+            if n == 0:
+                continue
+            self.iterations += n
+            if b.warmup:
+                self.warmup_iterations += n
+            self._on_latency(b)
+        if done is not None:            # after the warm-up rows, as a runner sends it
+            self._on_event(Event(done.pop("t_ns"), EventKind.WARMUP_DONE, done))
 
     def _deliver_event(self, payload: dict) -> None:
         details = dict(payload)
