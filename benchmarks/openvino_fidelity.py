@@ -64,7 +64,7 @@ def benchmark_app_command() -> list[str]:
     found = shutil.which("benchmark_app")
     if found:
         return [found]
-    # What the benchmark_app script runs (its module has no __main__ block: `-m` would do nothing).
+    # the module has no __main__ block: `python -m` would run nothing and exit 0
     return [sys.executable, "-c", "import sys; from openvino.tools.benchmark.main import main; sys.exit(main())"]
 
 

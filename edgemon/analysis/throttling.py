@@ -17,12 +17,16 @@ A clock sample counts as *throttled* when all of these hold:
   is busy where the machine is: a core's or the average CPU load above ``busy_cpu_pct``, or the
   GPU's above ``busy_gpu_pct`` (:func:`busy_source` says which rule applied). A core or GPU whose own
   load (``cpuN_util_pct``, ``gpu_util_pct``) is below ``unit_busy_pct`` does not count
-  either: there the DVFS governor lowers an idle clock, which is not throttling.
+  either: there the DVFS governor lowers an idle clock, which is not throttling. The memory
+  controller's clock follows demand (the activity monitor), so it counts only while its load
+  (``emc_util_pct``) is at least ``emc_saturated_pct``: held below its ceiling while saturated.
+  An unknown load (NaN, no column) vetoes nothing.
 
 Per clock domain (cpu, gpu, emc) the throttled samples form runs; runs closer than
 ``merge_gap_s`` merge, and episodes shorter than ``min_episode_s`` are dropped. Each
-episode gets its likely cause from what happened from ``lookback_s`` before it to its end,
-first match wins:
+episode gets its likely cause from what happened in the ``lookback_s`` before it began (up
+to and including its first sample): what happened later cannot have caused it. First match
+wins:
 
 1. ``power_mode``: a power-mode change;
 2. ``user_action``: a core switched, jetson_clocks or the fan changed;
@@ -45,7 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from edgemon.analysis.latency import nearest_ranks
+from edgemon.analysis.intervals import clip, overlap_s
+from edgemon.analysis.intervals import union as union_of
 from edgemon.recording.layout import section
 from edgemon.telemetry import catalogue
 
@@ -65,6 +70,7 @@ class ThrottleOptions:
     busy_cpu_pct: float = 25.0
     busy_gpu_pct: float = 25.0
     unit_busy_pct: float = 20.0
+    emc_saturated_pct: float = 75.0
     tolerance_pct: float = 1.0
     thermal_margin_c: float = 3.0
     power_margin_pct: float = 3.0
@@ -78,13 +84,18 @@ def domain_of(metric: str) -> str | None:
     return catalogue.clock_domain(metric)
 
 
-def _core(metric: str) -> int | None:
+def unit_busy_threshold(domain: str, opts: ThrottleOptions) -> float:
+    """The load of its own unit below which a lower clock is the governor following demand."""
+    return opts.emc_saturated_pct if domain == "emc" else opts.unit_busy_pct
+
+
+def core_of(metric: str) -> int | None:
     """The core of a ``cpuN_freq_mhz`` clock."""
     m = catalogue.lookup(metric)
     return m.index if m is not None and m.family is catalogue.CPU_FREQ else None
 
 
-def _num(v: Any) -> float | None:
+def positive_number(v: Any) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
     try:
@@ -98,18 +109,23 @@ def _as_dict(d: Any) -> dict:
     return d if isinstance(d, dict) else {}
 
 
-def _ceiling_dict(d: Any) -> dict[str, float] | None:
+def ceilings_from(d: Any) -> dict[str, float] | None:
     if not isinstance(d, dict) or not d:
         return None
     out: dict[str, float] = {}
     for k, v in d.items():
-        f = _num(v)
+        f = positive_number(v)
         if f is not None:
             out[str(k)] = f
     return out or None
 
 
 # ------------------------------------------------------------------ ceilings
+
+
+def busy_slack_s(sample_dt_s: float) -> float:
+    """How close to an iteration a sample must be to count as busy."""
+    return max(0.25, 1.5 * sample_dt_s)
 
 
 def mode_segments(data) -> list[dict[str, Any]]:
@@ -119,24 +135,24 @@ def mode_segments(data) -> list[dict[str, Any]]:
     first_mode = meta.get("power_mode") if isinstance(meta.get("power_mode"), (str, int)) else None
     if first_mode is None:
         first_mode = restore.get("power_mode_name") or restore.get("power_mode_id")
-    base = _ceiling_dict(meta.get("clock_ceilings"))
+    base = ceilings_from(meta.get("clock_ceilings"))
     segs = [{"t0_ns": None, "mode": first_mode, "ceilings": base, "source": "session.json" if base else None}]
     for ev in data.events_of("power_mode"):
         d = ev.details
         if d.get("ok") is False:
             continue  # the change failed: the old mode and its ceilings stand
         mode = d.get("name") if d.get("name") is not None else d.get("to_id")
-        c = _ceiling_dict(d.get("ceilings"))
+        c = ceilings_from(d.get("ceilings"))
         segs.append({"t0_ns": ev.t_ns, "mode": mode, "ceilings": c, "source": "power_mode event" if c else None})
     return segs
 
 
-def _lookup(ceilings: dict[str, float] | None, metric: str) -> float | None:
+def ceiling_for(ceilings: dict[str, float] | None, metric: str) -> float | None:
     if not ceilings:
         return None
     if metric in ceilings:
         return ceilings[metric]
-    if _core(metric) is not None:   # one ceiling for every core
+    if core_of(metric) is not None:   # one ceiling for every core
         return ceilings.get("cpu_freq_mhz")
     return None
 
@@ -144,7 +160,7 @@ def _lookup(ceilings: dict[str, float] | None, metric: str) -> float | None:
 def _offline_mask(data, metric: str) -> np.ndarray:
     t = data.tel_t
     off = np.zeros(t.shape[0], dtype=bool)
-    n = _core(metric)
+    n = core_of(metric)
     if n is None:
         return off
     online_col = catalogue.CPU_ONLINE.name(n)
@@ -195,7 +211,7 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
         sources = []
         for k, seg in enumerate(segs):
             sel = seg_idx == k
-            c = _lookup(seg["ceilings"], metric)
+            c = ceiling_for(seg["ceilings"], metric)
             src = seg["source"]
             if c is None:
                 vals = v[sel & valid]
@@ -207,7 +223,7 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
         unit = catalogue.load_metric(metric)
         if unit and data.has(unit):
             u = data.metric(unit)
-            gate = ~(u < opts.unit_busy_pct)  # NaN: unknown load, no veto
+            gate = ~(u < unit_busy_threshold(dom, opts))  # NaN: unknown load, no veto
         with np.errstate(invalid="ignore"):
             below = valid & busy & gate & (v < ceil * (1.0 - opts.tolerance_pct / 100.0))
         tracks.append(ClockTrack(metric, dom, v, ceil, valid, below, sources))
@@ -240,35 +256,35 @@ def _over(data, names: list[str], threshold: float) -> np.ndarray:
     return over
 
 
-def busy_mask(data, opts: ThrottleOptions) -> np.ndarray:
-    """Per telemetry sample: is the workload (or, without one, the machine) doing work?"""
+def load_names(names) -> tuple[list[str], list[str]]:
+    """The CPU and the GPU load metrics among ``names`` (what "busy" means without a worker)."""
+    cpus = [n for n in names if _pattern(n) in ("cpu_util_pct", "cpu{N}_util_pct")]
+    gpus = [n for n in names if _pattern(n) in ("gpu_util_pct", "gpu{N}_util_pct")]
+    return cpus, gpus
+
+
+def busy_mask(data, opts: ThrottleOptions, activity: np.ndarray | None = None) -> np.ndarray:
+    """Per telemetry sample: is the workload (or, without one, the machine) doing work?
+    ``activity``: per sample, an iteration ran within :func:`busy_slack_s` of it
+    (:class:`edgemon.analysis.scan.Activity`). The live classifier (``throttle_online.py``)
+    applies the same rule one sample at a time."""
     source = busy_source(data.meta)
-    gpus = [n for n in data.tel_names if _pattern(n) in ("gpu_util_pct", "gpu{N}_util_pct")]
+    cpus, gpus = load_names(data.tel_names)
     if source == "machine":
-        cpus = [n for n in data.tel_names if _pattern(n) in ("cpu_util_pct", "cpu{N}_util_pct")]
         return _over(data, cpus, opts.busy_cpu_pct) | _over(data, gpus, opts.busy_gpu_pct)
-    busy = _worker_busy(data, opts)
+    busy = _worker_busy(data, opts, activity)
     if source == "command":
         busy |= _over(data, gpus, opts.busy_gpu_pct)
     return busy
 
 
-def _worker_busy(data, opts: ThrottleOptions) -> np.ndarray:
+def _worker_busy(data, opts: ThrottleOptions, activity: np.ndarray | None) -> np.ndarray:
     t = data.tel_t
     busy = np.zeros(t.shape[0], dtype=bool)
     if data.has("proc_worker_cpu_pct"):
         busy |= data.metric("proc_worker_cpu_pct") > opts.busy_cpu_pct
-    n = data.lat_t_end.shape[0]
-    if n and t.shape[0]:
-        slack = int(max(0.25, 1.5 * data.sample_dt_s) * 1e9)
-        ends = data.lat_t_end
-        idx = np.searchsorted(ends, t, side="left")          # first iteration ending at or after t
-        has_next = idx < n
-        nxt = np.minimum(idx, n - 1)
-        running = has_next & (ends[nxt] - data.lat_dur[nxt] <= t + slack)  # running now or starting right after
-        prv = np.maximum(idx - 1, 0)
-        recent = (idx > 0) & (t - ends[prv] <= slack)        # one just finished
-        busy |= running | recent
+    if activity is not None and activity.shape[0] == t.shape[0]:
+        busy |= activity
     return busy
 
 
@@ -319,7 +335,7 @@ def _limits(data, meta_key: str, limit_metric: str, value_metric: str) -> dict[s
     slowdown temperature or power limit) for ``value_metric`` where the meta has none."""
     out = {}
     for k, v in _as_dict(data.meta.get(meta_key)).items():
-        f = _num(v)
+        f = positive_number(v)
         if f is not None:
             out[str(k)] = f
     if data.has(limit_metric) and data.has(value_metric):
@@ -348,66 +364,67 @@ def _flag_bits(data, name: str, sl: slice) -> int:
     return int(np.bitwise_or.reduce(v.astype(np.int64)))
 
 
-def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, float],
-            limits: dict[str, float]) -> tuple[str, list[str], list[str]]:
-    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns."""
-    look = lo - int(opts.lookback_s * 1e9)
-    found: dict[str, list[str]] = {}
+def event_evidence(kind: str, details: dict[str, Any], at_s: float) -> tuple[str, str] | None:
+    """``(evidence key, line)`` for an event that can explain a clock drop, else None."""
+    at = f"at {at_s:.1f} s"
+    if kind == "power_mode" and details.get("ok") is not False:
+        name = details.get("name") if details.get("name") is not None else details.get("to_id")
+        return "power_mode", f"power mode changed to {name} {at}"
+    if kind in USER_EVENTS:
+        d = {k: v for k, v in details.items() if k in ("cpu", "online", "to", "on", "pwm", "pct", "value")}
+        return "user_action", f"{kind} {d or ''} {at}".replace("  ", " ")
+    return None
 
-    def add(cause: str, why: str) -> None:
-        found.setdefault(cause, []).append(why)
 
-    for ev in data.events:
-        if not look <= ev.t_ns <= hi:
-            continue
-        at = f"at {data.rel_s(ev.t_ns):.1f} s"
-        if ev.kind == "power_mode" and ev.details.get("ok") is not False:
-            name = ev.details.get("name") if ev.details.get("name") is not None else ev.details.get("to_id")
-            add("power_mode", f"power mode changed to {name} {at}")
-        elif ev.kind in USER_EVENTS:
-            d = {k: v for k, v in ev.details.items() if k in ("cpu", "online", "to", "on", "pwm", "pct", "value")}
-            add("user_action", f"{ev.kind} {d or ''} {at}".replace("  ", " "))
+# The flags the hardware raises: NVML's clock-event reasons, the Pi firmware's get_throttled bitmask
+# (rpi_throttled is bit 2 alone).
+FLAG_METRICS = (catalogue.GPU_CLOCK_EVENTS.name(), catalogue.RPI_THROTTLED_RAW.name())
 
-    t = data.tel_t
-    sl = _window(t, look, hi)
-    bits = _flag_bits(data, catalogue.GPU_CLOCK_EVENTS.name(), sl)
-    flags_power = [n for b, n in NVML_POWER.items() if bits & b]
-    flags_thermal = [n for b, n in NVML_THERMAL.items() if bits & b]
-    pi = _flag_bits(data, catalogue.RPI_THROTTLED_RAW.name(), sl)   # the bitmask; rpi_throttled is bit 2 alone
-    if pi & RPI_UNDERVOLT:
+
+def flag_evidence(nvml_bits: int, pi_bits: int) -> tuple[list[tuple[str, str]], list[str]]:
+    """What the hardware's own throttle flags say, OR-ed over a window: ``([(key, line)], weak lines)``."""
+    flags_power = [n for b, n in NVML_POWER.items() if nvml_bits & b]
+    flags_thermal = [n for b, n in NVML_THERMAL.items() if nvml_bits & b]
+    if pi_bits & RPI_UNDERVOLT:
         flags_power.append("Raspberry Pi under-voltage")
-    if pi & RPI_SOFT_TEMP:
+    if pi_bits & RPI_SOFT_TEMP:
         flags_thermal.append("Raspberry Pi soft temperature limit")
-    for f in flags_power:
-        add("power_flag", f"hardware reports {f}")
-    for f in flags_thermal:
-        add("thermal_flag", f"hardware reports {f}")
-
-    for metric, trip in trips.items():
-        if not data.has(metric):
-            continue
-        v = data.metric(metric)[sl]
-        v = v[np.isfinite(v)]
-        if v.size and v.max() >= trip - opts.thermal_margin_c:
-            add("thermal", f"{metric} reached {v.max():.1f} C (trip point {trip:g} C)")
-    for metric, limit in limits.items():
-        if not data.has(metric):
-            continue
-        v = data.metric(metric)[sl]
-        v = v[np.isfinite(v)]
-        if v.size and v.max() >= limit * (1.0 - opts.power_margin_pct / 100.0):
-            add("power", f"{metric} reached {v.max():.0f} mW (limit {limit:g} mW)")
+    found = [("power_flag", f"hardware reports {f}") for f in flags_power]
+    found += [("thermal_flag", f"hardware reports {f}") for f in flags_thermal]
     weak = []
-    if bits & NVML_HW_SLOWDOWN:
+    if nvml_bits & NVML_HW_SLOWDOWN:
         weak.append("hardware reports HwSlowdown (thermal or power brake)")
-    if pi & (RPI_CAPPED | RPI_THROTTLED) and not pi & (RPI_UNDERVOLT | RPI_SOFT_TEMP):
+    if pi_bits & (RPI_CAPPED | RPI_THROTTLED) and not pi_bits & (RPI_UNDERVOLT | RPI_SOFT_TEMP):
         weak.append("Raspberry Pi firmware reports its clock capped/throttled")
+    return found, weak
 
-    order = [("power_mode", "power_mode"), ("user_action", "user_action"), ("power_flag", "power"),
-             ("thermal_flag", "thermal"), ("thermal", "thermal"), ("power", "power")]
+
+def near_trip(value: float, trip: float, opts: ThrottleOptions) -> bool:
+    return value >= trip - opts.thermal_margin_c
+
+
+def near_limit(value: float, limit: float, opts: ThrottleOptions) -> bool:
+    return value >= limit * (1.0 - opts.power_margin_pct / 100.0)
+
+
+def thermal_line(metric: str, peak: float, trip: float) -> str:
+    return f"{metric} reached {peak:.1f} C (trip point {trip:g} C)"
+
+
+def power_line(metric: str, peak: float, limit: float) -> str:
+    return f"{metric} reached {peak:.0f} mW (limit {limit:g} mW)"
+
+
+CAUSE_ORDER = (("power_mode", "power_mode"), ("user_action", "user_action"), ("power_flag", "power"),
+               ("thermal_flag", "thermal"), ("thermal", "thermal"), ("power", "power"))
+
+
+def rank_causes(found: dict[str, list[str]], weak: list[str]) -> tuple[str, list[str], list[str]]:
+    """(cause, causes in order, evidence lines) from evidence by key: the first match of
+    :data:`CAUSE_ORDER` wins; weak hardware hints alone make ``thermal_or_power``."""
     causes: list[str] = []
     evidence: list[str] = []
-    for key, cause in order:
+    for key, cause in CAUSE_ORDER:
         if key in found:
             if cause not in causes:
                 causes.append(cause)
@@ -418,55 +435,66 @@ def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, floa
     return (causes[0] if causes else "unknown"), causes, evidence
 
 
+def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, float],
+            limits: dict[str, float]) -> tuple[str, list[str], list[str]]:
+    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns: only what
+    happened from ``lookback_s`` before ``lo`` up to ``lo`` counts. The live classifier
+    (:mod:`edgemon.analysis.throttle_online`) gathers the same evidence as samples arrive and
+    ranks it with the same :func:`rank_causes`."""
+    look = lo - int(opts.lookback_s * 1e9)
+    hi = lo
+    found: dict[str, list[str]] = {}
+
+    def add(cause: str, why: str) -> None:
+        found.setdefault(cause, []).append(why)
+
+    for ev in data.events:
+        if look <= ev.t_ns <= hi:
+            hit = event_evidence(ev.kind, ev.details, data.rel_s(ev.t_ns))
+            if hit is not None:
+                add(*hit)
+
+    t = data.tel_t
+    sl = _window(t, look, hi)
+    flags, weak = flag_evidence(*(_flag_bits(data, name, sl) for name in FLAG_METRICS))
+    for key, line in flags:
+        add(key, line)
+
+    for metric, trip in trips.items():
+        if not data.has(metric):
+            continue
+        v = data.metric(metric)[sl]
+        v = v[np.isfinite(v)]
+        if v.size and near_trip(float(v.max()), trip, opts):
+            add("thermal", thermal_line(metric, float(v.max()), trip))
+    for metric, limit in limits.items():
+        if not data.has(metric):
+            continue
+        v = data.metric(metric)[sl]
+        v = v[np.isfinite(v)]
+        if v.size and near_limit(float(v.max()), limit, opts):
+            add("power", power_line(metric, float(v.max()), limit))
+    return rank_causes(found, weak)
+
+
 # ------------------------------------------------------------------ latency inside / outside
-
-
-def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
-
-
-def _lat_block(dur_ns: np.ndarray, items: np.ndarray, seconds: float, *, owned: bool = False) -> dict[str, Any]:
-    """Latency and throughput of some rows; ``owned``: ``dur_ns`` is a temporary that may be reordered."""
-    n = int(dur_ns.shape[0])
-    out: dict[str, Any] = {"count": n, "seconds": seconds}
-    if n:
-        p50, p90, p99 = nearest_ranks(dur_ns, (50.0, 90.0, 99.0), inplace=owned)
-        out.update(mean_ms=float(dur_ns.mean()) / 1e6, p50_ms=p50 / 1e6, p90_ms=p90 / 1e6, p99_ms=p99 / 1e6)
-    else:
-        out.update(mean_ms=float("nan"), p50_ms=float("nan"), p90_ms=float("nan"), p99_ms=float("nan"))
-    out["throughput_ips"] = float(items.sum(dtype=np.int64)) / seconds if seconds > 0 else float("nan")
-    return out
-
-
-def _inside(t_end: np.ndarray, union: list[tuple[int, int]]) -> np.ndarray:
-    """Rows of ascending ``t_end`` with start <= t_end < end of some interval (O(k log n) cuts)."""
-    mask = np.zeros(t_end.shape[0], dtype=bool)
-    for s, e in union:
-        mask[int(np.searchsorted(t_end, s, side="left")):int(np.searchsorted(t_end, e, side="left"))] = True
-    return mask
-
-
-def _overlap_s(union: list[tuple[int, int]], lo: int, hi: int) -> float:
-    return sum(max(0, min(e, hi) - max(s, lo)) for s, e in union) / 1e9
 
 
 # ------------------------------------------------------------------ the analysis
 
 
-def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, Any]:
+def analyze_throttling(data, opts: ThrottleOptions | None = None, *, activity: np.ndarray | None = None,
+                       first_iteration_ns: int | None = None) -> dict[str, Any]:
+    """Episodes, shares and causes. The latency inside/outside episodes and per episode is
+    added by :func:`add_latency` once the latency scan has it; until then the result holds
+    the episodes' times under private keys (``_union``, ``_by_domain``, ``_start_ns``)."""
     opts = opts or ThrottleOptions()
     out: dict[str, Any] = {"options": asdict(opts)}
     t = data.tel_t
     if t.shape[0] == 0:
         return {**out, "available": False, "reason": "no telemetry: clocks were not recorded"}
     segs = mode_segments(data)
-    busy = busy_mask(data, opts)
+    busy = busy_mask(data, opts, activity)
     tracks = clock_tracks(data, busy, segs, opts)
     if not tracks:
         return {**out, "available": False, "reason": "no CPU, GPU or EMC clock in the telemetry"}
@@ -498,7 +526,7 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, A
     domain_time: dict[str, float] = {}
     domain_busy: dict[str, float] = {}
     intervals: list[tuple[int, int]] = []
-    m = data.measured()
+    by_domain: dict[str, list[tuple[int, int]]] = {}
     for dom in DOMAINS:
         dtracks = [tr for tr in tracks if tr.domain == dom]
         if not dtracks:
@@ -511,9 +539,12 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, A
         domain_busy[dom] = float(dur_s[counted].sum())
         found = _episodes_of(below, t, dur_s, opts)
         domain_time[dom] = sum(e - s for s, e, _, _ in found) / 1e9
-        for s, e, i, j in found:
+        by_domain[dom] = [(s, e) for s, e, _, _ in found]
+        for k, (s, e, i, j) in enumerate(found):
             intervals.append((s, e))
-            episodes.append(_episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m))
+            ep = _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits)
+            ep["_group"] = k
+            episodes.append(ep)
     episodes.sort(key=lambda ep: ep["start_s"])
     out["episodes"] = episodes
     out["episode_count"] = len(episodes)
@@ -523,28 +554,40 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, A
     for tr in tracks:
         denom = float(dur_s[tr.valid & busy].sum())
         out["share_by_clock"][tr.metric] = float(dur_s[tr.below].sum()) / denom if denom > 0 else 0.0
-    union = _union(intervals)
+    union = union_of(intervals)
     out["throttled_any_s"] = sum(e - s for s, e in union) / 1e9
     out["share_throttled_any"] = out["throttled_any_s"] / out["busy_s"] if out["busy_s"] > 0 else 0.0
 
-    if data.lat_t_end.shape[0]:
-        origin, origin_name = data.first_start_ns, "first iteration"
-    else:
-        origin, origin_name = data.start_ns, "session start"
-    out["time_to_first_throttle_s"] = (episodes[0]["start_ns"] - origin) / 1e9 if episodes else None
+    # from the first iteration; a throttle that began before it (during the model build, or
+    # left over from an earlier run) counts from the session start: never negative
+    origin, origin_name = data.start_ns, "session start"
+    if first_iteration_ns is not None and (not episodes or episodes[0]["start_ns"] >= first_iteration_ns):
+        origin, origin_name = first_iteration_ns, "first iteration"
+    out["time_to_first_throttle_s"] = max(0.0, (episodes[0]["start_ns"] - origin) / 1e9) if episodes else None
     out["time_to_first_throttle_from"] = origin_name
-
-    if m["t_end"].shape[0]:
-        lo = data.measured_start_ns
-        hi = int(m["t_end"][-1])
-        inside = _inside(m["t_end"], union)
-        in_s = _overlap_s(union, lo, hi)
-        out["inside"] = _lat_block(m["dur"][inside], m["items"][inside], in_s, owned=True)
-        out["outside"] = _lat_block(m["dur"][~inside], m["items"][~inside], max(0.0, (hi - lo) / 1e9 - in_s),
-                                    owned=True)
-    for ep in episodes:
-        ep.pop("start_ns", None)
+    out["_union"] = union
+    out["_by_domain"] = by_domain
     return out
+
+
+def add_latency(thr: dict[str, Any], scan) -> None:
+    """Per-episode p50 and items/s, and latency inside vs outside all episodes, from a resolved
+    :class:`edgemon.analysis.scan.LatencyScan` (None: no latency); drops the private keys."""
+    union = thr.pop("_union", [])
+    thr.pop("_by_domain", None)
+    for ep in thr.get("episodes", []):
+        s, e, dom, g = ep.pop("start_ns"), ep.pop("_end_ns"), ep["domain"], ep.pop("_group")
+        fam = scan.episode_families.get(dom) if scan is not None else None
+        if fam is not None:
+            blk = scan.block(fam, g, (e - s) / 1e9)
+            ep["latency_p50_ms"] = blk["p50_ms"]
+            ep["throughput_ips"] = blk["throughput_ips"]
+    if scan is not None and scan.inside is not None and scan.count:
+        lo, hi = scan.measured_start_ns, scan.measured_end_ns
+        in_s = overlap_s(clip(union, scan.active_intervals()), lo, hi)
+        out_s = max(0.0, scan.active_s(lo, hi) - in_s)
+        thr["inside"] = scan.block(scan.inside, 0, in_s)
+        thr["outside"] = scan.block(scan.inside, 1, out_s)
 
 
 def _seg_ceiling(tr: ClockTrack, t: np.ndarray, segs, k: int) -> float:
@@ -557,7 +600,7 @@ def _seg_ceiling(tr: ClockTrack, t: np.ndarray, segs, k: int) -> float:
     return float(c[0]) if c.size else float("nan")
 
 
-def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m) -> dict[str, Any]:
+def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits) -> dict[str, Any]:
     per = []
     for tr in dtracks:
         sel = tr.below[i:j]
@@ -586,11 +629,59 @@ def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m) -> dict[str
         "cause": cause,
         "causes": causes,
         "evidence": evidence,
+        "_end_ns": e,
     }
-    if m["t_end"].shape[0]:
-        a = int(np.searchsorted(m["t_end"], s, side="left"))
-        b = int(np.searchsorted(m["t_end"], e, side="left"))
-        blk = _lat_block(m["dur"][a:b], m["items"][a:b], (e - s) / 1e9)
-        ep["latency_p50_ms"] = blk["p50_ms"]
-        ep["throughput_ips"] = blk["throughput_ips"]
     return ep
+
+
+# ------------------------------------------------------------------ one line per episode
+
+
+def clocks_text(metrics: list[str]) -> str:
+    """``["cpu0_freq_mhz", "cpu1_freq_mhz", "cpu2_freq_mhz", "gpu_freq_mhz"]`` -> ``"cpu0-2, gpu"``."""
+    cores = sorted(c for c in (core_of(x) for x in metrics) if c is not None)
+    parts: list[str] = []
+    k = 0
+    while k < len(cores):
+        j = k
+        while j + 1 < len(cores) and cores[j + 1] == cores[j] + 1:
+            j += 1
+        parts.append(f"cpu{cores[k]}" if j == k else f"cpu{cores[k]}-{cores[j]}")
+        k = j + 1
+    parts += [x.replace("_freq_mhz", "") for x in metrics if core_of(x) is None]
+    return ", ".join(parts)
+
+
+def merged_episodes(episodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Episodes of different clock domains that overlap in time are one event (a thermal trip
+    caps CPU and GPU together): one entry each, with every clock involved, the worst drop, the
+    causes once and the evidence once. For the text and HTML reports; ``--json`` keeps one
+    episode per domain."""
+    out: list[dict[str, Any]] = []
+    for ep in sorted(episodes, key=lambda e: (e["start_s"], e["end_s"])):
+        last = out[-1] if out else None
+        if last is not None and ep["start_s"] < last["end_s"]:
+            last["end_s"] = max(last["end_s"], ep["end_s"])
+            last["parts"].append(ep)
+        else:
+            out.append({"start_s": ep["start_s"], "end_s": ep["end_s"], "parts": [ep]})
+    for m in out:
+        parts = m.pop("parts")
+        worst = max(parts, key=lambda e: e["drop_pct"])
+        clocks = [c for e in parts for c in e.get("clocks", [])]
+        causes: list[str] = []
+        evidence: list[str] = []
+        for e in parts:
+            for c in e.get("causes") or [e["cause"]]:
+                if c not in causes:
+                    causes.append(c)
+            for line in e.get("evidence") or []:
+                if line not in evidence:
+                    evidence.append(line)
+        first = min(parts, key=lambda e: e["start_s"])
+        m.update(duration_s=m["end_s"] - m["start_s"], clocks=clocks, clocks_text=clocks_text(clocks),
+                 domains=[e["domain"] for e in parts], cause=first["cause"], causes=causes, evidence=evidence,
+                 clock_mhz=worst["clock_mhz"], ceiling_mhz=worst["ceiling_mhz"], drop_mhz=worst["drop_mhz"],
+                 drop_pct=worst["drop_pct"], worst=worst["domain"], latency_p50_ms=first.get("latency_p50_ms"),
+                 throughput_ips=first.get("throughput_ips"))
+    return out

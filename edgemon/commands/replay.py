@@ -16,6 +16,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        "left/right seek 10 s, [ and ] seek 1 min, home/end, n/N next/previous event, "
                        "t/T next/previous throttling episode, a analysis of the whole recording. A timeline "
                        "strip under the header shows throttled stretches and marks.",
+                       epilog="examples:\n"
+                       "  edgemon replay                   # the newest session\n"
+                       "  edgemon replay /data/runs/night-1 --ascii",
                        formatter_class=HelpFormatter)
     session_arg(p, optional=True)
     p.add_argument("--speed", type=float, default=1.0, help="initial speed, 1 to 1000 (default: 1)")
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.speed <= 1000:
         raise UserError(f"--speed must be between 1 and 1000, got {args.speed:g}")
     rec = open_recording(resolve_session(args.session))
-    feed = ReplayFeed(rec)
+    feed = ReplayFeed(rec, analysis_process=True)
     feed.command(Speed(factor=args.speed))
     try:
         return run_dashboard(feed, ascii=args.ascii)

@@ -13,7 +13,7 @@ numbers in names; :mod:`edgemon.prometheus.names`); docs/fleet.md lists them. Ev
 host, board, runner, model, session (recording folder name) and emulated; runner and model
 follow the worker's hello, so each workload of a suite has its own histogram and counters.
 
-prometheus_client is an optional extra (``pip install 'edgemon[prometheus]'``), imported only
+prometheus_client is an optional extra (``pip install -e '.[prometheus]'`` in a checkout), imported only
 when the exporter starts; this module itself imports nothing heavy.
 """
 

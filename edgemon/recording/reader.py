@@ -23,6 +23,9 @@ import pyarrow.parquet as pq
 
 from edgemon.errors import UserError
 from edgemon.recording.layout import (
+    MAX_ITEMS,
+    MAX_LATENCY_NS,
+    MAX_T_NS,
     SEGMENT_SUFFIX,
     STREAMS,
     TAIL_SUFFIX,
@@ -32,6 +35,8 @@ from edgemon.recording.layout import (
     recording_folder,
     sorted_files,
 )
+from edgemon.recording.meta_check import checked_meta
+from edgemon.recording.safe_io import regular_file_path
 from edgemon.recording.segments import TIME_COLUMN, read_tail, stream_schema
 
 
@@ -45,6 +50,7 @@ class Recording:
         self.recovered = recovered          # RecoverReport when open_recording recovered it first
         self._problems: list[str] = list(problems or [])
         self._cache: dict[str, pa.Table] = {}
+        self._chunks = None
 
     # ----------------------------------------------------------------- tables
 
@@ -53,8 +59,22 @@ class Recording:
         return self._table("telemetry")
 
     def latency(self) -> pa.Table:
-        """``t_end_ns`` int64, ``duration_ns`` int64, ``items`` int32, ``warmup`` bool, sorted by ``t_end_ns``."""
+        """``t_end_ns`` int64, ``duration_ns`` int64, ``items`` int32, ``warmup`` bool, sorted by ``t_end_ns``.
+
+        The whole table in memory: small recordings and tests only. Analysis and replay read
+        :meth:`latency_chunks`, whose memory does not grow with the number of rows."""
         return self._table("latency")
+
+    def latency_chunks(self):
+        """The latency rows as an index of pieces read on demand (:mod:`edgemon.recording.chunks`);
+        re-indexed on every call while the recording is live."""
+        from edgemon.recording.chunks import index_latency
+
+        cached = self._chunks
+        if cached is not None and not self.is_live:
+            return cached
+        self._chunks = index_latency(self.path, live=self.is_live)
+        return self._chunks
 
     def events(self) -> pa.Table:
         """``t_ns`` int64, ``kind`` string, ``details`` string (JSON), sorted by ``t_ns``."""
@@ -62,18 +82,24 @@ class Recording:
 
     @property
     def problems(self) -> list[str]:
-        """Files that could not be used, one line each (reading all three tables fills it)."""
-        for kind in STREAMS:
+        """Files that could not be used, one line each (telemetry and events are read, the
+        latency files only indexed)."""
+        for kind in ("telemetry", "events"):
             self._table(kind)
-        return list(self._problems)
+        return list(self._problems) + [p for p in self.latency_chunks().problems if p not in self._problems]
 
     @property
     def state(self) -> str:
         return str(self.meta.get("state", "unknown"))
 
+    def forget(self, kind: str) -> None:
+        """Drop the cached table of one stream (a caller that converted it keeps its own copy)."""
+        self._cache.pop(kind, None)
+
     def refresh(self) -> None:
         """Forget cached tables (a live recording is re-read on every call anyway)."""
         self._cache.clear()
+        self._chunks = None
 
     # ----------------------------------------------------------------- time
 
@@ -108,6 +134,9 @@ class Recording:
         return _dt.datetime.fromtimestamp((unix + (t_ns - mono)) / 1e9, tz=_dt.timezone.utc)
 
     def _first_last(self, kind: str) -> tuple[int | None, int | None]:
+        if kind == "latency":
+            chunks = self.latency_chunks()
+            return chunks.t_min, chunks.t_max
         t = self._table(kind).column(TIME_COLUMN[kind])
         if len(t) == 0:
             return None, None
@@ -121,6 +150,10 @@ class Recording:
         problems: list[str] = []
         parts = self._read_stream(kind, problems)
         table = _combine(kind, parts)
+        del parts
+        from edgemon.recording.segments import release_memory
+
+        release_memory()                 # the decoders' buffers go back: a long session has many files
         if self.is_live:
             # A growing recording: report problems of the latest read only.
             self._problems = [p for p in self._problems if not p.startswith(f"{kind}/")] + problems
@@ -181,8 +214,8 @@ def _read_segment(kind: str, path: Path, problems: list[str]) -> pa.Table | None
     try:
         # ParquetFile.read, not pq.read_table: the latter builds a dataset per file (and imports
         # pyarrow.dataset), twice the time for the many small segments of a long session.
-        with pq.ParquetFile(str(path)) as f:
-            table = f.read()
+        with regular_file_path(path) as own, pq.ParquetFile(own, pre_buffer=False) as f:
+            table = f.read(use_threads=False)
     except FileNotFoundError:
         return None
     except Exception as e:  # noqa: BLE001 - corrupt/foreign file: say so, go on
@@ -210,10 +243,62 @@ def _conform(kind: str, table: pa.Table, name: str, problems: list[str]) -> pa.T
         table = table.select(target.names)
         target = pa.schema([pa.field(f.name, f.type) for f in target])
     try:
-        return table.cast(target)
+        table = table.cast(target)
     except (pa.ArrowException, ValueError, TypeError) as e:
         problems.append(f"{name}: columns of an unexpected type ({_one_line(e)}); skipped")
         return None
+    return _plausible_rows(kind, table, name, problems)
+
+
+# Values no recording of ours can hold (a corrupt or forged file; bounds in layout): rows are
+# left out, telemetry values become null, and the problem is named. Physical plausibility of
+# readings is the telemetry sources' job; this only keeps absurd numbers from the analysis.
+_MAX_ABS_VALUE = 1e15
+
+
+def _plausible_rows(kind: str, table: pa.Table, name: str, problems: list[str]) -> pa.Table:
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return table
+    bounds = {TIME_COLUMN[kind]: (0, MAX_T_NS)}
+    if kind == "latency":
+        bounds.update(duration_ns=(0, MAX_LATENCY_NS), items=(0, MAX_ITEMS))
+    keep = None
+    for column, (lo, hi) in bounds.items():
+        col = table.column(column)
+        mm = pc.min_max(col).as_py()
+        if mm["min"] is not None and lo <= mm["min"] and mm["max"] <= hi and col.null_count == 0:
+            continue
+        ok = pc.fill_null(pc.and_(pc.greater_equal(col, lo), pc.less_equal(col, hi)), False)
+        keep = ok if keep is None else pc.and_(keep, ok)
+    if keep is not None:
+        before = table.num_rows
+        table = table.filter(keep)
+        problems.append(f"{name}: {before - table.num_rows} row(s) with impossible values (a time outside "
+                        "0..100 years, a latency below 0 or over a day, a bad item count) left out")
+    if kind == "telemetry":
+        table = _null_absurd_values(table, name, problems)
+    return table
+
+
+def _null_absurd_values(table: pa.Table, name: str, problems: list[str]) -> pa.Table:
+    import pyarrow.compute as pc
+
+    bad_columns = []
+    for i, column in enumerate(table.column_names):
+        if column == "t_ns":
+            continue
+        col = table.column(i)
+        ok = pc.and_(pc.is_finite(col), pc.less_equal(pc.abs(col), _MAX_ABS_VALUE))  # null stays null
+        if not pc.sum(pc.invert(ok)).as_py():
+            continue
+        table = table.set_column(i, column, pc.if_else(ok, col, pa.scalar(None, pa.float64())))
+        bad_columns.append(column)
+    if bad_columns:
+        problems.append(f"{name}: values that are not finite numbers (NaN, inf, beyond 1e15) in "
+                        f"{', '.join(bad_columns[:5])}{' ...' if len(bad_columns) > 5 else ''} read as missing")
+    return table
 
 
 def _combine(kind: str, parts: list[pa.Table]) -> pa.Table:
@@ -300,4 +385,19 @@ def open_recording(path: Path | str, *, recover: bool = True) -> Recording:
         else:
             problems += report.problems
             meta = load_session_json(folder)
+    meta, meta_problems = checked_meta(meta)
+    problems += meta_problems
+    stopped = stopped_early(meta)
+    if stopped:
+        problems.append(stopped)
     return Recording(folder, meta, live=live, recovered=report, problems=problems)
+
+
+def stopped_early(meta: dict[str, Any]) -> str | None:
+    """One line when the recording stopped before its session ended (``recording_failed``)."""
+    failed = meta.get("recording_failed")
+    if meta.get("state") != "recording_failed" and not isinstance(failed, dict):
+        return None
+    headline = failed.get("headline") if isinstance(failed, dict) else None
+    return (f"the recording stopped early ({headline or meta.get('recording_error') or 'recording failed'}); "
+            "the rest of the session was not recorded")

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgemon.recording.layout import SCHEMA_VERSION, TMP_SUFFIX, atomic_file, fsync_dir, fsync_file
+from edgemon.recording.layout import SCHEMA_VERSION, TMP_SUFFIX, atomic_file, fsync_dir
+from edgemon.recording.safe_io import create_exclusive, fd_path, regular_file_path
 
 # Fixed columns per stream (telemetry adds one float64 column per metric after t_ns).
 TIME_COLUMN = {"telemetry": "t_ns", "latency": "t_end_ns", "events": "t_ns"}
@@ -73,12 +74,12 @@ def read_tail(path: Path) -> TailContents:
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    total = path.stat().st_size
     batches: list = []
     good = 0
     error: str | None = None
     # OSFile reads into owned buffers (no memory map): the tail may be deleted right after.
-    with pa.OSFile(str(path), "rb") as src:
+    with regular_file_path(path) as own, pa.OSFile(own, "rb") as src:
+        total = src.size()
         try:
             reader = ipc.open_stream(src)
         except (OSError, pa.ArrowException, ValueError) as e:
@@ -117,7 +118,8 @@ def parquet_is_complete(path: Path) -> bool:
     import pyarrow.parquet as pq
 
     try:
-        pq.read_metadata(str(path))
+        with regular_file_path(path) as own:
+            pq.read_metadata(own)
         return True
     except Exception:  # noqa: BLE001 - any failure means "not a complete Parquet file"
         return False
@@ -126,12 +128,13 @@ def parquet_is_complete(path: Path) -> bool:
 ROW_GROUP_ROWS = 1 << 20
 
 
-def tail_to_parquet(tail: Path, *, fsync: bool = True) -> TailContents:
+def tail_to_parquet(tail: Path, *, fsync: bool = True, progress=None) -> TailContents:
     """Turn ``part-N.arrows`` into ``part-N.parquet`` (complete batches only) and delete the tail.
 
     Streams: batches go to the Parquet writer a row group (~1 M rows) at a time, so rolling a
     5-minute segment of 10,000 inferences/s costs one row group of memory, not the segment.
     A tail with no complete batch is deleted without a Parquet file. Returns what was read.
+    ``progress()``, when given, is called after each row group (a stall watch).
     """
     import pyarrow as pa
     import pyarrow.ipc as ipc
@@ -139,14 +142,15 @@ def tail_to_parquet(tail: Path, *, fsync: bool = True) -> TailContents:
 
     dest = tail.with_suffix(".parquet")
     tmp = dest.with_name(dest.name + TMP_SUFFIX)
-    total = tail.stat().st_size
-    rows = batches = good = 0
+    rows = batches = good = total = 0
     error: str | None = None
     writer = None
+    tmp_fd: int | None = None
     pending: list = []
     pending_rows = 0
     try:
-        with pa.OSFile(str(tail), "rb") as src:
+        with regular_file_path(tail) as own, pa.OSFile(own, "rb") as src:
+            total = src.size()
             try:
                 reader = ipc.open_stream(src)
             except (OSError, pa.ArrowException, ValueError) as e:
@@ -156,14 +160,18 @@ def tail_to_parquet(tail: Path, *, fsync: bool = True) -> TailContents:
                 good = src.tell()
 
                 def flush_group():
-                    nonlocal writer, pending, pending_rows
+                    nonlocal writer, pending, pending_rows, tmp_fd
                     if not pending:
                         return
                     if writer is None:
-                        writer = pq.ParquetWriter(str(tmp), reader.schema, compression="zstd")
+                        # created without following links; the writer opens that very file
+                        tmp_fd = create_exclusive(tmp, replace_stale=True)
+                        writer = pq.ParquetWriter(fd_path(tmp_fd, tmp), reader.schema, compression="zstd")
                     writer.write_table(pa.Table.from_batches(pending, schema=reader.schema),
                                        row_group_size=max(1, pending_rows))
                     pending, pending_rows = [], 0
+                    if progress is not None:
+                        progress()
 
                 while True:
                     try:
@@ -186,17 +194,24 @@ def tail_to_parquet(tail: Path, *, fsync: bool = True) -> TailContents:
         if writer is not None:
             writer.close()
             writer = None
-            if fsync:
-                fsync_file(tmp)
+            if fsync and tmp_fd is not None:
+                os.fsync(tmp_fd)
             os.replace(tmp, dest)
     except BaseException:
         if writer is not None:
-            writer.close()
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
+        if tmp_fd is not None:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
         raise
+    finally:
+        if tmp_fd is not None:
+            os.close(tmp_fd)
     if error is None and good < total:
         error = f"{total - good} bytes after the last complete batch"
     tail.unlink()

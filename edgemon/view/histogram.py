@@ -132,6 +132,18 @@ class LogHistogram:
         self.min_ns = lo if self.min_ns is None else min(self.min_ns, lo)
         self.max_ns = hi if self.max_ns is None else max(self.max_ns, hi)
 
+    def state(self) -> tuple[dict, np.ndarray]:
+        return {"count": self.count, "total_ns": self.total_ns, "min_ns": self.min_ns, "max_ns": self.max_ns}, \
+            self.counts.copy()
+
+    def load_state(self, fields: dict, counts: np.ndarray) -> None:
+        self.reset()
+        if counts.shape != self.counts.shape:
+            return
+        self.counts[:] = counts
+        self.count, self.total_ns = int(fields["count"]), int(fields["total_ns"])
+        self.min_ns, self.max_ns = fields.get("min_ns"), fields.get("max_ns")
+
     @property
     def mean_ns(self) -> float:
         return self.total_ns / self.count if self.count else _NAN
@@ -256,6 +268,21 @@ class WindowedHistogram:
         self._newest = now_sid if self._newest is None else max(self._newest, now_sid)
         while self._slots and self._slots[0][0] <= self._newest - self.n_slots:
             self._slots.popleft()
+
+    def state(self) -> tuple[dict, np.ndarray]:
+        """Slot ids and each slot's fields, and the slots' counts stacked (one row per slot)."""
+        fields = [hist.state()[0] for _, hist in self._slots]
+        counts = np.stack([hist.counts for _, hist in self._slots]) if self._slots else np.zeros((0, n_slots()),
+                                                                                              dtype=np.int64)
+        return {"sids": [sid for sid, _ in self._slots], "slots": fields, "newest": self._newest}, counts
+
+    def load_state(self, fields: dict, counts: np.ndarray) -> None:
+        self.reset()
+        for sid, slot, row in zip(fields.get("sids", []), fields.get("slots", []), counts):
+            hist = LogHistogram()
+            hist.load_state(slot, row)
+            self._slots.append((int(sid), hist))
+        self._newest = fields.get("newest")
 
     def histogram(self) -> LogHistogram:
         """The window as one histogram (a fresh object; cost: n_slots array adds)."""
