@@ -1,24 +1,41 @@
 #!/usr/bin/env python3
-"""What edgemon's monitor costs while it measures, next to glances in the same run.
+"""What edgemon's monitor costs while it measures, next to btop in the same run.
 
-Runs, one after another on this machine, each for --seconds:
-  1. `edgemon run --headless` (sampling at --hz, recording on) -> CPU % of one core of the
-     monitor process only (the worker is its child and is excluded);
-  2. `edgemon run` with the dashboard in a pseudo-terminal of --size: the dashboard process
-     and the session process it attaches to (sampler + recorder + socket), each alone;
-  3. `glances --stdout ...` at the same rate, if glances is installed (pip install glances);
-and measures `edgemon --help` start-up time (best of 10).
-Memory: the monitor's RSS at start and end of each run (for a long soak, pass --seconds 3600).
+Every measurement runs the default workload (the numpy runner, mnist_1d, batch 1) and
+takes the CPU time of one process over --seconds, as % of one core (user + system, from
+/proc/PID/stat; the workload is never counted). One round measures, one after another:
 
-    python benchmarks/monitor_cost.py --seconds 60
+  btop WxH       btop in a pseudo-terminal of that size at its default refresh (a fresh
+                 config: update_ms 2000), the workload started beside it on its own;
+  headless       `edgemon run --headless` (sampling at --hz, recording on): the session
+                 process, whose child is the workload;
+  dashboard WxH  `edgemon run` in a pseudo-terminal of that size (redraw at the default
+                 2 Hz): the dashboard process and the session process it attaches to.
+
+Rounds repeat (--rounds) and each starts at a different point of the list, so that
+load from other work on the machine falls on edgemon and btop alike; the summary gives
+the range over rounds. --compare-tree DIR adds the headless and dashboard turns of the
+edgemon in another source tree (e.g. an older commit, `git archive REV | tar -x -C DIR`),
+labelled "(DIR name)", to each round. btop comes from the distribution (`apt-get install btop`); a
+missing btop is reported, not guessed. glances (`pip install glances`), where installed,
+is measured once per round for scale. Memory: each process's RSS at the end of its turn.
+
+    python benchmarks/monitor_cost.py                        # 3 rounds of 60 s turns
+    python benchmarks/monitor_cost.py --rounds 5 --seconds 90 --sizes 80x24,120x40
+    python benchmarks/monitor_cost.py --only headless,btop   # skip the dashboard turns
+    python benchmarks/monitor_cost.py --compare-tree /tmp/edgemon-old   # before/after a change
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import pty
+import re
 import shutil
+import signal
+import statistics
 import struct
 import subprocess
 import sys
@@ -26,128 +43,273 @@ import tempfile
 import termios
 import threading
 import time
-import fcntl
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
+ROOT = Path(__file__).resolve().parent.parent
 EDGEMON = [sys.executable, "-m", "edgemon"]
+WORKLOAD = [sys.executable, str(ROOT / "runners" / "numpy_runner.py"), "--model", "mnist_1d", "--batch", "1"]
+SETTLE_S = 6.0          # start-up (imports, first layout) is not the steady state measured
 
 
-def measure(proc: psutil.Process, seconds: float, settle: float = 5.0) -> dict:
-    """CPU % of one core of `proc` alone (not its children) over [settle, settle+seconds]."""
-    time.sleep(settle)
-    t0, c0 = time.monotonic(), proc.cpu_times()
-    rss0 = proc.memory_info().rss
-    rss_max = rss0
-    end = t0 + seconds
-    while time.monotonic() < end:
-        time.sleep(min(1.0, end - time.monotonic()))
-        try:
-            rss_max = max(rss_max, proc.memory_info().rss)
-        except psutil.Error:
-            break
-    t1, c1 = time.monotonic(), proc.cpu_times()
-    busy = (c1.user - c0.user) + (c1.system - c0.system)
-    return {
-        "cpu_pct": 100.0 * busy / (t1 - t0),
-        "rss_start_mb": rss0 / 2**20,
-        "rss_end_mb": proc.memory_info().rss / 2**20,
-        "rss_max_mb": rss_max / 2**20,
-    }
+@dataclass
+class Turn:
+    """One process measured for one turn."""
+
+    name: str
+    round: int
+    cpu_pct: float
+    rss_mb: float
+    terminal_kib_s: float | None = None
 
 
-def stop(p: subprocess.Popen | int, pid: int | None = None) -> None:
-    pid = pid or p.pid
-    try:
-        os.kill(pid, 2)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-            break
-        time.sleep(0.2)
-    else:
-        os.kill(pid, 9)
-    if isinstance(p, subprocess.Popen):
-        p.wait()
+@dataclass
+class Results:
+    turns: list[Turn] = field(default_factory=list)
+
+    def add(self, *turns: Turn) -> None:
+        for t in turns:
+            self.turns.append(t)
+            extra = f", terminal {t.terminal_kib_s:.1f} KiB/s" if t.terminal_kib_s is not None else ""
+            print(f"  round {t.round}: {t.name:<34} {t.cpu_pct:6.2f} % of one core, RSS {t.rss_mb:6.1f} MB{extra}",
+                  flush=True)
+
+    def by_name(self) -> dict[str, list[Turn]]:
+        out: dict[str, list[Turn]] = {}
+        for t in self.turns:
+            out.setdefault(t.name, []).append(t)
+        return out
+
+    def cpu(self, name: str) -> dict[int, float]:
+        return {t.round: t.cpu_pct for t in self.turns if t.name == name}
 
 
-def run_headless(args, rec_dir) -> dict:
-    p = subprocess.Popen([*EDGEMON, "run", "--headless", "--sample-hz", str(args.hz), "--record", rec_dir,
-                          "--status-every", "10s"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        return measure(psutil.Process(p.pid), args.seconds)
-    finally:
-        stop(p)
+# ---------------------------------------------------------------------------- measuring
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
 
 
-def run_dashboard(args, rec_dir) -> dict:
-    cols, rows = (int(x) for x in args.size.split("x"))
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ["TERM"] = "xterm-256color"
-        os.execvp(sys.executable, [*EDGEMON, "run", "--sample-hz", str(args.hz), "--record", rec_dir])
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    received = [0]
+def measure(procs: dict[str, psutil.Process], seconds: float) -> dict[str, tuple[float, float]]:
+    """``{name: (CPU % of one core, RSS MB at the end)}`` for each process over the same window."""
+    c0 = {k: cpu_seconds(p) for k, p in procs.items()}
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    wall = time.monotonic() - t0
+    out = {}
+    for k, p in procs.items():
+        out[k] = (100.0 * (cpu_seconds(p) - c0[k]) / wall, p.memory_info().rss / 2**20)
+    return out
 
-    def drain():  # a terminal that reads everything, as fast as a local one
+
+class Pty:
+    """A child in a pseudo-terminal of a given size, with a reader that takes everything it writes."""
+
+    def __init__(self, argv: list[str], cols: int, rows: int, env: dict[str, str] | None = None,
+                 cwd: Path | None = None):
+        pid, fd = pty.fork()
+        if pid == 0:   # the child: the terminal has its size before the program starts
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            os.environ["TERM"] = "xterm-256color"
+            os.environ.update(env or {})
+            if cwd is not None:
+                os.chdir(cwd)
+            try:
+                os.execvp(argv[0], argv)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        self.received = 0
+        self._since = time.monotonic()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
         while True:
             try:
-                data = os.read(fd, 65536)
+                data = os.read(self.fd, 65536)
             except OSError:
                 return
             if not data:
                 return
-            received[0] += len(data)
+            self.received += len(data)
 
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        dash = psutil.Process(pid)
-        session = None
-        deadline = time.monotonic() + 30
-        while session is None and time.monotonic() < deadline:  # the detached session process
-            session = next((c for c in dash.children(recursive=True)
-                            if "edgemon.daemon.process" in " ".join(c.cmdline())), None)
-            time.sleep(0.2)
-        t0 = time.monotonic()
-        results: dict = {}
-        threads = [threading.Thread(target=lambda: results.__setitem__("dash", measure(dash, args.seconds)))]
-        if session is not None:
-            threads.append(threading.Thread(
-                target=lambda: results.__setitem__("session", measure(session, args.seconds))))
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        res = results["dash"]
-        res["terminal_kib_per_s"] = received[0] / 1024 / (time.monotonic() - t0)
-        return res, results.get("session")
-    finally:
+    def rate_reset(self) -> None:
+        self.received, self._since = 0, time.monotonic()
+
+    def kib_per_s(self) -> float:
+        return self.received / 1024 / max(1e-9, time.monotonic() - self._since)
+
+    def send(self, data: bytes) -> None:
         try:
-            os.write(fd, b"q")
-            time.sleep(1)
-            os.write(fd, b"s")  # the quit dialog: stop the session (d would detach)
+            os.write(self.fd, data)
         except OSError:
             pass
-        time.sleep(3)
-        stop(pid, pid)
+
+    def stop(self, wait_s: float = 15.0) -> None:
+        stop_pid(self.pid, wait_s)
         try:
-            os.waitpid(pid, 0)
+            os.waitpid(self.pid, 0)
         except ChildProcessError:
+            pass
+        try:
+            os.close(self.fd)
+        except OSError:
             pass
 
 
-def run_glances(args) -> dict | None:
+def stop_pid(pid: int, wait_s: float = 15.0, sig: int = signal.SIGINT) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.2)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def size_of(text: str) -> tuple[int, int]:
+    cols, rows = (int(x) for x in text.lower().split("x"))
+    return cols, rows
+
+
+# ---------------------------------------------------------------------------- the turns
+
+def turn_btop(args, rnd: int, size: str, tmp: Path) -> list[Turn]:
+    cols, rows = size_of(size)
+    home = tmp / f"btop-home-{rnd}-{size}"
+    home.mkdir()
+    workload = subprocess.Popen(WORKLOAD, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+    term = Pty([args.btop], cols, rows, env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")})
+    try:
+        time.sleep(SETTLE_S)
+        term.rate_reset()
+        (cpu, rss), = measure({"btop": psutil.Process(term.pid)}, args.seconds).values()
+        return [Turn(f"btop {size}", rnd, cpu, rss, term.kib_per_s())]
+    finally:
+        term.send(b"q")
+        time.sleep(1.0)
+        term.stop(5.0)
+        workload.stdin.close()      # EOF on stdin: the runner stops
+        try:
+            workload.wait(15)
+        except subprocess.TimeoutExpired:
+            workload.kill()
+            workload.wait()
+        note_btop_refresh(home)
+
+
+_BTOP_REFRESH: set[str] = set()
+
+
+def note_btop_refresh(home: Path) -> None:
+    """Keep update_ms from the config btop wrote: the refresh really measured."""
+    conf = home / ".config" / "btop" / "btop.conf"
+    try:
+        m = re.search(r"^update_ms\s*=\s*(\d+)", conf.read_text(), re.M)
+    except OSError:
+        return
+    if m:
+        _BTOP_REFRESH.add(m.group(1))
+
+
+def tree_env(tree: Path | None) -> tuple[dict[str, str] | None, str]:
+    """Environment and label suffix that make ``python -m edgemon`` the one in ``tree``."""
+    if tree is None:
+        return None, ""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(tree)
+    return env, f" ({tree.name})"
+
+
+def turn_headless(args, rnd: int, tmp: Path, tree: Path | None = None) -> list[Turn]:
+    env, label = tree_env(tree)
+    rec = tmp / f"headless-{rnd}{label.strip(' ()')}"
+    p = subprocess.Popen([*EDGEMON, "run", "--headless", "--sample-hz", str(args.hz), "--record", str(rec),
+                          "--status-every", "1h"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env=env, cwd=tree)
+    try:
+        time.sleep(SETTLE_S)
+        (cpu, rss), = measure({"headless": psutil.Process(p.pid)}, args.seconds).values()
+        return [Turn("edgemon headless" + label, rnd, cpu, rss)]
+    finally:
+        stop_pid(p.pid, 30.0)
+        p.wait()
+        shutil.rmtree(rec, ignore_errors=True)
+
+
+def is_session_process(proc: psutil.Process) -> bool:
+    """The detached session's process (``python -m edgemon.<...>daemon<...> --config``)."""
+    try:
+        return any(part.startswith("edgemon.") and "daemon" in part for part in proc.cmdline())
+    except psutil.Error:
+        return False
+
+
+def turn_dashboard(args, rnd: int, size: str, tmp: Path, tree: Path | None = None) -> list[Turn]:
+    cols, rows = size_of(size)
+    _env, label = tree_env(tree)
+    rec = tmp / f"dashboard-{rnd}-{size}{label.strip(' ()')}"
+    term = Pty([*EDGEMON, "run", "--sample-hz", str(args.hz), "--record", str(rec)], cols, rows,
+               env=None if tree is None else {"PYTHONPATH": str(tree)}, cwd=tree)
+    try:
+        dash = psutil.Process(term.pid)
+        session = None
+        deadline = time.monotonic() + 60
+        while session is None and time.monotonic() < deadline:   # the detached session process
+            session = next((c for c in dash.children(recursive=True) if is_session_process(c)), None)
+            time.sleep(0.2)
+        if session is None:
+            raise SystemExit("the dashboard's session process did not start")
+        time.sleep(SETTLE_S)
+        term.rate_reset()
+        m = measure({"dash": dash, "session": session}, args.seconds)
+        kib = term.kib_per_s()
+        return [Turn(f"dashboard {size}{label}", rnd, m["dash"][0], m["dash"][1], kib),
+                Turn(f"  its session process {size}{label}", rnd, m["session"][0], m["session"][1]),
+                Turn(f"dashboard + session {size}{label}", rnd, m["dash"][0] + m["session"][0],
+                     m["dash"][1] + m["session"][1])]
+    finally:
+        term.send(b"q")
+        time.sleep(1.0)
+        term.send(b"s")      # the quit dialog: stop the session (d would detach)
+        deadline = time.monotonic() + 30
+        while psutil.pid_exists(term.pid) and time.monotonic() < deadline:
+            try:
+                if psutil.Process(term.pid).status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.2)
+        term.stop(10.0)
+        shutil.rmtree(rec, ignore_errors=True)
+
+
+def turn_glances(args, rnd: int) -> list[Turn]:
     exe = shutil.which("glances")
     if not exe:
-        return None
+        return []
     p = subprocess.Popen([exe, "--stdout", "cpu.total,mem.used,load", "-t", str(1.0 / args.hz)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        return measure(psutil.Process(p.pid), args.seconds)
+        time.sleep(SETTLE_S)
+        (cpu, rss), = measure({"glances": psutil.Process(p.pid)}, args.seconds).values()
+        return [Turn("glances --stdout", rnd, cpu, rss)]
     finally:
-        stop(p)
+        stop_pid(p.pid)
+        p.wait()
 
 
 def help_time() -> float:
@@ -159,27 +321,93 @@ def help_time() -> float:
     return best
 
 
+# ---------------------------------------------------------------------------- summary
+
+def span(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+
+
+def summary(res: Results, args) -> None:
+    print(f"\nsummary over {args.rounds} round(s) of {args.seconds:g} s turns "
+          f"(CPU % of one core: range, median; RSS at the end of the turn)")
+    for name, turns in res.by_name().items():
+        cpus = [t.cpu_pct for t in turns]
+        rss = [t.rss_mb for t in turns]
+        print(f"  {name:<34} {span(cpus):>12} %  median {statistics.median(cpus):5.2f} %   "
+              f"RSS {min(rss):.0f}-{max(rss):.0f} MB")
+    btop = {size: res.cpu(f"btop {size}") for size in args.sizes}
+    if not any(btop.values()):
+        return
+    print("\nedgemon against btop of the same round (the ratio per round, then its range):")
+    checks = [("edgemon headless", size, 1.0) for size in args.sizes if "headless" in args.only]
+    checks += [(f"dashboard + session {size}", size, 3.0) for size in args.sizes if "dashboard" in args.only]
+    for name, size, limit in checks:
+        ours = res.cpu(name)
+        ratios = [ours[r] / btop[size][r] for r in ours if btop[size].get(r)]
+        if not ratios:
+            continue
+        over = sum(r > limit for r in ratios)
+        verdict = "within it in every round" if not over else f"OVER it in {over} of {len(ratios)} rounds"
+        print(f"  {name:<30} / btop {size:<8} {span(ratios):>10} x   target <= {limit:g}x: {verdict}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--hz", type=float, default=10)
-    ap.add_argument("--size", default="120x40", help="dashboard terminal COLSxROWS")
+    ap.add_argument("--seconds", type=float, default=60, help="length of one turn (default 60)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of every turn (default 3)")
+    ap.add_argument("--hz", type=float, default=10, help="edgemon's sample rate (default 10, the default)")
+    ap.add_argument("--sizes", default="80x24,120x40", help="terminal sizes COLSxROWS (default 80x24,120x40)")
+    ap.add_argument("--only", default="btop,headless,dashboard,glances",
+                    help="comma-separated turns to run (default: all)")
+    ap.add_argument("--btop", default=shutil.which("btop") or "btop", help="btop executable")
+    ap.add_argument("--compare-tree", type=Path, default=None, metavar="DIR",
+                    help="also measure the edgemon in this source tree (before/after a change)")
     args = ap.parse_args()
-    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}; {args.seconds:.0f} s per run, {args.hz:g} Hz")
-    with tempfile.TemporaryDirectory() as tmp:
-        dash, session = run_dashboard(args, os.path.join(tmp, "d"))
-        rows = [("edgemon headless", run_headless(args, os.path.join(tmp, "h"))),
-                (f"edgemon dashboard {args.size}", dash),
-                ("  its session process", session),
-                ("glances --stdout", run_glances(args))]
-    print(f"{'process':<28} {'CPU % of 1 core':>16} {'RSS start':>10} {'RSS end':>9} {'RSS max':>9}")
-    for name, r in rows:
-        if r is None:
-            print(f"{name:<28} {'not measured (glances: pip install glances)':>16}")
-            continue
-        extra = f"   terminal output {r['terminal_kib_per_s']:.1f} KiB/s" if "terminal_kib_per_s" in r else ""
-        print(f"{name:<28} {r['cpu_pct']:16.2f} {r['rss_start_mb']:9.1f}M {r['rss_end_mb']:8.1f}M "
-              f"{r['rss_max_mb']:8.1f}M{extra}")
+    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    args.only = {s.strip() for s in args.only.split(",")}
+    have_btop = shutil.which(args.btop) is not None
+    btop_version = ""
+    if have_btop:
+        btop_version = subprocess.run([args.btop, "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+          f"python {sys.version.split()[0]}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{args.rounds} round(s) of {args.seconds:g} s turns; edgemon samples at {args.hz:g} Hz; "
+          f"{btop_version or 'btop: not installed (apt-get install btop)'}")
+    turns = []
+    for size in args.sizes:
+        if "btop" in args.only and have_btop:
+            turns.append(("btop", size, None))
+    trees = [None] + ([args.compare_tree.resolve()] if args.compare_tree else [])
+    if "headless" in args.only:
+        for tree in reversed(trees):
+            turns.insert(1 if turns else 0, ("headless", None, tree))
+    for size in args.sizes:
+        if "dashboard" in args.only:
+            turns += [("dashboard", size, tree) for tree in trees]
+    if "glances" in args.only and shutil.which("glances"):
+        turns.append(("glances", None, None))
+    res = Results()
+    with tempfile.TemporaryDirectory(prefix="edgemon-monitor-cost-") as tmp_name:
+        tmp = Path(tmp_name)
+        for rnd in range(1, args.rounds + 1):
+            k = (rnd - 1) % len(turns)
+            order = turns[k:] + turns[:k]     # each round starts elsewhere: load falls on all alike
+            names = ", ".join(" ".join(str(x) for x in (kind, size, tree and tree.name) if x)
+                              for kind, size, tree in order)
+            print(f"round {rnd}: {names}", flush=True)
+            for kind, size, tree in order:
+                if kind == "btop":
+                    res.add(*turn_btop(args, rnd, size, tmp))
+                elif kind == "headless":
+                    res.add(*turn_headless(args, rnd, tmp, tree))
+                elif kind == "dashboard":
+                    res.add(*turn_dashboard(args, rnd, size, tmp, tree))
+                else:
+                    res.add(*turn_glances(args, rnd))
+    if _BTOP_REFRESH:
+        print(f"btop's refresh (update_ms in the config it wrote): {', '.join(sorted(_BTOP_REFRESH))} ms")
+    summary(res, args)
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"`edgemon --help`: {help_time() * 1000:.0f} ms (best of 10)")
     return 0
 

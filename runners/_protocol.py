@@ -219,36 +219,50 @@ class FrameReader(object):
 
     LATENCY payloads are returned raw; use :func:`decode_latency`.
     Stops at EOF or at a torn frame (a runner killed mid-write).
+
+    Reads whatever the stream has (up to ``chunk`` bytes) and yields every complete frame
+    in it. ``pace_s`` > 0 sleeps that long after each read before the next one, so the
+    frames written meanwhile arrive in one read: one wake-up of the reading thread per
+    pace instead of one per frame. The writer must then have room to keep writing for
+    that long (a big enough pipe).
     """
 
-    def __init__(self, stream):
+    def __init__(self, stream, pace_s=0.0, chunk=1 << 18):
         self._in = stream
-
-    def _read_exact(self, n):
-        chunks = []
-        while n > 0:
-            b = self._in.read(n)
-            if not b:
-                return None
-            chunks.append(b)
-            n -= len(b)
-        return b"".join(chunks)
+        self._pace_s = pace_s
+        self._chunk = chunk
 
     def __iter__(self):
+        # read1: at most one read of the underlying file, returning what is there (a plain
+        # read() of a buffered stream would wait for the whole chunk).
+        read = getattr(self._in, "read1", None) or self._in.read
+        buf = bytearray()
+        need = HEADER.size
         while True:
-            head = self._read_exact(HEADER.size)
-            if head is None:
-                return
-            ftype, length = HEADER.unpack(head)
-            if length > MAX_FRAME or ftype not in (HELLO, LATENCY, EVENT, BYE):
-                raise ValueError("corrupt frame from runner (type %d, length %d)" % (ftype, length))
-            payload = self._read_exact(length) if length else b""
-            if payload is None:
-                return
-            if ftype == LATENCY:
-                yield ftype, payload
-            else:
-                yield ftype, json.loads(payload.decode("utf-8"))
+            data = read(max(self._chunk, need - len(buf)))
+            if not data:
+                return          # EOF; a partial frame left in buf is a torn write
+            buf += data
+            pos = 0
+            while len(buf) - pos >= HEADER.size:
+                ftype, length = HEADER.unpack_from(buf, pos)
+                if length > MAX_FRAME or ftype not in (HELLO, LATENCY, EVENT, BYE):
+                    raise ValueError("corrupt frame from runner (type %d, length %d)" % (ftype, length))
+                end = pos + HEADER.size + length
+                if end > len(buf):
+                    break
+                payload = bytes(buf[pos + HEADER.size:end])
+                pos = end
+                if ftype == LATENCY:
+                    yield ftype, payload
+                else:
+                    yield ftype, json.loads(payload.decode("utf-8"))
+            del buf[:pos]
+            need = HEADER.size
+            if len(buf) >= HEADER.size:
+                need = HEADER.size + HEADER.unpack_from(buf, 0)[1]
+            if self._pace_s > 0:
+                time.sleep(self._pace_s)
 
 
 def decode_latency(payload):

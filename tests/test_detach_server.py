@@ -285,3 +285,32 @@ def test_run_config_survives_the_trip_to_the_session_process(tmp_path):
     assert (back.duration_s, back.sample_hz, back.headless) == (90.0, 5.0, True)
     assert (back.hang_timeout_s, back.restart_on_hang) == (12.0, True)
     assert data["argv"] == ["run", "--detach"]
+
+
+def test_frames_that_arrive_with_the_greeting_are_not_lost(served, monkeypatch):
+    """The first read of an attach may take more than the greeting (reads are buffered): the
+    feed's reader must go on from there, not from a fresh buffer."""
+    import numpy as np
+
+    from edgemon.datatypes import LatencyBatch
+
+    folder, _session, _server, _log = served
+    ours, theirs = socket.socketpair()
+    batch = LatencyBatch(np.arange(1, 101, dtype=np.int64), np.full(100, 5, dtype=np.int64),
+                         np.ones(100, dtype=np.int32))
+    update = {"t": "update", "samples": [[1, {"cpu_util_pct": 5.0}]], "events": []}
+    theirs.sendall(srv.encode_json({"t": "hello", "pid": os.getpid(), "protocol": srv.PROTOCOL_VERSION})
+                   + srv.encode_json({"t": "meta", "meta": {"host": "test"}}) + srv.encode_json(update)
+                   + srv.encode_latency(batch) + srv.encode_json({**update, "samples": [[2, {"cpu_util_pct": 7.0}]]})
+                   + srv.encode_json({"t": "end", "state": "ended", "message": "done"}))
+    monkeypatch.setattr(srv, "connect_unix", lambda _folder, _timeout=5.0: ours)
+    feed = open_remote(folder)
+    try:
+        wait_for(lambda: feed.ended, what="the end message, read after the greeting")
+        got = feed.drain()
+        assert [s.t_ns for s in got.samples] == [1, 2]
+        assert [len(b) for b in got.latency] == [100]
+        assert feed.status().state == "ended"
+    finally:
+        feed.close()
+        theirs.close()

@@ -14,7 +14,7 @@ from test_nvml_source import MIB, NOT_SUPPORTED, FakeGpu, make_fake_pynvml
 
 from edgemon.telemetry.base import SourceContext
 from edgemon.telemetry.nvml import NvmlSource
-from edgemon.telemetry.process import ProcessSource
+from edgemon.telemetry.process import ProcessSource, lists_children, process_tree
 
 pytest.importorskip("psutil")
 
@@ -34,9 +34,14 @@ def tree():
     proc.wait(10)
 
 
-def test_cpu_and_rss_of_the_whole_tree(tree):
+@pytest.mark.parametrize("listing", ["children files", "psutil"])
+def test_cpu_and_rss_of_the_whole_tree(tree, listing):
     ctx = SourceContext(worker_pid=tree.pid)
     src = ProcessSource(ctx)
+    if listing == "psutil":           # a kernel without /proc/PID/task/TID/children
+        src._children_files = False
+    elif not lists_children():
+        pytest.skip("this kernel has no /proc/PID/task/TID/children")
     assert src.probe().available
     reads = []
     deadline = time.monotonic() + 30
@@ -54,6 +59,19 @@ def test_cpu_and_rss_of_the_whole_tree(tree):
     os.killpg(tree.pid, 9)
     tree.wait(10)
     assert src.read().get("proc_worker_rss_mb") is None and ctx.worker_pids == frozenset()
+
+
+def test_process_tree_lists_descendants_and_nothing_for_a_gone_pid(tree):
+    deadline = time.monotonic() + 30
+    while len(process_tree(tree.pid)) < 2 and time.monotonic() < deadline and lists_children():
+        time.sleep(0.1)
+    pids = process_tree(tree.pid)
+    assert pids[0] == tree.pid
+    if lists_children():
+        assert len(pids) == 2 and os.getpid() not in pids
+    os.killpg(tree.pid, 9)
+    tree.wait(10)
+    assert process_tree(tree.pid) == []
 
 
 def _with(nv, lists):

@@ -308,21 +308,57 @@ def test_process_monitor_cpu(tmp_path):
     assert not any(k.startswith("proc_worker") for k in values)   # no worker pid
 
 
+def test_process_monitor_cpu_counts_every_thread_exactly(tmp_path):
+    """CPU burnt by another thread of this process is in proc_monitor_cpu_pct, to the nanosecond
+    clock (not 10 ms ticks): the reading times the window covers the thread's CPU time."""
+    import threading
+
+    src = probed(ProcessSource, SourceContext(root=tmp_path))
+    src.read()
+    t0 = time.monotonic()
+    used = []
+
+    def burn():
+        start = time.thread_time()
+        _burn_cpu(0.2)
+        used.append(time.thread_time() - start)
+
+    worker = threading.Thread(target=burn)
+    worker.start()
+    worker.join()
+    values = src.read()
+    window = time.monotonic() - t0
+    assert values["proc_monitor_cpu_pct"] / 100.0 * window >= 0.95 * used[0]
+
+
+def test_pid_stat_parsing_survives_odd_command_names():
+    from edgemon.telemetry.process import parse_pid_stat
+
+    rest = "S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1 0 4242 123456 789 18446744073709551615"
+    assert parse_pid_stat(f"77 (a) b (c) ) {rest}".encode()) == ("S", 300, 4242, 789)
+    assert parse_pid_stat(b"77 (truncated") is None
+
+
 def test_process_worker_metrics_follow_the_pid(tmp_path):
     ctx = SourceContext(root=tmp_path)
     src = probed(ProcessSource, ctx)
     code = "import time\nend = time.process_time() + 30\nwhile time.process_time() < end: pass\n"
     worker = subprocess.Popen([sys.executable, "-c", code])
     try:
+        proc = psutil.Process(worker.pid)
+
+        def wait_for_cpu(used: float) -> float:       # until the worker has burnt some CPU
+            deadline = time.monotonic() + 20
+            while sum(proc.cpu_times()[:2]) - used < 0.05 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return sum(proc.cpu_times()[:2])
+
+        used0 = wait_for_cpu(0.0)                     # past exec (RSS reads 0 while a process execs)
         ctx.worker_pid = worker.pid
         first = src.read()
         assert first["proc_worker_rss_mb"] > 0
         assert "proc_worker_cpu_pct" not in first
-        proc = psutil.Process(worker.pid)
-        used0 = sum(proc.cpu_times()[:2])
-        deadline = time.monotonic() + 20
-        while sum(proc.cpu_times()[:2]) - used0 < 0.05 and time.monotonic() < deadline:
-            time.sleep(0.01)                          # wait until the worker has burnt some CPU
+        wait_for_cpu(used0)
         second = src.read()
         assert second["proc_worker_cpu_pct"] > 0
         rss_real = psutil.Process(worker.pid).memory_info().rss / 2**20

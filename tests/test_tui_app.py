@@ -478,6 +478,28 @@ async def test_window_key_switches_the_latency_view():
         assert f"n {n_window:,}" in panel_text(app, "#latency")
 
 
+@run_async
+async def test_cpu_panel_shows_the_monitors_own_cpu():
+    """In-process or replayed: the recorded proc_monitor_cpu_pct; a detached session's dashboard
+    is another process, so it adds its own CPU (measured by itself, not recorded)."""
+    app, _feed = make_app("linux")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        panel = app.query_one("#cpu")
+        assert panel.border_subtitle == f"edgemon {app.model.monitor_cpu():.1f}%"
+        assert app.dashboard_cpu_pct is None
+    app, _feed = make_app("linux", can_detach=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(150):                     # needs a second of its own CPU clock
+            if app.dashboard_cpu_pct is not None:
+                break
+            await pilot.pause(0.2)
+        assert app.dashboard_cpu_pct is not None and app.dashboard_cpu_pct >= 0.0
+        app.query_one("#cpu")._monitor_at = -1e9  # the subtitle changes at most every few seconds
+        app.poll()
+        assert app.query_one("#cpu").border_subtitle.startswith(f"edgemon {app.model.monitor_cpu():.1f}% + ui ")
+
+
 def _command_meta(feed, regex=None):
     feed.meta.update(kind="command", runner="command", model="train.py",
                      workload={"kind": "command", "runner": "command", "model": "train.py",

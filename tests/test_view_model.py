@@ -102,7 +102,10 @@ def test_status_line_and_summary_show_the_numbers():
     assert f"{model.iterations:,} it" in line
     assert f"p99 {stats.p99_ms:.1f}" in line or f"p99 {stats.p99_ms:.2f}" in line
     assert "W" in line and "C" in line
+    assert f"edgemon {model.monitor_cpu():.1f}%" in line          # the monitor's own CPU (demo: 2.1 %)
+    assert model.monitor_cpu() == pytest.approx(2.1) and model.monitor_cpu(window_s=None) == pytest.approx(2.1)
     table = summary_table(model, status)
+    assert "edgemon CPU" in table and "2.10 % of one core" in table
     for label in ("count", "min", "mean", "median", "p90", "p95", "p99", "p99.9", "max", "throughput"):
         assert f"\n  {label} " in table or f"\n{label} " in table
     assert f"{model.iterations:,}" in table

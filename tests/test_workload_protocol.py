@@ -7,6 +7,7 @@ import os
 import threading
 from array import array
 
+import numpy as np
 import pytest
 
 from edgemon.workload import registry
@@ -125,3 +126,28 @@ def test_latency_in_float_seconds_decodes_to_nanoseconds(monkeypatch, with_numpy
     assert list(got_dur) == [250_000, 1_500_000]
     assert list(got_end) == [round(t * 1e9) for t in t_end]
     assert got_end.typecode == got_dur.typecode == "q"
+
+
+def test_the_monitor_decodes_frames_as_the_protocol_does():
+    # The worker decodes LATENCY frames itself (numpy views of the frame's bytes, no copy);
+    # it must give what runners/_protocol.py's decoder gives, for ns and float-seconds frames.
+    import struct
+
+    from edgemon.workload.worker import decode_latency
+
+    buf = io.BytesIO()
+    w = proto.FrameWriter(buf)
+    w.latency(array("q", [1_000, 2_000_000_007]), array("q", [500, 1_250]), array("i", [1, 4]))
+    w.latency_packed(2, struct.pack("<2d", 12345.678901234, 12345.679901234), struct.pack("<2d", 0.00025, 0.0015),
+                     struct.pack("<2i", 8, 8), warmup=True, seconds=True)
+    w.latency(array("q"), array("q"), array("i"))        # an empty batch is no frame at all
+    frames = [p for t, p in proto.FrameReader(io.BytesIO(buf.getvalue())) if t == proto.LATENCY]
+    assert len(frames) == 2
+    for payload in frames:
+        t_end, dur, items, warm = proto.decode_latency(payload)
+        batch = decode_latency(proto, payload)
+        assert batch.t_end_ns.dtype == np.int64 and batch.duration_ns.dtype == np.int64
+        assert list(batch.t_end_ns) == list(t_end) and list(batch.duration_ns) == list(dur)
+        assert list(batch.items) == list(items) and batch.warmup is warm
+    with pytest.raises(ValueError):
+        decode_latency(proto, frames[0][:-1])          # a frame shorter than its row count says

@@ -7,7 +7,7 @@ recording folder and ``control.sock`` exist, or ``{"error": "one line"}``.
 
 Child side (:func:`main`): runs a :class:`~edgemon.session.live.LiveSession` and a
 :class:`~edgemon.daemon.server.SessionServer` on ``<folder>/control.sock``; once ready its
-stdout and stderr go to ``<folder>/session.log``. It drains the session at ~4 Hz (fixed
+stdout and stderr go to ``<folder>/session.log``. It drains the session at ~2 Hz (fixed
 delay), and when the session ends (worker finished, duration reached, ``edgemon stop``,
 SIGTERM) it closes the recording, restores the machine, tells attached clients and exits
 (0, 1 when the workload crashed, 3 when the recording stopped early). With ``--headless`` it also writes the headless
@@ -40,7 +40,7 @@ from typing import Any
 
 from edgemon.errors import UserError
 
-TICK_S = 0.25                 # drain + fan-out period (the dashboard redraws at most 4 Hz)
+TICK_S = 0.5                  # drain + fan-out period: the dashboard redraws at 2 Hz by default
 START_TIMEOUT_S = 60.0        # parent waits this long for the handshake
 
 

@@ -1,7 +1,7 @@
 """The control socket of a detached session: ``<session folder>/control.sock``.
 
 The session process (``edgemon.daemon.process``) is the only one that drains its
-:class:`~edgemon.session.live.LiveSession`. Every tick (~4 Hz, fixed delay) the
+:class:`~edgemon.session.live.LiveSession`. Every tick (~2 Hz, fixed delay) the
 server drains it, feeds its own :class:`~edgemon.view.model.DashboardModel` (what an
 attaching dashboard starts from: every chart's whole window, the whole-session latency
 histogram, events, throttling state; bounded like any dashboard's model) and fans the
@@ -91,15 +91,16 @@ def encode_latency(batch: LatencyBatch) -> bytes:
 
 
 def decode_latency(payload: bytes) -> LatencyBatch:
+    """A LATENCY frame's batch: read-only views of its bytes (no copies)."""
     import numpy as np
 
     n, flags = LAT_HEADER.unpack_from(payload, 0)
     off = LAT_HEADER.size
-    t_end = np.frombuffer(payload, dtype="<i8", count=n, offset=off).astype(np.int64)
-    off += 8 * n
-    dur = np.frombuffer(payload, dtype="<i8", count=n, offset=off).astype(np.int64)
-    off += 8 * n
-    items = np.frombuffer(payload, dtype="<i4", count=n, offset=off).astype(np.int32)
+    if len(payload) != off + 20 * n:
+        raise ValueError(f"corrupt latency frame on the control socket ({len(payload)} bytes for {n} rows)")
+    t_end = np.frombuffer(payload, dtype="<i8", count=n, offset=off)
+    dur = np.frombuffer(payload, dtype="<i8", count=n, offset=off + 8 * n)
+    items = np.frombuffer(payload, dtype="<i4", count=n, offset=off + 16 * n)
     return LatencyBatch(t_end, dur, items, bool(flags & FLAG_WARMUP))
 
 
@@ -158,15 +159,18 @@ def read_frame(recv_exact: Callable[[int], bytes | None]) -> tuple[int, Any] | N
 
 
 def socket_recv_exact(sock: socket.socket) -> Callable[[int], bytes | None]:
+    """``recv_exact(n)`` over a buffer: one recv takes a whole tick's frames (not two per frame)."""
+    buf = bytearray()
+
     def recv_exact(n: int) -> bytes | None:
-        chunks = []
-        while n > 0:
-            b = sock.recv(min(n, 1 << 20))
+        while len(buf) < n:
+            b = sock.recv(max(n - len(buf), 1 << 18))
             if not b:
                 return None
-            chunks.append(b)
-            n -= len(b)
-        return b"".join(chunks)
+            buf.extend(b)
+        out = bytes(buf[:n])
+        del buf[:n]
+        return out
     return recv_exact
 
 
@@ -359,9 +363,10 @@ class SessionServer:
         session,
         folder: Path,
         *,
-        max_client_updates: int = 240,     # ~60 s of ticks queued for one client before it is resynced
+        max_client_updates: int = 120,     # ~60 s of ticks queued for one client before it is resynced
         send_timeout_s: float = 30.0,      # a client that takes nothing for this long is dropped
         machine_every_s: float = 1.0,
+        meta_every_s: float = 2.0,         # how often session.json and the source list are checked for changes
         log: Callable[[str], None] | None = None,
     ):
         self.session = session
@@ -371,6 +376,8 @@ class SessionServer:
         self.max_client_updates = max_client_updates
         self.send_timeout_s = send_timeout_s
         self.machine_every_s = machine_every_s
+        self.meta_every_s = meta_every_s
+        self._meta_at = 0.0
         self.log = log or (lambda line: print(line, flush=True))
         self.uid = os.getuid()
         self.clients: list[_Client] = []
@@ -454,19 +461,27 @@ class SessionServer:
 
     def _fan_out(self, update: FeedUpdate, status) -> None:
         """Under _lock."""
-        frames = [encode_latency(b) for b in update.latency if len(b)]
+        from edgemon.view.model import merged
+
+        frames = [encode_latency(b) for b in merged(update.latency)]   # one frame per tick, not per batch
         msg: dict[str, Any] = {"t": "update", "samples": samples_json(update.samples),
                                "events": events_json(update.events), "status": _plain(status)}
-        self._add_changes(msg)
+        # session.json and the source list change rarely (a hello, a source failing): they are
+        # serialised and compared every meta_every_s, not on every tick.
+        now = time.monotonic()
+        check = now - self._meta_at >= self.meta_every_s
+        if check:
+            self._meta_at = now
+        self._add_changes(msg, check_sources=check)
         frames.append(encode_json(msg))
-        meta = self._meta_frame(changed_only=True)
+        meta = self._meta_frame(changed_only=True) if check else None
         data = (meta or b"") + b"".join(frames)
         for c in list(self.clients):
             if not c.offer("update", data):
                 c.resync(self._snapshot())
                 self.log(f"client pid {c.peer_pid} fell behind; resent the whole state")
 
-    def _add_changes(self, msg: dict[str, Any]) -> None:
+    def _add_changes(self, msg: dict[str, Any], *, check_sources: bool = True) -> None:
         now = time.monotonic()
         if now - self._machine_at >= self.machine_every_s:
             self._machine_at = now
@@ -475,6 +490,8 @@ class SessionServer:
             except Exception as exc:  # noqa: BLE001 - controls never kill the session
                 self._machine = {"unavailable": {"all": str(exc)}}
         msg["machine"] = self._machine
+        if not check_sources:
+            return
         try:
             sources = [_plain(s) for s in self.session.source_statuses]
             text = json.dumps(sources, sort_keys=True, default=str)
@@ -503,6 +520,7 @@ class SessionServer:
         msg["status"] = _plain(self.session.status())
         self._machine_at = 0.0
         self._sources_text = ""
+        self._meta_at = 0.0    # the next tick checks session.json again
         self._add_changes(msg)
         parts.append(encode_json(msg))
         return b"".join(parts)

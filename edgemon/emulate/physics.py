@@ -43,6 +43,7 @@ from pathlib import Path
 from edgemon.emulate import tree, workload
 from edgemon.emulate.boards import Board
 from edgemon.errors import UserError
+from edgemon.telemetry.process import process_tree
 
 OPTION_HELP = {
     "tau": "thermal time constant in seconds (default 240)",
@@ -273,7 +274,7 @@ class Physics:
         if info is None:
             self.worker_pids, self.worker_activity, self.worker_cores = [], 0.0, 0.0
             return
-        self.worker_pids = workload.process_tree(info.pid, self.host_proc)
+        self.worker_pids = process_tree(info.pid, self.host_proc)
         cpu_s = workload.cpu_seconds(self.worker_pids, self.host_proc) if self.worker_pids else None
         if cpu_s is not None and self.worker_cpu_s is not None and dt > 0:
             self.worker_cores = max(0.0, (cpu_s - self.worker_cpu_s) / dt)

@@ -77,24 +77,6 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def process_tree(pid: int, proc: Path = Path("/proc")) -> list[int]:
-    """``pid`` and its descendants (``/proc/<pid>/task/<tid>/children``), or [] when it is gone."""
-    if _read(proc / str(pid) / "stat") is None:
-        return []
-    out, todo = [], [pid]
-    while todo and len(out) < 4096:
-        p = todo.pop()
-        out.append(p)
-        try:
-            tids = os.listdir(proc / str(p) / "task")
-        except OSError:
-            continue
-        for tid in tids:
-            text = _read(proc / str(p) / "task" / tid / "children") or ""
-            todo.extend(int(c) for c in text.split() if c.isdigit())
-    return out
-
-
 def memory_kb(pids: list[int], proc: Path = Path("/proc")) -> int:
     """Resident plus swapped-out memory of ``pids`` (VmRSS + VmSwap), kB."""
     total = 0

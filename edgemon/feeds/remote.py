@@ -56,11 +56,13 @@ class RemoteFeed(Feed):
 
     capabilities = Capabilities(detach=True)
 
-    def __init__(self, folder: Path, sock: socket.socket, hello: dict[str, Any], first: list):
+    def __init__(self, folder: Path, sock: socket.socket, hello: dict[str, Any], first: list,
+                 recv_exact=None):
         self.folder = Path(folder)
         self.pid = int(hello.get("pid") or 0)
         self.meta: dict[str, Any] = {}
         self._sock = sock
+        self._recv_exact = recv_exact      # the reader that took ``first``: it may hold what follows
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._samples: deque[Sample] = deque(maxlen=_MAX_PENDING_SAMPLES)
@@ -113,7 +115,7 @@ class RemoteFeed(Feed):
             return FeedStatus(state=st.state, elapsed_s=st.elapsed_s, remaining_s=st.remaining_s, t_ns=st.t_ns,
                               message=f"detached; the session goes on: edgemon attach {self.folder}")
         if st.state in ("running", "paused", "starting") and st.t_ns:
-            # Between ticks (4 Hz) the clock keeps moving, as it does in-process.
+            # Between ticks (2 Hz) the clock keeps moving, as it does in-process.
             now = time.monotonic_ns()
             dt = (now - at) / 1e9
             remaining = None if st.remaining_s is None else max(0.0, st.remaining_s - dt)
@@ -203,7 +205,7 @@ class RemoteFeed(Feed):
     def _read_loop(self) -> None:
         from edgemon.daemon.server import read_frame, socket_recv_exact
 
-        recv = socket_recv_exact(self._sock)
+        recv = self._recv_exact or socket_recv_exact(self._sock)
         why = None
         try:
             while True:
@@ -367,7 +369,7 @@ def open_remote(path: Path | str, *, timeout: float = 10.0) -> RemoteFeed:
         sock.close()
         raise
     sock.settimeout(None)
-    return RemoteFeed(folder, sock, hello, first)
+    return RemoteFeed(folder, sock, hello, first, recv)
 
 
 def _died(folder: Path, *, stale: bool = False) -> UserError:

@@ -241,6 +241,7 @@ class Recorder:
         self._reserve = SpaceReserve(self.folder)
         self._tails = {k: _Tail(self.folder, k, fsync) for k in STREAMS}
         self._metrics: list[str] = []       # telemetry columns of the open segment, in first-seen order
+        self._schemas: dict[tuple, Any] = {}  # (stream, metrics) -> Arrow schema: built once, not every flush
         self._state = "new"                 # new -> open -> closing -> closed
         self._opened_at = time.monotonic()
         self._meta_dirty = False
@@ -630,10 +631,16 @@ class Recorder:
         self.last_t_ns[kind] = max(int(newest_t_ns), self.last_t_ns.get(kind, newest_t_ns))
         self._progress()
 
+    def _schema(self, kind: str, metrics: tuple[str, ...] = ()):
+        schema = self._schemas.get((kind, metrics))
+        if schema is None:
+            from edgemon.recording.segments import stream_schema
+
+            schema = self._schemas[(kind, metrics)] = stream_schema(kind, list(metrics))
+        return schema
+
     def _write_samples(self, samples: list[Sample]) -> None:
         import pyarrow as pa
-
-        from edgemon.recording.segments import stream_schema
 
         known = set(self._metrics)
         new: list[str] = []
@@ -646,11 +653,16 @@ class Recorder:
         if new:
             self._roll("telemetry")  # a new column starts a new file: one schema per file
             self._metrics = self._metrics + new
-        schema = stream_schema("telemetry", self._metrics)
+            self._schemas = {k: v for k, v in self._schemas.items() if k[0] != "telemetry"}
+        schema = self._schema("telemetry", tuple(self._metrics))
         samples.sort(key=lambda s: s.t_ns)
         arrays = [pa.array([int(s.t_ns) for s in samples], pa.int64())]
         for name in self._metrics:
-            arrays.append(pa.array([_as_float(s.values.get(name)) for s in samples], pa.float64()))
+            column = [s.values.get(name) for s in samples]
+            try:   # sources give floats: Arrow converts the list in C, NaN and None become null
+                arrays.append(pa.array(column, pa.float64(), from_pandas=True))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+                arrays.append(pa.array([_as_float(v) for v in column], pa.float64()))
         tail.write(pa.RecordBatch.from_arrays(arrays, schema=schema))
         self.rows_written["telemetry"] += len(samples)
 
@@ -658,22 +670,26 @@ class Recorder:
         import numpy as np
         import pyarrow as pa
 
-        from edgemon.recording.segments import stream_schema
-
-        t_end = np.concatenate([np.asarray(b.t_end_ns, dtype=np.int64) for b in batches])
-        dur = np.concatenate([np.asarray(b.duration_ns, dtype=np.int64) for b in batches])
-        items = np.concatenate([np.asarray(b.items, dtype=np.int32) for b in batches])
-        warm = np.concatenate([np.full(len(b), bool(b.warmup)) for b in batches])
+        if len(batches) == 1:
+            b = batches[0]
+            t_end, dur, items = b.t_end_ns, b.duration_ns, b.items
+        else:
+            t_end = np.concatenate([b.t_end_ns for b in batches])
+            dur = np.concatenate([b.duration_ns for b in batches])
+            items = np.concatenate([b.items for b in batches])
+        flags = {bool(b.warmup) for b in batches}
+        if len(flags) == 1:
+            warm = np.zeros(len(t_end), dtype=bool) if flags == {False} else np.ones(len(t_end), dtype=bool)
+        else:
+            warm = np.concatenate([np.full(len(b), bool(b.warmup)) for b in batches])
         batch = pa.RecordBatch.from_arrays(
-            [pa.array(t_end), pa.array(dur), pa.array(items), pa.array(warm)], schema=stream_schema("latency")
-        )
+            [pa.array(np.asarray(t_end, dtype=np.int64)), pa.array(np.asarray(dur, dtype=np.int64)),
+             pa.array(np.asarray(items, dtype=np.int32)), pa.array(warm)], schema=self._schema("latency"))
         self._tails["latency"].write(batch)
         self.rows_written["latency"] += len(t_end)
 
     def _write_events(self, events: list[Event]) -> None:
         import pyarrow as pa
-
-        from edgemon.recording.segments import stream_schema
 
         batch = pa.RecordBatch.from_arrays(
             [
@@ -681,7 +697,7 @@ class Recorder:
                 pa.array([str(e.kind) for e in events], pa.string()),
                 pa.array([e.details_json() for e in events], pa.string()),
             ],
-            schema=stream_schema("events"),
+            schema=self._schema("events"),
         )
         self._tails["events"].write(batch)
         self.rows_written["events"] += len(events)

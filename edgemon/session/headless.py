@@ -11,6 +11,10 @@ from edgemon.feeds.commands import Stop
 from edgemon.session.live import LiveSession, at_once_line
 from edgemon.session.recording_watch import summary_lines
 
+# How often the loop drains the session into the model and looks for crash events. The
+# session ending wakes it at once; a slower poll means fewer wake-ups of the monitor.
+POLL_S = 1.0
+
 
 def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None) -> int:
     """Drive a started session until its worker ends. Exit code: 0 success, 1 the workload failed,
@@ -34,7 +38,7 @@ def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None)
     failed = False
     try:
         next_status = time.monotonic() + status_every_s
-        while not session.wait(0.25):
+        while not session.wait(POLL_S):
             failed |= _apply(model, session, out)
             if time.monotonic() >= next_status:
                 next_status += status_every_s

@@ -561,7 +561,7 @@ class LiveSession(Feed):
                 elif self.plan is None:          # monitor only: nothing to wait for
                     self.finish("duration reached")
                 return
-            self._ended.wait(min(left, 0.5))
+            self._ended.wait(min(left, 60.0))   # woken by the end; long waits: one wake-up a minute
 
     # ------------------------------------------------------------------ Feed
     def drain(self) -> FeedUpdate:

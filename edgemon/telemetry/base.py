@@ -114,7 +114,7 @@ class OpenFiles:
         self._fds: dict[str, int] = {}
 
     def raw(self, path) -> bytes:
-        key = os.fspath(path)
+        key = path if type(path) is str else os.fspath(path)
         fd = self._fds.get(key)
         if fd is None:
             fd = self._fds[key] = os.open(key, os.O_RDONLY | os.O_CLOEXEC)
@@ -124,6 +124,12 @@ class OpenFiles:
             self._fds.pop(key, None)
             os.close(fd)
             raise
+
+    def forget(self, path) -> None:
+        """Close the file of ``path`` if it is open (a process that ended, a device gone)."""
+        fd = self._fds.pop(path if type(path) is str else os.fspath(path), None)
+        if fd is not None:
+            os.close(fd)
 
     def int(self, path) -> int | None:
         """First integer of the file; ``None`` if missing, unreadable or not a number."""

@@ -11,6 +11,7 @@ class LoadAvgSource(Source):
     def __init__(self, ctx: SourceContext):
         super().__init__(ctx)
         self._path = ctx.path("/proc/loadavg")
+        self._file = str(self._path)
 
     def probe(self) -> SourceStatus:
         text = read_text(self._path)
@@ -23,4 +24,4 @@ class LoadAvgSource(Source):
         return SourceStatus(self.name, True)
 
     def read(self) -> dict[str, float]:
-        return {"load1": float(self.files.raw(self._path).split()[0])}
+        return {"load1": float(self.files.raw(self._file).split()[0])}

@@ -12,18 +12,26 @@ from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_tex
 
 _WANTED = ("MemTotal", "MemAvailable", "MemFree", "Buffers", "Cached",
            "SwapTotal", "SwapFree", "SwapCached")
+_NEEDLES = tuple((key, b"\n" + key.encode() + b":") for key in _WANTED)
 
 
-def parse_meminfo(text: str) -> dict[str, int]:
-    """``{"MemTotal": kB, ...}`` for the keys edgemon uses."""
+def parse_meminfo(text: str | bytes) -> dict[str, int]:
+    """``{"MemTotal": kB, ...}`` for the keys edgemon uses.
+
+    One ``bytes.find`` per wanted key rather than splitting all ~50 lines: this runs ten
+    times a second, and the file is a few kB of which edgemon needs eight lines."""
+    raw = b"\n" + (text.encode("ascii", "replace") if isinstance(text, str) else text)
     values: dict[str, int] = {}
-    for line in text.splitlines():
-        key, sep, rest = line.partition(":")
-        if sep and key in _WANTED:
-            try:
-                values[key] = int(rest.split()[0])
-            except (ValueError, IndexError):
-                pass
+    for key, needle in _NEEDLES:
+        start = raw.find(needle)
+        if start < 0:
+            continue
+        start += len(needle)
+        end = raw.find(b"\n", start)
+        try:
+            values[key] = int(raw[start:end if end >= 0 else len(raw)].split()[0])
+        except (ValueError, IndexError):
+            pass
     return values
 
 
@@ -53,6 +61,7 @@ class MemorySource(Source):
     def __init__(self, ctx: SourceContext):
         super().__init__(ctx)
         self._path = ctx.path("/proc/meminfo")
+        self._file = str(self._path)
 
     def probe(self) -> SourceStatus:
         text = read_text(self._path)
@@ -63,7 +72,7 @@ class MemorySource(Source):
         return SourceStatus(self.name, True)
 
     def read(self) -> dict[str, float]:
-        values = meminfo_metrics(parse_meminfo(self.files.raw(self._path).decode("ascii", "replace")))
+        values = meminfo_metrics(parse_meminfo(self.files.raw(self._file)))
         if not values:
             raise ValueError(f"no MemTotal in {self._path}")
         return values

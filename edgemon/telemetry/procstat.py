@@ -52,27 +52,24 @@ def sysfs_cpu_dirs(ctx: SourceContext) -> set[int]:
     return {int(m.group(1)) for m in map(_CPU_DIR_RE.match, names) if m}
 
 
-def parse_proc_stat(text: str) -> dict[int, tuple[int, int]]:
+def parse_proc_stat(text: str | bytes) -> dict[int, tuple[int, int]]:
     """``{core: (busy_jiffies, total_jiffies)}`` for every ``cpuN`` line of ``/proc/stat``."""
+    raw = text.encode("ascii", "replace") if isinstance(text, str) else text
+    end = raw.find(b"\nintr")    # the cpu lines come first; the intr line can be tens of kB
     cores: dict[int, tuple[int, int]] = {}
-    head = text.split("\nintr", 1)[0]    # the intr line alone can be tens of kB on big boards
-    for line in head.splitlines():
-        if not line.startswith("cpu"):
-            if cores:
-                break          # the cpu lines come first; skip the long intr/softirq lines
-            continue
-        name, _, rest = line.partition(" ")
-        if name == "cpu":
-            continue           # the all-cores line
+    for line in raw[:end if end >= 0 else len(raw)].split(b"\n"):
+        if line[:3] != b"cpu" or line[3:4] == b" ":
+            continue           # not a cpu line, or the all-cores line
+        fields = line.split()
         try:
-            core = int(name[3:])
-            fields = [int(x) for x in rest.split()[:_TOTAL_FIELDS]]
+            core = int(fields[0][3:])
+            values = list(map(int, fields[1:_TOTAL_FIELDS + 1]))
         except ValueError:
             continue
-        if len(fields) < 4:
+        if len(values) < 4:
             continue
-        total = sum(fields)
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)   # idle + iowait
+        total = sum(values)
+        idle = values[3] + (values[4] if len(values) > 4 else 0)   # idle + iowait
         cores[core] = (total - idle, total)
     return cores
 
@@ -86,8 +83,13 @@ class ProcStatSource(Source):
         super().__init__(ctx)
         self._stat_path = ctx.path("/proc/stat")
         self._online_path = ctx.path("/sys/devices/system/cpu/online")
+        self._stat_file, self._online_file = str(self._stat_path), str(self._online_path)   # hot path: no Path
         self._known: set[int] = set()      # every core ever seen (sysfs dirs, /proc/stat, online list)
         self._prev: dict[int, tuple[int, int]] = {}
+        self._cores: list[int] = []          # sorted(self._known), kept while the set is unchanged
+        self._keys: dict[int, tuple[str, str]] = {}   # core -> its metric names (no f-strings per tick)
+        self._online_raw: bytes | None = b""  # the online list's last text ("" = not read yet)
+        self._online: set[int] | None = None
 
     def probe(self) -> SourceStatus:
         text = read_text(self._stat_path)
@@ -97,43 +99,59 @@ class ProcStatSource(Source):
         if not cores:
             return SourceStatus(self.name, False, f"no cpuN lines in {self._stat_path}")
         self._known = sysfs_cpu_dirs(self.ctx) | set(cores)
+        self._cores = sorted(self._known)
         offline = len(self._known) - len(cores)
         detail = f"{len(self._known)} cores" + (f", {offline} offline" if offline > 0 else "")
         return SourceStatus(self.name, True, detail=detail)
 
     def read(self) -> dict[str, float]:
-        text = self.files.raw(self._stat_path).decode("ascii", "replace")
-        cur = parse_proc_stat(text)
+        cur = parse_proc_stat(self.files.raw(self._stat_file))
         if not cur:
             raise ValueError(f"no cpuN lines in {self._stat_path}")
-        try:
-            online_list = parse_cpu_list(self.files.raw(self._online_path).decode("ascii", "replace").strip())
-        except OSError:
-            online_list = None
-        self._known.update(cur)
-        if online_list is not None:
-            self._known.update(online_list)
+        online_list = self._online_list()
+        known = self._known
+        if not known.issuperset(cur) or (online_list is not None and not known.issuperset(online_list)):
+            known.update(cur)
+            if online_list is not None:
+                known.update(online_list)
+            self._cores = sorted(known)
 
         out: dict[str, float] = {}
         utils: list[float] = []
-        for core in sorted(self._known):
-            online = core in cur and (online_list is None or core in online_list)
-            out[f"cpu{core}_online"] = 1.0 if online else 0.0
-            if not online:
+        prev_all = self._prev
+        for core in self._cores:
+            keys = self._keys.get(core)
+            if keys is None:
+                keys = self._keys[core] = (f"cpu{core}_online", f"cpu{core}_util_pct")
+            counters = cur.get(core)
+            online = counters is not None and (online_list is None or core in online_list)
+            out[keys[0]] = 1.0 if online else 0.0
+            if not online or counters is None:
                 continue
-            prev = self._prev.get(core)
-            busy, total = cur[core]
+            prev = prev_all.get(core)
             if prev is None:
                 continue
+            busy, total = counters
             d_total = total - prev[1]
             d_busy = busy - prev[0]
             if d_total <= 0 or d_busy < 0:
                 continue       # no time passed, or counters went back (core re-plugged): re-prime
             util = 100.0 * d_busy / d_total
-            out[f"cpu{core}_util_pct"] = util
+            out[keys[1]] = util
             utils.append(util)
         # Counters of cores that went offline are forgotten so a re-plugged core re-primes.
         self._prev = cur
         if utils:
             out["cpu_util_pct"] = sum(utils) / len(utils)
         return out
+
+    def _online_list(self) -> set[int] | None:
+        """The kernel's online list, parsed again only when its text changed (hotplug is rare)."""
+        try:
+            raw = self.files.raw(self._online_file)
+        except OSError:
+            raw = None
+        if raw != self._online_raw:
+            self._online_raw = raw
+            self._online = None if raw is None else parse_cpu_list(raw.decode("ascii", "replace"))
+        return self._online

@@ -35,6 +35,7 @@ from edgemon.telemetry.base import Source, SourceStatus
 from edgemon.telemetry.catalogue import bounds
 
 _COST_ALPHA = 0.1     # weight of a new read in the read-cost average
+STOP_POLL_NS = 200_000_000   # longest single sleep: how soon a stopped sampler notices
 _MAX_BOUNDS = 4096    # metric names whose plausible range is remembered (garbage names must not grow it)
 
 
@@ -152,7 +153,15 @@ class Sampler:
                 # Overran: skip the deadlines already missed instead of catching up in a burst.
                 self.overruns += (now - deadline) // period + 1
                 deadline = now + period
-            self._stop.wait((deadline - now) / 1e9)
+            self._sleep_until(deadline, now)
+
+    def _sleep_until(self, deadline: int, now: int) -> None:
+        """``time.sleep`` rather than ``Event.wait``: one system call per wait instead of a lock
+        and a condition (the wake-up is a good part of a 10 Hz tick's cost); ``stop()`` is
+        noticed within ``STOP_POLL_NS``."""
+        while now < deadline and not self._stop.is_set():
+            time.sleep(min(deadline - now, STOP_POLL_NS) / 1e9)
+            now = time.monotonic_ns()
 
     # ------------------------------------------------------------------ one tick
 

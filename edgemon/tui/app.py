@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import cast
@@ -79,6 +81,7 @@ LIVE_ONLY = {"mark", "pause"}
 JETSON_ONLY = {"power_mode", "cores", "jetson_clocks", "fan"}
 REPLAY_ONLY = {"replay", "speed", "seek", "seek_to"}
 DEFAULT_REDRAW_HZ = 2.0
+OWN_CPU_WINDOW_S = 10.0   # the dashboard's own CPU is shown as its mean over this long
 MAX_REDRAW_HZ = 4.0       # SSH bandwidth and the monitor's own CPU
 
 
@@ -134,6 +137,10 @@ class DashboardApp(App[int]):
         self.timeline: Timeline | None = None
         self.feed_error = ""
         self.polls = 0
+        # This process's CPU over the last ~10 s, when the session runs in another process (a
+        # detached session's proc_monitor_cpu_pct does not include the dashboard).
+        self._own_cpu: deque[tuple[float, float]] = deque()
+        self.dashboard_cpu_pct: float | None = None
         self._speed_wanted: float | None = None   # replay speed asked for, not confirmed yet
         self._speed_pending = 0
         self._ended = False
@@ -204,6 +211,7 @@ class DashboardApp(App[int]):
         if not self.feed.capabilities.timeline:
             self.timeline = self.model.live_timeline()
         self.polls += 1
+        self._measure_own_cpu()
         view = self.view_state()
         show_jetson = self.machine is not None or has_accelerator_metrics(self.model.latest)
         with self.batch_update():
@@ -242,8 +250,20 @@ class DashboardApp(App[int]):
             model=self.model, status=self.status, meta=self.feed.meta or {},
             machine=self.machine, is_replay=bool(self.feed.is_replay), ascii=self.ascii,
             latency_window=self.latency_window, unavailable=self.unavailable(), feed_error=self.feed_error,
-            timeline=self.timeline,
+            timeline=self.timeline, dashboard_cpu_pct=self.dashboard_cpu_pct,
         )
+
+    def _measure_own_cpu(self) -> None:
+        if not getattr(self.feed, "can_detach", False):
+            return        # replay, or a session in this very process (its figure includes us)
+        now, cpu = time.monotonic(), time.process_time()
+        marks = self._own_cpu
+        marks.append((now, cpu))
+        while len(marks) > 2 and now - marks[1][0] >= OWN_CPU_WINDOW_S:
+            marks.popleft()
+        t0, c0 = marks[0]
+        if now - t0 >= 1.0:
+            self.dashboard_cpu_pct = 100.0 * (cpu - c0) / (now - t0)
 
     def unavailable(self) -> list[tuple[str, str]]:
         out = [(s.name, s.reason or "unavailable") for s in self.feed.source_statuses if not s.available]

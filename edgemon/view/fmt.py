@@ -35,6 +35,25 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+def count_short(n: int) -> str:
+    """At most 3 significant figures and a k/M/G suffix: ``987``, ``12.3k``, ``4.56M``.
+
+    For numbers shown side by side that grow all the time (histogram bins): a panel whose
+    text does not change is not redrawn, and exact counts would change on every redraw."""
+    n = int(n)
+    if abs(n) < 1000:
+        return str(n)
+    for suffix, scale in (("k", 1e3), ("M", 1e6), ("G", 1e9)):
+        value = n / scale
+        digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
+        if abs(round(value, digits)) < 1000 or suffix == "G":
+            break
+    text = f"{value:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + suffix
+
+
 def watts(mw: float | None) -> str:
     if mw is None or not math.isfinite(mw):
         return "-"

@@ -3,8 +3,15 @@
 Buckets span 1 us .. 100 s with 160 per decade (each ~1.45 % wide), plus one
 underflow and one overflow bucket, so a percentile read from the buckets is
 within one bucket width of the exact value; min, max and mean are kept exactly.
-Filling is ``searchsorted`` + ``bincount`` on the batch arrays (no per-row Python),
+Filling is a table lookup + ``bincount`` on the batch arrays (no per-row Python),
 and memory is fixed (a ~10 KB count array) however long the session runs.
+
+Finding the bucket of each row is the monitor's main per-row cost (16,000 rows/s for
+the default workload, in every process that keeps a model). A binary search over the
+1,601 edges costs ~55 ns a row here; :func:`bucket_index` instead reads a float's
+exponent and top 7 mantissa bits (128 sub-buckets per octave, 0.54 % wide, so at most
+one bucket edge falls in each), looks the bucket up in a table and corrects by one
+comparison: ~6 ns a row, and the same result as the search for every int64.
 """
 
 from __future__ import annotations
@@ -35,9 +42,29 @@ def n_slots() -> int:
     return len(bucket_edges()) + 1
 
 
-def bucket_index(durations_ns: np.ndarray) -> np.ndarray:
-    """Slot index per duration (0 = below 1 us, last = 100 s and above)."""
-    return np.searchsorted(bucket_edges(), durations_ns, side="right")
+_SUB_SHIFT = 52 - 7      # float64 bits below the exponent and the top 7 mantissa bits
+
+
+@lru_cache(maxsize=None)
+def _lookup() -> tuple[int, np.ndarray, np.ndarray]:
+    """(first key, slot of each sub-bucket's smallest value, threshold to the next slot by slot)."""
+    edges = bucket_edges()
+    int_edges = np.ceil(edges).astype(np.int64)          # d >= edges[k] <=> d >= ceil(edges[k]) for integers
+    first, last = (int(np.array(v, dtype=np.float64).view(np.int64)) >> _SUB_SHIFT for v in (LOW_NS - 1, HIGH_NS))
+    lower = (np.arange(first, last + 1, dtype=np.int64) << _SUB_SHIFT).view(np.float64)
+    slots = np.searchsorted(edges, lower, side="right").astype(np.intp)
+    above = np.append(int_edges, np.iinfo(np.int64).max)  # above[k]: where slot k + 1 begins
+    return first, slots, above
+
+
+def bucket_index(durations_ns) -> np.ndarray:
+    """Slot index per duration (0 = below 1 us, last = 100 s and above); see the module docstring."""
+    d = np.asarray(durations_ns, dtype=np.int64)
+    first, slots, above = _lookup()
+    keys = np.clip(d, LOW_NS - 1, HIGH_NS).astype(np.float64).view(np.int64) >> _SUB_SHIFT
+    idx = slots[keys - first]
+    idx += d >= above[idx]
+    return idx
 
 
 @lru_cache(maxsize=None)
@@ -84,12 +111,12 @@ class LogHistogram:
         self.min_ns: int | None = None
         self.max_ns: int | None = None
 
-    def add(self, durations_ns, index: np.ndarray | None = None) -> None:
-        """``index``: ``bucket_index(durations_ns)`` when the caller has it already (one search per batch)."""
+    def add(self, durations_ns, slots: np.ndarray | None = None) -> None:
+        """Add durations; ``slots`` is their :func:`bucket_index` when the caller has it already."""
         d = np.asarray(durations_ns, dtype=np.int64)
         if d.size == 0:
             return
-        self.counts += np.bincount(bucket_index(d) if index is None else index, minlength=self.counts.size)
+        self.counts += np.bincount(bucket_index(d) if slots is None else slots, minlength=self.counts.size)
         self._note(int(d.size), int(d.sum()), int(d.min()), int(d.max()))
 
     def merge(self, other: "LogHistogram") -> None:
@@ -200,22 +227,25 @@ class WindowedHistogram:
         self._slots.clear()
         self._newest = None
 
-    def add(self, t_end_ns, durations_ns, index: np.ndarray | None = None) -> None:
+    def add(self, t_end_ns, durations_ns, slots: np.ndarray | None = None) -> None:
+        """Add rows by their end time; ``slots`` as in :meth:`LogHistogram.add`."""
         t = np.asarray(t_end_ns, dtype=np.int64)
         d = np.asarray(durations_ns, dtype=np.int64)
         if t.size == 0:
             return
-        slot_ids = t // self.slot_ns
-        first, last = int(slot_ids.min()), int(slot_ids.max())
-        if first == last:  # the usual case: a 100 ms batch sits in one slot
+        first, last = int(t.min()) // self.slot_ns, int(t.max()) // self.slot_ns
+        if first == last:  # the usual case: a batch sits in one slot
             if self._keeps(first):
-                self._slot(first).add(d, index)
+                self._slot(first).add(d, slots)
         else:
-            for sid in np.unique(slot_ids):
-                sid = int(sid)
-                if self._keeps(sid):
-                    sel = slot_ids == sid
-                    self._slot(sid).add(d[sel], None if index is None else index[sel])
+            # Only the newest n_slots seconds can stay in the window: at most n_slots passes.
+            slot_ids = t // self.slot_ns
+            for sid in range(max(first, last - self.n_slots + 1), last + 1):
+                if not self._keeps(sid):
+                    continue
+                rows = slot_ids == sid
+                if rows.any():
+                    self._slot(sid).add(d[rows], None if slots is None else slots[rows])
         self.expire((last + 1) * self.slot_ns - 1)
 
     def _keeps(self, sid: int) -> bool:

@@ -15,7 +15,8 @@ from edgemon.view.throttle import throttle_flag
 
 
 def status_line(model: DashboardModel, status: FeedStatus) -> str:
-    """E.g. ``running 01:23 (08:37 left) | 12,345 it | 153 it/s | p50 6.51 p99 9.02 ms | cpu 43% | ...``."""
+    """E.g. ``running 01:23 (08:37 left) | 12,345 it | 153 it/s | p50 6.51 p99 9.02 ms | cpu 43% | ...``;
+    ``edgemon 0.4%`` is the monitor's own CPU (% of one core, mean of the last 10 s)."""
     parts = []
     when = fmt.clock(status.position_s if status.state == "replay" else status.elapsed_s)
     if status.remaining_s is not None:
@@ -42,6 +43,9 @@ def status_line(model: DashboardModel, status: FeedStatus) -> str:
     power = values.get("power_total_mw")
     if power is not None:
         parts.append(fmt.watts(power))
+    own = model.monitor_cpu()
+    if own is not None:
+        parts.append(f"edgemon {own:.1f}%")
     flag = throttle_flag(model)
     if flag is not None:
         parts.append(f"{flag.text} ({flag.detail})")
@@ -97,6 +101,9 @@ def summary_table(model: DashboardModel, status: FeedStatus, meta: dict | None =
     startup = _startup(model)
     if startup:
         lines.append(f"start-up     {startup}")
+    own = model.monitor_cpu(window_s=None)
+    if own is not None:
+        lines.append(f"edgemon CPU  {own:>9.2f} % of one core (the monitor process itself, mean)")
     throttling = _throttling(model)
     if throttling:
         lines.append(f"throttling   {throttling}")

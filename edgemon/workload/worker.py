@@ -7,23 +7,30 @@ runner reads commands (pause, resume, stop) on stdin; a command (``edgemon run -
 that imports ``edgemon_probe`` (on its ``PYTHONPATH``) sends the same frames as a runner.
 
 Threads (all daemons):
-* reader: decodes frames as fast as they come (the worker must never block on a full
-  pipe) and queues them;
+* dispatch: reads the frame pipe, decodes the frames and calls the callbacks, in frame
+  order, then the one exit Event once the waiter has it;
 * stdout, stderr: keep what the worker prints in the session folder (bounded,
   :mod:`edgemon.workload.output`), the last lines of stderr for the crash report, and turn
-  lines into latency rows with ``--latency-regex``;
-* waiter: reaps the process (no zombies), waits for the pipes to drain, queues the one
-  exit Event;
-* dispatcher: calls the callbacks, one at a time, in frame order. A slow callback
-  delays later callbacks, never the worker.
+  lines into latency rows with ``--latency-regex`` (delivered like frames);
+* waiter: reaps the process (no zombies), waits for the pipes to drain, builds the
+  exit Event.
+Callbacks never run concurrently (one lock), whichever thread delivers.
+
+The worker must never block on a full pipe. The callbacks are cheap appends (the
+recorder, the view queue), and the frame pipe is enlarged to ``PIPE_BYTES`` (seconds
+of frames at the highest rates), so a callback or a thread that is late for a while
+delays nothing but itself. The monitor's own CPU is what it must keep small, and a
+thread wake-up is a good part of it: frames are read and delivered on one thread
+(not handed to a second one), and the pipe is read every ``FRAME_PACE_S``, taking the
+two or three 100 ms frames written meanwhile at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -42,7 +49,10 @@ from edgemon.workload.output import TextTail
 log = logging.getLogger(__name__)
 
 STDERR_LINES = 50
-MAX_PENDING = 100_000       # queued frames; beyond this latency batches are dropped (and counted)
+PIPE_BYTES = 1 << 20        # frame pipe: ~3 s of frames at 16,000 iterations/s (64 KiB would be 0.2 s)
+FRAME_PACE_S = 0.25         # read the pipe at most this often: the frames written meanwhile come in one read
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)   # Python < 3.10 lacks the names
+_F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 DEFAULT_STOP_GRACE_S = 30.0  # how long a stop waits for the iteration in progress (--stop-grace)
 KILL_AFTER_S = 2.0           # after SIGTERM, before SIGKILL (a runner that was told to stop)
@@ -101,6 +111,39 @@ def runner_env(spec, extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _enlarge_pipe(fd: int) -> int:
+    """Make the pipe ``PIPE_BYTES`` where the system allows; returns its size in bytes (0: unknown)."""
+    try:
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:   # above /proc/sys/fs/pipe-max-size: the default pipe still works, unpaced
+        pass
+    try:
+        return fcntl.fcntl(fd, _F_GETPIPE_SZ)
+    except OSError:
+        return 0
+
+
+def decode_latency(proto, payload: bytes) -> LatencyBatch | None:
+    """A LATENCY frame as a batch of read-only views of its bytes (no copies); None when empty.
+
+    Times sent as float64 seconds (``FLAG_SECONDS``: edgemon_probe on Python 3.6) are converted
+    to nanoseconds, which copies those two columns."""
+    n, flags = proto.LAT_HEADER.unpack_from(payload, 0)
+    if n == 0:
+        return None
+    off = proto.LAT_HEADER.size
+    if len(payload) != off + 20 * n:
+        raise ValueError(f"latency frame of {len(payload)} bytes does not hold {n} rows")
+    if flags & proto.FLAG_SECONDS:
+        t_end = np.rint(np.frombuffer(payload, dtype="<f8", count=n, offset=off) * 1e9).astype(np.int64)
+        dur = np.rint(np.frombuffer(payload, dtype="<f8", count=n, offset=off + 8 * n) * 1e9).astype(np.int64)
+    else:
+        t_end = np.frombuffer(payload, dtype="<i8", count=n, offset=off)
+        dur = np.frombuffer(payload, dtype="<i8", count=n, offset=off + 8 * n)
+    return LatencyBatch(t_end, dur, np.frombuffer(payload, dtype="<i4", count=n, offset=off + 16 * n),
+                        bool(flags & proto.FLAG_WARMUP))
+
+
 def _split_warmup(batch: LatencyBatch, n_warm: int) -> list[LatencyBatch]:
     """The first ``n_warm`` rows of ``batch`` flagged warm-up, the rest as they were."""
     if n_warm <= 0:
@@ -144,7 +187,7 @@ class WarmupGate:
 
 
 class Worker:
-    """One runner process. Callbacks run on the worker's dispatch thread, never concurrently."""
+    """One worker process. Callbacks run on the worker's threads (mostly dispatch), never concurrently."""
 
     def __init__(
         self,
@@ -194,7 +237,11 @@ class Worker:
         self.paused = False
 
         self._proc: subprocess.Popen | None = None
-        self._queue: queue.Queue = queue.Queue()
+        self._deliver_lock = threading.RLock()  # callbacks never run concurrently (re-entrant: a callback may pause)
+        self._frames_done = threading.Event()  # the frame pipe reached EOF (or is being discarded)
+        self._exit_ready = threading.Event()   # the waiter built the exit Event
+        self._pending_exit: Event | None = None
+        self._pace_s = 0.0                     # FRAME_PACE_S once the pipe is big enough for it
         self._send_lock = threading.Lock()
         self._stderr = TextTail(STDERR_LINES)
         self._threads: list[threading.Thread] = []
@@ -213,7 +260,6 @@ class Worker:
         self.returncode: int | None = None
         self.iterations = 0
         self.warmup_iterations = 0
-        self.dropped_batches = 0
 
     # ------------------------------------------------------------ properties
 
@@ -274,6 +320,8 @@ class Worker:
         finally:
             os.close(frames_w)              # the worker holds the only write end: its exit is our EOF
         self.started_ns = time.monotonic_ns()
+        if _enlarge_pipe(frames_r) >= PIPE_BYTES // 4:
+            self._pace_s = FRAME_PACE_S
         self._frames = os.fdopen(frames_r, "rb")
         if self._output is not None:
             self._output.header(f"{self._label} started (pid {self._proc.pid}): {' '.join(cmd)}")
@@ -290,11 +338,10 @@ class Worker:
         self._oom_before = death.OomCounters.read(self._oom_dirs)
         out = self._output
         threads: list[tuple[str, Callable[..., None], tuple]] = [
-            ("reader", self._read_frames, ()),
+            ("dispatch", self._read_frames, ()),
             ("stdout", self._read_output, (self._proc.stdout, out.stdout if out else None, None)),
             ("stderr", self._read_output, (self._proc.stderr, out.stderr if out else None, self._stderr)),
-            ("waiter", self._wait, ()),         # joins the three above: keep them first
-            ("dispatch", self._dispatch, ()),
+            ("waiter", self._wait, ()),         # joins stdout and stderr: keep them second and third
         ]
         for name, target, args in threads:
             t = threading.Thread(target=target, args=args, name=f"edgemon-worker-{name}", daemon=True)
@@ -336,8 +383,8 @@ class Worker:
         except (ProcessLookupError, PermissionError):
             return False
         self.paused = signum == signal.SIGSTOP
-        self._queue.put(("event", {"kind": kind, "t_ns": time.monotonic_ns(), "signal": death.signal_name(signum),
-                                   "iterations": self.iterations}))
+        self._deliver(self._deliver_event, {"kind": kind, "t_ns": time.monotonic_ns(),
+                                            "signal": death.signal_name(signum), "iterations": self.iterations})
         return True
 
     def set_rate(self, rate: float | None) -> bool:
@@ -401,38 +448,62 @@ class Worker:
     # ------------------------------------------------------------ threads
 
     def _read_frames(self) -> None:
+        """Read, decode and deliver every frame; at EOF deliver the exit Event (see the waiter)."""
         proto = self._proto
         stream = self._frames
-        put = self._queue.put
         try:
-            for ftype, payload in proto.FrameReader(stream):
+            for ftype, payload in proto.FrameReader(stream, pace_s=self._pace_s):
                 if ftype == proto.LATENCY:
-                    if self._queue.qsize() >= MAX_PENDING:
-                        self.dropped_batches += 1
-                        continue
-                    put(("latency", payload))
+                    batch = decode_latency(proto, payload)   # a malformed frame is a corrupt stream
+                    if batch is not None:
+                        self._deliver(self._deliver_batch, batch)
                 elif ftype == proto.EVENT:
                     if payload.get("kind") == "error":
                         self._error = payload  # for the crash reason, read by the waiter after this thread ends
-                    put(("event", payload))
+                    self._deliver(self._deliver_event, payload)
                 elif ftype == proto.HELLO:
                     self._hello = payload
-                    put(("hello", payload))
+                    self._deliver(self._on_hello, payload)
                 elif ftype == proto.BYE:
                     self._bye = payload
-        except Exception as exc:  # corrupt stream: say so, then keep draining so the runner never blocks
+        except Exception as exc:  # corrupt stream: say so, then keep draining so the worker never blocks
             self._protocol_error = f"unreadable output from runner: {exc}"
-            put(("protocol_error", self._protocol_error))
+            message = self._protocol_error
+            self._deliver(self._on_event, Event(time.monotonic_ns(), EventKind.ERROR,
+                                                {"message": message, "reason": message, "source": "workload"}))
             try:
                 while stream.read(65536):
                     pass
             except (OSError, ValueError):
                 pass
         finally:
+            self._frames_done.set()
             try:
                 stream.close()
             except OSError:
                 pass
+        self._exit_ready.wait()
+        self._deliver_exit()
+
+    def _deliver(self, callback: Callable, *args) -> None:
+        with self._deliver_lock:
+            if self._delivered.is_set():
+                return            # frames after the exit (a grandchild kept the pipe open) are not news
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("worker callback %s failed", getattr(callback, "__name__", callback))
+
+    def _deliver_exit(self) -> None:
+        with self._deliver_lock:
+            if self._delivered.is_set() or self._pending_exit is None:
+                return
+            self.exit_event = self._pending_exit
+            try:
+                self._on_exit(self._pending_exit)
+            except Exception:
+                log.exception("worker callback for exit failed")
+            self._delivered.set()
 
     def _read_output(self, stream, keep, tail: TextTail | None) -> None:
         """Drain one output pipe: into its file, the stderr tail, and the latency regex."""
@@ -468,7 +539,7 @@ class Worker:
         """Rows from --latency-regex: delivered like a runner's latency frames, in order."""
         batch = LatencyBatch(np.asarray(t_end, dtype=np.int64), np.asarray(dur, dtype=np.int64),
                              np.asarray(items, dtype=np.int32), False)
-        self._queue.put(("batch", batch))
+        self._deliver(self._deliver_batch, batch)
 
     def _wait(self) -> None:
         proc = self._proc
@@ -478,7 +549,8 @@ class Worker:
         self._exited.set()
         # Pipes are drained when the runner's last frames and stderr lines are in; a
         # grandchild holding them open must not hold up the report forever.
-        for t in self._threads[:3]:
+        self._frames_done.wait(timeout=5.0)
+        for t in self._threads[1:3]:           # stdout, stderr
             t.join(timeout=5.0)
         if self.line_timer is not None:
             self.line_timer.flush()
@@ -511,47 +583,10 @@ class Worker:
                 details["regex_unusable_lines"] = self.line_timer.unusable
         if self._protocol_error:
             details["protocol_error"] = self._protocol_error
-        if self.dropped_batches:
-            details["dropped_batches"] = self.dropped_batches
-        self._queue.put(("exit", Event(time.monotonic_ns(), kind, details)))
-
-    def _dispatch(self) -> None:
-        proto = self._proto
-        while True:
-            tag, payload = self._queue.get()
-            try:
-                if tag == "latency":
-                    self._deliver_latency(proto, payload)
-                elif tag == "batch":
-                    self._deliver_batch(payload)
-                elif tag == "event":
-                    self._deliver_event(payload)
-                elif tag == "hello":
-                    self._on_hello(payload)
-                elif tag == "protocol_error":
-                    self._on_event(Event(time.monotonic_ns(), EventKind.ERROR,
-                                         {"message": payload, "reason": payload, "source": "workload"}))
-                elif tag == "exit":
-                    self.exit_event = payload
-                    self._on_exit(payload)
-            except Exception:
-                log.exception("worker callback for %s failed", tag)
-            if tag == "exit":
-                self._delivered.set()
-                return
-
-    def _deliver_latency(self, proto, payload: bytes) -> None:
-        t_end, dur, items, warmup = proto.decode_latency(payload)
-        n = len(t_end)
-        if n == 0:
-            return
-        batch = LatencyBatch(
-            np.frombuffer(t_end, dtype=np.int64).copy(),
-            np.frombuffer(dur, dtype=np.int64).copy(),
-            np.frombuffer(items, dtype=np.int32).copy(),
-            warmup,
-        )
-        self._deliver_batch(batch)
+        self._pending_exit = Event(time.monotonic_ns(), kind, details)
+        self._exit_ready.set()
+        if not self._frames_done.is_set():   # the frame pipe still open (a grandchild holds it): report now
+            self._deliver_exit()
 
     def _deliver_batch(self, batch: LatencyBatch) -> None:
         batches, done = [batch], None

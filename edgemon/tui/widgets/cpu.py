@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 from rich.text import Text
 
@@ -11,10 +12,24 @@ from edgemon.view.metric_groups import Core, cores
 from edgemon.view.throttle import clock_ceiling
 
 
+MONITOR_EVERY_S = 5.0     # the monitor's own CPU in the subtitle changes at most this often
+
+
 class CpuPanel(Panel):
+    """Per-core bars; the subtitle is edgemon's own CPU (% of one core, mean of the last 10 s):
+    the session process that samples and records, plus this dashboard when it is another process."""
+
     TITLE = "cpu"
 
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self._monitor_at = -MONITOR_EVERY_S
+
     def render_panel(self, view: ViewState, width: int, height: int) -> Text:
+        now = time.monotonic()
+        if now - self._monitor_at >= MONITOR_EVERY_S:   # a changed subtitle repaints the whole panel
+            self._monitor_at = now
+            self.set_titles(subtitle=monitor_cost_text(view))
         values = view.model.latest
         found = cores(values)
         out = Text()
@@ -47,6 +62,17 @@ class CpuPanel(Panel):
                 out.append_text(_core_cell(found[i], col_w, label_w, view.ascii, ceilings.get(found[i].index),
                                            throttled))
         return out
+
+
+def monitor_cost_text(view: ViewState) -> str:
+    """``edgemon 0.4%`` (the session process), ``+ ui 0.9%`` (this dashboard, when separate)."""
+    own = view.model.monitor_cpu()
+    if own is None:
+        return ""
+    text = f"edgemon {own:.1f}%"
+    if view.dashboard_cpu_pct is not None:
+        text += f" + ui {view.dashboard_cpu_pct:.1f}%"
+    return text
 
 
 def _core_cell(core: Core, width: int, label_w: int, ascii: bool, ceiling: float | None = None,

@@ -1,4 +1,4 @@
-"""Latency histogram: horizontal bars over log buckets, with count and p50/p90/p99/p99.9."""
+"""Latency histogram: horizontal bars over log buckets, with count (3 figures) and p50/p90/p99/p99.9."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ class LatencyPanel(Panel):
             if 0 <= idx < counts.size:
                 marks.setdefault(idx, label)
         label_w = 7
-        count_w = max(len(fmt.count(int(counts.max()) if counts.size else 0)), 1) + 1
+        shown = [fmt.count_short(int(c)) for c in counts]   # 3 figures: a bin's text changes rarely
+        count_w = max((len(c) for c in shown), default=1) + 1
         mark_w = 4
         bar_w = max(1, width - label_w - count_w - mark_w - 2)
         for i in range(counts.size):
@@ -55,7 +56,7 @@ class LatencyPanel(Panel):
             style = "yellow" if upper[i] / 1e6 > stats.p99_ms else "green"
             out.append(filled, style=style)
             out.append(" " * len(empty))
-            out.append(f" {int(counts[i]):>{count_w - 1}}", style="dim")
+            out.append(f" {shown[i]:>{count_w - 1}}", style="dim")
             mark = marks.get(i)
             if mark:
                 out.append(f" {mark}", style="bold")
