@@ -18,8 +18,8 @@ from edgemon.errors import UserError
 from edgemon.help_format import HelpFormatter
 
 # In the order `edgemon --help` lists them.
-COMMANDS = ("run", "attach", "ls", "stop", "replay", "analyze", "info", "models", "recover", "restore", "report",
-            "compare", "matrix")
+COMMANDS = ("run", "attach", "ls", "stop", "replay", "analyze", "info", "models", "recover", "restore",
+            "report", "plot", "compare", "matrix")
 
 _DESCRIPTION = """\
 edgemon runs an inference or stress loop in a worker process, watches the machine
