@@ -18,7 +18,7 @@ from edgemon.errors import UserError
 from edgemon.help_format import HelpFormatter
 
 # In the order `edgemon --help` lists them.
-COMMANDS = ("run", "attach", "ls", "stop", "replay", "analyze", "info", "models", "recover", "restore",
+COMMANDS = ("run", "attach", "serve", "ls", "stop", "replay", "analyze", "info", "models", "recover", "restore",
             "report", "plot", "compare", "matrix")
 
 _DESCRIPTION = """\
