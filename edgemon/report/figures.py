@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -203,9 +204,9 @@ def _axes_style(ax) -> None:
 
 _EVENT_TEXT: dict[str, Callable[[dict], str]] = {
     "power_mode": lambda d: f"power mode {d.get('name') or d.get('to_id', '')}".strip(),
-    "core_online": lambda d: f"cpu{d.get('cpu', '?')} {'on' if d.get('online') else 'off'}",
-    "jetson_clocks": lambda d: f"jetson_clocks {'on' if d.get('on') else 'off'}",
-    "fan": lambda d: f"fan {d.get('pct', d.get('pwm_pct', ''))}%",
+    "core_online": lambda d: f"cpu{d.get('cpu', '?')} {'on' if d.get('online', d.get('to')) else 'off'}",
+    "jetson_clocks": lambda d: f"jetson_clocks {'on' if d.get('to', d.get('on')) else 'off'}",   # control/ events
+    "fan": lambda d: f"fan {d.get('to', d.get('pct', '?'))}%",
     "mark": lambda d: f"mark: {str(d.get('note', ''))[:24]}",
     "worker_crashed": lambda d: "worker crashed",
     "worker_hung": lambda d: "worker hung",
@@ -344,7 +345,7 @@ def _tail(ax, inp: FigureInput) -> None:
         ax.plot(xs, ys, color="#000000", linewidth=1.0, marker="o", markersize=2.5, drawstyle="steps-post")
         for x, y, name in zip(xs, ys, ("min", "p50", "p90", "p95", "p99", "p99.9")[:len(xs) - 1] + ("max",)):
             if name in ("p50", "p99", "max"):
-                ax.annotate(name, (x, y), fontsize=6.5, xytext=(2, 2), textcoords="offset points")
+                ax.annotate(name, (x, y), fontsize=6.5, xytext=(3, -2), textcoords="offset points", va="top")
         ax.set_xscale("log")
         ax.set_xlim(1.3, min(xs) / 1.5)
     ax.set_xlabel("share slower", fontsize=7)
@@ -400,9 +401,10 @@ def clocks_figure(inp: FigureInput):
         axes[r][c].tick_params(labelbottom=True)
         axes[r][c].set_xlabel(label, fontsize=7)
     unit_name = label.rsplit("(", 1)[-1].rstrip(")")
-    fig.suptitle("Clocks (line: mean, band: min-max per plotted point; grey: the unit's load)"
-                 + ("\nevents (dotted lines): " + "; ".join(f"{x:.4g} {unit_name}: {t}" for x, t in marks)
-                    if marks else ""), fontsize=8, x=0.01, ha="left", linespacing=1.4)
+    events = "events (dotted lines): " + "; ".join(f"{x:.4g} {unit_name}: {t}" for x, t in marks)
+    fig.suptitle("\n".join(["Clocks (line: mean, band: min-max per plotted point; grey: the unit's load)"]
+                           + (textwrap.wrap(events, 150) if marks else [])),
+                 fontsize=8, x=0.01, ha="left", linespacing=1.4)
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color="#000000", linestyle=(0, (4, 2)), label="power-mode ceiling")]
@@ -590,9 +592,10 @@ def svg_text(fig) -> str:
 
     buf = io.StringIO()
     with matplotlib.rc_context(_rc()):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
+        # no RDF metadata block: the page stays free of links (and of a date that changes every run)
+        fig.savefig(buf, format="svg", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     text = buf.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg"):].rstrip()
 
 
 def figure_input(recording, options=None) -> FigureInput:

@@ -1,0 +1,209 @@
+"""Screenshots of edgemon in a real browser (headless Chromium): `edgemon serve` on a live session,
+and `edgemon report` with the figures of `edgemon plot`; and the plot figures themselves.
+
+    python benchmarks/browser_views.py [--out benchmarks/results] [--seconds 45]
+
+1. Records a session on an emulated Orin Nano that heats fast (EDGEMON_EMULATE_OPTS) with a
+   schedule: a mark, a power-mode change and jetson_clocks; so the figures have throttling
+   episodes, causes and events to show.
+2. `edgemon plot` of it -> ``plot-<figure>.png``; `edgemon report` -> its HTML, and a
+   screenshot of the report's figures in Chromium -> ``report_figures.png``.
+3. Starts a detached session, `edgemon serve attach` on it, opens the page in Chromium,
+   waits past the dashboard's terminal check, screenshots it -> ``serve_attach.png``, closes
+   the tab and checks that the session is still running, detached, and the only one.
+
+Prints what it did and checked; exit 1 when a check fails. Needs chromium, matplotlib and
+textual-serve. Talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+PROFILE = """\
+name = "browser views"
+board = "orin-nano"
+duration = "{seconds}s"
+
+[workload]
+runner = "numpy"
+model = "mnist_1d"
+warmup = "50"
+
+[[schedule]]
+at = "5s"
+mark = "fan blocked"
+
+[[schedule]]
+at = "{mode_at}s"
+power_mode = "15W"
+
+[[schedule]]
+at = "{clocks_at}s"
+jetson_clocks = true
+"""
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra or {})
+    return env
+
+
+def _edgemon(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> str:
+    r = subprocess.run([sys.executable, "-m", "edgemon", *args], cwd=str(cwd), env=_env(env), capture_output=True,
+                       text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"edgemon {' '.join(args)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    return r.stdout
+
+
+def _wait(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return bool(predicate())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _state(folder: Path) -> str:
+    try:
+        return json.loads((folder / "session.json").read_text()).get("state", "")
+    except (OSError, ValueError):
+        return ""
+
+
+def figures_and_report(work: Path, out: Path, seconds: int, chromium, log) -> bool:
+    profile = work / "views.toml"
+    profile.write_text(PROFILE.format(seconds=seconds, mode_at=seconds // 2, clocks_at=seconds * 3 // 4))
+    rec = work / "hot"
+    _edgemon("run", "--profile", str(profile), "--emulate", "orin-nano", "--headless", "--record", str(rec),
+             cwd=work, env={"EDGEMON_EMULATE_OPTS": "tau=10,trip=50,hyst=30,r=20,start=25"}, timeout=seconds + 300)
+    log(f"recorded {seconds} s on an emulated Orin Nano: {rec}")
+    summary = json.loads(_edgemon("analyze", str(rec), "--json", cwd=work))
+    episodes = (summary.get("throttling") or {}).get("episodes") or []
+    log(f"analysis: {len(episodes)} throttling episode(s), causes "
+        f"{sorted({e['cause'] for e in episodes}) or 'none'}; events {summary.get('events')}")
+    plotted = _edgemon("plot", str(rec), "--out", str(out / "plot.png"), cwd=work)
+    log("edgemon plot: " + ", ".join(Path(line.split(None, 1)[1]).name for line in plotted.splitlines()))
+    report = work / "report.html"
+    _edgemon("report", str(rec), "--out", str(report), cwd=work)
+    with chromium.Chromium(1280, 1500) as browser:
+        tab = browser.open(report.as_uri())
+        ok = _wait(lambda: browser.evaluate(tab, "document.readyState") == "complete", 60)
+        figures = browser.evaluate(tab, "document.querySelectorAll('figure.mpl svg').length")
+        browser.evaluate(tab, "document.getElementById('figure-latency').scrollIntoView()")
+        browser.screenshot(tab, out / "report_figures.png")
+    log(f"report in Chromium: {figures} inline SVG figures, screenshot report_figures.png")
+    return ok and figures == 5
+
+
+def serve_attach(work: Path, out: Path, chromium, log) -> bool:
+    from edgemon.tui.app import TERMINAL_CHECK_S
+
+    folder = work / "recordings" / "live"
+    _edgemon("run", "--detach", "--emulate", "orin-nano", "--duration", "10m", "--record", str(folder), cwd=work)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "edgemon", "serve", "attach", str(folder), "--port", str(port)],
+                              cwd=str(work), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
+    ok = True
+    try:
+        _wait(lambda: _state(folder) == "running", 60)
+
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+        if not _wait(listening, 60):
+            raise RuntimeError("edgemon serve did not listen")
+        import psutil
+
+        def dashboards():
+            found = []
+            for p in psutil.Process(server.pid).children(recursive=True):
+                try:
+                    if p.cmdline()[1:4] == ["-m", "edgemon", "attach"]:
+                        found.append(p)
+                except psutil.Error:
+                    pass
+            return found
+
+        with chromium.Chromium(1280, 820) as browser:
+            tab = browser.open(f"http://127.0.0.1:{port}/")
+            _wait(dashboards, 60)
+            time.sleep(TERMINAL_CHECK_S * 2 + 2)
+            alive = [p for p in dashboards() if p.is_running()]
+            ok &= len(alive) == 1
+            log(f"served dashboard alive {TERMINAL_CHECK_S * 2 + 2:.0f} s after the page opened "
+                f"(terminal check every {TERMINAL_CHECK_S:g} s): {'yes' if alive else 'NO'}")
+            browser.screenshot(tab, out / "serve_attach.png")
+            browser.close_tab(tab)
+            gone = _wait(lambda: not any(p.is_running() for p in alive), 60)
+            ok &= gone
+            log(f"tab closed: its dashboard process ended: {'yes' if gone else 'NO'}")
+        running = _state(folder) == "running"
+        sessions = sorted(p.name for p in (work / "recordings").iterdir())
+        ok &= running and sessions == ["live"]
+        log(f"after the tab closed: session state {_state(folder)!r}, session folders {sessions}")
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
+        _edgemon("stop", str(folder), cwd=work)
+    log(f"stopped: session state {_state(folder)!r}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    ap.add_argument("--seconds", type=int, default=45, help="length of the recorded session (default: 45)")
+    args = ap.parse_args(argv)
+    chromium = _load("_chromium")
+    if chromium.find_browser() is None:
+        print("needs chromium: apt-get install chromium", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+
+    def log(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    with tempfile.TemporaryDirectory(prefix="edgemon-views-") as tmp:
+        ok = figures_and_report(Path(tmp), args.out, args.seconds, chromium, log)
+        ok &= serve_attach(Path(tmp), args.out, chromium, log)
+    log("result: " + ("every check passed" if ok else "A CHECK FAILED"))
+    (args.out / "browser_views.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
