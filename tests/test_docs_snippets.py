@@ -211,7 +211,8 @@ def check_fleet_duckdb_wall_clock(code, root, cwd, truths, con):
 
 
 def _per_board_p50_p99(truths) -> dict:
-    return {k: (v["p50_ms"] * 1e6, v["p99_ms"] * 1e6, v["iterations"]) for k, v in latency_by_board_model(truths).items()}
+    return {k: (v["p50_ms"] * 1e6, v["p99_ms"] * 1e6, v["iterations"])
+            for k, v in latency_by_board_model(truths).items()}
 
 
 def check_fleet_polars(code, root, cwd, truths, con):

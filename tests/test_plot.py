@@ -79,7 +79,8 @@ def test_clocks_are_small_multiples_with_ceilings_that_follow_the_power_mode(inp
     assert list(ceiling.get_ydata()[:2]) == [921.6, 624.0]
     assert ceiling.get_xdata()[1] == pytest.approx(POWER_MODE_AT / 60)
     # each panel shades only its own domain's episodes
-    assert _spans(visible[0], figures.CAUSE_COLORS["thermal"]) and not _spans(visible[0], figures.CAUSE_COLORS["power_mode"])
+    assert _spans(visible[0], figures.CAUSE_COLORS["thermal"])
+    assert not _spans(visible[0], figures.CAUSE_COLORS["power_mode"])
     assert _spans(gpu, figures.CAUSE_COLORS["power_mode"]) and not _spans(gpu, figures.CAUSE_COLORS["thermal"])
     # a 120 s clock dip survives the min/max bands
     clock = next(ln for ln in visible[0].get_lines() if ln.get_label() == "cpu0 clock")

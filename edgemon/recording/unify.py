@@ -113,7 +113,8 @@ def unify_stream(folder: Path, kind: str, session_id: str, *, fsync: bool = True
                     finally:
                         writer.close()
         except (pa.ArrowException, ValueError, TypeError) as e:
-            report.skipped.append(f"{rel}: columns that do not fit the {kind} stream ({' '.join(str(e).split())[:120]})")
+            why = " ".join(str(e).split())[:120]
+            report.skipped.append(f"{rel}: columns that do not fit the {kind} stream ({why})")
             continue
         report.rewritten.append(rel)
     return report
