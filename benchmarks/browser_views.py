@@ -19,9 +19,7 @@ textual-serve. Talks to 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -31,6 +29,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _fleet_tree  # noqa: E402
 
 PROFILE = """\
 name = "browser views"
@@ -56,23 +58,9 @@ jetson_clocks = true
 """
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(extra or {})
-    return env
-
-
 def _edgemon(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> str:
-    r = subprocess.run([sys.executable, "-m", "edgemon", *args], cwd=str(cwd), env=_env(env), capture_output=True,
-                       text=True, timeout=timeout)
+    r = subprocess.run([sys.executable, "-m", "edgemon", *args], cwd=str(cwd), env=_fleet_tree.child_env(env),
+                       capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
         raise RuntimeError(f"edgemon {' '.join(args)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
     return r.stdout
@@ -132,8 +120,8 @@ def serve_attach(work: Path, out: Path, chromium, log) -> bool:
     _edgemon("run", "--detach", "--emulate", "orin-nano", "--duration", "10m", "--record", str(folder), cwd=work)
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "edgemon", "serve", "attach", str(folder), "--port", str(port)],
-                              cwd=str(work), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              start_new_session=True)
+                              cwd=str(work), env=_fleet_tree.child_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
     ok = True
     try:
         _wait(lambda: _state(folder) == "running", 60)
@@ -186,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     ap.add_argument("--seconds", type=int, default=45, help="length of the recorded session (default: 45)")
     args = ap.parse_args(argv)
-    chromium = _load("_chromium")
+    import _chromium as chromium
     if chromium.find_browser() is None:
         print("needs chromium: apt-get install chromium", file=sys.stderr)
         return 2

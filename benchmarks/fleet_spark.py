@@ -16,7 +16,6 @@ Needs pyspark (``pip install pyspark``, an optional dependency) and a Java runti
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 import time
@@ -25,14 +24,11 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _fleet_tree  # noqa: E402
 DOC_ROOT = "/data/fleet"
-
-
-def _tree_module():
-    spec = importlib.util.spec_from_file_location("_fleet_tree", REPO / "benchmarks" / "_fleet_tree.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _truth(root: Path) -> tuple[dict, set[str]]:
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print("needs pyspark: pip install pyspark (and a Java runtime)", file=sys.stderr)
         return 2
 
-    tree = _tree_module()
+    tree = _fleet_tree
     lines: list[str] = []
     tmp = None
     root = args.root

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import socket
@@ -36,6 +35,10 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _fleet_tree  # noqa: E402
 SESSIONS = (
     ("default model", []),
     ("numpy matmul 1200", ["--runner", "numpy", "--model", "matmul", "--opt", "size=1200", "--threads", "1"]),
@@ -65,12 +68,6 @@ def _scalar(prom: int, expr: str, at: float) -> float | None:
     return float(got[0]["value"][1]) if got else None
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 def run_session(work: Path, prom: int, name: str, extra: list[str], seconds: int, scrape_s: float,
                 targets: Path) -> dict:
     """One session scraped by the running Prometheus; the comparison once it has ended."""
@@ -81,7 +78,8 @@ def run_session(work: Path, prom: int, name: str, extra: list[str], seconds: int
     targets.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": {"run": name}}]))
     argv = [sys.executable, "-m", "edgemon", "run", "--emulate", "orin-nano", "--headless", "--duration",
             f"{seconds}s", "--prometheus", f"127.0.0.1:{port}", "--record", str(folder), *extra]
-    proc = subprocess.run(argv, cwd=str(work), env=_env(), capture_output=True, text=True, timeout=seconds + 300)
+    proc = subprocess.run(argv, cwd=str(work), env=_fleet_tree.child_env(), capture_output=True, text=True,
+                          timeout=seconds + 300)
     if proc.returncode != 0:
         raise RuntimeError(f"{name}: edgemon run failed:\n{proc.stdout}{proc.stderr}")
     time.sleep(scrape_s * 2)          # let Prometheus see the target go down
@@ -145,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             f"scrape_configs:\n  - job_name: edgemon\n    file_sd_configs:\n      - files: ['{targets}']\n"
             f"        refresh_interval: 1s\n")
         prom = _free_port()
-        server = subprocess.Popen([exe, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'db'}",
-                                   f"--web.listen-address=127.0.0.1:{prom}"], stdout=subprocess.DEVNULL,
+        server = subprocess.Popen([exe, f"--config.file={work / 'prometheus.yml'}",
+                                   f"--storage.tsdb.path={work / 'db'}", f"--web.listen-address=127.0.0.1:{prom}"], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             deadline = time.monotonic() + 60

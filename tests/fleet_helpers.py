@@ -17,16 +17,18 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _load_tree_module():
-    spec = importlib.util.spec_from_file_location("_fleet_tree", REPO / "benchmarks" / "_fleet_tree.py")
+def load_benchmark(name: str):
+    """A helper module of benchmarks/ (``_fleet_tree``, ``_chromium``): the scripts and the tests share it."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_tree = _load_tree_module()
+_tree = load_benchmark("_fleet_tree")
 record_fleet = _tree.record_fleet
 doc_snippets = _tree.doc_snippets
+child_env = _tree.child_env
 BOARDS = _tree.BOARDS
 
 

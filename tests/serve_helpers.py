@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -13,21 +12,10 @@ import time
 from pathlib import Path
 
 import psutil
-
-REPO = Path(__file__).resolve().parent.parent
-
+from fleet_helpers import child_env, load_benchmark
 
 def load_chromium():
-    spec = importlib.util.spec_from_file_location("_chromium", REPO / "benchmarks" / "_chromium.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
+    return load_benchmark("_chromium")
 
 
 def free_port() -> int:

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -105,21 +104,15 @@ def test_the_old_buckets_were_this_far_off_for_the_default_model():
 def real_latencies(tmp_path_factory):
     """Measured iterations of two real sessions: the default model (~40 us here) and a numpy
     matmul sized to take about 100 ms."""
+    from fleet_helpers import record_fleet
+
     from edgemon.recording.reader import open_recording
 
-    root = tmp_path_factory.mktemp("prom")
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    runs = {"default": [], "matmul_100ms": ["--runner", "numpy", "--model", "matmul", "--opt", "size=1200",
-                                            "--threads", "1"]}
-    procs = {name: subprocess.Popen([sys.executable, "-m", "edgemon", "run", "--headless", "--duration", "6s", "--record",
-                                     str(root / name), *extra], cwd=str(root), env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for name, extra in runs.items()}
+    runs = (("default", ()), ("matmul_100ms", ("--runner", "numpy", "--model", "matmul", "--opt", "size=1200",
+                                               "--threads", "1")))
     out = {}
-    for name, proc in procs.items():
-        log, _ = proc.communicate(timeout=240)
-        assert proc.returncode == 0, log
-        lat = open_recording(root / name).latency()
+    for (name, _), folder in zip(runs, record_fleet(tmp_path_factory.mktemp("prom"), duration="6s", boards=runs)):
+        lat = open_recording(folder).latency()
         warm = np.asarray(lat.column("warmup").to_numpy(zero_copy_only=False), dtype=bool)
         out[name] = lat.column("duration_ns").to_numpy()[~warm]
     return out

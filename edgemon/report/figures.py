@@ -485,23 +485,28 @@ def thermal_figure(inp: FigureInput):
     return fig
 
 
-def power_figure(inp: FigureInput):
-    """Power rails over time and the energy used so far; the energy per inference in the title."""
+def _lines_figure(inp: FigureInput, height: float, series: list[tuple[str, float, str]], ylabel: str):
+    """One time axis with each (metric, scale, label) as a line (mean per plotted point), from
+    0, episodes shaded and events labelled: (figure, axes, causes drawn)."""
     Figure = require_matplotlib()
-    fig = Figure(figsize=(WIDTH_IN, 2.9))
+    fig = Figure(figsize=(WIDTH_IN, height))
     _style(fig)
     ax = fig.add_subplot()
-    label, _ = inp.time_unit
-    rails = inp.rails()
-    for k, metric in enumerate(rails[:7]):
-        tx, mean, _, _ = buckets(inp.t(), inp.data.metric(metric) / 1000.0)
-        name = "total" if metric == "power_total_mw" else metric[6:-3]
-        ax.plot(tx, mean, color=OKABE_ITO[k % len(OKABE_ITO)], linewidth=1.5 if k == 0 else 0.9, label=name)
-    ax.set_ylabel("power (W)")
-    ax.set_xlabel(label)
+    for k, (metric, scale, name) in enumerate(series):
+        tx, mean, _, _ = buckets(inp.t(), inp.data.metric(metric) * scale)
+        ax.plot(tx, mean, color=OKABE_ITO[k % len(OKABE_ITO)], linewidth=1.5 if k == 0 else 1.0, label=name)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(inp.time_unit[0])
     ax.set_ylim(bottom=0)
     _axes_style(ax)
-    causes = decorate(ax, inp)
+    return fig, ax, decorate(ax, inp)
+
+
+def power_figure(inp: FigureInput):
+    """Power rails over time and the energy used so far; the energy per inference in the title."""
+    rails = inp.rails()
+    fig, ax, causes = _lines_figure(inp, 2.9, [(m, 1e-3, "total" if m == "power_total_mw" else m[6:-3])
+                                               for m in rails[:7]], "power (W)")
     total = "power_total_mw" if "power_total_mw" in rails else rails[0]
     energy = ax.twinx()
     joules = cumulative_energy_j(inp.data.tel_t, inp.data.metric(total))
@@ -524,26 +529,14 @@ def power_figure(inp: FigureInput):
 
 def memory_figure(inp: FigureInput):
     """RAM, swap, worker RSS and GPU memory over time, GiB."""
-    Figure = require_matplotlib()
-    fig = Figure(figsize=(WIDTH_IN, 2.5))
-    _style(fig)
-    ax = fig.add_subplot()
-    label, _ = inp.time_unit
     names = {"ram_used_mb": "RAM used", "swap_used_mb": "swap used", "proc_worker_rss_mb": "worker RSS",
              "gpu_mem_used_mb": "GPU memory"}
-    for k, metric in enumerate(inp.memory()):
-        tx, mean, _, _ = buckets(inp.t(), inp.data.metric(metric) / 1024.0)
-        ax.plot(tx, mean, color=OKABE_ITO[k], linewidth=1.2, label=names[metric])
+    fig, ax, causes = _lines_figure(inp, 2.5, [(m, 1 / 1024.0, names[m]) for m in inp.memory()], "GiB")
     if inp.has("ram_total_mb"):
         total = float(np.nanmax(inp.data.metric("ram_total_mb"))) / 1024.0
         ax.axhline(total, color="#000000", linewidth=0.8, linestyle=(0, (4, 2)))
         ax.annotate(f"RAM {total:.1f} GiB", (0.0, total), xycoords=("axes fraction", "data"), fontsize=6.5,
                     va="bottom")
-    ax.set_ylabel("GiB")
-    ax.set_xlabel(label)
-    ax.set_ylim(bottom=0)
-    _axes_style(ax)
-    causes = decorate(ax, inp)
     ax.set_title("Memory", fontsize=8.5, loc="left")
     handles, _ = ax.get_legend_handles_labels()
     _legend_below(fig, handles + _cause_handles(causes), ncol=6)
