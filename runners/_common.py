@@ -37,6 +37,9 @@ EXIT_MONITOR_GONE = 4
 
 CHECK_NS = 10 * 1000 * 1000  # look at pause/stop/rate/deadline at most every 10 ms
 _NEVER = 1 << 62
+# Set by edgemon on an emulated Jetson: a file holding the board's CPU clock / its maximum.
+CPU_SCALE_ENV = "EDGEMON_EMULATE_CPU_SCALE"
+SCALE_READ_NS = 100 * 1000 * 1000  # re-read it at most every 100 ms (the board ticks at 10 Hz)
 
 
 class Model(object):
@@ -230,6 +233,37 @@ class RawRows(object):
             self.warmup = warmup
 
 
+class ClockScale(object):
+    """The emulated board's CPU clock as a fraction of its maximum, read from the file edgemon names.
+
+    Outside an emulated board (no ``EDGEMON_EMULATE_CPU_SCALE``) there is none and the timed loop
+    is the plain one. ``stretch`` (>= 1) is how much longer each iteration must take: the loop
+    busy-waits the difference, so the CPU stays busy as it would at the lower clock.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.stretch = 1.0
+        self.next_read = 0
+
+    @classmethod
+    def from_env(cls):
+        path = os.environ.get(CPU_SCALE_ENV)
+        return cls(path) if path else None
+
+    def poll(self, now_ns):
+        """The current stretch factor, re-reading the file at most every SCALE_READ_NS."""
+        if now_ns >= self.next_read:
+            self.next_read = now_ns + SCALE_READ_NS
+            try:
+                with open(self.path) as f:
+                    scale = float(f.read().strip() or "1")
+            except (OSError, ValueError):
+                scale = 1.0
+            self.stretch = 1.0 / scale if 0.01 <= scale < 0.999 else 1.0
+        return self.stretch
+
+
 def _identity(x):
     return x
 
@@ -256,6 +290,11 @@ class _Session(object):
         self.writer = writer
         self.buf = None
         self.iterations = 0
+        self.clock_scale = ClockScale.from_env()
+
+    def can_stretch(self, model):
+        """Whether every timed iteration goes through :meth:`loop`'s hot loops (so it can be stretched)."""
+        return True
 
     def main(self):
         args = self.args
@@ -303,6 +342,8 @@ class _Session(object):
             "python": platform.python_version(),
             "python_executable": sys.executable,
         }
+        if self.clock_scale is not None and self.can_stretch(model):
+            info["clock_stretch"] = True   # the emulated board need not stop/continue this process
         for key, value in model.info.items():
             info.setdefault(key, value)
         return info
@@ -355,6 +396,8 @@ class _Session(object):
         pace_at = None  # next start time when a rate cap is set
 
         hot = self.hot_loop(run, append, rows.from_ns)
+        scale = self.clock_scale
+        stretched = self.stretched_loop(run, append, rows.from_ns) if scale is not None else None
         try:
             while True:
                 # ---- slow path: control, deadlines, phase changes, flushing
@@ -397,7 +440,10 @@ class _Session(object):
                     next_t = 0  # pacing needs the slow path after every iteration
 
                 # ---- hot path: two clock reads and two list appends per iteration
-                n, t1 = hot(n, next_n, next_t)
+                if stretched is not None and scale.poll(t1) > 1.0:
+                    n, t1 = stretched(n, next_n, min(next_t, scale.next_read), scale.stretch)
+                else:
+                    n, t1 = hot(n, next_n, next_t)
         finally:
             self.iterations = max(self.iterations, n)  # hot() records its own count if run() raised
 
@@ -421,6 +467,36 @@ class _Session(object):
                     t0 = clock()
                     run()
                     t1 = clock()
+                    append(t0)
+                    append(t1)
+                    n += 1
+                    if n >= next_n or t1 >= next_c:
+                        return n, to_ns(t1)
+            except BaseException:
+                session.iterations = n
+                raise
+
+        return hot
+
+    def stretched_loop(self, run, append, from_ns):
+        """Like :meth:`hot_loop` on an emulated board whose CPU clock is below its maximum: each
+        iteration is held (busy) until it took ``stretch`` times its real duration, as every
+        iteration is slower on a board whose clock fell. A loop of its own, so that the plain hot
+        loop (every real board, every benchmark) pays nothing for it."""
+        session = self
+        clock = self.buf.clock
+        to_ns = self.buf.to_ns
+
+        def hot(n, next_n, next_t, stretch):
+            next_c = from_ns(next_t)
+            try:
+                while True:
+                    t0 = clock()
+                    run()
+                    t1 = clock()
+                    end = t0 + (t1 - t0) * stretch
+                    while t1 < end:
+                        t1 = clock()
                     append(t0)
                     append(t1)
                     n += 1

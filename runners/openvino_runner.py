@@ -246,6 +246,9 @@ class _Session(_common._Session):
     requests still in flight after it.
     """
 
+    def can_stretch(self, model):
+        return getattr(self.args, "async_pump", None) is None   # requests in flight are not stretched
+
     def loop(self, run, ctrl):
         pump = getattr(self.args, "async_pump", None)
         self._ctrl = ctrl

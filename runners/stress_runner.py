@@ -12,6 +12,8 @@ beside it until the runner stops.
 
 Models: cpu, memory, gpu, cpu+memory, cpu+gpu, all (all = cpu+memory, plus the GPU
 when PyTorch with CUDA is present; otherwise it says why in the hello and an event).
+On an emulated Jetson (EDGEMON_EMULATED_BOARD set) without CUDA the GPU burn is a
+stand-in: a CPU matrix product of at most 512 x 512 that the board counts as GPU work.
 
 Options (--opt key=value):
     workers=N       CPU burners including the timed main thread (default: all cores)
@@ -267,13 +269,37 @@ def _cpu_product(np, rng, size):
     return run, a
 
 
+STANDIN_SIZE = 512
+EMULATED_BOARD_ENV = "EDGEMON_EMULATED_BOARD"
+
+
+def _gpu_standin(size):
+    """The GPU burn on an emulated board without CUDA: a CPU product the board counts as GPU use."""
+    import numpy as np
+    n = min(size, STANDIN_SIZE)
+    rng = np.random.RandomState(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    c = np.empty_like(a)
+
+    def run():
+        np.matmul(a, b, out=c)
+
+    name = "emulated %s GPU stand-in (CPU matmul %dx%d; no CUDA here)" % (os.environ[EMULATED_BOARD_ENV], n, n)
+    return run, name, None
+
+
 def _gpu_product(size):
     """``(run, name, torch version)``; RuntimeError with the reason when there is no CUDA PyTorch."""
     try:
         import torch
     except ImportError:
+        if os.environ.get(EMULATED_BOARD_ENV):
+            return _gpu_standin(size)
         raise RuntimeError("GPU stress needs PyTorch with CUDA; PyTorch is not installed for %s" % sys.executable)
     if not torch.cuda.is_available():
+        if os.environ.get(EMULATED_BOARD_ENV):
+            return _gpu_standin(size)
         raise RuntimeError("GPU stress needs PyTorch with CUDA; torch %s sees no CUDA device "
                            "(torch.cuda.is_available() is False)" % torch.__version__)
     a = torch.randn(size, size, device="cuda")

@@ -372,6 +372,9 @@ class PhasedSession(_common._Session):
         super(PhasedSession, self).__init__(*args)
         self.train_steps = 0
 
+    def can_stretch(self, model):
+        return getattr(model, "train", None) is None   # training steps are timed by train(), not stretched
+
     def main(self):
         args = self.args
         writer = self.writer

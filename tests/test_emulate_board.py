@@ -10,7 +10,6 @@ import importlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,18 @@ from edgemon.emulate.boards import get_board
 from edgemon.emulate.commands import _cpu_list
 from edgemon.errors import UserError
 
+try:  # tests/ as a package or as a plain folder
+    from tests.emulate_helpers import wait_for
+except ImportError:
+    from emulate_helpers import wait_for
+
 FAMILY = {"nano": "nano", "tx2": "tx2", "xavier-nx": "xavier-nx", "agx-orin": "agx-orin",
-          "orin-nano": "orin-nano", "thor": "thor"}
+          "orin-nano": "orin-nano", "orin-nx": "orin-nx", "thor": "thor"}
 # A mode each board switches to live (no reboot) that lowers a ceiling: (mode id, cores it turns off).
 LOW_MODE = {"nano": (1, {2, 3}), "tx2": (1, set()), "xavier-nx": (4, {4, 5}),
-            "orin-nano": (0, set()), "thor": (1, set())}
+            "orin-nano": (0, set()), "orin-nx": (3, set()), "thor": (1, set())}
 # A mode that needs a reboot from the default one (JetPack 5+ boards where real boards have one).
-REBOOT_MODE = {"agx-orin": 0, "orin-nano": 3, "thor": 2}
-WAIT_S = 8.0
+REBOOT_MODE = {"agx-orin": 0, "orin-nano": 3, "orin-nx": 1, "thor": 2}
 
 
 def _optional(module: str):
@@ -36,17 +39,6 @@ def _optional(module: str):
         return importlib.import_module(module)
     except ImportError:
         return None
-
-
-def wait_for(pred, what: str, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def run_tool(board: EmulatedBoard, tool: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -237,8 +229,8 @@ def test_tegrastats_line_parses(board):
             table = [int(x) // 1000 for x in read(board, f"{tree.policy_dir(spec.cluster_of(c))}/"
                                                           "scaling_available_frequencies").split()]
             assert int(values[f"cpu{c}_freq_mhz"]) in table
-    for rail in spec.rails:
-        assert f"power_{rail.name.lower()}_mw" in values
+    for rail in spec.rails:      # Thor R38.4 prints no VIN (sysfs has it)
+        assert (f"power_{rail.name.lower()}_mw" in values) == rail.in_tegrastats
     assert "power_total_mw" in values
     assert "gpu_freq_mhz" in values and "emc_freq_mhz" in values
     assert any(k.startswith("temp_") for k in values)
@@ -285,7 +277,7 @@ def test_low_power_mode_lowers_ceilings_and_offlines_cores(name, tmp_path):
         after_cpu = int(held.read())
         held.close()
         after_gpu = int((gdir / "max_freq").read_text())
-        assert after_cpu <= before_cpu and after_gpu <= before_gpu
+        assert after_cpu < before_cpu or after_gpu < before_gpu     # (Orin Nano 15W: GPU down, CPU up)
         assert (after_cpu, after_gpu) != (before_cpu, before_gpu)
         cap = low.cpu_max_khz[0]
         if cap > 0:

@@ -57,7 +57,7 @@ def test_input_rail_vanishing_drops_the_total_instead_of_summing(tmp_path):
     build_tree("xavier-nx", tmp_path, load=0.0)
     src = JetsonPowerSource(SourceContext(root=tmp_path))
     assert src.probe().available
-    hw = tmp_path / "sys/devices/platform/3160000.i2c/i2c-7/7-0040/hwmon/hwmon4"
+    hw = tmp_path / "sys/devices/platform/c250000.i2c/i2c-7/7-0040/hwmon/hwmon4"
     (hw / "curr1_input").unlink()
     got = src.read()
     assert "power_vdd_in_mw" not in got

@@ -58,6 +58,9 @@ def test_power_mode_switch_caps_clocks_and_is_recorded(tmp_path):
     try:
         assert s.meta["emulated"] is True
         assert s.meta["clock_ceilings"]["cpu0_freq_mhz"] > 918
+        # no documented over-current limit on a Nano: nothing for the analysis to blame power on
+        assert s.meta["power_limits"] == {}
+        assert s.meta["power_total_source"] == "INA sysfs: input rail POM_5V_IN"
         view = s.machine_state()
         assert view is not None and view.power_mode_id == 0
         assert _wait_for(lambda: samples.extend(s.drain().samples) or len(samples) > 5)
@@ -131,3 +134,33 @@ def test_sustained_load_heats_the_board_until_clocks_throttle(tmp_path, monkeypa
     t = np.array(tel.column("t_ns").to_pylist(), dtype=np.int64)[ok]
     first_hot_s = (t[first_hot] - res_start_ns(tmp_path / "rec")) / 1e9
     assert min(e["start_s"] for e in episodes) >= first_hot_s - 1.0
+
+
+def test_throttled_clocks_slow_the_workload_by_the_clock_ratio(tmp_path, monkeypatch):
+    # A Nano that cycles in and out of its trip every few seconds: full load heats it past 40 C
+    # (tau 4 s), the throttled clock (825.6 of 1479 MHz) cools it below 37 C.
+    monkeypatch.setenv("EDGEMON_EMULATE_OPTS", "tau=4,trip=40,hyst=3,r=4.5")
+    s = _session(tmp_path, "nano")
+    try:
+        end = time.monotonic() + 22
+        while time.monotonic() < end:
+            s.drain()
+            time.sleep(0.2)
+        hello = s.meta.get("runner_hello") or {}
+        assert hello.get("clock_stretch") is True
+    finally:
+        s.close()
+    from edgemon.analysis.summary import analyze
+    from edgemon.recording.reader import open_recording
+
+    th = analyze(open_recording(tmp_path / "rec"))["throttling"]
+    cpu = [e for e in th["episodes"] if e["domain"] == "cpu"]
+    assert cpu and {e["cause"] for e in cpu} == {"thermal"}, th["episodes"]
+    assert th["time_to_first_throttle_s"] > 0          # a cool start: it heats up first
+    clock_ratio = float(np.median([e["ceiling_mhz"] / e["clock_mhz"] for e in cpu]))
+    assert clock_ratio > 1.5                            # the throttled clock really fell (~1.79)
+    latency_ratio = th["inside"]["p50_ms"] / th["outside"]["p50_ms"]
+    # The median iteration inside episodes is slower by about the clock ratio. The band is wide for
+    # a loaded 2-core host; no effect (ratio ~1) or a doubled effect both fall outside it.
+    assert 0.75 * clock_ratio <= latency_ratio <= 1.4 * clock_ratio, (latency_ratio, clock_ratio, th["inside"],
+                                                                       th["outside"])

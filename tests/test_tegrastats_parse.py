@@ -149,13 +149,14 @@ def test_nc_rails_are_dropped_and_not_summed():
     ("GR3D_FREQ @[1000,1000,1000]", {
         "gpu_freq_mhz": 1000.0,
         "gpu_gpc0_freq_mhz": 1000.0, "gpu_gpc1_freq_mhz": 1000.0, "gpu_gpc2_freq_mhz": 1000.0}),
-    # JP5.0.2/5.1 AGX Orin / Orin NX 16GB: one field per GPC, highest clock wins
+    # JP5.0.2/5.1 AGX Orin / Orin NX 16GB: one field per GPC, highest clock wins; "@0" is a clock
+    # tegrastats did not read (unknown), not 0 MHz
     ("GR3D_FREQ 99%@917 GR3D2_FREQ 99%@0", {
-        "gpu_util_pct": 99.0, "gpu_freq_mhz": 917.0,
-        "gpu_gpc0_freq_mhz": 917.0, "gpu_gpc1_freq_mhz": 0.0}),
+        "gpu_util_pct": 99.0, "gpu_freq_mhz": 917.0, "gpu_gpc0_freq_mhz": 917.0}),
     ("GR3D2_FREQ 99%@0 GR3D_FREQ 99%@917", {
-        "gpu_util_pct": 99.0, "gpu_freq_mhz": 917.0,
-        "gpu_gpc0_freq_mhz": 917.0, "gpu_gpc1_freq_mhz": 0.0}),
+        "gpu_util_pct": 99.0, "gpu_freq_mhz": 917.0, "gpu_gpc0_freq_mhz": 917.0}),
+    ("GR3D_FREQ 0%@0 GR3D2_FREQ 0%@0", {"gpu_util_pct": 0.0}),
+    ("GR3D_FREQ 0%@[0,0]", {"gpu_util_pct": 0.0}),
     ("GR3D_FREQ off", {"gpu_util_pct": 0.0, "gpu_freq_mhz": 0.0}),
     # engines: off, busy, frequency-only, renamed JP7 engines
     ("NVENC off NVDEC 40%@115 NVDLA0_FREQ @1600 NVJPG1 729 VIC_FREQ 0%@115 PVA0_FREQ off", {
@@ -244,3 +245,22 @@ def test_malformed_fields_fall_back_to_skipping():
 def test_non_string_input_never_raises():
     assert parse_line(None) == {}  # type: ignore[arg-type]
     assert parse_line(b"RAM 1/2MB") == {"ram_used_mb": 1.0, "ram_total_mb": 2.0}  # type: ignore[arg-type]
+
+
+def test_jetpack7_first_engine_instances_share_the_jetpack6_columns():
+    jp6 = parse_line("NVENC off NVDEC 40%@115 NVJPG off NVJPG1 off")
+    jp7 = parse_line("NVENC0 off NVDEC0 40%@115 NVJPG0 off NVJPG1 off")
+    assert jp6 == jp7
+    thor = parse_line("NVENC0_FREQ @314 NVENC1_FREQ @314 NVDEC0_FREQ @314 NVDEC1_FREQ @314")
+    assert thor == {"engine_nvenc_freq_mhz": 314.0, "engine_nvenc1_freq_mhz": 314.0,
+                    "engine_nvdec_freq_mhz": 314.0, "engine_nvdec1_freq_mhz": 314.0}
+
+
+@pytest.mark.parametrize("tid", IDS)
+def test_power_total_source_names_the_input_rail_or_the_sum(tid):
+    result = parse_line_ex(LINES[tid])
+    rail = INPUT_RAIL_BY_LINE[tid]
+    if "power_total_mw" not in result.values:
+        assert result.power_total_source is None
+    else:
+        assert result.power_total_source == (rail or "sum")

@@ -60,7 +60,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     m.add_argument("--sysfs-root", default="/", metavar="DIR",
                    help="read /sys, /proc and /etc under DIR instead of / (fixtures, containers)")
     m.add_argument("--emulate", default=None, metavar="BOARD",
-                   help="run on an emulated Jetson: nano, tx2, xavier-nx, agx-orin, orin-nano, thor")
+                   help="run on an emulated Jetson: nano, tx2, xavier-nx, agx-orin, orin-nano, "
+                   "orin-nx, thor; EDGEMON_EMULATE_OPTS=\"tau=10,trip=50\" tunes it (README)")
     m.add_argument("--hang-timeout", default=None, metavar="DURATION",
                    help="a worker that sends nothing this long (not paused) is recorded as hung; "
                    "0 turns the watchdog off (default: 30s)")

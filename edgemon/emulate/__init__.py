@@ -9,6 +9,10 @@
 (``python -m edgemon.emulate.daemon``), so its CPU time is not counted as the
 monitor's. Options come from ``EDGEMON_EMULATE_OPTS`` ("tau=2,trip=60"),
 overridden by the ``options`` dict; see :data:`edgemon.emulate.physics.OPTION_HELP`.
+
+A session tells the board about its worker (:meth:`EmulatedBoard.attach_worker` when it
+starts, :meth:`EmulatedBoard.worker_hello` with the runner's hello): the board's memory,
+GPU load and clocks then follow that process (``edgemon.emulate.workload``).
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from edgemon.emulate.boards import BOARD_NAMES, get_board
 
 BOARDS: list[str] = list(BOARD_NAMES)
 
-__all__ = ["BOARDS", "EmulatedBoard"]
+__all__ = ["BOARDS", "EmulatedBoard", "BOARD_ENV", "CPU_SCALE_ENV"]
 
 _START_TIMEOUT_S = 15.0
+BOARD_ENV = "EDGEMON_EMULATED_BOARD"          # in the worker's environment: the board's name
+CPU_SCALE_ENV = "EDGEMON_EMULATE_CPU_SCALE"   # the file a runner reads to stretch its iterations
 
 
 class EmulatedBoard:
@@ -97,10 +103,36 @@ class EmulatedBoard:
         return text.strip().splitlines()[-1] if text.strip() else "daemon exited without output"
 
     def env(self, base: dict | None = None) -> dict[str, str]:
-        """An environment with the stand-in tools first on PATH."""
+        """An environment with the stand-in tools first on PATH, and what a runner needs to feel the board."""
+        from edgemon.emulate import tree
+
         env = dict(os.environ if base is None else base)
         env["PATH"] = str(self.bin_dir) + os.pathsep + env.get("PATH", "")
+        env[BOARD_ENV] = self.board.key
+        env[CPU_SCALE_ENV] = str(self.root / tree.CPU_SCALE_FILE)
         return env
+
+    def attach_worker(self, pid: int) -> None:
+        """The session's worker started: the board counts its memory and makes it feel the clocks.
+
+        Puts ``pid`` in the board's workload memory cgroup (``proc/<pid>/cgroup`` under the
+        root), so a worker the board OOM-kills is recognised as an OOM death.
+        """
+        from edgemon.emulate import tree, workload
+
+        tree.write_value(self.root / "proc" / str(pid) / "cgroup", f"0::/{tree.WORKLOAD_CGROUP_NAME}\n")
+        workload.write_worker(self.root, workload.WorkerInfo(pid))
+
+    def worker_hello(self, hello: dict) -> None:
+        """The runner's hello: whether it uses the GPU and whether it stretches its own iterations."""
+        from edgemon.emulate import workload
+
+        current = workload.read_worker(self.root)
+        if current is None:
+            return
+        workload.write_worker(self.root, workload.WorkerInfo(
+            current.pid, gpu=workload.uses_gpu(hello.get("device")), stretch=bool(hello.get("clock_stretch")),
+            device=str(hello.get("device") or "")))
 
     def state(self) -> dict:
         """The daemon's latest snapshot (clocks, temperatures, power, throttling)."""

@@ -3,8 +3,8 @@
 ``bin/<tool>`` in the tree is a two-line script that calls :func:`main` with
 the tree's root. Like the real tools these read and write the board's files
 (sysfs under the root, ``/etc/nvpmodel.conf``, ``/var/lib/nvpmodel/status``)
-and print in the real formats of the board's JetPack generation
-(reference/jetson.md 1, 2.9, 2.10). The physics daemon then reacts to what
+and print in the real formats of the board's JetPack generation (the sources
+are listed in docs/emulator-sources.md). The physics daemon then reacts to what
 they wrote (clock ceilings, online cores, fan), as a kernel would.
 """
 
@@ -162,10 +162,10 @@ def _clock_value(root: Path, args: dict[str, str], arg: str, value: int) -> int:
     """What a clock limit reads after ``value`` is written: the lowest table frequency at or above it.
 
     A real TX2 in MAXP_CORE_ARM (conf: CPU 2000000, GPU 1120000000) shows MaxFreq=2035200 and
-    GPU MaxFreq=1134750000 (jetson.md 2.10), i.e. the kernel rounds up into its table.
+    GPU MaxFreq=1134750000 [S1], i.e. the kernel rounds up into its table.
     """
     value = INT_MAX if value < 0 else value
-    table_path = args.get("FREQ_TABLE")
+    table_path = _arg_path(args, "FREQ_TABLE")
     if not table_path:
         return value
     text = tree.read_value(_under(root, table_path)) or ""
@@ -173,6 +173,11 @@ def _clock_value(root: Path, args: dict[str, str], arg: str, value: int) -> int:
     if not freqs:
         return value
     return next((f for f in freqs if f >= value), freqs[-1])
+
+
+def _arg_path(args: dict[str, str], arg: str) -> str | None:
+    """The path nvpmodel writes for ``arg``: the JetPack 6 ``<arg>_KNEXT`` one where the conf has it."""
+    return args.get(f"{arg}_KNEXT") or args.get(arg)
 
 
 def apply_mode(board: Board, root: Path, mode_id: int, conf: Conf | None = None) -> None:
@@ -183,7 +188,7 @@ def apply_mode(board: Board, root: Path, mode_id: int, conf: Conf | None = None)
     ordered = [ln for ln in lines if ln[0] == "CPU_ONLINE"] + [ln for ln in lines if ln[0] != "CPU_ONLINE"]
     for param, arg, value in ordered:
         ptype, args = conf.params.get(param, ("", {}))
-        path = args.get(arg)
+        path = _arg_path(args, arg)
         if not path:
             continue
         if ptype == "CLOCK":
@@ -191,6 +196,10 @@ def apply_mode(board: Board, root: Path, mode_id: int, conf: Conf | None = None)
                 number = int(value)
             except ValueError:
                 continue
+            if path.lstrip("/") == tree.EMC_CAP_KNEXT:
+                # The JetPack 6 node reads back the clamped rate: 3199000000 for "-1" [S4].
+                top = board.emc.freqs_hz[-1]
+                number = top if number < 0 or number > top else number
             tree.write_value(_under(root, path), f"{_clock_value(root, args, arg, number)}\n")
         else:
             tree.write_value(_under(root, path), f"{value}\n")
@@ -267,7 +276,7 @@ def _nvpm_query(root: Path, conf: Conf, verbose: bool) -> int:
         print(f"NVPM VERB: Current mode: NV Power Mode: {name}")
         for param, arg, value in conf.modes.get(cur, ("", []))[1]:
             ptype, args = conf.params.get(param, ("", {}))
-            path = args.get(arg)
+            path = _arg_path(args, arg)
             if not path:
                 continue
             real = tree.read_value(_under(root, path))
@@ -313,7 +322,7 @@ def _nvpm_set(board: Board, root: Path, conf: Conf, mode: str, verbose: bool) ->
             print(f"NVPM VERB: Current mode: NV Power Mode: {conf.name(cur)}")
         return 0
     if _needs_reboot(board, conf, cur, new):
-        # The real prompt (jetson.md 2.9 and captures): nothing changes unless the answer is YES/yes.
+        # The real prompt [S1]: nothing changes unless the answer is YES/yes.
         print("NVPM WARN: Golden image context is already created")
         print(f"NVPM WARN: Reboot required for changing to this power mode: {new}")
         print("NVPM WARN: DO YOU WANT TO REBOOT NOW? enter YES/yes to confirm:", flush=True)
@@ -430,7 +439,7 @@ def _max_clocks(board: Board, root: Path) -> None:
     g = root / board.gpu.devfreq_dir
     tree.write_value(g / "min_freq", f"{tree.read_number(g / 'max_freq')}\n")
     emc = tree.emc_files(board)
-    cap = tree.read_number(root / tree.EMC_CAP) or 0
+    cap = tree.read_number(root / tree.emc_cap_file(board)) or 0
     top = tree.read_number(root / emc["max"]) or board.emc.freqs_hz[-1]
     rate = min(top, cap) if cap else top
     tree.write_value(root / emc["min"], f"{rate}\n")
@@ -448,7 +457,7 @@ def _max_fan(board: Board, root: Path) -> None:
 
 
 def show(board: Board, root: Path) -> str:
-    """``jetson_clocks --show`` in the format of the board's release (jetson.md 2.10)."""
+    """``jetson_clocks --show`` in the format of the board's release [S1, S5]."""
     gen = board.generation
     online = _online(root, board)
     offline = [c for c in board.cpus if c not in online]
@@ -481,7 +490,7 @@ def show(board: Board, root: Path) -> str:
         out.append(f"Active GPU TPCs: {max(1, 4 - bin(mask).count('1'))}")
     emc = tree.emc_files(board)
     lo, hi, cur = (tree.read_number(root / emc[k]) for k in ("min", "max", "rate"))
-    cap = tree.read_number(root / tree.EMC_CAP) or 0
+    cap = tree.read_number(root / tree.emc_cap_file(board)) or 0
     hi = min(hi, cap) if cap and hi else hi
     lock = tree.read_number(root / emc["lock"]) or 0
     if gen == "jp7":
@@ -507,15 +516,26 @@ def show(board: Board, root: Path) -> str:
 
 # --- tegrastats ----------------------------------------------------------------------------
 
+def _board_options(root: Path) -> dict:
+    try:
+        return dict(json.loads((root / tree.BOARD_FILE).read_text()).get("options") or {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def _fmt_temp(c: float) -> str:
     return f"{c:.3f}".rstrip("0").rstrip(".")
 
 
 class TegrastatsLine:
-    """Builds tegrastats lines from the tree; keeps the rail averages/maxima and temperature maxima."""
+    """Builds tegrastats lines from the tree; keeps the rail averages/maxima and temperature maxima.
 
-    def __init__(self, board: Board, root: Path):
-        self.board, self.root = board, root
+    ``privileged=False`` prints what tegrastats prints for a user that is not root: no EMC clock
+    (no EMC field at all from JetPack 5 on), no GPU clock, no IRAM, APE, MTS or engines (T08, T30).
+    """
+
+    def __init__(self, board: Board, root: Path, privileged: bool = True):
+        self.board, self.root, self.privileged = board, root, privileged
         self.prev: dict[int, tuple[int, int]] = {}
         self.rail_sum: dict[str, float] = {}
         self.rail_max: dict[str, float] = {}
@@ -569,7 +589,7 @@ class TegrastatsLine:
         if mem.get("SwapTotal", 0) > 0:
             st, sf = mem["SwapTotal"], mem.get("SwapFree", 0)
             parts.append(f"SWAP {(st - sf) // 1024}/{st // 1024}MB (cached {mem.get('SwapCached', 0) // 1024}MB)")
-        if b.iram:
+        if b.iram and self.privileged:
             parts.append("IRAM 0/252kB(lfb 252kB)")
         cur = self._cpu_counters()
         cores = []
@@ -588,16 +608,23 @@ class TegrastatsLine:
         rate = tree.read_number(r / emc["rate"]) or 0
         act = tree.read_number(r / emc["activity"]) or 0
         emc_pct = int(round(act / (rate / 1000.0))) if rate else 0
-        parts.append(f"EMC_FREQ {emc_pct}%@{rate // 1000000}")
+        if self.privileged:
+            parts.append(f"EMC_FREQ {emc_pct}%@{rate // 1000000}")
+        elif gen == "jp4":
+            parts.append(f"EMC_FREQ {emc_pct}%")
         g = b.gpu
         gpu_mhz = (tree.read_number(r / g.devfreq_dir / "cur_freq") or 0) // 1000000
         load_file = g.load_paths[0] if g.load_paths else tree.GPU_LOAD_FILE
         gpu_pct = (tree.read_number(r / load_file) or 0) // 10
-        if gen == "jp4":
-            parts.append(f"GR3D_FREQ {gpu_pct}%@{gpu_mhz}")
+        util = f"{gpu_pct}%" if b.gr3d_util else ""
+        if not self.privileged:
+            parts.append(f"GR3D_FREQ {util or '0%'}")
+        elif gen == "jp4":
+            parts.append(f"GR3D_FREQ {util}@{gpu_mhz}")
         else:
-            parts.append(f"GR3D_FREQ {gpu_pct}%@[{','.join([str(gpu_mhz)] * g.gpcs)}]")
-        parts.append(b.engines)
+            parts.append(f"GR3D_FREQ {util}@[{','.join([str(gpu_mhz)] * g.gpcs)}]")
+        if self.privileged:
+            parts.append(b.engines)
         for ztype in b.tegrastats_zone_order:
             zone = next(z for z in b.zones if z.type == ztype)
             mc = tree.read_number(r / self.zone_dirs[ztype] / "temp")
@@ -605,13 +632,13 @@ class TegrastatsLine:
                 continue
             c = mc / 1000.0
             name = zone.short
-            if gen == "jp7":
+            if b.tegrastats_running_max:
                 self.temp_max[name] = max(self.temp_max.get(name, c), c)
                 parts.append(f"{name}@{_fmt_temp(c)}C/{_fmt_temp(self.temp_max[name])}C")
             else:
                 parts.append(f"{name}@{_fmt_temp(c)}C")
         self.samples += 1
-        for rail in b.rails:
+        for rail in (r for r in b.rails if r.in_tegrastats):
             mw = self._rail_mw(rail.name)
             self.rail_sum[rail.name] = self.rail_sum.get(rail.name, 0.0) + mw
             self.rail_max[rail.name] = max(self.rail_max.get(rail.name, mw), mw)
@@ -619,7 +646,7 @@ class TegrastatsLine:
             now = int(round(mw))
             if gen == "jp4":
                 parts.append(f"{rail.name} {now}/{avg}")
-            elif gen == "jp7":
+            elif b.tegrastats_running_max:
                 parts.append(f"{rail.name} {now}mW/{avg}mW/{int(round(self.rail_max[rail.name]))}mW")
             else:
                 parts.append(f"{rail.name} {now}mW/{avg}mW")
@@ -675,7 +702,7 @@ def tegrastats_main(board: Board, root: Path, argv: list[str]) -> int:
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     out = open(logfile, "a") if logfile else sys.stdout
-    builder = TegrastatsLine(board, root)
+    builder = TegrastatsLine(board, root, privileged=_board_options(root).get("tegrastats", "root") != "user")
     builder.prime()
     period = interval_ms / 1000.0
     while True:

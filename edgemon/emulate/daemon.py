@@ -4,7 +4,8 @@
 
 Ticks at ``hz`` (default 10) with a fixed delay after each tick (never piling
 up), holding the tree's lock while it writes. Exits on SIGTERM/SIGINT, or when
-the parent process is gone (so a crashed test leaves no daemon behind).
+the parent process is gone (so a crashed test leaves no daemon behind). A
+worker it was stopping (SIGSTOP duty cycle) is continued before it exits.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from edgemon.emulate import tree
+from edgemon.emulate import tree, workload
 from edgemon.emulate.boards import get_board
 from edgemon.emulate.physics import Physics, parse_options, write_state
 
@@ -39,6 +40,15 @@ def run(root: Path, board_name: str, opts_text: str, parent_pid: int | None, hos
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    physics.duty = workload.DutyCycle()
+    try:
+        _loop(root, physics, period, stop, parent_pid)
+    finally:
+        physics.duty.close()
+    return 0
+
+
+def _loop(root: Path, physics: Physics, period: float, stop: list, parent_pid: int | None) -> None:
     with open(root / tree.LOCK_FILE, "a+") as lock:
         while not stop:
             started = time.monotonic()
@@ -53,7 +63,6 @@ def run(root: Path, board_name: str, opts_text: str, parent_pid: int | None, hos
             if not (root / tree.BOARD_FILE).exists():
                 break             # the tree was removed under us
             time.sleep(max(0.01, period - (time.monotonic() - started)))
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

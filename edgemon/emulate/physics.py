@@ -4,18 +4,25 @@ Per tick:
 
 1. CPU load per emulated core comes from the host's real ``/proc/stat`` (so the
    running worker's load shows up), host cores mapped onto the online emulated
-   cores round-robin; the GPU load follows the host's mean CPU load unless the
-   ``gpu`` option fixes it.
-2. DVFS like schedutil: a cluster's clock follows its busiest core
+   cores round-robin.
+2. The worker (``workload.WorkerInfo``, registered by the session): its real RSS
+   is added to the board's idle memory; past the board's RAM it goes to swap, past
+   swap the worker is killed with SIGKILL as the OOM killer would (and the
+   workload cgroup's ``oom_kill`` count rises, which is how edgemon tells an OOM
+   death). The GPU load is the worker's activity when it uses the GPU, else 0.
+3. DVFS like schedutil: a cluster's clock follows its busiest core
    (``1.25 * util * max``), snapped to the frequency table and clamped to
    ``scaling_min_freq``/``scaling_max_freq`` (nvpmodel and jetson_clocks write
-   those) and to the thermal cap; the GPU and EMC likewise.
-3. Power per component (CPU, GPU, CV, SOC, DDR, I/O) from load and clock
+   those) and to the thermal cap; the GPU and EMC likewise. ``cpu_scale`` (the
+   fastest online cluster's clock over its maximum) is what the worker is made to
+   feel (``workload`` explains how); with fewer online cores than the host has,
+   the worker is pinned to that many host CPUs.
+4. Power per component (CPU, GPU, CV, SOC, DDR, I/O) from load and clock
    (dynamic power ~ f^3, i.e. V^2 f with V ~ f); rails sum components; the input
    rail is the module sum over a 90 % efficient regulator plus board overhead.
-4. Thermal RC per zone: the temperature moves toward ``ambient + offset + R * P``
-   with time constant ``tau``; the fan lowers ``R``.
-5. Throttling: a zone at or above its passive trip caps CPU and GPU clocks to
+5. Thermal RC per zone: the temperature moves toward ``ambient + offset + R * P``
+   with time constant ``tau``; the fan lowers ``R``. A board starts at ambient.
+6. Throttling: a zone at or above its passive trip caps CPU and GPU clocks to
    ``throttle`` x their ceiling until it falls below ``trip - hyst``; each
    change is logged and shown in the state file.
 
@@ -27,26 +34,36 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgemon.emulate import tree
+from edgemon.emulate import tree, workload
 from edgemon.emulate.boards import Board
 from edgemon.errors import UserError
 
 OPTION_HELP = {
-    "tau": "thermal time constant in seconds (default 20)",
+    "tau": "thermal time constant in seconds (default 240)",
     "trip": "passive trip point in C of the CPU/GPU zones (default: the board's, ~96-99)",
     "hyst": "hysteresis in C below the trip before throttling ends (default 5)",
     "r": "thermal resistance in C per W (default: the board's)",
     "ambient": "ambient temperature in C (default 25)",
+    "start": "'ambient' starts the board cold at ambient (default), 'steady' at its idle temperature, "
+             "or a temperature in C",
     "throttle": "clock fraction allowed while throttled (default 0.6)",
-    "gpu": "GPU load: 'cpu' follows the host CPU load (default), or a fixed percentage",
-    "start": "'steady' starts at the idle steady-state temperature (default), or a temperature in C",
+    "gpu": "GPU load: 'worker' follows the worker's GPU use (default), or a fixed percentage",
+    "slowdown": "how the worker feels the CPU clock: 'auto' (default: edgemon's runners stretch "
+                "their iterations, other workers are stopped and continued), 'stretch', 'sigstop' or 'off'",
+    "ram_used": "RAM in use before the worker starts, MB (default: the board's idle use)",
+    "swap_used": "swap in use before the worker starts, MB (default: the board's)",
+    "tegrastats": "'root' (default) or 'user': which tegrastats line the board prints",
     "hz": "model ticks per second (default 10)",
 }
 OPTS_ENV = "EDGEMON_EMULATE_OPTS"
+_WORDS = {"gpu": ("worker",), "start": ("ambient", "steady"), "slowdown": ("auto", "stretch", "sigstop", "off"),
+          "tegrastats": ("root", "user")}
+_ONLY_WORDS = ("slowdown", "tegrastats")
 
 
 def parse_options(text: str | None) -> dict:
@@ -67,18 +84,20 @@ def check_options(opts: dict) -> dict:
         key = str(key).lower()
         if key not in OPTION_HELP:
             raise UserError(f"unknown emulator option {key!r}; known: {', '.join(OPTION_HELP)}")
-        if key == "gpu" and str(value).strip().lower() == "cpu":
-            checked[key] = "cpu"
+        word = str(value).strip().lower()
+        if word in _WORDS.get(key, ()):
+            checked[key] = word
             continue
-        if key == "start" and str(value).strip().lower() == "steady":
-            checked[key] = "steady"
-            continue
+        if key in _ONLY_WORDS:
+            raise UserError(f"emulator option {key}={value!r}: use {' or '.join(_WORDS[key])} ({OPTION_HELP[key]})")
         try:
             number = float(value)
         except (TypeError, ValueError):
             raise UserError(f"emulator option {key}={value!r} is not a number ({OPTION_HELP[key]})") from None
         if key in ("tau", "r", "hz", "throttle") and number <= 0:
             raise UserError(f"emulator option {key} must be positive ({OPTION_HELP[key]})")
+        if key in ("ram_used", "swap_used") and number < 0:
+            raise UserError(f"emulator option {key} must not be negative ({OPTION_HELP[key]})")
         checked[key] = number
     return checked
 
@@ -89,14 +108,18 @@ def options_text(opts: dict) -> str:
 
 @dataclass
 class Options:
-    tau: float = 20.0
+    tau: float = 240.0
     trip: float | None = None
     hyst: float = 5.0
     r: float | None = None
     ambient: float = 25.0
+    start: object = "ambient"
     throttle: float = 0.6
-    gpu: object = "cpu"
-    start: object = "steady"
+    gpu: object = "worker"
+    slowdown: str = "auto"
+    ram_used: float | None = None
+    swap_used: float | None = None
+    tegrastats: str = "root"
     hz: float = 10.0
 
     @classmethod
@@ -145,8 +168,23 @@ class Physics:
         self.last_t: float | None = None
         self.files = tree.fan_files(board)
         self.emc = tree.emc_files(board)
+        self.emc_cap = tree.emc_cap_file(board)
         self.rails = tree.rail_files(board)
         self.state: dict = {}
+        mem = board.memory
+        used_mb = mem.used_mb if self.opt.ram_used is None else self.opt.ram_used
+        swap_mb = mem.swap_used_mb if self.opt.swap_used is None else self.opt.swap_used
+        self.base_used_kb, self.base_swap_kb = int(used_mb * 1024), int(swap_mb * 1024)
+        self.mem = {"worker_kb": 0, "used_kb": self.base_used_kb, "swap_used_kb": self.base_swap_kb}
+        self.oom_kills = 0
+        self.worker: workload.WorkerInfo | None = None
+        self.worker_pids: list[int] = []
+        self.worker_cpu_s: float | None = None
+        self.worker_activity = 0.0
+        self.cpu_scale = 1.0
+        self.duty: workload.DutyCycle | None = None      # started by the daemon (needs a thread)
+        self._pinned: tuple[int, ...] | None = None
+        self._host_cpus = tuple(sorted(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else ()
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -197,12 +235,18 @@ class Physics:
         util = {c: host[j % len(host)] for j, c in enumerate(online)}
         host_mean = sum(host) / len(host)
         self._write_online(online)
+        self._worker_tick(dt)
+        self._memory()
 
         throttled = self.throttled_by is not None
         cpu_w = self._cpu(online, util, throttled)
-        gpu_util = host_mean if opt.gpu == "cpu" else min(1.0, max(0.0, float(opt.gpu) / 100.0))
+        self._feel_clock(online)
+        if opt.gpu == "worker":
+            gpu_util = self.worker_activity if self.worker is not None and self.worker.gpu else 0.0
+        else:
+            gpu_util = min(1.0, max(0.0, float(opt.gpu) / 100.0))
         gpu_w = self._gpu(gpu_util, throttled)
-        emc_util = min(1.0, 0.05 + 0.25 * host_mean + 0.5 * gpu_util)
+        emc_util = min(1.0, 0.05 + 0.6 * host_mean + 0.5 * gpu_util)   # busy CPUs keep the EMC near its top
         ddr_w = self._emc(emc_util)
         self._fan(first)
         fan_w = 0.6 * self.fan_pwm / tree.FAN_MAX_PWM if b.fan else 0.0
@@ -215,6 +259,76 @@ class Physics:
         self._throttle(now)
         self.state = self._snapshot(now, online, util, gpu_util)
         return self.state
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def _worker_tick(self, dt: float) -> None:
+        """Who the worker is now, its processes, and how busy it was since the last tick."""
+        info = workload.read_worker(self.root)
+        if info != self.worker:
+            self.worker, self.worker_cpu_s, self._pinned = info, None, None
+        if info is None:
+            self.worker_pids, self.worker_activity = [], 0.0
+            return
+        self.worker_pids = workload.process_tree(info.pid, self.host_proc)
+        cpu_s = workload.cpu_seconds(self.worker_pids, self.host_proc) if self.worker_pids else None
+        if cpu_s is not None and self.worker_cpu_s is not None and dt > 0:
+            self.worker_activity = min(1.0, max(0.0, (cpu_s - self.worker_cpu_s) / dt))
+        else:
+            self.worker_activity = 0.0
+        self.worker_cpu_s = cpu_s
+
+    def _memory(self) -> None:
+        """The board's RAM and swap: idle use plus the worker's; past swap, the OOM killer."""
+        m = self.board.memory
+        total, swap_total = m.ram_mb * 1024, m.swap_mb * 1024
+        worker_kb = workload.memory_kb(self.worker_pids, self.host_proc) if self.worker_pids else 0
+        room = total - total // 50                    # the kernel keeps ~2 % free †
+        demand = self.base_used_kb + worker_kb
+        used = min(demand, room)
+        swap_used = self.base_swap_kb + (demand - used)
+        if swap_used > swap_total and self.worker is not None and self.worker_pids:
+            self._oom_kill(worker_kb, used, swap_used)
+            worker_kb, used, swap_used = 0, min(self.base_used_kb, room), self.base_swap_kb
+        swap_used = min(swap_used, swap_total)
+        self.mem = {"worker_kb": worker_kb, "used_kb": used, "swap_used_kb": swap_used}
+        self.w("proc/meminfo", tree.meminfo_text(self.board, used, swap_used))
+
+    def _oom_kill(self, worker_kb: int, used_kb: int, swap_kb: int) -> None:
+        """What the kernel does when RAM and swap are full: SIGKILL the biggest process, count it."""
+        pid = self.worker.pid
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return
+        self.oom_kills += 1
+        self.w(f"{tree.WORKLOAD_CGROUP}/memory.events",
+               f"low 0\nhigh 0\nmax {self.oom_kills}\noom {self.oom_kills}\noom_kill {self.oom_kills}\n")
+        self._log(f"oom-kill pid={pid} worker_rss_mb={worker_kb // 1024} ram_used_mb={used_kb // 1024} "
+                  f"swap_needed_mb={swap_kb // 1024} swap_total_mb={self.board.memory.swap_mb}")
+        self.worker_pids = []
+
+    def _feel_clock(self, online: list[int]) -> None:
+        """Publish ``cpu_scale`` for a stretching runner, duty-cycle any other worker, pin to online cores."""
+        b = self.board
+        scales = [self.freq_khz[cl.cpus[0]] / cl.freqs_khz[-1] for cl in b.clusters
+                  if any(c in online for c in cl.cpus)]
+        scale = max(scales, default=1.0)
+        mode = self.opt.slowdown
+        if mode == "off":
+            scale = 1.0
+        self.cpu_scale = scale
+        stretch = mode == "stretch" or (mode == "auto" and self.worker is not None and self.worker.stretch)
+        self.w(tree.CPU_SCALE_FILE, f"{scale if mode != 'sigstop' else 1.0:.4f}\n")
+        if self.duty is not None:
+            alive = self.worker is not None and bool(self.worker_pids)
+            self.duty.set(self.worker.pid if alive and not stretch else None, scale)
+        if self.worker_pids and self._host_cpus:
+            want = self._host_cpus[:max(1, min(len(online), len(self._host_cpus)))]
+            restricted = len(want) < len(self._host_cpus)
+            if restricted or (self._pinned is not None and self._pinned != want):
+                workload.set_affinity(self.worker_pids, set(want), self.host_proc)   # new threads too
+                self._pinned = want if restricted else None
 
     def _write_online(self, online: list[int]) -> None:
         from edgemon.emulate.commands import _cpu_list
@@ -289,7 +403,7 @@ class Physics:
         b, e = self.board, self.emc
         steps = b.emc.freqs_hz
         top = min(self._read(e["max"]) or steps[-1], steps[-1])
-        cap = self._read(tree.EMC_CAP) or 0
+        cap = self._read(self.emc_cap) or 0
         if cap:
             top = min(top, cap)
         lock = self._read(e["lock"]) or 0
@@ -369,7 +483,8 @@ class Physics:
                 continue
             steady = opt.ambient + z.offset_c + r * sum(w * comp.get(c, 0.0) for c, w in z.heat)
             if first:
-                t = steady if opt.start == "steady" else float(opt.start)
+                t = {"steady": steady, "ambient": opt.ambient}.get(str(opt.start))
+                t = float(opt.start) if t is None else t
             else:
                 t = self.temps[z.type] + (steady - self.temps[z.type]) * alpha
             self.temps[z.type] = t
@@ -417,6 +532,12 @@ class Physics:
             "throttled": self.throttled_by is not None,
             "throttle_zone": self.throttled_by,
             "throttle_events": self.throttle_events,
+            "cpu_scale": round(self.cpu_scale, 4),
+            "worker": None if self.worker is None else {
+                "pid": self.worker.pid, "gpu": self.worker.gpu, "stretch": self.worker.stretch,
+                "processes": len(self.worker_pids), "activity": round(self.worker_activity, 3)},
+            "memory_mb": {k[:-3] + "_mb": round(v / 1024.0, 1) for k, v in self.mem.items()},
+            "oom_kills": self.oom_kills,
         }
 
 

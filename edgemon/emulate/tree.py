@@ -1,6 +1,6 @@
 """The emulated board's files: a sysfs/procfs/etc tree under a root directory.
 
-Paths and units are those of a real board (reference/jetson.md 2): the same
+Paths and units are those of a real board (docs/emulator-sources.md): the same
 readers and controls run against this tree as against ``/``. Values are
 written in place (open, write, truncate), never by rename, so a reader that
 keeps a file open and re-reads it sees the new value, as with real sysfs.
@@ -21,12 +21,19 @@ STATE_FILE = STATE_DIR + "/state.json"       # the daemon's snapshot, rewritten 
 BOARD_FILE = STATE_DIR + "/board.json"       # which board and options this tree emulates
 LOCK_FILE = STATE_DIR + "/lock"              # daemon and stand-ins serialise their writes
 GPU_LOAD_FILE = STATE_DIR + "/gpu_load"      # per-mille GPU load for boards without a load file (Thor)
+WORKER_FILE = STATE_DIR + "/worker.json"     # the session's worker: pid, GPU use, whether it stretches
+CPU_SCALE_FILE = STATE_DIR + "/cpu_scale"    # clock / max clock; the worker's runner reads it (stretch)
+WORKLOAD_CGROUP_NAME = "edgemon-workload.scope"             # the worker's memory cgroup (OOM kills count)
+WORKLOAD_CGROUP = "sys/fs/cgroup/" + WORKLOAD_CGROUP_NAME
 LOG_FILE = "var/log/edgemon-emulate.log"     # throttling and mode changes, one line each
-NVPMODEL_STATUS = "var/lib/nvpmodel/status"  # "pmode:0002 fmode:fanNull" (jetson.md 2.9)
+NVPMODEL_STATUS = "var/lib/nvpmodel/status"  # "pmode:0002 fmode:fanNull" [S1]
 NVPMODEL_CONF = "etc/nvpmodel.conf"
 CPU_DIR = "sys/devices/system/cpu"
 THERMAL_DIR = "sys/devices/virtual/thermal"
 EMC_CAP = "sys/kernel/nvpmodel_emc_cap/emc_iso_cap"
+EMC_CAP_KNEXT = "sys/kernel/nvpmodel_clk_cap/emc"     # JetPack 6 nvpmodel's *_KNEXT path
+KNEXT_GPU_DEVICE = "sys/devices/platform/17000000.gpu"   # JetPack 6 *_KNEXT GPU paths go through here
+KNEXT_GPU_ZERO = "sys/devices/platform/gpu.0"
 EMC_ACTIVITY = ("sys/kernel/actmon_avg_activity/mc_all",)
 TOOLS = ("tegrastats", "nvpmodel", "jetson_clocks")
 FAN_MAX_PWM = 255
@@ -172,6 +179,37 @@ def tpc_pg_mask_file(board: Board) -> str:
     return f"{board.gpu.device_dir}/tpc_pg_mask"
 
 
+def fbp_pg_mask_file(board: Board) -> str:
+    return f"{board.gpu.device_dir}/fbp_pg_mask"
+
+
+def emc_cap_file(board: Board) -> str:
+    """Where nvpmodel writes the EMC ceiling: the *_KNEXT node on JetPack 6 confs."""
+    return EMC_CAP_KNEXT if board.conf_per_core else EMC_CAP
+
+
+# --- memory --------------------------------------------------------------------------------
+
+def meminfo_text(board: Board, used_kb: int, swap_used_kb: int) -> str:
+    """``/proc/meminfo`` of the board with ``used_kb`` of RAM and ``swap_used_kb`` of swap in use.
+
+    Page cache shrinks as memory fills; ``MemAvailable = MemFree + Buffers + Cached`` so the
+    meminfo reader (total - available) and tegrastats (total - free - buffers - cached) agree.
+    """
+    m = board.memory
+    total, swap_total = m.ram_mb * 1024, m.swap_mb * 1024
+    used = max(0, min(used_kb, total))
+    left = total - used
+    buffers = min(left // 2, total // 200)                # ~0.5 % of RAM †
+    cached = min(left - buffers, total // 10)             # up to 10 % page cache †
+    free = left - buffers - cached
+    swap_used = max(0, min(swap_used_kb, swap_total))
+    lines = [("MemTotal", total), ("MemFree", free), ("MemAvailable", free + buffers + cached),
+             ("Buffers", buffers), ("Cached", cached), ("SwapCached", 0),
+             ("SwapTotal", swap_total), ("SwapFree", swap_total - swap_used)]
+    return "".join(f"{k + ':':<16}{v:>8} kB\n" for k, v in lines)
+
+
 # --- building ------------------------------------------------------------------------------
 
 def build_tree(board: Board, root: Path, options: dict) -> None:
@@ -192,6 +230,10 @@ def build_tree(board: Board, root: Path, options: dict) -> None:
     _fan(board, root, w)
     w(NVPMODEL_CONF, nvpmodel_conf(board))
     w(GPU_LOAD_FILE, "0\n")
+    w(CPU_SCALE_FILE, "1.0\n")
+    w(f"{WORKLOAD_CGROUP}/memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")
+    mem = board.memory
+    w("proc/meminfo", meminfo_text(board, mem.used_mb * 1024, mem.swap_used_mb * 1024))
     from edgemon.emulate.commands import apply_mode      # shares the code path of the nvpmodel stand-in
     apply_mode(board, root, board.default_mode)
     mirror_proc(board, root, Path("/proc"), online=set(board.mode(board.default_mode).online))
@@ -261,6 +303,12 @@ def _gpu(board: Board, root: Path, w) -> None:
             w(f"{g.device_dir}/enable_3d_scaling", "1\n")
         w(f"{g.device_dir}/power/control", "auto\n")
     w(tpc_pg_mask_file(board), "0\n")
+    if board.conf_per_core:
+        # JetPack 6 nvpmodel writes through platform/gpu.0 and platform/17000000.gpu/devfreq_dev.
+        w(fbp_pg_mask_file(board), "0\n")
+        _link(root, f"{g.device_dir}/devfreq_dev", d)
+        _link(root, KNEXT_GPU_DEVICE, g.device_dir)
+        _link(root, KNEXT_GPU_ZERO, g.device_dir)
     for path in g.load_paths:
         w(path, "0\n")
 
@@ -277,7 +325,7 @@ def _emc(board: Board, w) -> None:
     w(f["activity"], "0\n")
     for extra in EMC_ACTIVITY:
         w(extra, "0\n")
-    w(EMC_CAP, "0\n")
+    w(emc_cap_file(board), "0\n")
 
 
 def zone_trips(zone, options: dict) -> tuple[tuple[int, str], ...]:
@@ -307,6 +355,7 @@ def _thermal(board: Board, root: Path, w, options: dict) -> None:
 
 
 def _power(board: Board, root: Path, w) -> None:
+    mv = {r.name: r.mv for r in board.rails}      # bus voltages read from the start, as on a board
     for chip in board.ina:
         dev = f"{chip.parent}/{chip.addr}"
         w(f"{dev}/name", f"{chip.driver}\n")
@@ -320,29 +369,32 @@ def _power(board: Board, root: Path, w) -> None:
                 if rail is None:
                     continue
                 w(f"{d}/rail_name_{i}", f"{rail}\n")
-                for f in (f"in_voltage{i}_input", f"in_current{i}_input", f"in_power{i}_input"):
+                w(f"{d}/in_voltage{i}_input", f"{mv.get(rail, 5000)}\n")
+                for f in (f"in_current{i}_input", f"in_power{i}_input"):
                     w(f"{d}/{f}", "0\n")
-                w(f"{d}/warn_current_limit_{i}", f"{chip.crit_ma}\n")
-                w(f"{d}/crit_current_limit_{i}", f"{chip.crit_ma}\n")
+                if chip.crit_of(i) is not None:
+                    w(f"{d}/warn_current_limit_{i}", f"{chip.crit_of(i)}\n")
+                    w(f"{d}/crit_current_limit_{i}", f"{chip.crit_of(i)}\n")
             continue
         w(f"{d}/name", f"{chip.driver}\n")
         _link(root, f"sys/class/hwmon/hwmon{chip.index}", d)
         if chip.kind == "ina238":
-            for f in ("in1_input", "curr1_input", "power1_input"):
+            w(f"{d}/in1_input", f"{mv.get(chip.channels[0], 5000)}\n")
+            for f in ("curr1_input", "power1_input"):
                 w(f"{d}/{f}", "0\n")
-            w(f"{d}/curr1_max", f"{chip.crit_ma * 2}\n")
             continue
         for i, rail in enumerate(chip.channels):
             n = i + 1
             if rail is None:
                 continue          # a disabled input has no files (reading it fails on a real board)
             w(f"{d}/in{n}_label", f"{rail}\n")
-            for f in (f"in{n}_input", f"curr{n}_input"):
-                w(f"{d}/{f}", "0\n")
-            w(f"{d}/curr{n}_max", f"{chip.crit_ma}\n")
-            w(f"{d}/curr{n}_crit", f"{chip.crit_ma}\n")
-            w(f"{d}/curr{n}_max_alarm", "0\n")
-            w(f"{d}/curr{n}_crit_alarm", "0\n")
+            w(f"{d}/in{n}_input", f"{mv.get(rail, 5000)}\n")
+            w(f"{d}/curr{n}_input", "0\n")
+            if chip.crit_of(i) is not None:
+                w(f"{d}/curr{n}_max", f"{chip.crit_of(i)}\n")
+                w(f"{d}/curr{n}_crit", f"{chip.crit_of(i)}\n")
+                w(f"{d}/curr{n}_max_alarm", "0\n")
+                w(f"{d}/curr{n}_crit_alarm", "0\n")
         if chip.channels and chip.channels[0] is not None:
             w(f"{d}/in7_label", "sum of shunt voltages\n")
             w(f"{d}/in7_input", "0\n")
@@ -398,26 +450,51 @@ def _uses_gating(board: Board) -> bool:
     return board.generation != "jp4"
 
 
+def _param(name: str, ptype: str, args: list[tuple[str, str]], knext: dict[str, str] | None = None) -> str:
+    """One ``< PARAM >`` block; ``knext`` adds the JetPack 6 ``<ARG>_KNEXT`` paths nvpmodel prefers."""
+    lines = [f"< PARAM TYPE={ptype} NAME={name} >"] + [f"{arg} /{path}" for arg, path in args]
+    lines += [f"{arg}_KNEXT /{path}" for arg, path in (knext or {}).items()]
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def _cpu_params(board: Board) -> list[tuple[str, int]]:
+    """(PARAM name, core whose cpufreq it drives): per cluster, or per core on JetPack 6 confs [S5]."""
+    if board.conf_per_core:
+        return [(f"{board.clusters[0].param.rsplit('_', 1)[0]}_{c}", c) for c in board.cpus]
+    return [(cl.param, cl.cpus[0]) for cl in board.clusters]
+
+
 def nvpmodel_conf(board: Board) -> str:
-    """``/etc/nvpmodel.conf`` in the real format (jetson.md 2.9)."""
+    """``/etc/nvpmodel.conf`` in the real format [S1]; JetPack 6 layout where ``conf_per_core`` [S5, S6]."""
     g = board.gpu
-    out = [_CONF_HEADER, "< PARAM TYPE=FILE NAME=CPU_ONLINE >\n"]
-    out += [f"CORE_{c} /{cpu_online_file(c)}\n" for c in board.cpus]
-    if _uses_gating(board):
-        out.append(f"\n< PARAM TYPE=FILE NAME=TPC_POWER_GATING >\nTPC_PG_MASK /{tpc_pg_mask_file(board)}\n")
-        out.append(f"\n< PARAM TYPE=FILE NAME=GPU_POWER_CONTROL_ENABLE >\nGPU_PWR_CNTL_EN /{g.device_dir}/power/control\n")
-    for cl in board.clusters:
-        c = cl.cpus[0]
-        out.append(f"\n< PARAM TYPE=CLOCK NAME={cl.param} >\n"
-                   f"FREQ_TABLE /{CPU_DIR}/cpu{c}/cpufreq/scaling_available_frequencies\n"
-                   f"MAX_FREQ /{CPU_DIR}/cpu{c}/cpufreq/scaling_max_freq\n"
-                   f"MIN_FREQ /{CPU_DIR}/cpu{c}/cpufreq/scaling_min_freq\n")
-    out.append(f"\n< PARAM TYPE=CLOCK NAME=GPU >\nFREQ_TABLE /{g.devfreq_dir}/available_frequencies\n"
-               f"MAX_FREQ /{g.devfreq_dir}/max_freq\nMIN_FREQ /{g.devfreq_dir}/min_freq\n")
-    if _uses_gating(board):
-        out.append(f"\n< PARAM TYPE=FILE NAME=GPU_POWER_CONTROL_DISABLE >\n"
-                   f"GPU_PWR_CNTL_DIS /{g.device_dir}/power/control\n")
-    out.append(f"\n< PARAM TYPE=CLOCK NAME=EMC >\nMAX_FREQ /{EMC_CAP}\n")
+    knext = board.conf_per_core
+    out = [_CONF_HEADER, _param("CPU_ONLINE", "FILE", [(f"CORE_{c}", cpu_online_file(c)) for c in board.cpus])]
+    if knext:
+        out.append(_param("FBP_POWER_GATING", "FILE", [("FBP_PG_MASK", "sys/devices/gpu.0/fbp_pg_mask")],
+                          {"FBP_PG_MASK": f"{KNEXT_GPU_ZERO}/fbp_pg_mask"}))
+        out.append(_param("TPC_POWER_GATING", "FILE", [("TPC_PG_MASK", "sys/devices/gpu.0/tpc_pg_mask")],
+                          {"TPC_PG_MASK": f"{KNEXT_GPU_ZERO}/tpc_pg_mask"}))
+        out.append(_param("GPU_POWER_CONTROL_ENABLE", "FILE", [("GPU_PWR_CNTL_EN", "sys/devices/gpu.0/power/control")],
+                          {"GPU_PWR_CNTL_EN": f"{KNEXT_GPU_ZERO}/power/control"}))
+    elif _uses_gating(board):
+        out.append(_param("TPC_POWER_GATING", "FILE", [("TPC_PG_MASK", tpc_pg_mask_file(board))]))
+        out.append(_param("GPU_POWER_CONTROL_ENABLE", "FILE", [("GPU_PWR_CNTL_EN", f"{g.device_dir}/power/control")]))
+    for name, c in _cpu_params(board):
+        d = f"{CPU_DIR}/cpu{c}/cpufreq"
+        files = [("FREQ_TABLE", f"{d}/scaling_available_frequencies"), ("MAX_FREQ", f"{d}/scaling_max_freq"),
+                 ("MIN_FREQ", f"{d}/scaling_min_freq")]
+        out.append(_param(name, "CLOCK", files, dict(files) if knext else None))
+    gpu_files = [(arg, f"{g.devfreq_dir}/{f}") for arg, f in
+                 (("FREQ_TABLE", "available_frequencies"), ("MAX_FREQ", "max_freq"), ("MIN_FREQ", "min_freq"))]
+    gpu_knext = {arg: f"{KNEXT_GPU_DEVICE}/devfreq_dev/{p.rsplit('/', 1)[1]}" for arg, p in gpu_files}
+    out.append(_param("GPU", "CLOCK", gpu_files, gpu_knext if knext else None))
+    if knext:
+        out.append(_param("GPU_POWER_CONTROL_DISABLE", "FILE",
+                          [("GPU_PWR_CNTL_DIS", "sys/devices/gpu.0/power/control")],
+                          {"GPU_PWR_CNTL_DIS": f"{KNEXT_GPU_ZERO}/power/control"}))
+    elif _uses_gating(board):
+        out.append(_param("GPU_POWER_CONTROL_DISABLE", "FILE", [("GPU_PWR_CNTL_DIS", f"{g.device_dir}/power/control")]))
+    out.append(_param("EMC", "CLOCK", [("MAX_FREQ", EMC_CAP)], {"MAX_FREQ": EMC_CAP_KNEXT} if knext else None))
     for mode in board.modes:
         out.append("\n" + mode_section(board, mode))
     out.append(f"\n# mandatory section to configure the default mode\n< PM_CONFIG DEFAULT={board.default_mode} >\n")
@@ -427,19 +504,25 @@ def nvpmodel_conf(board: Board) -> str:
 def mode_section(board: Board, mode: PowerMode) -> str:
     lines = [f"< POWER_MODEL ID={mode.id} NAME={mode.name} >"]
     lines += [f"CPU_ONLINE CORE_{c} {1 if c in mode.online else 0}" for c in board.cpus if c != 0]
+    if board.conf_per_core and mode.fbp_pg_mask is not None:
+        lines.append(f"FBP_POWER_GATING FBP_PG_MASK {mode.fbp_pg_mask}")
     if _uses_gating(board):
         lines.append(f"TPC_POWER_GATING TPC_PG_MASK {mode.tpc_pg_mask}")
         lines.append("GPU_POWER_CONTROL_ENABLE GPU_PWR_CNTL_EN on")
-    for cl, cap in zip(board.clusters, mode.cpu_max_khz):
-        if cap == 0 or not any(c in mode.online for c in cl.cpus):
-            continue          # cluster off in this mode: nvpmodel leaves its clocks alone
-        lines.append(f"{cl.param} MIN_FREQ {mode.cpu_min_khz}")
-        lines.append(f"{cl.param} MAX_FREQ {cap}")
+    caps = {c: cap for cl, cap in zip(board.clusters, mode.cpu_max_khz) for c in cl.cpus}
+    for name, c in _cpu_params(board):
+        cluster = board.cluster_of(c)
+        on = (c in mode.online) if board.conf_per_core else any(x in mode.online for x in cluster.cpus)
+        if caps.get(c, 0) == 0 or not on:
+            continue          # core/cluster off in this mode: nvpmodel leaves its clocks alone
+        lines.append(f"{name} MIN_FREQ {mode.cpu_min_khz}")
+        lines.append(f"{name} MAX_FREQ {caps[c]}")
     lines.append(f"GPU MIN_FREQ {mode.gpu_min_hz}")
     lines.append(f"GPU MAX_FREQ {mode.gpu_max_hz}")
     if _uses_gating(board):
         lines.append("GPU_POWER_CONTROL_DISABLE GPU_PWR_CNTL_DIS auto")
-    lines.append(f"EMC MAX_FREQ {mode.emc_max_hz}")
+    emc = mode.emc_max_hz if mode.emc_max_hz or not board.conf_per_core else -1   # JetPack 6 writes -1
+    lines.append(f"EMC MAX_FREQ {emc}")
     return "\n".join(lines) + "\n"
 
 
@@ -480,14 +563,14 @@ def emulated_stat(board: Board, host_text: str, online: set[int]) -> str:
 
 
 def mirror_proc(board: Board, root: Path, host_proc: Path, online: set[int], writer=None) -> str:
-    """Copy the host's stat/meminfo/loadavg/uptime into the tree; returns the host's stat text."""
+    """Copy the host's stat/loadavg/uptime into the tree; returns the host's stat text."""
     put = writer or (lambda rel, text: write_value(root / rel, text))
     try:
         stat_text = (host_proc / "stat").read_text()
     except OSError:
         stat_text = ""
     put("proc/stat", emulated_stat(board, stat_text, online))
-    for name in ("meminfo", "loadavg", "uptime"):
+    for name in ("loadavg", "uptime"):          # meminfo is the board's (the physics writes it)
         try:
             put(f"proc/{name}", (host_proc / name).read_text())
         except OSError:

@@ -173,6 +173,7 @@ class LiveSession(Feed):
         from edgemon.workload.worker import Worker
 
         gen = self._worker_gen
+        board = self.board      # an emulated board counts the worker's memory and makes it feel the clocks
         worker = Worker(
             self._workload_spec or self.config.workload,
             on_hello=lambda hello: self._beat(gen, self._on_hello, hello, arm=True),
@@ -180,6 +181,8 @@ class LiveSession(Feed):
             on_event=lambda event: self._beat(gen, self._publish_event, event),
             on_exit=lambda event: self._on_worker_exit(gen, event),
             env=self._worker_env,
+            on_spawn=board.attach_worker if board is not None else None,
+            extra_oom_roots=(board.root,) if board is not None else (),
         )
         worker.start()
         self._ctx.worker_pid = worker.pid
@@ -304,12 +307,13 @@ class LiveSession(Feed):
             ],
         }
         from edgemon.recording.layout import new_session_id
-        from edgemon.telemetry.limits import clock_ceilings, power_limits
+        from edgemon.telemetry.limits import clock_ceilings, power_limits, power_total_source
 
         # One identity for the recording's rows and the Prometheus series (session_info).
         meta["session_id"] = new_session_id(meta["host"])
         meta["clock_ceilings"] = clock_ceilings(self._sources)
         meta["power_limits"] = power_limits(self._sources)
+        meta["power_total_source"] = power_total_source(self._sources)
         trips = self._trip_points()
         if trips:
             meta["trip_points"] = trips
@@ -374,6 +378,8 @@ class LiveSession(Feed):
 
     def _on_hello(self, hello: dict) -> None:
         self.meta["runner_hello"] = hello
+        if self.board is not None:
+            self.board.worker_hello(hello)
         self._publish_event(Event(time.monotonic_ns(), EventKind.WORKER_HELLO, hello))
         if self.recorder is not None:
             self.recorder.update_meta(runner_hello=hello)

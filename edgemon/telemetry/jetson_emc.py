@@ -39,6 +39,7 @@ ACTIVITY_FILES = (
     "/sys/kernel/actmon_avg_activity/mc_all",
 )
 EMC_CAP_FILE = "/sys/kernel/nvpmodel_emc_cap/emc_iso_cap"   # Hz; 0 = no cap (MAXN)
+EMC_CAP_KNEXT_FILE = "/sys/kernel/nvpmodel_clk_cap/emc"      # JetPack 6 nvpmodel writes the cap here
 NEEDS_ROOT = "needs root: /sys/kernel/debug is root-only; tegrastats provides EMC"
 
 
@@ -126,7 +127,7 @@ class JetsonEmcSource(Source):
         if self.clock_files is None:
             return None
         cur, lo, hi = (read_int(Path(p)) for p in self.clock_files)
-        cap = read_int(self.ctx.path(EMC_CAP_FILE))
+        cap = read_int(self.ctx.path(EMC_CAP_FILE)) or read_int(self.ctx.path(EMC_CAP_KNEXT_FILE))
 
         def mhz(v: int | None) -> float | None:
             return None if v is None else v / 1e6

@@ -279,6 +279,13 @@ class JetsonPowerSource(Source):
             detail += "; skipped " + ", ".join(notes)
         return SourceStatus(self.name, True, detail=detail)
 
+    @property
+    def power_total_source(self) -> str | None:
+        """What ``power_total_mw`` is: the board's input rail, or the sum of every rail."""
+        if not self.rails:
+            return None
+        return f"INA sysfs: input rail {self.input_rail.rail}" if self.input_rail else "INA sysfs: sum of rails"
+
     def read(self) -> dict[str, float]:
         now = self._clock()
         out: dict[str, float] = {}

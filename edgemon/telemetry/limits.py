@@ -36,6 +36,16 @@ def clock_ceilings(sources: list[Any]) -> dict[str, float]:
     return out
 
 
+def power_total_source(sources: list[Any]) -> str | None:
+    """What ``power_total_mw`` is, from the first source (in merge order, which wins) that gives it:
+    a measured input rail, or a sum of rails that may miss what no rail measures."""
+    for src in sources:
+        how = getattr(src, "power_total_source", None)
+        if isinstance(how, str) and how:
+            return how
+    return None
+
+
 def power_limits(sources: list[Any]) -> dict[str, float]:
     """``{power metric: critical mW}`` where the INA3221 exposes over-current limits."""
     out: dict[str, float] = {}

@@ -164,6 +164,10 @@ class RaplSource(Source):
             detail += "; skipped " + ", ".join(f"{z} ({r})" for z, r in self.skipped.items())
         return SourceStatus(self.name, True, detail=detail)
 
+    @property
+    def power_total_source(self) -> str | None:
+        return "RAPL: sum of packages" if any(z.is_package for z in self.zones) else None
+
     def read(self) -> dict[str, float]:
         out: dict[str, float] = {}
         failed: Exception | None = None

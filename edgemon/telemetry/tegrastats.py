@@ -16,6 +16,14 @@ Decisions beyond the table in docs/architecture.md "Metric names":
   free block, IRAM total, JetPack 7's running max of rails (third value) and
   of temperatures (``cur/max``).
 * ``MTS fg x% bg y%`` -> ``engine_mts_fg_util_pct`` / ``engine_mts_bg_util_pct``.
+* A GPU clock printed as ``@0`` (``GR3D_FREQ 0%@0 GR3D2_FREQ 0%@0``, AGX Orin on
+  JetPack 5.0.2/5.1) is unknown, not 0 MHz: that tegrastats printed 0 for a clock it
+  did not read (jetson_stats#362); a GPU is never clocked at 0 MHz.
+* JetPack 7 numbers the first instance of an engine that JetPack 6 does not
+  (``NVDEC0``/``NVJPG0``/``NVENC0``, with or without ``_FREQ``): they land in the same
+  column as ``NVDEC``/``NVJPG``/``NVENC``; the second instance keeps its ``1``.
+* :attr:`ParseResult.power_total_source` says what ``power_total_mw`` is: the input
+  rail's name where the line prints one, else ``"sum"`` (Thor on R38.4 prints no ``VIN``).
 """
 
 from __future__ import annotations
@@ -83,6 +91,7 @@ class ParseResult:
 
     values: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    power_total_source: str | None = None   # the input rail's name, "sum", or None (no rails)
 
 
 def parse_line(line: str) -> dict[str, float]:
@@ -108,9 +117,10 @@ def parse_line_ex(line: str) -> ParseResult:
 class _Parser:
     """One pass over the tokens of one line; collects, then derives totals."""
 
-    __slots__ = ("out", "skipped", "gpu_util", "gpcs", "gpc_list", "rails")
+    __slots__ = ("result", "out", "skipped", "gpu_util", "gpcs", "gpc_list", "rails")
 
     def __init__(self, result: ParseResult):
+        self.result = result
         self.out = result.values
         self.skipped = result.skipped
         self.gpu_util: list[float] = []
@@ -302,7 +312,8 @@ class _Parser:
             if util is not None:
                 self.gpu_util.append(util)
             for k, f in enumerate(freqs):
-                self.gpcs[first + k] = f
+                if f > 0 or value == "off":           # "@0": the clock is unknown, not 0 MHz
+                    self.gpcs[first + k] = f
             if is_list or first > 0:
                 self.gpc_list = True
             return True
@@ -313,6 +324,7 @@ class _Parser:
                 prefix = "emc_"
             else:
                 base = name[:-5] if name.endswith("_FREQ") else name
+                base = _FIRST_INSTANCE.get(base, base)
                 prefix = "engine_" + base.lower() + "_"
             _remember(_LOAD_PREFIXES, name, prefix)
         if util is not None:
@@ -337,9 +349,11 @@ class _Parser:
             for name in INPUT_RAILS:
                 if name in rails:
                     out["power_total_mw"] = rails[name]
+                    self.result.power_total_source = name
                     break
             else:
                 out["power_total_mw"] = sum(rails.values())
+                self.result.power_total_source = "sum"
 
 
 # Metric keys derived from names; names repeat on every line. Bounded so that a
@@ -348,6 +362,10 @@ _CACHE_MAX = 512
 _TEMP_KEYS: dict[str, str] = {}
 _RAIL_KEYS: dict[str, tuple[str, str, str]] = {}
 _LOAD_PREFIXES: dict[str, str] = {}
+
+
+# JetPack 7 names the first instance of these engines with a 0 (JetPack 6: NVDEC, NVJPG, NVJPG1).
+_FIRST_INSTANCE = {"NVDEC0": "NVDEC", "NVENC0": "NVENC", "NVJPG0": "NVJPG"}
 
 
 def _core_keys(idx: int) -> tuple[str, str, str]:

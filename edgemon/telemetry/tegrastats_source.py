@@ -84,6 +84,7 @@ class TegrastatsSource(Source):
         self._proc: subprocess.Popen | None = None
         self._newest: dict[str, float] | None = None   # newest values not yet handed out
         self._newest_t_ns = 0
+        self._total_source: str | None = None   # what the newest line's power_total_mw is
         self._stats = TegrastatsStats()
         self._exe: str | None = None
         self._closed = False
@@ -134,6 +135,15 @@ class TegrastatsSource(Source):
                 self._start()   # lazily: probing (`edgemon info`) must not spawn anything
             values, self._newest = self._newest, None
         return values or {}
+
+    @property
+    def power_total_source(self) -> str:
+        """What ``power_total_mw`` is: the newest line's input rail, or the sum of its rails."""
+        with self._lock:
+            got = self._total_source
+        if got is None:
+            return "tegrastats: the input rail where a line prints one (POM_5V_IN, VDD_IN, VIN), else the sum"
+        return "tegrastats: sum of rails (no input rail printed)" if got == "sum" else f"tegrastats: input rail {got}"
 
     @property
     def last_line_t_ns(self) -> int:
@@ -287,6 +297,8 @@ class TegrastatsSource(Source):
                 self._stats.lines_with_values += 1
                 self._newest = result.values
                 self._newest_t_ns = now
+                if result.power_total_source is not None:
+                    self._total_source = result.power_total_source
 
     def _on_stderr(self, raw: bytes) -> None:
         msg = raw.decode("utf-8", "replace").strip()

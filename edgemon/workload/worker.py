@@ -96,7 +96,12 @@ class Worker:
         duration_s: float | None = None,
         env: dict[str, str] | None = None,
         root: Path | str = "/",
+        on_spawn: Callable[[int], Any] | None = None,
+        extra_oom_roots: tuple[Path | str, ...] = (),
     ):
+        """``on_spawn(pid)`` runs right after the process starts, before its OOM counters are read
+        (an emulated board puts the worker in its own memory cgroup there); ``extra_oom_roots``:
+        more trees whose cgroup ``oom_kill`` counts say whether a SIGKILL was the OOM killer."""
         self.spec = spec
         self._on_hello = on_hello
         self._on_latency = on_latency
@@ -104,7 +109,8 @@ class Worker:
         self._on_exit = on_exit
         self.duration_s = duration_s
         self._extra_env = env
-        self._root = Path(root)
+        self._oom_roots = [Path(root)] + [Path(r) for r in extra_oom_roots]
+        self._on_spawn = on_spawn
         self._proto = registry.protocol()
 
         self._proc: subprocess.Popen | None = None
@@ -174,7 +180,12 @@ class Worker:
         except OSError as exc:
             raise UserError(f"cannot start the {self.spec.runner} runner with {cmd[0]}: {exc.strerror or exc};"
                             " check --python") from exc
-        self._oom_dirs = death.oom_dirs_for(self._proc.pid, self._root)
+        if self._on_spawn is not None:
+            try:
+                self._on_spawn(self._proc.pid)
+            except OSError:
+                pass                 # the worker runs on; only its OOM diagnosis is the poorer
+        self._oom_dirs = [d for r in self._oom_roots for d in death.oom_dirs_for(self._proc.pid, r)]
         self._oom_before = death.OomCounters.read(self._oom_dirs)
         for name, target in (("reader", self._read_frames), ("stderr", self._read_stderr),
                              ("waiter", self._wait), ("dispatch", self._dispatch)):
