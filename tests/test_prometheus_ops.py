@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -326,3 +327,39 @@ def test_dashboard_queries_are_valid_promql(tmp_path):
     (tmp_path / "dashboard-rules.yml").write_text(json.dumps({"groups": [{"name": "dashboard", "rules": rules}]}))
     r = _promtool("check", "rules", str(tmp_path / "dashboard-rules.yml"))
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_a_session_that_throttles_shows_it_live(tmp_path):
+    """End to end: a hot emulated Nano, `edgemon run --prometheus`; the throttled gauge turns
+    on with its cause while the session runs (the online classifier's events, issue 13)."""
+    pytest.importorskip("edgemon.analysis.throttle_online",
+                        reason="the session's online throttling classifier (issue 13) is not in this checkout")
+    from serve_helpers import child_env, free_port, wait_for
+
+    port = free_port()
+    env = dict(child_env(), EDGEMON_EMULATE_OPTS="tau=10,trip=50,hyst=30,r=20,start=25")
+    proc = subprocess.Popen([sys.executable, "-m", "edgemon", "run", "--emulate", "nano", "--headless", "--duration",
+                             "60s", "--prometheus", f"127.0.0.1:{port}", "--record", str(tmp_path / "rec")],
+                            cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: dict[str, str] = {}
+
+    def throttled() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return False
+        if _value(text, "edgemon_throttled", domain="cpu") == 1.0:
+            seen["text"] = text
+            return True
+        return False
+
+    try:
+        assert wait_for(throttled, 55, step=1.0), "the cpu never showed as throttled"
+        cause = dict(re.findall(r'(\w+)="([^"]*)"', next(line for line in seen["text"].splitlines()
+                                                       if line.startswith("edgemon_throttled_info{"))))["cause"]
+        assert cause == "thermal"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=120)
