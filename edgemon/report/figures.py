@@ -186,11 +186,14 @@ def _style(fig) -> None:
     fig.set_layout_engine("constrained")
 
 
-def _plain_log_labels(axis) -> None:
-    """1, 2, 5 x 10^k written as plain numbers (0.05, 2, 40), not 4 x 10^1."""
+def _plain_log_labels(axis, lo: float, hi: float) -> None:
+    """Ticks written as plain numbers (0.05, 2, 40), not 4 x 10^1: at 1, 2, 5 x 10^k, at every
+    digit when the axis spans about a decade or less, at powers of ten when it spans many."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    decades = math.log10(max(hi / lo, 1.0001))
+    subs = tuple(range(1, 10)) if decades < 1.3 else (1.0, 2.0, 5.0) if decades < 4 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
 
@@ -252,11 +255,14 @@ def decorate(ax, inp: FigureInput, *, domain: str | None = None, labels: bool = 
         if labels and (b - a) >= 0.06 * (inp.span_s / unit):
             ax.text((a + b) / 2, 0.02, CAUSE_LABELS.get(cause, cause), transform=trans, ha="center", va="bottom",
                     fontsize=6.5, color=color, clip_on=True)
+    right = 0.8 * inp.span_s / unit
     for k, (x, text) in enumerate(event_marks(inp)):
         ax.axvline(x, color="#444444", linewidth=0.7, linestyle=(0, (2, 2)), zorder=1)
         if labels:
             y = 0.98 - 0.16 * (k % 3)        # three rows, so that neighbouring labels do not collide
-            ax.text(x, y, " " + text, transform=trans, rotation=0, ha="left", va="top", fontsize=6.5,
+            late = x > right                 # near the right edge: the label goes to the line's left
+            ax.text(x, y, text + " " if late else " " + text, transform=trans, rotation=0,
+                    ha="right" if late else "left", va="top", fontsize=6.5,
                     color="#222222", clip_on=False,
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.75})
     return causes
@@ -297,10 +303,10 @@ def latency_figure(inp: FigureInput):
     ax.plot(mid, p99, color=OKABE_ITO[1], linewidth=1.2, label="p99")
     ax.plot(mid, p50, color=OKABE_ITO[0], linewidth=1.6, label="p50")
     ax.set_yscale("log")
-    _plain_log_labels(ax.yaxis)
     ax.set_ylabel("latency (ms)")
     lo = np.nanmin(p50[p50 > 0]) if np.any(p50 > 0) else 1e-3
     ax.set_ylim(lo / 1.6, max(np.nanmax(top), lo) * 1.6)
+    _plain_log_labels(ax.yaxis, *ax.get_ylim())
     _axes_style(ax)
     causes = decorate(ax, inp)
     for p in (inp.result.get("change_points") or {}).get("points", []) or []:
