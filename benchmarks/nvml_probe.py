@@ -34,9 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edgemon.platform.detect import detect                  # noqa: E402
-from edgemon.telemetry.base import SourceContext            # noqa: E402
-from edgemon.telemetry.nvml import NvmlSource, decode_reasons, gpu_prefix   # noqa: E402
+from edgemon.platform.detect import detect                  # noqa: E402 - after the sys.path line
+from edgemon.telemetry.base import SourceContext            # noqa: E402 - after the sys.path line
+from edgemon.telemetry.nvml import NvmlSource, decode_reasons, gpu_prefix   # noqa: E402 - after the sys.path line
 
 SMI_FIELDS = ("index", "power.draw", "temperature.gpu", "clocks.sm", "utilization.gpu")
 # (nvidia-smi column, edgemon metric suffix/prefix builder, scale from NVML's unit to nvidia-smi's)

@@ -46,13 +46,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _abtest as ab  # noqa: E402
-from _monitor import (idle_workload, monitor_cmd, recorded_iterations, session_on_off,  # noqa: E402
+import _abtest as ab  # noqa: E402 - after the sys.path line
+from _monitor import (idle_workload, monitor_cmd, recorded_iterations, session_on_off,  # noqa: E402 - after the sys.path line
                       start_monitor, stop_monitor, worker_groups)
 
-from edgemon.workload.spec import WorkloadSpec  # noqa: E402
-from edgemon.workload import registry  # noqa: E402
-from edgemon.workload.worker import Worker  # noqa: E402
+from edgemon.workload.spec import WorkloadSpec  # noqa: E402 - after the sys.path line
+from edgemon.workload import registry  # noqa: E402 - after the sys.path line
+from edgemon.workload.worker import Worker  # noqa: E402 - after the sys.path line
 
 OPTIONS = {"api": "sync", "hint": "latency", "device": "CPU"}
 
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         xml = registry.runner_module("openvino").model_file(a.model)
     import openvino as ov
 
-    log = lambda line: print(line, flush=True)  # noqa: E731
+    log = lambda line: print(line, flush=True)  # noqa: E731 - a one-line log helper
     log(f"openvino fidelity: {xml}\nOpenVINO {ov.get_version()}, benchmark_app: {' '.join(benchmark_app_command())}")
     log(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; slices of {a.slice:g} s; monitor at {a.hz:g} Hz")
     wanted = {w.strip() for w in a.only.split(",")}

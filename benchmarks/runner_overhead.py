@@ -21,8 +21,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, os.pardir, "runners"))
 
-import _common  # noqa: E402
-import _protocol  # noqa: E402
+import _common  # noqa: E402 - after the sys.path line
+import _protocol  # noqa: E402 - after the sys.path line
 
 
 def op():

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edgemon.platform.detect import detect                  # noqa: E402
-from edgemon.telemetry.base import SourceContext            # noqa: E402
-from edgemon.telemetry.registry import build_sources        # noqa: E402
-from edgemon.telemetry.sampler import Sampler               # noqa: E402
+from edgemon.platform.detect import detect                  # noqa: E402 - after the sys.path line
+from edgemon.telemetry.base import SourceContext            # noqa: E402 - after the sys.path line
+from edgemon.telemetry.registry import build_sources        # noqa: E402 - after the sys.path line
+from edgemon.telemetry.sampler import Sampler               # noqa: E402 - after the sys.path line
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """How fast is edgemon.telemetry.tegrastats.parse_line?
 
-Parses every line of shared/reference/tegrastats_lines.jsonl (or a file given
+Parses every real tegrastats line of tests/tegrastats_expected.py (or a file given
 with --lines, one JSON record or plain line per row) repeatedly and prints
 lines/s and µs/line overall and per line. tegrastats prints 10 lines/s at
 --interval 100, so the parser's share of one core is rate × µs/line.
@@ -19,9 +19,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from edgemon.telemetry.tegrastats import parse_line  # noqa: E402
+from edgemon.telemetry.tegrastats import parse_line  # noqa: E402 - after the sys.path line
 
-DEFAULT_LINES = HERE.parents[1] / "shared" / "reference" / "tegrastats_lines.jsonl"
+
+def reference_lines() -> list[tuple[str, str]]:
+    """The real lines the parser tests use, one of every form from L4T 24 to JetPack 7."""
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from tegrastats_expected import LINES
+
+    return list(LINES.items())
 
 
 def load(path: Path) -> list[tuple[str, str]]:
@@ -53,11 +59,11 @@ def rate(lines: list[str], seconds: float) -> tuple[int, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lines", type=Path, default=DEFAULT_LINES)
+    ap.add_argument("--lines", type=Path, default=None, help="lines to parse (default: the tests' reference lines)")
     ap.add_argument("--seconds", type=float, default=3.0, help="total duration of the overall run")
     ap.add_argument("--rounds", type=int, default=7, help="rounds; best and median are reported")
     args = ap.parse_args()
-    records = load(args.lines)
+    records = load(args.lines) if args.lines is not None else reference_lines()
     if not records:
         sys.exit(f"no lines in {args.lines}")
     lines = [line for _, line in records]

@@ -41,13 +41,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _abtest as ab  # noqa: E402
-from _monitor import (idle_workload, monitor_cmd, recorded_iterations, session_on_off,  # noqa: E402
+import _abtest as ab  # noqa: E402 - after the sys.path line
+from _monitor import (idle_workload, monitor_cmd, recorded_iterations, session_on_off,  # noqa: E402 - after the sys.path line
                       start_monitor, stop_monitor, worker_groups)
 
-from edgemon.workload.spec import WorkloadSpec  # noqa: E402
-from edgemon.workload import Worker  # noqa: E402
-from edgemon.workload.worker import runner_env  # noqa: E402
+from edgemon.workload.spec import WorkloadSpec  # noqa: E402 - after the sys.path line
+from edgemon.workload import Worker  # noqa: E402 - after the sys.path line
+from edgemon.workload.worker import runner_env  # noqa: E402 - after the sys.path line
 
 # The bare loop, as a user would write it: same model code, seed and input as the runner.
 # It warms up, says "ready", and times iterations until SIGUSR1; then prints them as JSON.
@@ -210,7 +210,7 @@ def main() -> None:
     ap.add_argument("--only", default="1,2,3,4", help="which comparisons (default all: 1,2,3,4)")
     a = ap.parse_args()
 
-    log = lambda line: print(line, flush=True)  # noqa: E731
+    log = lambda line: print(line, flush=True)  # noqa: E731 - a one-line log helper
     import torch
 
     log(f"torch fidelity: {a.model} batch {a.batch}, {a.threads} thread(s); torch {torch.__version__}; "

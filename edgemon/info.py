@@ -1,8 +1,8 @@
 """What ``edgemon info`` shows: the platform, every telemetry source and every runner.
 
 Cheap by design: it probes sources (a few small file reads), times two reads of
-each (not of command-based sources, which would start their tool), and asks the workload registry (if present) about runners; nothing heavy
-is imported here.
+each (not of command-based sources, which would start their tool), and asks the workload
+registry (if present) about runners; nothing heavy is imported here.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def format_info(d: dict[str, Any]) -> str:
                 f" ({p.get('cpu_online', '?')} online)"),
     ]
     if p.get("l4t_release"):
-        rows.append(("L4T", p["l4t_release"]))
+        rows.append(("L4T", p["l4t_release"] + (f" (JetPack {p['jetpack']})" if p.get("jetpack") else
+                                                " (JetPack release not known to this edgemon)")))
     if p.get("root", "/") != "/":
         rows.append(("root", p["root"]))
     lines += [f"  {k:<8} {v}" for k, v in rows]

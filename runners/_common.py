@@ -82,6 +82,59 @@ def device_option(text, accelerator):
     raise ValueError("--opt device=%s: use cpu, %s or %s:N" % (text, accelerator, accelerator))
 
 
+# -- options and inputs, shared by the runners ----------------------------------------------------
+
+def check_known_options(opts, known, runner_name):
+    """ValueError naming the ``--opt`` keys the runner does not take, and the ones it does."""
+    unknown = sorted(set(opts) - set(known))
+    if unknown:
+        raise ValueError("unknown option(s) %s; the %s runner knows: %s"
+                         % (", ".join(unknown), runner_name, ", ".join(sorted(known))))
+
+
+def int_option(opts, key, default, minimum=None, expected="an integer", blank_is_default=False):
+    """``--opt key=N`` as an int, ``default`` when absent (or empty, with ``blank_is_default``);
+    ValueError ``--opt key=x: expected <expected>`` or ``must be >= <minimum>`` otherwise."""
+    raw = opts.get(key)
+    if raw is None or (blank_is_default and raw == ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("--opt %s=%s: expected %s" % (key, raw, expected))
+    if minimum is not None and value < minimum:
+        raise ValueError("--opt %s=%s: must be >= %d" % (key, raw, minimum))
+    return value
+
+
+def input_shapes(text, batch, example):
+    """``--opt input_shape=1x3x224x224[,1x10]``: one shape per input, the first dimension
+    replaced by the batch. ``example`` is shown when a part is not dimensions."""
+    shapes = []
+    for part in text.split(","):
+        try:
+            dims = [int(d) for d in part.strip().lower().split("x")]
+        except ValueError:
+            raise ValueError("--opt input_shape=%s: expected dimensions like %s" % (text, example))
+        if not dims or min(dims) < 1:
+            raise ValueError("--opt input_shape=%s: dimensions must be >= 1" % text)
+        shapes.append([batch] + dims[1:])
+    return shapes
+
+
+def random_input(np, rng, shape, dtype):
+    """Uniform [0, 1) floats, integers in [0, 100), 0/1 booleans (study 003's synthetic inputs);
+    ``bfloat16``, which numpy lacks, comes as float32 for the framework to cast."""
+    if str(dtype) == "bfloat16":
+        return rng.random_sample(shape).astype(np.float32)
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return rng.randint(0, 2, size=shape).astype(dtype)
+    if dtype.kind in "iu":
+        return rng.randint(0, 100, size=shape).astype(dtype)
+    return rng.random_sample(shape).astype(dtype)
+
+
 def _positive_int(text):
     value = int(text)
     if value < 1:

@@ -1,6 +1,9 @@
 """Study 000's eight Keras workloads (Blanz 2019, from Chollet's book) for the tensorflow runner.
 
-Layer specs and parameter counts as in shared/reference/studies.md; random weights
+Layer specs and parameter counts as in W. E. Blanz, "Benchmarking NVIDIA's Jetson Nano for Deep
+Learning Applications" (engineering report, rev. A1, 2019), which took the models from F. Chollet,
+"Deep Learning with Python" (Manning, 2017; https://github.com/fchollet/deep-learning-with-python-notebooks);
+the tests check the parameter counts. Random weights
 (Keras' default initialisers, seeded) and synthetic data of the right shapes. The GRUs
 use ``reset_after=False``, the Keras 2.2 GRU the study ran (one bias per gate): that is
 what makes 5,217 and 14,817 parameters (Keras' newer default would give 5,313 / 14,913).

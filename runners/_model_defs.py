@@ -102,7 +102,7 @@ def walk(name):
 
 def params(name):
     total = 0
-    for layer, shape, out in walk(name):
+    for layer, shape, _out in walk(name):
         kind = layer[0]
         if kind == "dense":
             total += shape[-1] * layer[1] + layer[1]
@@ -129,7 +129,7 @@ def gflops(name):
 
 def output_shape(name):
     out = None
-    for _, _, out in walk(name):
+    for _, _, out in walk(name):  # noqa: B007 - the loop leaves the last layer's output shape in out
         pass
     return list(out)
 

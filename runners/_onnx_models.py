@@ -56,7 +56,7 @@ def build(name, seed=0):
 
     shape = _model_defs.input_shape(name, channels_first=True)
     x = "input"
-    for layer, in_shape, out in _model_defs.walk(name):
+    for layer, in_shape, _out in _model_defs.walk(name):
         kind = layer[0]
         if kind == "dense":
             units, act = layer[1], layer[2]

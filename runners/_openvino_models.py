@@ -43,7 +43,7 @@ def build(name, seed=0):
     shape = _model_defs.input_shape(name, channels_first=True)
     param = ops.parameter([1] + shape, np.float32, name="input")
     x = param
-    for i, (layer, in_shape, out) in enumerate(_model_defs.walk(name)):
+    for layer, in_shape, _out in _model_defs.walk(name):
         kind = layer[0]
         if kind == "dense":
             units, act = layer[1], layer[2]

@@ -166,7 +166,7 @@ def build(name, quant="float32", seed=0):
     S = schema()
     import flatbuffers
 
-    B, O = S.BuiltinOperator, S.BuiltinOptions
+    B, O = S.BuiltinOperator, S.BuiltinOptions  # noqa: E741 - O mirrors the schema's BuiltinOptions, beside B
     rng = np.random.RandomState(seed)
     wr = _Writer(S, np, quant)
     in_shape = _model_defs.input_shape(name)

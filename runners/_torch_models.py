@@ -1,7 +1,7 @@
 """Built-in PyTorch models for the torch runner, with random weights.
 
-Study 000's eight Keras workloads (Blanz 2019; exact layer specs in
-shared/reference/studies.md) rebuilt layer by layer, plus MobileNetV2, ResNet-18 and
+Study 000's eight Keras workloads (Blanz 2019; layer specs and sources in _keras_models.py)
+rebuilt layer by layer, plus MobileNetV2, ResNet-18 and
 ResNet-50 written out here (torchvision's architectures, so no torchvision needed).
 
 Python 3.6 syntax; torch is imported only inside functions, so the catalogue can be

@@ -136,10 +136,7 @@ def _build_matmul(np, rng, size, batch, dtype):
 
 
 def _int_opt(opts, key, default=0):
-    try:
-        return int(opts.get(key, default))
-    except ValueError:
-        raise ValueError("--opt %s=%s: expected an integer" % (key, opts[key]))
+    return _common.int_option(opts, key, default)
 
 
 def _float_opt(opts, key, default=0.0):
@@ -235,10 +232,7 @@ def validate(spec):
 
 def _check_options(opts):
     """``(dtype name, matmul size)``; ValueError for an option this runner cannot take."""
-    unknown = sorted(set(opts) - set(OPTIONS))
-    if unknown:
-        raise ValueError("unknown option(s) %s; the numpy runner knows: %s"
-                         % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _common.check_known_options(opts, OPTIONS, "numpy")
     dtype = opts.get("dtype", "float32").strip().lower()
     if dtype not in _DTYPES:
         raise ValueError("--opt dtype=%s: use float16, float32 or float64" % dtype)

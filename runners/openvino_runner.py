@@ -76,10 +76,7 @@ def _unknown_device(device):
 
 
 def _parse(opts):
-    unknown = sorted(set(opts) - set(OPTIONS))
-    if unknown:
-        raise ValueError("unknown option(s) %s; the openvino runner knows: %s"
-                         % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _common.check_known_options(opts, OPTIONS, "openvino")
     device = opts.get("device", "CPU") or "CPU"
     bad = _unknown_device(device)
     if bad is not None:

@@ -106,16 +106,7 @@ while os.getppid() == parent:
 
 
 def _int_opt(opts, key, default, minimum=1):
-    raw = opts.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError("--opt %s=%s: expected an integer" % (key, raw))
-    if value < minimum:
-        raise ValueError("--opt %s=%s: must be >= %d" % (key, raw, minimum))
-    return value
+    return _common.int_option(opts, key, default, minimum, blank_is_default=True)
 
 
 def _bool_opt(opts, key):
@@ -126,10 +117,7 @@ def _bool_opt(opts, key):
 
 
 def _parse(opts):
-    unknown = sorted(set(opts) - set(OPTIONS))
-    if unknown:
-        raise ValueError("unknown option(s) %s; the stress runner knows: %s"
-                         % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _common.check_known_options(opts, OPTIONS, "stress")
     mode = opts.get("mode", "threads")
     if mode not in ("threads", "processes"):
         raise ValueError("--opt mode=%s: use threads or processes" % mode)

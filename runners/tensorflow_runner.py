@@ -78,11 +78,6 @@ class TrainPlan(object):
         self.steps_per_epoch = steps_per_epoch
 
 
-def _first_line(exc):
-    lines = str(exc).strip().splitlines()
-    return "%s: %s" % (type(exc).__name__, lines[0][:200]) if lines else type(exc).__name__
-
-
 def _import_tf():
     # Keras 3 follows KERAS_BACKEND; this runner is TensorFlow's, whatever the user's shell says.
     os.environ["KERAS_BACKEND"] = "tensorflow"
@@ -95,16 +90,7 @@ def _import_tf():
 
 
 def _int_opt(opts, key, default):
-    text = opts.get(key)
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError("--opt %s=%s: expected a whole number" % (key, text))
-    if value < 1:
-        raise ValueError("--opt %s=%s: must be >= 1" % (key, text))
-    return value
+    return _common.int_option(opts, key, default, 1, expected="a whole number")
 
 
 def _device(tf, text):
@@ -125,26 +111,7 @@ def _device(tf, text):
 
 
 def _shapes(text, batch):
-    shapes = []
-    for part in text.split(","):
-        try:
-            dims = [int(d) for d in part.strip().lower().split("x")]
-        except ValueError:
-            raise ValueError("--opt input_shape=%s: expected dimensions like 1x224x224x3" % text)
-        if not dims or min(dims) < 1:
-            raise ValueError("--opt input_shape=%s: dimensions must be >= 1" % text)
-        shapes.append([batch] + dims[1:])
-    return shapes
-
-
-def _random_input(np, rng, shape, dtype):
-    """Uniform [0, 1) floats, integers in [0, 100), 0/1 booleans (study 003's synthetic inputs)."""
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":
-        return rng.randint(0, 2, size=shape).astype(dtype)
-    if dtype.kind in "iu":
-        return rng.randint(0, 100, size=shape).astype(dtype)
-    return rng.random_sample(shape).astype(dtype)
+    return _common.input_shapes(text, batch, "1x224x224x3")
 
 
 def _resolve_inputs(np, rng, args, names, specs):
@@ -169,7 +136,7 @@ def _resolve_inputs(np, rng, args, names, specs):
             if any(d is None for d in shape):
                 raise ValueError("input %r has open dimensions %s; give them with --opt input_shape=%s"
                                  % (names[i], shape, "x".join(str(d or "N") for d in shape)))
-        arrays.append(_random_input(np, rng, shape, dtypes[i]))
+        arrays.append(_common.random_input(np, rng, shape, dtypes[i]))
     return arrays
 
 
@@ -271,10 +238,7 @@ def validate(spec):
 
 def _check_args(model, opts):
     """Everything about the command line that needs no TensorFlow: fails fast, and where TF is absent."""
-    unknown = sorted(set(opts) - set(OPTIONS))
-    if unknown:
-        raise ValueError("unknown option(s) %s; the tensorflow runner knows: %s"
-                         % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _common.check_known_options(opts, OPTIONS, "tensorflow")
     _common.device_option(opts.get("device"), "gpu")
     phase = opts.get("phase", "infer")
     if phase not in ("infer", "train", "both"):

@@ -58,10 +58,7 @@ def _flag(opts, key):
 
 
 def _parse(opts):
-    unknown = sorted(set(opts) - set(OPTIONS))
-    if unknown:
-        raise ValueError("unknown option(s) %s; the tensorrt runner knows: %s"
-                         % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _common.check_known_options(opts, OPTIONS, "tensorrt")
     workspace = opts.get("workspace_mb", "1024")
     if not workspace.isdigit() or int(workspace) < 1:
         raise ValueError("--opt workspace_mb=%s: a whole number of MB >= 1" % workspace)

@@ -184,10 +184,7 @@ def _load(args, Interpreter, load_delegate, path, edgetpu):
 def build(args):
     import numpy as np
 
-    unknown = sorted(set(args.opts) - set(OPTIONS))
-    if unknown:
-        raise ValueError("unknown option(s) %s; the tflite runner knows: %s"
-                         % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _common.check_known_options(args.opts, OPTIONS, "tflite")
     Interpreter, load_delegate, api_name, version = interpreter_api()
     builtin = _builtin(args.model)
     if builtin is not None:

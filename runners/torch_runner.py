@@ -91,27 +91,7 @@ def _device(torch, text):
 
 
 def _shapes(text, batch):
-    shapes = []
-    for part in text.split(","):
-        try:
-            dims = [int(d) for d in part.strip().lower().split("x")]
-        except ValueError:
-            raise ValueError("--opt input_shape=%s: expected dimensions like 1x3x224x224" % text)
-        if not dims or min(dims) < 1:
-            raise ValueError("--opt input_shape=%s: dimensions must be >= 1" % text)
-        shapes.append([batch] + dims[1:])
-    return shapes
-
-
-def _random_input(np, rng, shape, dtype):
-    """Uniform [0, 1) floats, integers in [0, 100), 0/1 booleans (study 003's synthetic inputs)."""
-    if dtype == "bool":
-        return rng.randint(0, 2, size=shape).astype(np.bool_)
-    if dtype.startswith("int") or dtype.startswith("uint"):
-        return rng.randint(0, 100, size=shape).astype(dtype)
-    if dtype == "bfloat16":  # numpy has no bfloat16: made float32, cast by torch
-        return rng.random_sample(shape).astype(np.float32)
-    return rng.random_sample(shape).astype(dtype)
+    return _common.input_shapes(text, batch, "1x3x224x224")
 
 
 def _exported_inputs(program):
@@ -178,7 +158,7 @@ def _user_model(torch, np, rng, args, device):
         dtypes = dtypes * len(shapes)
     if len(dtypes) != len(shapes):
         raise ValueError("--opt dtype=%s: give one dtype, or one per input (%d)" % (dtype_text, len(shapes)))
-    arrays = [_random_input(np, rng, s, d) for s, d in zip(shapes, dtypes)]
+    arrays = [_common.random_input(np, rng, s, d) for s, d in zip(shapes, dtypes)]
     names = ["input%d" % i for i in range(len(arrays))] if len(arrays) > 1 else ["input"]
     tensors = [torch.from_numpy(a) for a in arrays]
     tensors = [t.to(torch.bfloat16) if d == "bfloat16" else t for t, d in zip(tensors, dtypes)]
@@ -205,10 +185,7 @@ def validate(spec):
 
 
 def _check_options(opts):
-    unknown = sorted(set(opts) - set(OPTIONS))
-    if unknown:
-        raise ValueError("unknown option(s) %s; the torch runner knows: %s"
-                         % (", ".join(unknown), ", ".join(sorted(OPTIONS))))
+    _common.check_known_options(opts, OPTIONS, "torch")
     _common.device_option(opts.get("device"), "cuda")
     precision = opts.get("precision", "fp32").lower()
     if precision not in ("fp32", "fp16"):

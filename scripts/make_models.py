@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a source checkout, not installed
 
-from edgemon.errors import UserError  # noqa: E402
-from edgemon.workload import model_cache  # noqa: E402
+from edgemon.errors import UserError  # noqa: E402 - after the sys.path line
+from edgemon.workload import model_cache  # noqa: E402 - after the sys.path line
 
 
 def _list(text: str | None) -> list[str] | None:

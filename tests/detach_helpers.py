@@ -130,6 +130,9 @@ class ScriptedSession:
 
         return [SourceStatus("procstat", True), SourceStatus("nvml", False, "no NVIDIA driver")]
 
-    def command(self, name: str, **kw) -> str:
-        self.commands.append((name, kw))
-        return f"did {name}"
+    def command(self, cmd, **kw) -> str:
+        from edgemon.feeds.commands import as_command, wire_name
+
+        cmd = as_command(cmd, kw)
+        self.commands.append((wire_name(cmd), cmd.kwargs()))
+        return f"did {wire_name(cmd)}"

@@ -1,6 +1,6 @@
-"""Expected metrics for every line of shared/reference/tegrastats_lines.jsonl.
+"""Expected metrics for every real tegrastats line of the reference set (LINES below).
 
-Written by hand from reading each line (jetson.md §1.3 for the meaning of each
+Written by hand from reading each line (NVIDIA's "tegrastats Utility" page for the meaning of each
 field), not by running the parser. ``_cores`` only spells out the three per-core
 names so that 14-core lines stay readable: an entry is ``(util %, MHz)`` or
 ``OFF``. ``cpu_util_pct`` is written as the arithmetic over the online cores.
@@ -343,8 +343,8 @@ INPUT_RAIL_BY_LINE = {
 }
 
 
-# The input lines, verbatim from shared/reference/tegrastats_lines.jsonl (so the tests also run
-# where ../shared is absent; test_tegrastats_parse checks they still match the file).
+# The input lines, verbatim from the reference file tegrastats_lines.jsonl kept beside the
+# repository (so the tests also run where it is absent; test_tegrastats_parse checks they still match it).
 LINES: dict[str, str] = {
     # Nano, L4T 32, root
     "T05": (

@@ -153,6 +153,26 @@ def test_power_cap_flag_and_rail_limit_are_power_causes(tmp_path):
     assert ep["domain"] == "emc" and ep["cause"] == "power"
 
 
+def test_raspberry_pi_flags_come_from_the_raw_bitmask(tmp_path):
+    """vcgencmd get_throttled: rpi_throttled_raw holds the bits; rpi_throttled is bit 2 alone, so a
+    throttled Pi (0x4) is no under-voltage, and a soft temperature limit (0x8) is a thermal cause."""
+    def sample(t, raw):
+        on = 40 <= t < 55
+        return _busy_sample(t, cpu=1200.0 if on else 1479.0, rpi_throttled_raw=float(raw) if on else 0.0,
+                            rpi_throttled=float(bool(raw & 0x4)) if on else 0.0)
+
+    folder = build_session(tmp_path / "a", meta={"clock_ceilings": CEIL}, sample=lambda t: sample(t, 0x8),
+                           latency=back_to_back(0, 100, 10.0))
+    (ep,) = analyze_folder(folder)["throttling"]["episodes"]
+    assert ep["cause"] == "thermal" and any("soft temperature limit" in e for e in ep["evidence"])
+
+    folder = build_session(tmp_path / "b", meta={"clock_ceilings": CEIL}, sample=lambda t: sample(t, 0x4),
+                           latency=back_to_back(0, 100, 10.0))
+    (ep,) = analyze_folder(folder)["throttling"]["episodes"]
+    assert not any("under-voltage" in e for e in ep["evidence"])
+    assert ep["cause"] == "thermal_or_power"
+
+
 def test_user_action_and_power_mode_events_explain_an_episode(tmp_path):
     def sample(t):
         return _busy_sample(t, cpu=1200.0 if 50 <= t < 70 else 1479.0)

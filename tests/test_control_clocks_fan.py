@@ -10,7 +10,7 @@ from edgemon.control.context import ControlContext
 from edgemon.control.fan import find_fan, percent_to_pwm, pwm_to_percent
 from edgemon.control.jetson_clocks import parse_show
 
-# Verbatim `jetson_clocks --show` outputs from jetson.md 2.10.
+# Verbatim `jetson_clocks --show` outputs of real boards (the format jetson-stats parses in jetson_clocks.py).
 TX1_ON = """\
 SOC family:tegra210  Machine:jetson_tx1
 Online CPUs: 0-3

@@ -9,7 +9,7 @@ from edgemon.control import Controls
 from edgemon.control.context import ControlContext
 from edgemon.control.nvpmodel import list_modes, parse_conf, parse_query, query
 
-# jetson.md 2.9: the TX2 /etc/nvpmodel.conf (L4T 28.x), verbatim for the first two modes.
+# The TX2 /etc/nvpmodel.conf (L4T 28.x), verbatim for the first two modes.
 TX2_CONF = """\
 # FORMAT:
 # < PARAM TYPE=PARAM_TYPE NAME=PARAM_NAME >

@@ -173,7 +173,7 @@ def test_emc_debugfs_denied_says_needs_root():
     try:
         os.chmod(tmp, 0o755)
         build_tree("agx-orin", tmp)
-        for dirpath, dirnames, filenames in os.walk(tmp):
+        for dirpath, _dirnames, _filenames in os.walk(tmp):
             os.chmod(dirpath, 0o755)
         os.chmod(tmp / "sys/kernel/debug", 0o700)
         if os.geteuid() != 0:

@@ -31,7 +31,7 @@ def test_gpu_limits_every_board(tmp_path, board):
 def test_gpu_limits_follow_a_power_mode_cap(tmp_path):
     build_tree("agx-orin", tmp_path)
     src = probed(JetsonGpuSource, tmp_path)
-    # nvpmodel MODE_15W writes max_freq through the devfreq_dev path (jetson.md 2.9)
+    # nvpmodel MODE_15W writes max_freq through the devfreq_dev path (as the board's nvpmodel.conf says)
     (tmp_path / "sys/devices/17000000.ga10b/devfreq_dev/max_freq").write_text("420750000\n")
     lim = src.limits()
     assert lim.max_mhz == 420.75

@@ -50,3 +50,23 @@ def test_collect_info_on_this_machine():
     d = collect_info("/")
     assert {s["name"] for s in d["sources"] if s["available"]} >= {"process"}
     assert format_info(d).startswith("edgemon ")
+
+
+def test_info_shows_the_jetpack_release_of_a_jetson(tmp_path, run_edgemon):
+    """README: `edgemon info` shows L4T/JetPack; the L4T -> JetPack table decides the second."""
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from fixtures.jetson.boards import build_tree
+
+    build_tree("orin-nano", tmp_path / "board")
+    (tmp_path / "board/etc").mkdir(exist_ok=True)
+    (tmp_path / "board/etc/nv_tegra_release").write_text("# R36 (release), REVISION: 4.3, GCID: 38968081\n")
+    d = collect_info(tmp_path / "board", measure_reads=0)
+    assert d["platform"]["l4t_release"] == "36.4.3" and d["platform"]["jetpack"] == "6.2"
+    assert "L4T      36.4.3 (JetPack 6.2)" in format_info(d)
+    p = run_edgemon("info", "--sysfs-root", str(tmp_path / "board"))
+    assert p.returncode == 0 and "L4T      36.4.3 (JetPack 6.2)" in p.stdout, p.stdout + p.stderr
+    (tmp_path / "board/etc/nv_tegra_release").write_text("# R99 (release), REVISION: 1.0\n")
+    assert "99.1.0 (JetPack release not known to this edgemon)" in format_info(collect_info(tmp_path / "board",
+                                                                                           measure_reads=0))

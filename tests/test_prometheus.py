@@ -244,9 +244,9 @@ def test_a_clean_end(exporter):
 
 
 def test_bad_input_is_counted_never_raised(exporter):
-    exporter.on_sample(Sample(1, {"x": "not a number"}))            # type: ignore[dict-item]
-    exporter.on_latency(object())                                   # type: ignore[arg-type]
-    exporter.on_event(None)                                         # type: ignore[arg-type]
+    exporter.on_sample(Sample(1, {"x": "not a number"}))            # type: ignore[dict-item]  # wrong on purpose
+    exporter.on_latency(object())                                   # type: ignore[arg-type]  # wrong on purpose
+    exporter.on_event(None)                                         # type: ignore[arg-type]  # wrong on purpose
     assert exporter.callback_errors == 3
     assert one(scrape(exporter), "edgemon_exporter_errors_total") == 3
 

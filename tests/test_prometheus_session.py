@@ -89,7 +89,7 @@ def test_a_live_session_seen_through_prometheus(tmp_path):
     assert snap["state"] == "ended"
     # the exporter saw every measured iteration the recorder wrote
     lat = ds.dataset(str(folder / "latency"), format="parquet").to_table()
-    measured = lat.filter(ds.field("warmup") == False).num_rows  # noqa: E712
+    measured = lat.filter(ds.field("warmup") == False).num_rows  # noqa: E712 - a pyarrow expression, not a Python comparison
     [workload] = snap["workloads"]      # one workload: the hello names the model the config named
     assert workload.latency_count == measured and workload.iterations == lat.num_rows
     with pytest.raises(urllib.error.URLError):

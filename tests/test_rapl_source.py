@@ -195,7 +195,7 @@ def test_root_only_counters_are_unavailable_with_the_reason():
     base = Path(tempfile.mkdtemp(prefix="edgemon-rapl-"))
     try:
         root = build_tree("intel-desktop", base)
-        for dirpath, dirnames, filenames in os.walk(base):
+        for dirpath, _dirnames, filenames in os.walk(base):
             os.chmod(dirpath, 0o755)
             for name in filenames:
                 os.chmod(os.path.join(dirpath, name), 0o444)

@@ -27,7 +27,7 @@ MODELS = tf_runner.MODELS
 HAVE_TF = have("tensorflow")
 needs_tf = pytest.mark.skipif(not HAVE_TF, reason="TensorFlow is not installed (pip install 'edgemon[tensorflow]')")
 
-# Blanz 2019's parameter counts (studies.md, study 000)
+# Blanz 2019's parameter counts (study 000; sources in runners/_keras_models.py)
 STUDY_000 = {"mnist_1d": 407_050, "imdb_dense": 160_305, "reuters_dense": 647_214, "mnist_2d": 93_322,
              "dogs_cats": 3_453_121, "imdb_embedding": 80_401, "mpi_weather_gru": 5_217,
              "mpi_weather_conv": 14_817}

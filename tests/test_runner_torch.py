@@ -28,7 +28,7 @@ MODELS = torch_runner.MODELS
 HAVE_TORCH = have("torch")
 needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed (pip install 'edgemon[torch]')")
 
-# Blanz 2019's parameter counts (studies.md, study 000): architecture facts of the Keras originals.
+# Blanz 2019's parameter counts (study 000; sources in runners/_keras_models.py): facts of the Keras originals.
 STUDY_000 = {"mnist_1d": 407_050, "imdb_dense": 160_305, "reuters_dense": 647_214, "mnist_2d": 93_322,
              "dogs_cats": 3_453_121, "imdb_embedding": 80_401, "mpi_weather_gru": 5_217,
              "mpi_weather_conv": 14_817}

@@ -1,4 +1,4 @@
-"""edgemon.telemetry.tegrastats: every reference line, every form of jetson.md §1.3."""
+"""edgemon.telemetry.tegrastats: every reference line, every form tegrastats printed from L4T 24 to JetPack 7."""
 
 from __future__ import annotations
 
@@ -243,8 +243,8 @@ def test_malformed_fields_fall_back_to_skipping():
 
 
 def test_non_string_input_never_raises():
-    assert parse_line(None) == {}  # type: ignore[arg-type]
-    assert parse_line(b"RAM 1/2MB") == {"ram_used_mb": 1.0, "ram_total_mb": 2.0}  # type: ignore[arg-type]
+    assert parse_line(None) == {}  # type: ignore[arg-type]  # not a str on purpose
+    assert parse_line(b"RAM 1/2MB") == {"ram_used_mb": 1.0, "ram_total_mb": 2.0}  # type: ignore[arg-type]  # not a str on purpose
 
 
 def test_jetpack7_first_engine_instances_share_the_jetpack6_columns():

@@ -17,7 +17,7 @@ try:  # tests/ as a package or as a plain folder on sys.path
 except ImportError:
     from tegrastats_expected import LINES as REFERENCE_LINES
 
-# A few lines beyond the reference file, so old forms are mutated too (jetson.md §1.2/1.3).
+# A few lines beyond the reference lines, so old forms (L4T 24-28) are mutated too.
 EXTRA_LINES = [
     "RAM 1725/3983MB (lfb 225x4MB) cpu [14%,5%,10%,8%]@204 EMC 5%@1600 AVP 51%@12 NVDEC 192 "
     "MSENC 192 GR3D 0%@76",

@@ -108,8 +108,12 @@ async def test_analysis_screen_lists_episodes_and_enter_jumps_there():
         await settle(app, pilot)
         assert isinstance(app.screen, AnalysisScreen)
         text = str(app.screen.query_one("#analysis-text").render())
-        for needle in ("p99 20.200", "throughput 120.0 items/s", "latency levels: 2", "at 00:40: 8.000 -> 9.600 ms",
-                       "79.200 mJ per item"):
+        result = feed.analysis()       # the real analysis of the scripted session
+        point = result.change_points.points[0]
+        for needle in (f"p99 {result.latency_ms.p99:.3f}", "throughput 120.0 items/s",
+                       f"latency levels: {result.levels.count}",
+                       f"at 00:{int(point.at_s):02d}: {point.before_median_ms:.3f} -> {point.after_median_ms:.3f} ms",
+                       f"{result.energy.mj_per_item:.3f} mJ per item", "2 episodes"):
             assert needle in text, needle
         table = app.screen.query_one(DataTable)
         assert table.row_count == 2

@@ -11,6 +11,8 @@ import io
 import math
 from typing import Any
 
+from edgemon.recording.layout import section
+
 COLUMNS = ("session", "board", "host", "runner", "model", "batch", "power_mode", "p50_ms", "p90_ms", "p99_ms",
            "throughput_ips", "avg_power_w", "mj_per_item", "share_throttled", "speedup_throughput", "speedup_p50",
            "problems")
@@ -21,7 +23,7 @@ def _power_mode(meta: dict[str, Any], result: dict[str, Any]) -> str | None:
     if isinstance(mode, dict):
         mode = mode.get("name") or mode.get("id")
     if mode is None:
-        restore = meta.get("restore") if isinstance(meta.get("restore"), dict) else {}
+        restore = section(meta, "restore")
         mode = restore.get("power_mode_name") or restore.get("power_mode_id")
     changes = [c["mode"] for c in (result.get("throttling") or {}).get("ceiling_changes", []) or []]
     names = [str(x) for x in [mode, *changes] if x is not None]

@@ -1,8 +1,9 @@
 """Energy per inference: the integral of ``power_total_mw`` over the measured window / items.
 
 Trapezoid rule over the samples inside the window, with the power at the window's edges
-interpolated from the neighbouring samples (peers.md 4.4: integrate, never quote one
-sample). The idle baseline is the mean power over an ``idle_baseline`` phase (a ``phase``
+interpolated from the neighbouring samples: integrate, never quote one sample
+(docs/architecture.md "Analysis vocabulary").
+The idle baseline is the mean power over an ``idle_baseline`` phase (a ``phase``
 event with ``name`` "idle_baseline": from ``start_ns``/``end_ns`` in its details, or from
 the event to the next ``phase`` event or the first iteration), else
 ``session.json["idle_baseline_mw"]``. Energy above the baseline = energy - baseline x time.

@@ -238,7 +238,8 @@ def format_analysis(result: dict[str, Any]) -> str:
     lines.append(f"throughput  {_fmt(result['throughput_ips'], 1)} items/s over {result['items']} items")
     if "first_inference_ms" in result:
         lines.append(
-            f"warm-up     {result['warmup_iterations']} iterations, first inference {result['first_inference_ms']:.3f} ms"
+            f"warm-up     {result['warmup_iterations']} iterations, "
+            f"first inference {result['first_inference_ms']:.3f} ms"
         )
     if result["telemetry"]:
         lines.append("")
@@ -346,8 +347,8 @@ def format_extended(result: dict[str, Any]) -> list[str]:
 
     en = result.get("energy")
     if en and en.get("available"):
-        line = (f"energy  average {en['avg_power_mw'] / 1000:.2f} W, {en['energy_j']:.1f} J over {en['window_s']:.1f} s, "
-                f"{_fmt(en['mj_per_item'])} mJ per item")
+        line = (f"energy  average {en['avg_power_mw'] / 1000:.2f} W, {en['energy_j']:.1f} J "
+                f"over {en['window_s']:.1f} s, {_fmt(en['mj_per_item'])} mJ per item")
         if en.get("baseline_mw") is not None:
             line += (f"; {_fmt(en['mj_per_item_above_baseline'])} mJ above the idle baseline "
                      f"{en['baseline_mw'] / 1000:.2f} W ({en['baseline_source']})")

@@ -24,7 +24,7 @@ first match wins:
 2. ``user_action``: a core switched, jetson_clocks or the fan changed;
 3. ``power`` / ``thermal`` from a flag the hardware raised (NVML clock-event reasons
    SwPowerCap 0x4, HwPowerBrakeSlowdown 0x80 / SwThermalSlowdown 0x20, HwThermalSlowdown
-   0x40; Raspberry Pi ``rpi_throttled`` under-voltage 0x1 / soft temperature limit 0x8);
+   0x40; Raspberry Pi ``rpi_throttled_raw`` under-voltage 0x1 / soft temperature limit 0x8);
 4. ``thermal``: a temperature within ``thermal_margin_c`` of its trip point
    (``session.json["trip_points"]``, NVML's ``gpu_temp_slowdown_c``);
 5. ``power``: a rail within ``power_margin_pct`` of its limit (``session.json["power_limits"]``,
@@ -36,15 +36,15 @@ first match wins:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from edgemon.analysis.latency import nearest_ranks
+from edgemon.recording.layout import section
+from edgemon.telemetry import catalogue
 
-CPU_FREQ = re.compile(r"^cpu(\d+)_freq_mhz$")
 DOMAINS = ("cpu", "gpu", "emc")
 USER_EVENTS = ("core_online", "jetson_clocks", "fan")
 
@@ -69,13 +69,14 @@ class ThrottleOptions:
 
 
 def domain_of(metric: str) -> str | None:
-    if CPU_FREQ.match(metric):
-        return "cpu"
-    if metric == "gpu_freq_mhz":
-        return "gpu"
-    if metric == "emc_freq_mhz":
-        return "emc"
-    return None
+    """``cpu``, ``gpu`` or ``emc`` for a clock with a ceiling (the catalogue's ``clock``), else None."""
+    return catalogue.clock_domain(metric)
+
+
+def _core(metric: str) -> int | None:
+    """The core of a ``cpuN_freq_mhz`` clock."""
+    m = catalogue.lookup(metric)
+    return m.index if m is not None and m.family is catalogue.CPU_FREQ else None
 
 
 def _num(v: Any) -> float | None:
@@ -95,8 +96,11 @@ def _as_dict(d: Any) -> dict:
 def _ceiling_dict(d: Any) -> dict[str, float] | None:
     if not isinstance(d, dict) or not d:
         return None
-    out = {str(k): _num(v) for k, v in d.items()}
-    out = {k: v for k, v in out.items() if v is not None}
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        f = _num(v)
+        if f is not None:
+            out[str(k)] = f
     return out or None
 
 
@@ -106,7 +110,7 @@ def _ceiling_dict(d: Any) -> dict[str, float] | None:
 def mode_segments(data) -> list[dict[str, Any]]:
     """Power-mode segments: ``[{t0_ns, mode, ceilings (dict|None), source}]``, t0 of the first is None."""
     meta = data.meta
-    restore = meta.get("restore") if isinstance(meta.get("restore"), dict) else {}
+    restore = section(meta, "restore")
     first_mode = meta.get("power_mode") if isinstance(meta.get("power_mode"), (str, int)) else None
     if first_mode is None:
         first_mode = restore.get("power_mode_name") or restore.get("power_mode_id")
@@ -127,7 +131,7 @@ def _lookup(ceilings: dict[str, float] | None, metric: str) -> float | None:
         return None
     if metric in ceilings:
         return ceilings[metric]
-    if CPU_FREQ.match(metric):
+    if _core(metric) is not None:   # one ceiling for every core
         return ceilings.get("cpu_freq_mhz")
     return None
 
@@ -135,11 +139,10 @@ def _lookup(ceilings: dict[str, float] | None, metric: str) -> float | None:
 def _offline_mask(data, metric: str) -> np.ndarray:
     t = data.tel_t
     off = np.zeros(t.shape[0], dtype=bool)
-    m = CPU_FREQ.match(metric)
-    if not m:
+    n = _core(metric)
+    if n is None:
         return off
-    n = int(m.group(1))
-    online_col = f"cpu{n}_online"
+    online_col = catalogue.CPU_ONLINE.name(n)
     if data.has(online_col):
         v = data.metric(online_col)
         off |= v < 0.5  # NaN compares False: unknown counts as online
@@ -196,12 +199,7 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
             ceil[sel] = np.nan if c is None else c
             sources.append(src if c is not None else "none")
         gate = np.ones(t.shape[0], dtype=bool)
-        unit = None
-        cm = CPU_FREQ.match(metric)
-        if cm:
-            unit = f"cpu{cm.group(1)}_util_pct"
-        elif dom == "gpu":
-            unit = "gpu_util_pct"
+        unit = catalogue.load_metric(metric)
         if unit and data.has(unit):
             u = data.metric(unit)
             gate = ~(u < opts.unit_busy_pct)  # NaN: unknown load, no veto
@@ -252,7 +250,8 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
-def _episodes_of(mask: np.ndarray, t: np.ndarray, dur_s: np.ndarray, opts: ThrottleOptions) -> list[tuple[int, int, int, int]]:
+def _episodes_of(mask: np.ndarray, t: np.ndarray, dur_s: np.ndarray,
+                 opts: ThrottleOptions) -> list[tuple[int, int, int, int]]:
     """``[(start_ns, end_ns, first_idx, stop_idx)]`` of merged runs of ``mask``."""
     a, b = _runs(mask)
     if a.size == 0:
@@ -268,7 +267,7 @@ def _episodes_of(mask: np.ndarray, t: np.ndarray, dur_s: np.ndarray, opts: Throt
         else:
             merged.append([s, e, i, j])
     keep = int(opts.min_episode_s * 1e9)
-    return [tuple(m) for m in merged if m[1] - m[0] >= keep]  # type: ignore[misc]
+    return [(m[0], m[1], m[2], m[3]) for m in merged if m[1] - m[0] >= keep]
 
 
 def _window(t: np.ndarray, lo: int, hi: int) -> slice:
@@ -292,11 +291,11 @@ def _limits(data, meta_key: str, limit_metric: str, value_metric: str) -> dict[s
 
 
 def _trip_points(data) -> dict[str, float]:
-    return _limits(data, "trip_points", "gpu_temp_slowdown_c", "temp_gpu_c")
+    return _limits(data, "trip_points", catalogue.GPU_TEMP_SLOWDOWN.name(), catalogue.TEMP.name("gpu"))
 
 
 def _power_limits(data) -> dict[str, float]:
-    return _limits(data, "power_limits", "gpu_power_limit_mw", "gpu_power_mw")
+    return _limits(data, "power_limits", catalogue.GPU_POWER_LIMIT.name(), catalogue.GPU_POWER.name())
 
 
 def _flag_bits(data, name: str, sl: slice) -> int:
@@ -331,10 +330,10 @@ def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, floa
 
     t = data.tel_t
     sl = _window(t, look, hi)
-    bits = _flag_bits(data, "gpu_clock_event_reasons", sl)
+    bits = _flag_bits(data, catalogue.GPU_CLOCK_EVENTS.name(), sl)
     flags_power = [n for b, n in NVML_POWER.items() if bits & b]
     flags_thermal = [n for b, n in NVML_THERMAL.items() if bits & b]
-    pi = _flag_bits(data, "rpi_throttled", sl)
+    pi = _flag_bits(data, catalogue.RPI_THROTTLED_RAW.name(), sl)   # the bitmask; rpi_throttled is bit 2 alone
     if pi & RPI_UNDERVOLT:
         flags_power.append("Raspberry Pi under-voltage")
     if pi & RPI_SOFT_TEMP:

@@ -36,6 +36,7 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
     """
     import signal
 
+    from edgemon.feeds.commands import Stop
     from edgemon.feeds.remote import open_remote
 
     feed = open_remote(folder)
@@ -60,7 +61,7 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
     except KeyboardInterrupt:
         code = 130
         if owner and not feed.ended:
-            feed.command("stop")
+            feed.command(Stop())
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

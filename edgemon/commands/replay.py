@@ -24,6 +24,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgemon.feeds.commands import Speed
     from edgemon.feeds.replay import ReplayFeed
     from edgemon.recording.reader import open_recording
     from edgemon.tui import run_dashboard
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--speed must be between 1 and 1000, got {args.speed:g}")
     rec = open_recording(resolve_session(args.session))
     feed = ReplayFeed(rec)
-    feed.command("speed", factor=args.speed)
+    feed.command(Speed(factor=args.speed))
     try:
         return run_dashboard(feed, ascii=args.ascii)
     finally:

@@ -101,9 +101,3 @@ def plan_mask(ctx: ControlContext, mask: Mask) -> tuple[list[tuple[int, bool]], 
     steps += [(n, False) for n in sorted(online - wanted)]
     return steps, ""
 
-
-def set_mask(ctx: ControlContext, mask: Mask) -> list[ControlResult]:
-    steps, why = plan_mask(ctx, mask)
-    if why:
-        return [ControlResult(False, why)]
-    return [set_core(ctx, n, on) for n, on in steps]

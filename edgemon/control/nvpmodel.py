@@ -106,7 +106,8 @@ def parse_conf(text: str) -> ModeTable:
     params: dict[str, tuple[str, dict[str, str]]] = {}   # name -> (type, arg -> path)
     raw: list[tuple[int, str, list[tuple[str, ...]]]] = []
     default_value: str | None = None
-    section: tuple[str, object] | None = None
+    param: str | None = None                                   # the PARAM section we are in, or
+    model: tuple[int, str, list[tuple[str, ...]]] | None = None  # the POWER_MODEL section
     for line in text.splitlines():
         line = _VERB_PREFIX.sub("", line).strip()
         if not line or line.startswith("#"):
@@ -114,25 +115,23 @@ def parse_conf(text: str) -> ModeTable:
         m = _PARAM_RE.match(line)
         if m:
             params[m["name"]] = (m["type"], {})
-            section = ("param", m["name"])
+            param, model = m["name"], None
             continue
         m = _MODEL_RE.match(line)
         if m:
             raw.append((int(m["id"]), m["name"], []))
-            section = ("model", raw[-1])
+            param, model = None, raw[-1]
             continue
         m = _DEFAULT_RE.match(line)
         if m:
             default_value = m["value"]
-            section = None
+            param, model = None, None
             continue
         tokens = line.split()
-        if section is None:
-            continue
-        if section[0] == "param" and len(tokens) == 2:
-            params[section[1]][1][tokens[0]] = tokens[1]
-        elif section[0] == "model" and len(tokens) in (2, 3):
-            section[1][2].append(tuple(tokens))
+        if param is not None and len(tokens) == 2:
+            params[param][1][tokens[0]] = tokens[1]
+        elif model is not None and len(tokens) in (2, 3):
+            model[2].append(tuple(tokens))
     modes = [_build_mode(mode_id, name, lines, params) for mode_id, name, lines in raw]
     return ModeTable(modes, _default_id(default_value, modes))
 

@@ -48,9 +48,9 @@ def run_process(argv: Sequence[str], timeout: float, input_text: str | None = No
     except OSError as exc:
         return ProcessOutcome(None, "", error=f"cannot run {argv[0]}: {exc.strerror or exc}")
     try:
-        out, _ = proc.communicate(input=input_text.encode() if input_text is not None else None,
+        raw, _ = proc.communicate(input=input_text.encode() if input_text is not None else None,
                                   timeout=timeout)
-        return ProcessOutcome(proc.returncode, out.decode("utf-8", "replace"))
+        return ProcessOutcome(proc.returncode, raw.decode("utf-8", "replace"))
     except subprocess.TimeoutExpired:
         out = _stop_group(proc)
         return ProcessOutcome(None, out, timed_out=True)
@@ -278,7 +278,7 @@ def _through(ctx: ControlContext, attempt: Callable[[Runner], ControlResult],
              jtop_op: Callable[[Jtop], ControlResult] | None) -> ControlResult:
     failures: list[ControlResult] = []
     for runner in choose_strategy(ctx, jtop_capable=jtop_op is not None):
-        result = jtop_op(runner) if isinstance(runner, Jtop) else attempt(runner)
+        result = jtop_op(runner) if isinstance(runner, Jtop) and jtop_op is not None else attempt(runner)
         if result.ok or not result.denied:
             return result
         failures.append(result)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgemon.control import fan
 from edgemon.control.context import ControlResult
@@ -39,7 +39,7 @@ class MachineState:
             raise UserError("the saved machine state (session.json \"restore\") is not an object")
         kinds = {"power_mode_id": int, "power_mode_name": str, "jetson_clocks": bool,
                  "jetson_clocks_store": str, "fan_pwm": int, "fan_auto": str}
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             value = data.get(f.name)
             if value is None:
@@ -104,7 +104,7 @@ def restore(controls: "Controls", state: MachineState) -> list[ControlResult]:
 def _restore_fan(controls: "Controls", state: MachineState) -> list[ControlResult]:
     # An automatically driven fan gets its automatic control back; its PWM of the moment is
     # not restored (writing it would take the fan over again).
-    if fan.is_auto(state.fan_auto):
+    if state.fan_auto is not None and fan.is_auto(state.fan_auto):
         if controls.fan_auto() == state.fan_auto:
             return [ControlResult(True, "fan already under automatic control")]
         return [controls.set_fan_auto(state.fan_auto)]

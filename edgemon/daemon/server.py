@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
+from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import FeedUpdate
 
 SOCKET_NAME = "control.sock"
@@ -59,8 +60,6 @@ LATENCY_FRAME = 2
 MAX_FRAME = 64 * 1024 * 1024
 
 # Commands a client may send; anything else is answered "not available".
-FORWARDED_COMMANDS = frozenset({"pause", "resume", "toggle_pause", "mark", "stop",
-                                "power_mode", "core", "jetson_clocks", "fan"})
 
 _UNIX_PATH_MAX = 100  # sun_path is 108 bytes; longer folders are reached through /proc/self/fd
 
@@ -130,7 +129,7 @@ def socket_recv_exact(sock: socket.socket) -> Callable[[int], bytes | None]:
 def _plain(obj: Any) -> Any:
     if obj is None:
         return None
-    if is_dataclass(obj):
+    if is_dataclass(obj) and not isinstance(obj, type):
         return asdict(obj)
     return dict(vars(obj))
 
@@ -462,7 +461,7 @@ class SessionServer:
         try:
             sources = [_plain(s) for s in self.session.source_statuses]
             text = json.dumps(sources, sort_keys=True, default=str)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a source list that cannot be sent is skipped this tick
             return
         if text != self._sources_text:
             self._sources_text = text
@@ -495,8 +494,11 @@ class SessionServer:
     # ------------------------------------------------------------ connections
     def _accept_loop(self) -> None:
         while self._accepting:
+            listener = self._listener
+            if listener is None:
+                return
             try:
-                conn, _ = self._listener.accept()
+                conn, _ = listener.accept()
             except OSError as e:
                 if not self._accepting or e.errno in (errno.EBADF, errno.EINVAL):
                     return
@@ -542,13 +544,14 @@ class SessionServer:
 
     def _command(self, client: _Client, msg: dict[str, Any]) -> None:
         name = str(msg.get("name", ""))
-        kw = msg.get("kw") or {}
+        kw = msg.get("kw") if isinstance(msg.get("kw"), dict) else {}
         cid = msg.get("id")
+        cmd = cmds.parse(name, kw)
 
         def run() -> None:
-            if name in FORWARDED_COMMANDS:
+            if cmds.wire_name(cmd) in cmds.SESSION_COMMAND_NAMES:
                 try:
-                    answer = self.session.command(name, **kw)
+                    answer = self.session.command(cmd)
                 except Exception as exc:  # noqa: BLE001 - a failing control must not kill the daemon
                     answer = f"{name} failed: {type(exc).__name__}: {exc}"
             else:

@@ -503,7 +503,8 @@ class Physics:
             ztype = self.throttled_by
             trip = self.trips[ztype]
             if self.temps.get(ztype, 0.0) < trip - self.opt.hyst:
-                self._log(f"throttle end zone={ztype} temp={self.temps[ztype]:.2f} release_below={trip - self.opt.hyst:.1f}")
+                self._log(f"throttle end zone={ztype} temp={self.temps[ztype]:.2f} "
+                          f"release_below={trip - self.opt.hyst:.1f}")
                 self.throttled_by = self.throttle_since = None
 
     def _log(self, text: str) -> None:

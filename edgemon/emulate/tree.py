@@ -215,7 +215,7 @@ def meminfo_text(board: Board, used_kb: int, swap_used_kb: int) -> str:
 def build_tree(board: Board, root: Path, options: dict) -> None:
     """Create every file of ``board`` under ``root`` and apply its default power mode."""
     root.mkdir(parents=True, exist_ok=True)
-    w = lambda rel, text: write_value(root / rel, text)  # noqa: E731
+    w = lambda rel, text: write_value(root / rel, text)  # noqa: E731 - a one-line write helper
     for d in ("proc", "etc", "bin", "run", "var/log", STATE_DIR, "var/lib/nvpmodel", "tmp", "sys/class/hwmon"):
         (root / d).mkdir(parents=True, exist_ok=True)
     w(BOARD_FILE, json.dumps({"board": board.key, "options": options}, indent=1) + "\n")

@@ -1,17 +1,24 @@
 """The seam between a data source and whatever shows it (dashboard, headless status line).
 
 Live, replay and attach differ only in which :class:`Feed` is plugged in; the
-dashboard never knows which. A feed is polled (``drain``) by its consumer at its
+dashboard never knows which. What a feed offers beyond the protocol (a timeline, an
+analysis, detaching) it declares in its :class:`Capabilities`. A feed is polled (``drain``) by its consumer at its
 own pace, so a slow screen never slows the sampler or the recorder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, LatencyBatch, Sample
+from edgemon.feeds.commands import AnyCommand, as_command, wire_name
+from edgemon.telemetry.base import SourceStatus
+
+if TYPE_CHECKING:
+    from edgemon.analysis.result import AnalysisResult
+    from edgemon.view.timeline import Timeline
 
 
 @dataclass
@@ -39,34 +46,54 @@ class FeedStatus:
     message: str = ""                     # one line for the header, e.g. "worker crashed: SIGKILL"
 
 
-class Feed:
-    """Base class for live sessions and replays.
+@dataclass(frozen=True)
+class Capabilities:
+    """What a feed offers beyond the :class:`Feed` protocol, declared instead of looked up.
 
-    ``meta`` is the session description (the contents of ``session.json``:
-    host, runner, model, record path, emulated, ...). ``source_statuses`` lists
-    :class:`edgemon.telemetry.base.SourceStatus` for sources that are present or
-    unavailable, so the dashboard can say which source is missing and why.
-
-    Commands (``command(name, **kw)``; return a one-line message or None):
-      live:   pause, resume, mark(note=...), stop,
-              power_mode(id=N), core(cpu=N, online=bool), jetson_clocks(on=bool), fan(pct=N)
-      replay: play, pause, toggle, seek(delta_s=+-N) , seek(to="start"|"end"), speed(factor=N)
-              next_event / prev_event
-    An unsupported command returns a message saying so, never raises.
-
-    Optional extras a replay offers (the dashboard looks them up by name, so a feed
-    without them simply has no timeline strip or analysis screen):
-      timeline() -> edgemon.view.timeline.Timeline   throttled stretches and marks
-      analysis() -> dict | None                      edgemon.analysis.summary.analyze()
-      analysis_state: waiting | running | ready | failed | off;  analysis_error: str
-      commands next_episode / prev_episode
+    ``replay``: a recording played back (playhead commands, no machine controls).
+    ``detach``: the session runs in its own process; quitting may leave it running
+    (:class:`~edgemon.feeds.commands.Detach`). ``timeline``: :meth:`TimelineFeed.timeline`
+    (the strip under the header, the next/previous episode commands). ``analysis``:
+    :class:`AnalysisFeed` (the analysis screen).
     """
 
-    is_replay = False
-    # True when the session runs in its own process: quitting the dashboard may then
-    # detach (the test goes on) instead of stopping it; command("detach") is supported.
-    can_detach = False
+    replay: bool = False
+    detach: bool = False
+    timeline: bool = False
+    analysis: bool = False
+
+
+@runtime_checkable
+class Feed(Protocol):
+    """The seam every consumer drains: live sessions, attach, replay, demo.
+
+    ``meta`` is the session description (the contents of ``session.json``: host, runner,
+    model, record path, emulated, ...). ``source_statuses`` lists
+    :class:`edgemon.telemetry.base.SourceStatus` for sources that are present or unavailable,
+    so the dashboard can say which source is missing and why.
+
+    :meth:`command` takes a command of :mod:`edgemon.feeds.commands` (or its wire form, a
+    name and keyword arguments) and returns a one-line message or None; a command a feed
+    does not support is answered with a message saying so, never an exception:
+
+      live:   Pause, Resume, TogglePause, Mark(note), Stop, PowerMode(id), Core(cpu, online),
+              Cores(mask), JetsonClocks(on), Fan(pct); attached sessions also Detach
+      replay: Play, Pause, Toggle, Seek(delta_s | to), Speed(factor), NextEvent, PrevEvent,
+              and with a timeline NextEpisode, PrevEpisode
+
+    Feeds subclass this protocol for its defaults and set ``capabilities``.
+    """
+
     meta: dict[str, Any]
+    capabilities: Capabilities = Capabilities()
+
+    @property
+    def is_replay(self) -> bool:
+        return self.capabilities.replay
+
+    @property
+    def can_detach(self) -> bool:
+        return self.capabilities.detach
 
     def drain(self) -> FeedUpdate:
         raise NotImplementedError
@@ -74,11 +101,11 @@ class Feed:
     def status(self) -> FeedStatus:
         raise NotImplementedError
 
-    def command(self, name: str, **kw: Any) -> str | None:
-        return f"{name}: not available here"
+    def command(self, cmd: AnyCommand, **kw: Any) -> str | None:
+        return f"{wire_name(as_command(cmd, kw))}: not available here"
 
     @property
-    def source_statuses(self) -> list:
+    def source_statuses(self) -> list[SourceStatus]:
         return []
 
     def machine_state(self) -> MachineView | None:
@@ -86,4 +113,25 @@ class Feed:
         return None
 
     def close(self) -> None:
-        pass
+        return None
+
+
+@runtime_checkable
+class TimelineFeed(Protocol):
+    """A feed with ``capabilities.timeline``: throttled stretches and marks over the recording."""
+
+    def timeline(self) -> Timeline: ...
+
+
+@runtime_checkable
+class AnalysisFeed(Protocol):
+    """A feed with ``capabilities.analysis``: the analysis of its recording.
+
+    ``analysis()`` is None until ``analysis_state`` is ``ready`` (states: waiting, running,
+    ready, failed, off); ``analysis_error`` says why it failed.
+    """
+
+    analysis_state: str
+    analysis_error: str
+
+    def analysis(self) -> AnalysisResult | None: ...

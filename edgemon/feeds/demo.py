@@ -2,22 +2,30 @@
 
 ``python -m edgemon.feeds.demo [linux|jetson|crashed|replay] [--ascii] [--rows=N]`` runs the
 dashboard on it in real time. Data is a pure function of (scenario, seed, tick),
-so tests and SVG snapshots see the same numbers on every run.
+so tests and SVG snapshots see the same numbers on every run. The replay scenario's analysis
+and timeline are the real analysis (``edgemon analyze``) of that scripted session, written to
+a temporary recording the first time they are asked for (:func:`scripted_analysis`).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import tempfile
 import time
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgemon.analysis.result import AnalysisResult
 from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
-from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
+from edgemon.feeds import commands as cmds
+from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
 from edgemon.telemetry.base import SourceStatus
-from edgemon.view.timeline import Episode, Timeline, marks_from_events
+from edgemon.view.timeline import Timeline, episodes_from_throttling, marks_from_events
 
 T0_NS = 1_000_000_000_000       # fixed monotonic origin so rendered text never shows the real clock
 NS = 1_000_000_000
@@ -33,8 +41,8 @@ class FakeFeed(Feed):
     * ``realtime=False`` (tests): the first ``drain`` returns ``seconds`` of data;
       ``advance(s)`` scripts more.
     * ``realtime=True`` (demo, benchmark): data appears as wall time passes.
-    Every ``command`` is recorded in ``commands`` as ``(name, kwargs)`` and acts on the
-    fake state (pause, marks, power mode, cores, replay position ...).
+    Every ``command`` is recorded in ``commands`` as its wire form ``(name, kwargs)`` and acts
+    on the fake state (pause, marks, power mode, cores, replay position ...).
     """
 
     def __init__(
@@ -54,8 +62,10 @@ class FakeFeed(Feed):
             raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}")
         self.scenario = scenario
         self.jetson = scenario in ("jetson", "replay")
-        self.is_replay = scenario == "replay"
-        self.can_detach = can_detach and not self.is_replay
+        replay = scenario == "replay"
+        # a replay has the extras a ReplayFeed has: a timeline and the analysis of its recording
+        self.capabilities = Capabilities(replay=replay, detach=can_detach and not replay, timeline=replay,
+                                         analysis=replay)
         self.seed = seed
         self.realtime = realtime
         self.hz = sample_hz
@@ -75,9 +85,6 @@ class FakeFeed(Feed):
         self.speed = 10.0 if self.is_replay else 1.0
         self.meta = self._meta()
         self._machine = self._initial_machine(recording) if scenario == "jetson" else None
-        if not self.is_replay:   # the replay extras exist for replays only (the app looks for them)
-            self.timeline = None  # type: ignore[assignment]
-            self.analysis = None  # type: ignore[assignment]
 
     # ---- Feed API --------------------------------------------------------------------------
 
@@ -117,12 +124,16 @@ class FakeFeed(Feed):
         return FeedStatus(state=state, elapsed_s=t_s, remaining_s=remaining, t_ns=T0_NS + int(t_s * NS),
                           message=message)
 
-    def command(self, name: str, **kw: Any) -> str | None:
-        self.commands.append((name, dict(kw)))
-        handler = getattr(self, f"_cmd_{name}", None)
+    def command(self, cmd: cmds.AnyCommand, **kw: Any) -> str | None:
+        cmd = cmds.as_command(cmd, kw)
+        name = cmds.wire_name(cmd)
+        self.commands.append((name, cmd.kwargs()))
+        if isinstance(cmd, cmds.Invalid):
+            return cmd.message
+        handler = getattr(self, f"_cmd_{name}", None) if not isinstance(cmd, cmds.Unknown) else None
         if handler is None:
             return f"{name}: not available here"
-        return handler(**kw)
+        return handler(**cmd.kwargs())
 
     @property
     def source_statuses(self) -> list:
@@ -153,6 +164,7 @@ class FakeFeed(Feed):
                 "record_path": "recordings/20250301-101500-orin-nano-yolov8n",
                 "emulated": True,
                 "trip_points": {"temp_cpu_c": 99.0, "temp_gpu_c": 99.0, "temp_tj_c": 99.0},
+                "clock_ceilings": {"cpu_freq_mhz": 1510.0, "gpu_freq_mhz": 624.75, "emc_freq_mhz": 2133.0},
             }
         return {
             "host": "bench-01", "board": "generic Linux x86_64", "runner": "onnxruntime",
@@ -219,7 +231,8 @@ class FakeFeed(Feed):
             values["power_vdd_soc_mw"] = round(1700 + 400 * busy)
             values["power_vdd_soc_avg_mw"] = round(1700 + 390 * busy)
             values["power_total_mw"] = values["power_vdd_in_mw"]
-            values["fan0_pwm_pct"] = self._machine.fan_pct if self._machine and self._machine.fan_pct is not None else 40.0
+            fan_pct = self._machine.fan_pct if self._machine is not None else None
+            values["fan0_pwm_pct"] = fan_pct if fan_pct is not None else 40.0
             values["fan0_rpm"] = round(values["fan0_pwm_pct"] * 52)
         else:
             values["temp_cpu_c"] = round(44 + 30 * heat * busy + rng.normal(0, 0.3), 2)
@@ -263,7 +276,8 @@ class FakeFeed(Feed):
             out.append(Event(t_ns, EventKind.MARK, {"note": "door opened"}))
         if self.jetson and tick == int(round(30.0 * self.hz)):
             out.append(Event(t_ns, EventKind.POWER_MODE,
-                             {"from_id": 2, "to_id": 0, "name": "15W", "ok": True}))
+                             {"from_id": 2, "to_id": 0, "name": "15W", "ok": True,
+                              "ceilings": {"cpu_freq_mhz": 1510.0, "gpu_freq_mhz": 624.75, "emc_freq_mhz": 2133.0}}))
         if self.jetson and tick == int(round(40.0 * self.hz)):
             out.append(Event(t_ns, EventKind.THROTTLE_BEGIN,
                              {"reason": "thermal: gpu 83 C near trip", "metric": "gpu_freq_mhz"}))
@@ -395,54 +409,70 @@ class FakeFeed(Feed):
             return "no later throttling episode" if forward else "no earlier throttling episode"
         return self._cmd_seek(delta_s=episode.start_s - now)
 
-    # ---- replay extras (what ReplayFeed computes from the analysis of its recording) -------
+    # ---- replay extras: the real analysis of this scripted session -------------------------
 
     analysis_state = "ready"
     analysis_error = ""
 
+    def analysis(self) -> AnalysisResult:
+        """``edgemon analyze`` of this scripted replay (see :func:`scripted_analysis`)."""
+        return scripted_analysis(self.seed, self.hz, self.rows_per_s, self.length_s)
+
     def timeline(self) -> Timeline:
-        """Scripted: both clocks throttle (thermal) from 40 s to 150 s; a mark and a power-mode change."""
+        """The throttling episodes of :meth:`analysis` and the marks of the scripted events."""
         if not hasattr(self, "_timeline"):
-            lo, hi = THROTTLE_S
-            episodes = (
-                Episode(lo, hi, "cpu", "thermal", "cpu0_freq_mhz", 1208.0, 1510.0, 20.0),
-                Episode(lo, hi, "gpu", "thermal", "gpu_freq_mhz", 510.0, 624.75, 18.4),
-            )
             marks = marks_from_events([(20.0, EventKind.MARK, {"note": "door opened"}),
                                        (30.0, EventKind.POWER_MODE, {"to_id": 0, "name": "15W", "ok": True})])
+            episodes = tuple(episodes_from_throttling(self.analysis().throttling))
             self._timeline = Timeline(self.length_s, episodes, tuple(marks))
         return self._timeline
 
-    def analysis(self) -> dict[str, Any]:
-        """A canned ``analyze()`` result with the shape the analysis screen reads."""
-        lo, hi = THROTTLE_S
-        episodes = [
-            {"domain": d, "clocks": [c], "start_s": lo, "end_s": hi, "duration_s": hi - lo, "ceiling_mhz": ceil,
-             "clock_mhz": clk, "min_clock_mhz": clk, "drop_mhz": ceil - clk, "drop_pct": (ceil - clk) / ceil * 100,
-             "cause": "thermal", "causes": ["thermal"], "evidence": ["temp_gpu_c reached 83.0 C (trip point 99 C)"]}
-            for d, c, ceil, clk in (("cpu", "cpu0_freq_mhz", 1510.0, 1208.0), ("gpu", "gpu_freq_mhz", 624.75, 510.0))
-        ]
-        return {
-            "session": self.meta["record_path"], "host": self.meta["host"], "runner": self.meta["runner"],
-            "model": self.meta["model"], "state": "ended", "duration_s": self.length_s, "measured_s": 177.0,
-            "items": 21240, "throughput_ips": 120.0,
-            "latency_ms": {"count": 21240, "min": 5.9, "mean": 8.9, "median": 8.6, "p90": 10.1, "p95": 10.6,
-                           "p99": 20.2, "p999": 24.8, "max": 27.5, "std": 1.6, "cov_pct": 18.0},
-            "throttling": {"available": True, "episodes": episodes, "episode_count": 2,
-                           "share_throttled": {"cpu": 0.62, "gpu": 0.62, "emc": 0.0}, "share_throttled_any": 0.62,
-                           "time_to_first_throttle_s": 37.0, "time_to_first_throttle_from": "first iteration",
-                           "inside": {"count": 13200, "p50_ms": 9.6, "p99_ms": 23.9, "throughput_ips": 120.0},
-                           "outside": {"count": 8040, "p50_ms": 8.0, "p99_ms": 19.9, "throughput_ips": 120.0}},
-            "levels": {"count": 2, "levels": [{"median_ms": 8.0, "share": 0.38}, {"median_ms": 9.6, "share": 0.62}]},
-            "change_points": {"points": [{"at_s": 40.0, "before_median_ms": 8.0, "after_median_ms": 9.6,
-                                          "change_pct": 20.0}]},
-            "energy": {"available": True, "avg_power_mw": 9500.0, "energy_j": 1681.5, "window_s": 177.0,
-                       "mj_per_item": 79.2, "baseline_mw": None},
-            "problems": [],
-        }
+    def write_recording(self, folder: Path) -> Path:
+        """This scenario's whole session (``length_s``, or ``seconds`` when live) as a real recording."""
+        from edgemon.recording.writer import Recorder
+
+        meta = {**self.meta, "workload": {"runner": self.meta["runner"], "model": self.meta["model"]}}
+        rec = Recorder(folder, meta, flush_s=3600, roll_s=3600, fsync=False).open()
+        ticks = int(round((self.length_s or self._target_tick / self.hz) * self.hz))
+        for tick in range(1, ticks + 1):
+            sample, batch, events = self._tick(tick)
+            rec.on_sample(sample)
+            if batch is not None:
+                rec.on_latency(batch)
+            for event in events:
+                rec.on_event(event)
+        rec.close({"reason": "end of the scripted session"})
+        # Times count from the scripted origin, not from when this ran.
+        path = Path(folder) / "session.json"
+        session = json.loads(path.read_text())
+        session["clock"]["monotonic_ns"] = T0_NS
+        session["ended_monotonic_ns"] = T0_NS + int(ticks / self.hz * NS)
+        path.write_text(json.dumps(session, indent=2))
+        return Path(folder)
 
     def _cmd_prev_event(self) -> str:
         marks = [s for s in (0.1, 0.2, self.warmup_s, 20.0, 30.0, 40.0) if s < self._target_tick / self.hz - 1e-9]
         if not marks:
             return "no earlier event"
         return self._cmd_seek(to=None, delta_s=marks[-1] - self._target_tick / self.hz)
+
+
+# The scripted Jetson heats to about 82 C against trip points of 99 C, so its throttling is
+# analysed as `edgemon analyze --thermal-margin 20` would (within 20 C of a trip: thermal).
+SCRIPTED_THERMAL_MARGIN_C = 20.0
+
+
+@lru_cache(maxsize=4)
+def scripted_analysis(seed: int = 0, hz: float = 10.0, rows_per_s: float = 120.0,
+                      length_s: float = 180.0) -> AnalysisResult:
+    """The real analysis of the scripted replay: written once per process to a temporary
+    recording (about two seconds), analysed, the recording removed."""
+    from edgemon.analysis.result import analyze_result
+    from edgemon.analysis.summary import AnalysisOptions
+    from edgemon.recording.reader import open_recording
+
+    feed = FakeFeed("replay", seed=seed, sample_hz=hz, rows_per_s=rows_per_s)
+    feed.length_s = length_s
+    with tempfile.TemporaryDirectory(prefix="edgemon-demo-") as tmp:
+        folder = feed.write_recording(Path(tmp) / "replay")
+        return analyze_result(open_recording(folder), AnalysisOptions(thermal_margin_c=SCRIPTED_THERMAL_MARGIN_C))

@@ -28,7 +28,8 @@ from typing import Any
 from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.errors import UserError
-from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
+from edgemon.feeds import commands as cmds
+from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
 
 # Same bounds as LiveSession's pending queues: ~10 min at 10 Hz for a consumer that stalls.
 _MAX_PENDING_SAMPLES = 6000
@@ -50,8 +51,7 @@ def terminal_gone(fd: int = 0) -> bool:
 class RemoteFeed(Feed):
     """A :class:`Feed` on a detached session's control socket. Use :func:`open_remote` to make one."""
 
-    is_replay = False
-    can_detach = True
+    capabilities = Capabilities(detach=True)
 
     def __init__(self, folder: Path, sock: socket.socket, hello: dict[str, Any], first: list):
         self.folder = Path(folder)
@@ -113,19 +113,21 @@ class RemoteFeed(Feed):
                               message=st.message)
         return st
 
-    def command(self, name: str, **kw: Any) -> str | None:
-        if name == "detach":
+    def command(self, cmd: cmds.AnyCommand, **kw: Any) -> str | None:
+        cmd = cmds.as_command(cmd, kw)
+        name = cmds.wire_name(cmd)
+        if isinstance(cmd, cmds.Detach):
             self.close()
             return f"detached; the session goes on (edgemon attach {self.folder}, edgemon stop {self.folder})"
         if self.closed.is_set():
             return f"{name}: the session is no longer connected"
-        if name == "stop":
+        if isinstance(cmd, cmds.Stop):
             self.stop_requested = True
         with self._lock:
             cid = next(self._ids)
             self._replies[cid] = None
         try:
-            self._send({"t": "cmd", "id": cid, "name": name, "kw": kw})
+            self._send({"t": "cmd", "id": cid, "name": name, "kw": cmd.kwargs()})
         except OSError as exc:
             return f"{name}: the session did not take the command ({exc.strerror or exc})"
         deadline = time.monotonic() + COMMAND_TIMEOUT_S
@@ -137,7 +139,7 @@ class RemoteFeed(Feed):
                 self._reply_cond.wait(min(left, 0.5))
             answer = self._replies.pop(cid, None)
         if answer is None:
-            if name == "stop" and self._end is not None:
+            if isinstance(cmd, cmds.Stop) and self._end is not None:
                 return "stopped"
             return f"{name}: no answer from the session"
         return answer
@@ -364,7 +366,7 @@ def stop_remote(path: Path | str, *, timeout: float = 120.0, out=None) -> Path:
     if state == "running" and not (folder / SOCKET_NAME).exists() and is_live(folder):
         return _stop_in_terminal(folder, timeout, out)
     feed = open_remote(folder)
-    answer = feed.command("stop")
+    answer = feed.command(cmds.Stop())
     if not feed.wait_end(timeout):
         feed.close()
         raise UserError(f"session {folder} did not end within {timeout:.0f} s after stop ({answer}); "

@@ -36,14 +36,18 @@ import os
 import threading
 import time
 from dataclasses import replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from edgemon.datatypes import Event, LatencyBatch, Sample
-from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
+from edgemon.feeds import commands as cmds
+from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
 from edgemon.units import format_duration
 from edgemon.view.timeline import Timeline, episodes_from_throttling, marks_from_events
+
+if TYPE_CHECKING:
+    from edgemon.analysis.result import AnalysisResult
 
 MIN_SPEED = 1.0
 MAX_SPEED = 1000.0
@@ -53,7 +57,7 @@ ANALYSIS_NICE = 10           # the analysis thread yields the CPU to the dashboa
 
 
 class ReplayFeed(Feed):
-    is_replay = True
+    capabilities = Capabilities(replay=True, timeline=True, analysis=True)
 
     def __init__(
         self,
@@ -109,7 +113,7 @@ class ReplayFeed(Feed):
         self._ev_details = ev.column("details").to_pylist()
         self._lat = _Latency.empty()
         self._lat_loaded = False
-        self._analysis: dict[str, Any] | None = None
+        self._analysis: AnalysisResult | None = None
         self._analysis_origin_ns: int | None = None
         self._analysis_state = "waiting"
         self._analysis_error = ""
@@ -181,10 +185,10 @@ class ReplayFeed(Feed):
             self._analysis_state = "running"
         try:
             from edgemon.analysis import data as _data
-            from edgemon.analysis.summary import analyze
+            from edgemon.analysis.result import analyze_result
 
             data = _data.load(rec)
-            result = analyze(rec, data=data)
+            result = analyze_result(rec, data=data)
             origin = int(data.start_ns)
             del data
             state, error = "ready", ""
@@ -221,7 +225,7 @@ class ReplayFeed(Feed):
     def analysis_error(self) -> str:
         return self._analysis_error
 
-    def analysis(self) -> dict[str, Any] | None:
+    def analysis(self) -> AnalysisResult | None:
         """``edgemon.analysis.summary.analyze`` of the recording once it is ready, else None."""
         return self._analysis
 
@@ -237,14 +241,15 @@ class ReplayFeed(Feed):
             length = self.length_s
             state, note, episodes = "analysing", "", ()
             if self._analysis_state == "ready" and self._analysis is not None:
-                throttling = self._analysis.get("throttling") or {}
+                throttling = self._analysis.throttling
                 shift = ((self._analysis_origin_ns or self.start_ns) - self.start_ns) / 1e9
                 episodes = tuple(replace(e, start_s=e.start_s + shift, end_s=e.end_s + shift)
                                  for e in episodes_from_throttling(throttling))
-                if throttling.get("available"):
+                if throttling is not None and throttling.available:
                     state = "ready"
                 else:
-                    state, note = "unavailable", str(throttling.get("reason") or "throttling not analysed")
+                    reason = throttling.reason if throttling is not None else None
+                    state, note = "unavailable", str(reason or "throttling not analysed")
             elif self._analysis_state in ("failed", "off"):
                 state = "unavailable"
                 note = self._analysis_error or "analysis off"
@@ -299,42 +304,43 @@ class ReplayFeed(Feed):
             message=message,
         )
 
-    def command(self, name: str, **kw: Any) -> str | None:
+    def command(self, cmd: cmds.AnyCommand, **kw: Any) -> str | None:
+        cmd = cmds.as_command(cmd, kw)
         self._advance()
-        if name == "play":
+        if isinstance(cmd, cmds.Play):
             if self._pos >= self.end_ns:
                 self._jump(self.start_ns)
             self._playing = self.end_ns > self.start_ns
             return f"playing at {self._speed:g}x"
-        if name == "pause":
+        if isinstance(cmd, cmds.Pause):
             self._playing = False
             return f"paused at {self._where()}"
-        if name == "toggle":
-            return self.command("pause" if self._playing else "play")
-        if name == "seek":
-            return self._seek(**kw)
-        if name == "speed":
+        if isinstance(cmd, cmds.Toggle):
+            return self.command(cmds.Pause() if self._playing else cmds.Play())
+        if isinstance(cmd, cmds.Seek):
+            return self._seek(cmd.delta_s, cmd.to)
+        if isinstance(cmd, cmds.Speed):
             try:
-                factor = float(kw.get("factor", 1.0))
+                factor = float(cmd.factor)
             except (TypeError, ValueError):
                 return f"speed: factor must be a number between {MIN_SPEED:g} and {MAX_SPEED:g}"
             self._speed = _clamp_speed(factor)
             return f"speed {self._speed:g}x"
-        if name == "next_event":
+        if isinstance(cmd, cmds.NextEvent):
             i = int(np.searchsorted(self._ev_t, self._pos, side="right"))
             if i >= len(self._ev_t):
                 return "no later event"
             self._jump(int(self._ev_t[i]))
             return f"{self._ev_kind[i]} at {self._where()}"
-        if name == "prev_event":
+        if isinstance(cmd, cmds.PrevEvent):
             i = int(np.searchsorted(self._ev_t, self._pos, side="left")) - 1
             if i < 0:
                 return "no earlier event"
             self._jump(int(self._ev_t[i]))
             return f"{self._ev_kind[i]} at {self._where()}"
-        if name in ("next_episode", "prev_episode"):
-            return self._episode_jump(forward=name == "next_episode")
-        return f"{name}: not available in replay"
+        if isinstance(cmd, (cmds.NextEpisode, cmds.PrevEpisode)):
+            return self._episode_jump(forward=isinstance(cmd, cmds.NextEpisode))
+        return f"{cmds.wire_name(cmd)}: not available in replay"
 
     def _episode_jump(self, forward: bool) -> str:
         timeline = self.timeline()
@@ -393,7 +399,7 @@ class ReplayFeed(Feed):
         self._pos = min(self.end_ns, max(self.start_ns, int(t_ns)))
         self._reset = True
 
-    def _seek(self, delta_s: Any = None, to: Any = None, **_: Any) -> str:
+    def _seek(self, delta_s: Any = None, to: Any = None) -> str:
         if to is not None:
             if to == "start":
                 self._jump(self.start_ns)
@@ -502,7 +508,7 @@ class _Latency:
                 out.append(cols[k][lo:hi])
             a = int(self.offsets[k + 1])
             k += 1
-        return tuple(np.concatenate(p) for p in parts)  # type: ignore[return-value]
+        return tuple(np.concatenate(p) for p in parts)  # type: ignore[return-value]  # np.concatenate is typed loosely; these are the columns' arrays
 
     def last(self) -> int:
         return int(self.lasts[-1])

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from edgemon.errors import UserError
+from edgemon.plan.run_plan import Action, Cooldown, PlanItem, RunPlan
+from edgemon.units import format_seconds, seconds_of
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,28 +40,7 @@ _IDLE_KEYS = ("duration",)
 ACTIONS = ("power_mode", "cores", "jetson_clocks", "fan", "mark")      # one per [[schedule]] entry
 _SCHEDULE_KEYS = ("at",) + ACTIONS
 
-DEFAULT_COOLDOWN_TIMEOUT_S = 1800.0
-DEFAULT_IDLE_CPU_PCT = 10.0
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|min|s|m|h|d)?")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-
-
 # ------------------------------------------------------------------------------ data
-
-@dataclass
-class Action:
-    """One machine change: ``power_mode`` (id or name), ``cores`` (list), ``jetson_clocks`` (bool),
-    ``fan`` (percent) or ``mark`` (note). ``key``/``where`` point back into the profile."""
-
-    action: str
-    value: Any
-    at_s: float = 0.0
-    key: str = ""             # e.g. "schedule[2]"
-    where: str = ""           # "profiles/x.toml:14"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "value": self.value, "at_s": self.at_s, "key": self.key, "where": self.where}
-
 
 @dataclass
 class SuiteItem:
@@ -71,20 +52,6 @@ class SuiteItem:
     duration_s: float | None = None      # None: the profile's
     setup: list[Action] = field(default_factory=list)
     key: str = "workload"
-
-
-@dataclass
-class Cooldown:
-    metric: str | None = None            # wait until this metric is below `below`...
-    below_c: float | None = None
-    idle_s: float | None = None          # ...and/or until cpu_util_pct < idle_cpu_pct for idle_s
-    idle_cpu_pct: float = DEFAULT_IDLE_CPU_PCT
-    timeout_s: float = DEFAULT_COOLDOWN_TIMEOUT_S
-    on_timeout: str = "continue"         # or "stop"
-    every_repetition: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
 
 
 @dataclass
@@ -114,7 +81,8 @@ class Profile:
 
     def to_plan(self, *, duration_s: float | None = None, repetitions: int | None = None,
                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The JSON-able run plan :class:`edgemon.plan.runner.PlanRunner` executes.
+        """The run plan :class:`edgemon.plan.runner.PlanRunner` executes, as its JSON object
+        (:class:`edgemon.plan.run_plan.RunPlan`).
 
         ``duration_s``/``repetitions``: given on the command line (None: the profile's), they
         apply to every workload; so do ``overrides``, the workload fields given on the command
@@ -125,28 +93,17 @@ class Profile:
         for item in self.items:
             wl = {**item.workload, **overrides}
             wl["options"] = {**_own_options(item.workload, wl["runner"]), **extra_opts}
+            dur: float | None
             if duration_s is not None:
                 dur = duration_s
             else:
                 dur = item.duration_s if item.duration_s is not None else self.duration_s
-            items.append({
-                "label": item.label or f"{wl['runner']}/{wl['model']}",
-                "workload": wl,
-                "repetitions": int(repetitions or item.repetitions or self.repetitions),
-                "duration_s": dur,
-                "setup": [a.to_dict() for a in item.setup],
-                "key": item.key,
-            })
-        return {
-            "source": self.path,
-            "name": self.name,
-            "board": self.board,
-            "items": items,
-            "rest_s": self.rest_s,
-            "cooldown": self.cooldown.to_dict() if self.cooldown else None,
-            "idle_baseline_s": self.idle_baseline_s,
-            "schedule": [a.to_dict() for a in self.schedule],
-        }
+            items.append(PlanItem(label=item.label or f"{wl['runner']}/{wl['model']}", workload=wl,
+                                  repetitions=int(repetitions or item.repetitions or self.repetitions),
+                                  duration_s=dur, setup=list(item.setup), key=item.key))
+        return RunPlan(source=self.path, name=self.name, board=self.board, items=items, rest_s=self.rest_s,
+                       cooldown=self.cooldown, idle_baseline_s=self.idle_baseline_s,
+                       schedule=list(self.schedule)).to_dict()
 
 
 def _own_options(workload: dict[str, Any], runner: str) -> dict[str, str]:
@@ -286,10 +243,11 @@ class _Checker:
             return "off"
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
             raise self.fail(k, f"expected a duration like \"90s\", \"10m\" or \"3h\" (or seconds), got {_show(v)}")
+        s: float | None
         if isinstance(v, (int, float)):
             s = float(v)
         else:
-            s = _parse_seconds(v)
+            s = seconds_of(v)
             if s is None:
                 raise self.fail(k, f"malformed duration {v!r}; use e.g. \"90s\", \"10m\", \"3h\" or \"1h30m\"")
         if s < 0 or (s == 0 and not zero):
@@ -313,20 +271,6 @@ class _Checker:
         return v
 
 
-def _parse_seconds(text: str) -> float | None:
-    s = text.strip().lower().replace(" ", "")
-    if not s:
-        return None
-    pos, total = 0, 0.0
-    while pos < len(s):
-        m = _PART.match(s, pos)
-        if not m or m.end() == pos:
-            return None
-        total += float(m.group(1)) * _UNITS[m.group(2) or "s"]
-        pos = m.end()
-    return total
-
-
 def _show(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -342,16 +286,6 @@ def _close(name: str, allowed: tuple) -> str | None:
 
     got = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
     return got[0] if got else None
-
-
-def format_seconds(s: float) -> str:
-    """3600 -> "1h", 5400 -> "1h30m", 90 -> "1m30s", 2.5 -> "2.5s"."""
-    if s != int(s) or s < 60:
-        return f"{s:g}s"
-    s = int(s)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (sec, "s")) if v) or "0s"
 
 
 # ------------------------------------------------------------------------------ loading
@@ -371,17 +305,16 @@ def load_profile(path: str | Path, *, emulate: str | None = None) -> Profile:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise UserError("not UTF-8 text; save the profile as UTF-8", path=shown, line=line) from None
+        raise UserError("not UTF-8 text; save the profile as UTF-8", path=shown,
+                        line=raw[:exc.start].count(b"\n") + 1) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
-        line = int(m.group(1)) if m else None
         what = msg[:m.start()].strip() if m else msg
         col = f" (column {m.group(2)})" if m else ""
-        raise UserError(f"TOML syntax error: {what}{col}", path=shown, line=line) from None
+        raise UserError(f"TOML syntax error: {what}{col}", path=shown, line=int(m.group(1)) if m else None) from None
     return profile_from_data(data, text, shown, emulate=emulate, base=Path(path).parent)
 
 
@@ -396,10 +329,10 @@ def profile_from_data(data: dict, text: str, path: str, *, emulate: str | None =
     p.emulate = c.string(data, (), "emulate")
     from edgemon.emulate.boards import BOARD_NAMES, BOARDS
 
-    for key in ("board", "emulate"):
-        v = getattr(p, key)
+    for field_name in ("board", "emulate"):
+        v = getattr(p, field_name)
         if v is not None and v.lower() not in BOARDS:
-            raise c.fail((key,), f"unknown board {v!r}; choose one of: {', '.join(BOARD_NAMES)}")
+            raise c.fail((field_name,), f"unknown board {v!r}; choose one of: {', '.join(BOARD_NAMES)}")
     if p.board and p.emulate and p.board.lower() != p.emulate.lower():
         raise c.fail(("emulate",), f"emulates {p.emulate!r} but the profile targets board {p.board!r}")
     p.duration_s = c.seconds(data, (), "duration")
@@ -483,7 +416,7 @@ def _workload(c: _Checker, t: dict, key: tuple, defaults: dict, base: Path | Non
     from edgemon.units import parse_warmup
     from edgemon.workload import registry
 
-    wl = {"runner": "numpy", "model": "mnist_1d", "batch": 1, "threads": None, "warmup_iters": 0,
+    wl: dict[str, Any] = {"runner": "numpy", "model": "mnist_1d", "batch": 1, "threads": None, "warmup_iters": 0,
           "warmup_s": 0.0, "python": None, "options": {}}
     wl.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in defaults.items()})
     given = set()
@@ -493,9 +426,9 @@ def _workload(c: _Checker, t: dict, key: tuple, defaults: dict, base: Path | Non
             wl[name] = v
             given.add(name)
     for name in ("batch", "threads"):
-        v = c.integer(t, key, name)
-        if v is not None:
-            wl[name] = v
+        n = c.integer(t, key, name)
+        if n is not None:
+            wl[name] = n
     if "warmup" in t:
         v = t["warmup"]
         if isinstance(v, bool) or not isinstance(v, (int, str)):

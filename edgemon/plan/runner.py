@@ -1,8 +1,8 @@
 """Run a profile's plan on a :class:`~edgemon.session.live.LiveSession`: cool-down gate, idle
 baseline, repetitions in fresh workers with a rest between, and a schedule of machine changes.
 
-The plan (a JSON-able dict, :meth:`edgemon.plan.profile.Profile.to_plan`) travels in
-``RunConfig.plan`` so that a detached session process runs it as well as an in-process one.
+The plan (:class:`edgemon.plan.run_plan.RunPlan`; as its JSON object in ``RunConfig.plan``, so
+that a detached session process runs it as well as an in-process one).
 :class:`PlanRunner` is one thread; the session hands it samples, events and worker exits
 (see the ``plan`` hooks in live.py). Everything it does is an event:
 
@@ -27,6 +27,9 @@ from typing import Any
 
 from edgemon.datatypes import Event, EventKind
 from edgemon.errors import UserError
+from edgemon.feeds import commands as cmds
+from edgemon.plan.run_plan import Action, Cooldown, PlanItem, RunPlan
+from edgemon.units import format_seconds
 
 _CONTROL_KINDS = (EventKind.POWER_MODE, EventKind.CORE_ONLINE, EventKind.JETSON_CLOCKS, EventKind.FAN,
                   EventKind.CONTROL_FAILED)
@@ -35,51 +38,50 @@ _METRIC_GRACE_S = 10.0         # a cool-down metric absent this long is never go
 
 
 def simple_plan(workload: dict[str, Any], *, repetitions: int, duration_s: float | None) -> dict[str, Any]:
-    """The plan of ``edgemon run --repetitions N`` without a profile: N fresh workers in a row."""
-    return {"source": None, "name": "", "board": None, "rest_s": 0.0, "cooldown": None, "idle_baseline_s": None,
-            "schedule": [], "items": [{"label": f"{workload['runner']}/{workload['model']}", "workload": workload,
-                                       "repetitions": int(repetitions), "duration_s": duration_s, "setup": [],
-                                       "key": "workload"}]}
+    """The plan of ``edgemon run --repetitions N`` without a profile, as its JSON object."""
+    return RunPlan.single(workload, repetitions=repetitions, duration_s=duration_s).to_dict()
 
 
-def workload_specs(plan: dict[str, Any]) -> list:
+def workload_specs(plan: RunPlan | dict[str, Any]) -> list:
     from edgemon.workload.spec import WorkloadSpec
 
-    return [WorkloadSpec(**item["workload"]) for item in plan.get("items", [])]
+    return [WorkloadSpec(**item.workload) for item in RunPlan.of(plan).items]
 
 
-def check_plan(plan: dict[str, Any], *, modes: list[tuple[int, str]] | None = None, board_title: str = "board",
-               cpus: list[int] | None = None) -> None:
+def check_plan(plan: RunPlan | dict[str, Any], *, modes: list[tuple[int, str]] | None = None,
+               board_title: str = "board", cpus: list[int] | None = None) -> None:
     """UserError (file:line: key: what) for what only the running machine can tell: a power mode
     unknown on this board, a core it does not have, a schedule time past a shortened duration."""
-    from edgemon.plan.profile import format_seconds, power_mode_problem
+    from edgemon.plan.profile import power_mode_problem
 
-    for item in plan.get("items", []):
-        actions = list(plan.get("schedule", [])) + list(item.get("setup", []))
-        for a in actions:
-            where = a.get("where") or plan.get("source") or "profile"
-            key = f"{a.get('key')}.{a['action']}"
-            if a["action"] == "power_mode" and modes:
-                problem = power_mode_problem(a["value"], modes, board_title)
+    plan = RunPlan.of(plan)
+    for item in plan.items:
+        for a in list(plan.schedule) + list(item.setup):
+            where = a.where or plan.source or "profile"
+            key = f"{a.key}.{a.action}"
+            if a.action == "power_mode" and modes:
+                problem = power_mode_problem(a.value, modes, board_title)
                 if problem:
                     raise UserError(f"{where}: {key}: {problem}")
-            if a["action"] == "cores" and cpus:
-                missing = [n for n in a["value"] if n not in cpus]
+            if a.action == "cores" and cpus:
+                missing = [n for n in a.value if n not in cpus]
                 if missing:
                     raise UserError(f"{where}: {key}: cpu{missing[0]} does not exist on this {board_title} "
                                     f"(cpu{min(cpus)}-cpu{max(cpus)})")
-        dur = item.get("duration_s")
-        for a in plan.get("schedule", []):
-            if dur is not None and a["at_s"] >= dur:
-                where = a.get("where") or plan.get("source") or "profile"
-                raise UserError(f"{where}: {a.get('key')}.at: {format_seconds(a['at_s'])} is after the end of the "
+        dur = item.duration_s
+        for a in plan.schedule:
+            if dur is not None and a.at_s >= dur:
+                where = a.where or plan.source or "profile"
+                raise UserError(f"{where}: {a.key}.at: {format_seconds(a.at_s)} is after the end of the "
                                 f"session (duration {format_seconds(dur)}); lengthen --duration or drop the entry")
 
 
-def check_against_machine(plan: dict[str, Any], root, executables: dict[str, str], platform_info) -> None:
+def check_against_machine(plan: RunPlan | dict[str, Any], root, executables: dict[str, str], platform_info) -> None:
     """:func:`check_plan` with this machine's power modes and cores (a Jetson's, real or emulated)."""
-    wants_modes = any(a["action"] == "power_mode" for a in _all_actions(plan))
-    if getattr(platform_info, "kind", "") != "jetson" or not wants_modes and not _has(plan, "cores"):
+    plan = RunPlan.of(plan)
+    wants_modes = any(a.action == "power_mode" for a in plan.actions())
+    if getattr(platform_info, "kind", "") != "jetson" or not wants_modes and \
+            not any(a.action == "cores" for a in plan.actions()):
         check_plan(plan)
         return
     from edgemon.control import cpu_cores, nvpmodel
@@ -98,24 +100,13 @@ def check_against_machine(plan: dict[str, Any], root, executables: dict[str, str
     check_plan(plan, modes=modes, board_title=str(title), cpus=cpus)
 
 
-def _all_actions(plan):
-    out = list(plan.get("schedule", []))
-    for item in plan.get("items", []):
-        out += list(item.get("setup", []))
-    return out
-
-
-def _has(plan, action):
-    return any(a["action"] == action for a in _all_actions(plan))
-
-
 class PlanRunner:
     """Drives the plan on its own thread; the session calls :meth:`on_sample`, :meth:`on_event`,
     :meth:`worker_exited` and :meth:`stop`."""
 
-    def __init__(self, session, plan: dict[str, Any]):
+    def __init__(self, session, plan: RunPlan | dict[str, Any]):
         self.session = session
-        self.plan = plan
+        self.plan = RunPlan.of(plan)
         self._cond = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -213,27 +204,27 @@ class PlanRunner:
 
     def _steps(self) -> str:
         plan = self.plan
-        cd = plan.get("cooldown")
-        total = sum(int(it["repetitions"]) for it in plan["items"])
+        cd = plan.cooldown
+        total = sum(int(it.repetitions) for it in plan.items)
         if cd:
             self.session.set_expected_end(None)     # how long a cool-down takes is not known
             if not self._cooldown(cd):
                 return "cool-down not reached in time (on_timeout = \"stop\")"
-        if plan.get("idle_baseline_s") and not self._stopping():
-            self._idle_baseline(float(plan["idle_baseline_s"]))
+        if plan.idle_baseline_s and not self._stopping():
+            self._idle_baseline(float(plan.idle_baseline_s))
         self._estimate(0, total)
         n = 0
-        for i, item in enumerate(plan["items"]):
+        for i, item in enumerate(plan.items):
             if self._stopping():
                 break
-            for a in item.get("setup", []):
+            for a in item.setup:
                 self._act(a, None)
-            for r in range(int(item["repetitions"])):
+            for r in range(int(item.repetitions)):
                 if self._stopping():
                     break
-                if n > 0 and plan.get("rest_s"):
-                    self._pause("rest", float(plan["rest_s"]), index=n + 1)
-                if n > 0 and cd and cd.get("every_repetition") and not self._cooldown(cd):
+                if n > 0 and plan.rest_s:
+                    self._pause("rest", float(plan.rest_s), index=n + 1)
+                if n > 0 and cd and cd.every_repetition and not self._cooldown(cd):
                     return "cool-down not reached in time (on_timeout = \"stop\")"
                 if self._stopping():
                     break
@@ -270,26 +261,27 @@ class PlanRunner:
         plan = self.plan
         left_s = 0.0
         k = 0
-        for item in plan["items"]:
-            for _ in range(int(item["repetitions"])):
+        for item in plan.items:
+            for _ in range(int(item.repetitions)):
                 if k >= done:
-                    if item.get("duration_s") is None:
+                    if item.duration_s is None:
                         self.session.set_expected_end(None)
                         return
-                    left_s += float(item["duration_s"]) + (float(plan.get("rest_s") or 0) if k > 0 else 0.0)
+                    left_s += float(item.duration_s) + (float(plan.rest_s or 0) if k > 0 else 0.0)
                 k += 1
         self.session.set_expected_end(time.monotonic_ns() + int(left_s * 1e9) if total else None)
 
     # -- cool-down ---------------------------------------------------------------------------------
-    def _cooldown(self, cd: dict[str, Any]) -> bool:
+    def _cooldown(self, cd: Cooldown) -> bool:
         """Wait until the metric is below the threshold and/or the machine idled long enough."""
-        metric, below, idle_s = cd.get("metric"), cd.get("below_c"), cd.get("idle_s")
+        metric, below, idle_s = cd.metric, cd.below_c, cd.idle_s
         start = time.monotonic_ns()
-        deadline = start + int(float(cd["timeout_s"]) * 1e9)
+        deadline = start + int(float(cd.timeout_s) * 1e9)
         with self._cond:
-            self._idle_pct = float(cd["idle_cpu_pct"]) if idle_s else None
+            self._idle_pct = float(cd.idle_cpu_pct) if idle_s else None
             self._idle_since = None
-        target = {k: cd.get(k) for k in ("metric", "below_c", "idle_s", "idle_cpu_pct", "timeout_s") if cd.get(k)}
+        target = {k: getattr(cd, k) for k in ("metric", "below_c", "idle_s", "idle_cpu_pct", "timeout_s")
+                  if getattr(cd, k)}
         # the first samples, so that the start event says where the machine started from
         self._wait(start + int(2 * 1e9), lambda: (metric or "cpu_util_pct") in self._latest)
         self._phase("cooldown", "start", start_ns=start, **target, **self._readings(metric))
@@ -311,6 +303,7 @@ class PlanRunner:
                         reason = f"{metric} is not in the telemetry here; cool-down skipped"
                         break
                 else:
+                    assert below is not None   # a profile gives metric and below together
                     temp_ok = value < below
                     parts.append(f"{metric} {value:.1f} C (waiting for < {below:g} C)")
             if idle_s:
@@ -323,7 +316,7 @@ class PlanRunner:
                 reached = True
                 break
             if now >= deadline:
-                reason = f"timed out after {cd['timeout_s']:g} s"
+                reason = f"timed out after {cd.timeout_s:g} s"
                 break
             self.session.set_message("cooling down: " + ", ".join(parts) if parts else "cooling down")
             if not self._wait(min(deadline, now + int(_TICK_S * 1e9))):
@@ -336,7 +329,7 @@ class PlanRunner:
         self._phase("cooldown", "end", start_ns=start, end_ns=end, reached=reached, waited_s=(end - start) / 1e9,
                     reason=reason, **target, **self._readings(metric))
         self.session.set_message("")
-        return reached or cd.get("on_timeout") != "stop" or reason.endswith("skipped")
+        return reached or cd.on_timeout != "stop" or reason.endswith("skipped")
 
     def _readings(self, metric: str | None) -> dict[str, Any]:
         with self._cond:
@@ -374,17 +367,17 @@ class PlanRunner:
         self.session.set_message("")
 
     # -- repetitions -------------------------------------------------------------------------------
-    def _repetition(self, item: dict[str, Any], item_index: int, r: int, n: int, total: int) -> None:
+    def _repetition(self, item: PlanItem, item_index: int, r: int, n: int, total: int) -> None:
         from edgemon.workload.spec import WorkloadSpec
 
-        spec = WorkloadSpec(**item["workload"])
+        spec = WorkloadSpec(**item.workload)
         with self._cond:
             self._hello_ns = None
             self._exit = None
-        rep = {"index": n + 1, "item": item_index + 1, "item_repetition": r + 1, "label": item["label"],
-               "workload": {k: item["workload"].get(k) for k in ("runner", "model", "batch", "threads")},
+        rep = {"index": n + 1, "item": item_index + 1, "item_repetition": r + 1, "label": item.label,
+               "workload": {k: item.workload.get(k) for k in ("runner", "model", "batch", "threads")},
                "of": total}
-        self.session.set_message(f"repetition {n + 1}/{total}: {item['label']} (starting the worker)")
+        self.session.set_message(f"repetition {n + 1}/{total}: {item.label} (starting the worker)")
         self.session.start_worker(spec)
         # The clock starts when the model is loaded (hello); a worker that dies first ends it.
         with self._cond:
@@ -399,12 +392,12 @@ class PlanRunner:
         rep["start_ns"] = start
         self._rep = rep
         self._phase("repetition", "start", **{k: v for k, v in rep.items() if k != "end_ns"})
-        self.session.set_message(f"repetition {n + 1}/{total}: {item['label']}")
-        dur = item.get("duration_s")
+        self.session.set_message(f"repetition {n + 1}/{total}: {item.label}")
+        dur = item.duration_s
         done = lambda: self._exit is not None  # noqa: E731 - the worker ended by itself
 
-        for a in self.plan.get("schedule", []):
-            if not self._wait(start + int(float(a["at_s"]) * 1e9), done):
+        for a in self.plan.schedule:
+            if not self._wait(start + int(float(a.at_s) * 1e9), done):
                 break
             self._act(a, n + 1)
         if dur is not None:
@@ -433,25 +426,15 @@ class PlanRunner:
                     duration_s=(end_ns - rep["start_ns"]) / 1e9)
 
     # -- actions -----------------------------------------------------------------------------------
-    def _act(self, a: dict[str, Any], repetition: int | None) -> None:
+    def _act(self, a: Action, repetition: int | None) -> None:
         """One control action through LiveSession.command, so the control records its event."""
         s = self.session
-        name, value = a["action"], a["value"]
-        if name == "power_mode":
-            kw = {"id": value}
-        elif name == "cores":
-            kw = {"mask": list(value)}
-        elif name == "jetson_clocks":
-            kw = {"on": bool(value)}
-        elif name == "fan":
-            kw = {"pct": value}
-        else:
-            kw = {"note": str(value)}
+        name, value = a.action, a.value
         collected: list[Event] = []
         issued = time.monotonic_ns()      # the schedule's time; the control's event follows when done
         self._collect = collected
         try:
-            message = s.command(name, **kw) or ""
+            message = s.command(_command_of(a)) or ""
         except Exception as exc:  # noqa: BLE001 - a failed action is recorded; the session goes on
             message = f"{name} failed: {exc}"
         finally:
@@ -462,9 +445,22 @@ class PlanRunner:
             # nothing ran and nothing was recorded (no controls here): record the refusal ourselves
             ok = False
             s.record(EventKind.CONTROL_FAILED, control=name, to=value, ok=False, message=message,
-                     strategy="", scheduled=a.get("key"))
+                     strategy="", scheduled=a.key)
         if failed and not message:
             message = str(failed[0].details.get("message", ""))
-        self._phase("schedule" if a.get("key", "").startswith("schedule") else "setup", "at",
-                    start_ns=issued, end_ns=time.monotonic_ns(), key=a.get("key"), action=name, value=value,
-                    at_s=a.get("at_s"), repetition=repetition, ok=ok, message=message)
+        self._phase("schedule" if (a.key or "").startswith("schedule") else "setup", "at",
+                    start_ns=issued, end_ns=time.monotonic_ns(), key=a.key, action=name, value=value,
+                    at_s=a.at_s, repetition=repetition, ok=ok, message=message)
+
+
+def _command_of(a: Action) -> cmds.Command:
+    """The feed command a profile action stands for."""
+    if a.action == "power_mode":
+        return cmds.PowerMode(id=a.value)
+    if a.action == "cores":
+        return cmds.Cores(mask=list(a.value))
+    if a.action == "jetson_clocks":
+        return cmds.JetsonClocks(on=bool(a.value))
+    if a.action == "fan":
+        return cmds.Fan(pct=a.value)
+    return cmds.Mark(note=str(a.value))

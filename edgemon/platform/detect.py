@@ -39,6 +39,7 @@ class PlatformInfo:
     cpu_online: int                  # cores online now
     cpu_model: str                   # e.g. "Intel(R) Xeon(R) ...", "Cortex-A78AE"; "" when unknown
     l4t_release: str | None = None   # "32.7.1" from /etc/nv_tegra_release
+    jetpack: str | None = None       # "4.6.1": the JetPack release of that L4T, where known
     in_container: bool = False
     compatible: list[str] = field(default_factory=list)   # device-tree compatible strings
     root: str = "/"
@@ -135,6 +136,8 @@ def _in_container(root: Path) -> bool:
 
 def detect(root: Path | str = Path("/")) -> PlatformInfo:
     """Never raises: unknown facts are empty strings / ``None``."""
+    from edgemon.platform.jetson import jetpack_for   # jetson.py builds on this module
+
     root = Path(root)
     model = _model(root)
     compatible = _compatible(root)
@@ -146,6 +149,7 @@ def detect(root: Path | str = Path("/")) -> PlatformInfo:
     else:
         kind = "linux"
     cpu_count, cpu_online = _cpu_counts(root)
+    l4t = parse_l4t_release(nv_release)
     try:
         hostname = socket.gethostname()
     except OSError:
@@ -159,7 +163,8 @@ def detect(root: Path | str = Path("/")) -> PlatformInfo:
         cpu_count=cpu_count,
         cpu_online=cpu_online,
         cpu_model=parse_cpu_model(_read(root / "proc/cpuinfo")),
-        l4t_release=parse_l4t_release(nv_release),
+        l4t_release=l4t,
+        jetpack=jetpack_for(l4t) or None,
         in_container=_in_container(root),
         compatible=compatible,
         root=str(root),

@@ -1,7 +1,7 @@
 """Which Jetson is this: model, module, L4T/JetPack release, family, CPU clusters.
 
 Everything is read from files under ``root`` (the ``--sysfs-root``), the way
-jetson-stats does it (reference/jetson.md 2.11):
+jetson-stats does it (https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/jetson_variables.py):
 
 * ``/proc/device-tree/model`` (or ``/sys/firmware/devicetree/base/model``),
   NUL-terminated, e.g. ``NVIDIA Jetson Orin Nano Developer Kit``;
@@ -21,10 +21,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgemon.platform.detect import parse_l4t_release as raw_l4t_release
+
 FAMILIES = ("nano", "tx1", "tx2", "xavier-nx", "agx-xavier", "orin-nano", "orin-nx", "agx-orin", "thor", "unknown")
 
-# L4T release -> JetPack (jetson-stats NVIDIA_JETPACK excerpt, reference/jetson.md 2.11, plus the
-# 4.6.x maintenance releases).
+# L4T release -> JetPack: an excerpt of jetson-stats' NVIDIA_JETPACK in
+# https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/jetson_variables.py,
+# plus the 4.6.x maintenance releases.
 L4T_TO_JETPACK: dict[str, str] = {
     "39.2.0": "7.2", "38.4.0": "7.1", "38.2.0": "7.0",
     "36.5.0": "6.2.2", "36.4.4": "6.2.1", "36.4.3": "6.2", "36.4.0": "6.1", "36.3.0": "6.0",
@@ -83,7 +86,6 @@ _FAMILY_BY_MODEL = (
 )
 
 _PART_RE = re.compile(r"\bp(\d{4})-(\d{4})")
-_RELEASE_RE = re.compile(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*(\d+)(?:\.(\d+))?")
 _SOC_RE = re.compile(r"nvidia,(tegra\d+)")
 
 
@@ -142,16 +144,21 @@ def parse_l4t_release(text: str | None) -> tuple[str, str]:
     if not text:
         return "", ""
     first = text.strip().splitlines()[0].strip() if text.strip() else ""
-    m = _RELEASE_RE.search(text)
-    if not m:
-        return "", first
-    major, minor, patch = m.group(1), m.group(2), m.group(3) or "0"
-    return f"{int(major)}.{int(minor)}.{int(patch)}", first
+    return normalise_l4t(raw_l4t_release(text) or ""), first
 
 
-def jetpack_for(l4t: str) -> str:
+def normalise_l4t(l4t: str) -> str:
+    """Three numbers: ``"32.7.1"``, ``"36.4"`` -> ``"36.4.0"``, ``"035.04.1"`` -> ``"35.4.1"``;
+    ``""`` if not a release."""
+    parts = l4t.split(".")[:3] if l4t else []
+    if not parts or not all(p.isdigit() for p in parts):
+        return ""
+    return ".".join(str(int(p)) for p in parts + ["0"] * (3 - len(parts)))
+
+
+def jetpack_for(l4t: str | None) -> str:
     """JetPack release for an L4T release (``"35.4.1"`` -> ``"5.1.2"``); ``""`` if unknown."""
-    return L4T_TO_JETPACK.get(l4t, "")
+    return L4T_TO_JETPACK.get(normalise_l4t(l4t or ""), "")
 
 
 def _module_and_carrier(compatible: tuple[str, ...], dtsfilename: str) -> tuple[str, str]:

@@ -124,7 +124,7 @@ class PrometheusExporter:
         self._throttled_s: dict[str, float] = {}             # closed episodes' seconds, by domain
         self._episodes: dict[tuple[str, str], int] = {}      # ended episodes by (domain, final cause)
         self._last_power: tuple[int, float] | None = None    # (t_ns, mW) of the latest sample with power
-        self._server = None
+        self._server: Any = None     # prometheus_client's WSGI server once started
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -194,7 +194,7 @@ class PrometheusExporter:
                 power = values.get(POWER_TOTAL)
                 if power is not None:
                     self._integrate(t_ns, power)
-        except Exception:  # noqa: BLE001 - the exporter must never disturb the sampler
+        except Exception:  # noqa: BLE001 - a subscriber never raises into the session; counted instead - the exporter must never disturb the sampler
             self.callback_errors += 1
 
     def _integrate(self, t_ns: int, power_mw: float) -> None:
@@ -211,7 +211,7 @@ class PrometheusExporter:
     def on_latency(self, batch) -> None:
         try:
             self._on_latency(batch)
-        except Exception:  # noqa: BLE001 - nor the worker's reader thread
+        except Exception:  # noqa: BLE001 - a subscriber never raises into the session; counted instead - nor the worker's reader thread
             self.callback_errors += 1
 
     def _on_latency(self, batch) -> None:
@@ -245,7 +245,7 @@ class PrometheusExporter:
     def on_event(self, event) -> None:
         try:
             self._on_event(event)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a subscriber never raises into the session; counted instead
             self.callback_errors += 1
 
     def _on_event(self, event) -> None:

@@ -57,7 +57,7 @@ MIN_CLIENT = (0, 20)   # start_http_server returns (server, thread) from 0.20: n
 def require_prometheus_client() -> None:
     """UserError with the install hint when the optional dependency is missing or too old."""
     try:
-        import prometheus_client  # noqa: F401
+        import prometheus_client  # noqa: F401 - imported only to see whether it is installed
     except ImportError:
         raise UserError(INSTALL_HINT) from None
     try:

@@ -8,6 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from edgemon.telemetry import catalogue
+
 STATIC_LABELS = ("host", "board", "runner", "model", "session", "emulated")
 
 
@@ -21,75 +23,37 @@ class SeriesName:
     pattern: str          # the edgemon name with the labelled part generalised, for HELP
 
 
-# edgemon unit suffix -> Prometheus base-unit suffix and the factor to get there
-_UNITS = (
-    ("_mhz", "_hertz", 1e6),
-    ("_mw", "_watts", 1e-3),
-    ("_mb", "_bytes", 1024.0 * 1024.0),   # edgemon MB are MiB (/proc/meminfo kB / 1024, tegrastats)
-    ("_kb", "_bytes", 1024.0),
-    ("_pct", "_ratio", 0.01),
-    ("_c", "_celsius", 1.0),
-)
-# Aggregates whose natural name is taken by a labelled per-item family (sum() must not double count).
-_SPECIAL = {"cpu_util_pct": SeriesName("edgemon_cpu_util_mean_ratio", (), 0.01, "cpu_util_pct")}
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
-_INDEXED = (  # (regex on the unit-less base, family base, label)
-    (re.compile(r"cpu(\d+)_(.+)"), "cpu_{}", "cpu"),
-    (re.compile(r"fan(\d+)_(.+)"), "fan_{}", "fan"),
-    (re.compile(r"gpu_gpc(\d+)_(.+)"), "gpu_gpc_{}", "gpc"),
-)
 
 
 @lru_cache(maxsize=4096)
 def series_name(metric: str) -> SeriesName:
-    """The Prometheus series for an edgemon metric name (docs/architecture.md "Metric names").
+    """The Prometheus series for an edgemon metric name, from the metric catalogue
+    (``edgemon.telemetry.catalogue``; docs/metrics.md lists every family).
 
     ``cpu0_freq_mhz`` -> ``edgemon_cpu_freq_hertz{cpu="0"}`` x1e6; ``temp_cpu_c`` ->
     ``edgemon_temperature_celsius{zone="cpu"}``; ``power_vdd_in_mw`` -> ``edgemon_power_watts{rail="vdd_in"}``
     x1e-3; ``ram_used_mb`` -> ``edgemon_ram_used_bytes``; ``gpu_util_pct`` -> ``edgemon_gpu_util_ratio`` x0.01.
+    A name the catalogue does not describe keeps its name with the unit suffix turned into the base
+    unit (``x_mhz`` -> ``edgemon_x_hertz`` x1e6) and no labels.
     """
-    if metric in _SPECIAL:
-        return _SPECIAL[metric]
+    match = catalogue.lookup(metric)
+    if match is not None and match.family.prometheus is not None:
+        family = match.family
+        return SeriesName(match.family.prometheus, match.labels, family.prometheus_scale, family.pattern)
+    unit = catalogue.unit_of(metric)
     base, suffix, scale = metric, "", 1.0
-    for unit, prom, factor in _UNITS:
-        if metric.endswith(unit) and len(metric) > len(unit):
-            base, suffix, scale = metric[: -len(unit)], prom, factor
-            break
-    unit_part = metric[len(base):]
-    labels: tuple[tuple[str, str], ...] = ()
-    pattern = metric
-    for rx, family, label in _INDEXED:
-        m = rx.fullmatch(base)
-        if m:
-            labels = ((label, m.group(1)),)
-            base = family.format(m.group(2))
-            pattern = rx.pattern.replace(r"(\d+)", "{N}").replace("_(.+)", "_" + m.group(2)) + unit_part
-            break
-    else:
-        if base.startswith("temp_") and suffix == "_celsius" and len(base) > 5:
-            labels, base, pattern = (("zone", base[5:]),), "temperature", "temp_{zone}_c"
-        elif base.startswith("power_") and suffix == "_watts" and len(base) > 6:
-            rail = base[6:]
-            if rail == "total":
-                base = "power_total"
-            elif rail.endswith("_avg") and len(rail) > 4:
-                labels, base, pattern = (("rail", rail[:-4]),), "power_average", "power_{rail}_avg_mw"
-            else:
-                labels, base, pattern = (("rail", rail),), "power", "power_{rail}_mw"
-        elif base.startswith("engine_") and suffix in ("_hertz", "_ratio"):
-            engine, _, what = base[7:].rpartition("_")
-            if engine and what in ("freq", "util"):
-                labels, base = (("engine", engine),), f"engine_{what}"
-                pattern = f"engine_{{name}}_{what}{unit_part}"
-    name = "edgemon_" + _INVALID.sub("_", base) + suffix
-    return SeriesName(name, labels, scale, pattern)
+    if unit is not None:
+        base, suffix, scale = metric[: -len(unit.suffix)], unit.prometheus, unit.scale
+    return SeriesName("edgemon_" + _INVALID.sub("_", base) + suffix, (), scale,
+                      match.family.pattern if match is not None else metric)
 
 
 def static_labels(meta: dict[str, Any], session: str | None = None) -> dict[str, str]:
     """host, board, runner, model, session, emulated from a session's meta (session.json contents)."""
-    from edgemon.recording.fleet import board_of
+    from edgemon.recording.layout import board_of, section
 
-    workload = meta.get("workload") if isinstance(meta.get("workload"), dict) else {}
+    workload = section(meta, "workload")
     if session is None:
         record_path = meta.get("record_path")
         session = Path(str(record_path)).name if record_path else ""
@@ -104,7 +68,7 @@ def static_labels(meta: dict[str, Any], session: str | None = None) -> dict[str,
 
 
 def unit_note(name: str) -> str:
-    for _, prom, _ in _UNITS:
-        if name.endswith(prom):
-            return f" in {prom[1:]}"
+    for unit in catalogue.UNITS:
+        if unit.prometheus and name.endswith(unit.prometheus):
+            return f" in {unit.prometheus[1:]}"
     return ""

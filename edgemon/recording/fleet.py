@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from edgemon.errors import UserError
-from edgemon.recording.layout import board_of  # noqa: F401  (re-exported: fleet users call it)
-from edgemon.recording.layout import SESSION_FILE, SESSION_ID_COLUMN, STREAMS
+from edgemon.recording.layout import board_of  # noqa: F401 - re-exported: fleet users call it
+from edgemon.recording.layout import SESSION_FILE, SESSION_ID_COLUMN, STREAMS, section
 
 # The sessions table, in order. ``session_id`` is the join key (every Parquet row has it);
 # ``folder`` is where the session lies (absolute), ``session`` its name and ``parent`` the
@@ -77,11 +77,11 @@ def _int(v: Any) -> int | None:
 def session_row(meta: dict[str, Any], folder: Path | str) -> dict[str, Any]:
     """One row of the sessions table from a session.json's contents (missing facts are None)."""
     folder = Path(folder)
-    plat = meta.get("platform") if isinstance(meta.get("platform"), dict) else {}
-    work = meta.get("workload") if isinstance(meta.get("workload"), dict) else {}
-    hello = meta.get("runner_hello") if isinstance(meta.get("runner_hello"), dict) else {}
-    restore = meta.get("restore") if isinstance(meta.get("restore"), dict) else {}
-    clock = meta.get("clock") if isinstance(meta.get("clock"), dict) else {}
+    plat = section(meta, "platform")
+    work = section(meta, "workload")
+    hello = section(meta, "runner_hello")
+    restore = section(meta, "restore")
+    clock = section(meta, "clock")
     mono = _int(clock.get("monotonic_ns"))
     ended = _int(meta.get("ended_monotonic_ns"))
     unix_ns = _int(clock.get("unix_ns"))

@@ -236,9 +236,15 @@ def live_writer_error(folder: Path, what: str) -> UserError:
     return UserError(f"{folder} is being recorded by {by}; {what}")
 
 
+def section(meta: dict[str, Any], key: str) -> dict[str, Any]:
+    """``meta[key]`` when it is an object (session.json's platform, workload, restore, ...), else ``{}``."""
+    value = meta.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def board_of(meta: dict[str, Any]) -> str | None:
     """The board's name from session.json: product/device-tree model, else the emulated board, else the kind."""
-    plat = meta.get("platform") if isinstance(meta.get("platform"), dict) else {}
+    plat = section(meta, "platform")
     for value in (plat.get("model"), meta.get("emulated_board"), plat.get("kind")):
         if value:
             return str(value)

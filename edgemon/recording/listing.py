@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edgemon.errors import UserError
+from edgemon.units import format_clock
 
 
 @dataclass
@@ -148,12 +149,7 @@ def human_size(n: int) -> str:
 
 
 def human_duration(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(s)
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    return f"{h}:{m:02d}:{sec:02d}"
+    return format_clock(s, missing="-", always_hours=True)
 
 
 def format_table(infos: list[SessionInfo]) -> str:

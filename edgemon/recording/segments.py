@@ -75,7 +75,7 @@ def read_tail(path: Path) -> TailContents:
     """Read every complete record batch of an IPC stream; stop quietly at a torn or growing end.
 
     A writer killed mid-batch leaves a partial message; the stream reader raises on it
-    only after yielding the complete batches before it (peers.md section 4.1).
+    only after yielding the complete batches before it (docs/architecture.md "Recording layout").
     """
     import pyarrow as pa
     import pyarrow.ipc as ipc
@@ -113,12 +113,14 @@ def write_parquet_atomic(table, dest: Path, *, fsync: bool = True) -> None:
     import pyarrow.parquet as pq
 
     with atomic_file(dest, fsync=fsync) as tmp:
-        # One row group per segment where it fits (peers.md 4.1: many small groups cost 35x).
+        # One row group per segment where it fits: many small ones cost space and time
+        # (docs/architecture.md "Recording layout").
         pq.write_table(table, str(tmp), compression="zstd", row_group_size=max(1, min(table.num_rows, 1 << 20)))
 
 
 def parquet_is_complete(path: Path) -> bool:
-    """Whether a Parquet file has a readable footer (validate metadata, never size: peers.md 4.2)."""
+    """Whether a Parquet file has a readable footer (validate its metadata, never its size:
+    docs/architecture.md "Recording layout")."""
     import pyarrow.parquet as pq
 
     try:

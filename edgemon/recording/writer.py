@@ -73,8 +73,8 @@ class _Tail:
         self.session_id: str | None = None      # set when the recorder opens
         self.index = 0
         self.path: Path | None = None
-        self._file = None
-        self._writer = None
+        self._file: Any = None       # the open tail file (binary, unbuffered)
+        self._writer: Any = None     # its pyarrow IPC stream writer
         self.opened_at = 0.0  # time.monotonic() of the segment's first batch
         self.schema = None
 
@@ -115,6 +115,7 @@ class _Tail:
         if self._writer is None:
             return None
         tail = self.path
+        assert tail is not None   # set when the writer was opened
         try:
             self._writer.close()  # writes the end-of-stream marker
             if self.fsync:
@@ -279,7 +280,7 @@ class Recorder:
                     for kind in STREAMS:
                         self._roll(kind)
                     self._unify()
-                except Exception as e:  # noqa: BLE001 - never raise into the session
+                except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash - never raise into the session
                     self._fail(e)
             if self.error is not None:
                 for tail in self._tails.values():
@@ -301,7 +302,7 @@ class Recorder:
                         self.meta["recording_error"] = self.error
                     self._write_meta()
                     meta_written = True
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash
                 self._fail(e)
         # Keep the lock file if session.json could not be finished: recover will look at it.
         self._lock.release(remove=meta_written)
@@ -366,7 +367,7 @@ class Recorder:
             if self.error is None:
                 try:
                     self._write_buffers()
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash
                     self._fail(e)
 
     def update_meta(self, **kw: Any) -> None:
@@ -377,7 +378,7 @@ class Recorder:
                 return
             try:
                 self._write_meta()
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash
                 self._fail(e)
 
     # ----------------------------------------------------------------- writer thread
@@ -398,7 +399,7 @@ class Recorder:
                     for kind, tail in self._tails.items():
                         if tail.is_open and now - tail.opened_at >= self.roll_s:
                             self._roll(kind)
-                except Exception as e:  # noqa: BLE001 - recording must never kill the session
+                except Exception as e:  # noqa: BLE001 - any write failure becomes the recording's fault, never a crash - recording must never kill the session
                     self._fail(e)
 
     def _take_buffers(self):
@@ -518,7 +519,7 @@ class Recorder:
         if self.on_error is not None:
             try:
                 self.on_error(self.error)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a broken error callback must not hide the error
                 pass
 
 

@@ -14,8 +14,9 @@ import html
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+from edgemon.recording.layout import section
 from edgemon.report.svg import CAUSE_COLORS, CSS as SVG_CSS, PALETTE, Chart
 
 MAX_POINTS = 1500          # per telemetry line
@@ -111,23 +112,23 @@ def _decorate(chart: Chart, result: dict[str, Any], data, *, events: bool = True
 
 
 def _time_chart(result, data, title: str, metrics: list[tuple[str, str]], y_label: str, *, scale: float = 1.0,
-                right: list[tuple[str, str]] = (), y2_label: str | None = None, y_min: float | None = None,
+                right: Sequence[tuple[str, str]] = (), y2_label: str | None = None, y_min: float | None = None,
                 dashed: dict[str, float] | None = None) -> Chart | None:
     present = [(m, lab) for m, lab in metrics if data.has(m)]
     present_r = [(m, lab) for m, lab in right if data.has(m)]
     if not present and not present_r:
         return None
     t = (data.tel_t - data.start_ns) / 1e9
-    c = Chart(title, y_label=y_label, y2_label=y2_label if present_r else None, y_min=y_min,
-              x_range=_x_range(result, data))
+    x_range = _x_range(result, data)
+    c = Chart(title, y_label=y_label, y2_label=y2_label if present_r else None, y_min=y_min, x_range=x_range)
     for k, (m, lab) in enumerate(present):
         x, y = bucket(t, data.metric(m) * scale)
         c.line(x, y, lab, color=PALETTE[k % len(PALETTE)])
     for k, (m, lab) in enumerate(present_r):
         x, y = bucket(t, data.metric(m))
         c.line(x, y, lab, color=PALETTE[(len(present) + k) % len(PALETTE)], axis="right", width=1.1)
-    for k, (name, value) in enumerate((dashed or {}).items()):
-        c.line(list(c.x_range), [value * scale, value * scale], name, color="#999", dash="6,4", width=1.0)
+    for name, value in (dashed or {}).items():
+        c.line(list(x_range), [value * scale, value * scale], name, color="#999", dash="6,4", width=1.0)
     return _decorate(c, result, data)
 
 
@@ -180,7 +181,7 @@ def charts(result: dict[str, Any], data) -> list[tuple[str, Chart | None, str]]:
         edges = np.logspace(math.log10(lo), math.log10(hi), 81)
         counts, _ = np.histogram(d, bins=edges)
         h = Chart("Latency histogram (log scale)", x_label="latency (ms)", y_label="iterations", log_x=True)
-        h.bars(edges, counts, "iterations")
+        h.bars(edges.tolist(), counts.tolist(), "iterations")
         for lv in (result.get("levels") or {}).get("levels", []):
             h.vline(lv["median_ms"], "#d62728", f"level {lv['median_ms']:.3f} ms, {lv['share'] * 100:.1f}%")
         out.append(("Latency histogram", h, ""))
@@ -213,7 +214,7 @@ def charts(result: dict[str, Any], data) -> list[tuple[str, Chart | None, str]]:
     out.append(("GPU and memory-controller load", _time_chart(
         result, data, "GPU / EMC load", [("gpu_util_pct", "GPU"), ("emc_util_pct", "EMC")], "%", y_min=0.0),
         "no GPU load recorded"))
-    trips = {f"trip {k[5:-2]}": v for k, v in (data.meta.get("trip_points") if isinstance(data.meta.get("trip_points"), dict) else {}).items()
+    trips = {f"trip {k[5:-2]}": v for k, v in section(data.meta, "trip_points").items()
              if isinstance(v, (int, float)) and data.has(k)}
     out.append(("Temperatures", _time_chart(
         result, data, "Temperatures (dashed: trip points)", [(n, n[5:-2]) for n in temps], "C", dashed=trips),
@@ -263,8 +264,9 @@ def _tables(result: dict[str, Any]) -> list[str]:
         rows.append(["energy per item", f"{_f(en['mj_per_item'])} mJ ({en['energy_j']:.2f} J over "
                                         f"{en['window_s']:.1f} s, trapezoid)"])
         if en.get("baseline_mw") is not None:
-            rows.append(["energy per item above idle", f"{_f(en['mj_per_item_above_baseline'])} mJ (idle baseline "
-                                                       f"{en['baseline_mw'] / 1000:.3f} W from {en['baseline_source']})"])
+            rows.append(["energy per item above idle",
+                         f"{_f(en['mj_per_item_above_baseline'])} mJ (idle baseline "
+                         f"{en['baseline_mw'] / 1000:.3f} W from {en['baseline_source']})"])
     elif en:
         rows.append(["energy", en.get("reason", "not available")])
     parts.append(_table(["", ""], rows, left=2))
@@ -291,7 +293,8 @@ def _tables(result: dict[str, Any]) -> list[str]:
         legend = "".join(f'<span><i style="background:{c};opacity:.4"></i>{_e(k)}</span>'
                          for k, c in CAUSE_COLORS.items())
         parts.append(f'<p class="legend">shaded spans on the time axes, by cause: {legend}</p>')
-        shares = [[d, f"{v * 100:.1f}%", f"{th['throttled_s'].get(d, 0.0):.1f}"] for d, v in th["share_throttled"].items()]
+        shares = [[d, f"{v * 100:.1f}%", f"{th['throttled_s'].get(d, 0.0):.1f}"]
+                  for d, v in th["share_throttled"].items()]
         shares.append(["any clock", f"{th['share_throttled_any'] * 100:.1f}%", f"{th['throttled_any_s']:.1f}"])
         parts.append(_table(["clock", "share of busy time", "throttled s"], shares, left=1))
         if th.get("time_to_first_throttle_s") is not None:
@@ -439,5 +442,6 @@ def write_report(recording, out: Path | str, options=None) -> Path:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out)
     except OSError as e:
-        raise UserError(f"cannot write the report to {out}: {e.strerror or e}; pass a writable path with --out") from None
+        raise UserError(f"cannot write the report to {out}: {e.strerror or e}; "
+                        "pass a writable path with --out") from None
     return out

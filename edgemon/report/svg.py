@@ -213,8 +213,10 @@ class Chart:
                        f'stroke-width="1.2"{d}><title>{_e(tip)}</title></line>')
         out.append("</g>")
         # legend
-        lx = left + 8
-        for s in [s for s in self.series if s.label]:
+        lx: float = left + 8
+        for s in self.series:
+            if not s.label:
+                continue
             label = s.label + (" (right axis)" if s.axis == "right" else "")
             w = 14 + 7.2 * len(label)  # swatch + ~11 px sans-serif text, generous so labels never overlap
             out.append(f'<rect x="{lx - 3:.0f}" y="{top + 3}" width="{w + 6:.0f}" height="16" fill="#fff" '

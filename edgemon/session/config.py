@@ -25,6 +25,6 @@ class RunConfig:
     hang_timeout_s: float | None = 30.0  # a worker silent this long is recorded as hung; None = off
     restart_on_hang: bool = False      # ...and replaced by a fresh worker
     prometheus: str | None = None      # "[HOST:]PORT": live metrics for Prometheus (PORT alone: 127.0.0.1)
-    # A profile's run plan (edgemon.plan.profile.Profile.to_plan; JSON-able so a detached
+    # A profile's run plan as its JSON object (edgemon.plan.run_plan.RunPlan, so a detached
     # session gets it too): repetitions, cool-down, idle baseline, schedule. None = one worker.
     plan: dict[str, Any] | None = None

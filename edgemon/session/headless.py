@@ -7,6 +7,7 @@ import sys
 import time
 
 from edgemon.datatypes import EventKind
+from edgemon.feeds.commands import Stop
 from edgemon.session.live import LiveSession
 
 
@@ -17,14 +18,14 @@ def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None)
 
     out = out or sys.stdout
     model = DashboardModel()
-    stop_requested = []
+    stop_requested: list[int] = []
 
     def on_signal(signum, _frame):
         # First signal: stop gracefully (recording closed, machine restored); second: hurry.
         if stop_requested:
             raise KeyboardInterrupt
         stop_requested.append(signum)
-        session.command("stop")
+        session.command(Stop())
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     failed = False

@@ -20,7 +20,9 @@ from typing import Any
 from edgemon import __version__
 from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
-from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
+from edgemon.feeds import commands as cmds
+from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
+from edgemon.plan.run_plan import RunPlan
 from edgemon.session.config import RunConfig
 
 # Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
@@ -32,7 +34,7 @@ _MAX_PENDING_EVENTS = 2000
 
 
 class LiveSession(Feed):
-    is_replay = False
+    capabilities = Capabilities()
 
     def __init__(self, config: RunConfig):
         self.config = config
@@ -116,8 +118,9 @@ class LiveSession(Feed):
             from edgemon.recording.writer import Recorder
 
             label = f"{cfg.workload.runner}-{cfg.workload.model}"
-            if cfg.plan is not None and len(cfg.plan.get("items", [])) > 1:   # a suite: name it after the profile
-                label = "suite-" + Path(str(cfg.plan.get("source") or "profile")).stem
+            plan = RunPlan.of(cfg.plan) if cfg.plan is not None else None
+            if plan is not None and len(plan.items) > 1:   # a suite: name it after the profile
+                label = "suite-" + Path(str(plan.source or "profile")).stem
             folder = cfg.record_dir or default_session_dir(cfg.recordings_root, self.meta["host"], label)
             # The exporter first: a busy port then leaves no empty recording behind.
             self._start_exporter(session_name=Path(folder).name)
@@ -466,40 +469,47 @@ class LiveSession(Feed):
         view.recording = self.recorder is not None
         return view
 
-    def command(self, name: str, **kw: Any) -> str | None:
+    def command(self, cmd: cmds.AnyCommand, **kw: Any) -> str | None:
+        cmd = cmds.as_command(cmd, kw)
         now = time.monotonic_ns()
-        if name in ("pause", "resume", "toggle_pause"):
+        if isinstance(cmd, (cmds.Pause, cmds.Resume, cmds.TogglePause)):
             if self.worker is None or self.ended:
                 return "no running worker"
-            pause = (not self._paused) if name == "toggle_pause" else (name == "pause")
+            pause = (not self._paused) if isinstance(cmd, cmds.TogglePause) else isinstance(cmd, cmds.Pause)
             if pause:
                 self.worker.pause()
             else:
                 self.worker.resume()
             self._paused = pause  # the runner acknowledges with its own pause/resume event
             return "worker paused" if pause else "worker resumed"
-        if name == "mark":
-            note = str(kw.get("note", "")).strip()
+        if isinstance(cmd, cmds.Mark):
+            note = str(cmd.note).strip()
             self._publish_event(Event(now, EventKind.MARK, {"note": note}))
             return f"marked: {note}" if note else "marked"
-        if name == "stop":
+        if isinstance(cmd, cmds.Stop):
             self._end_reason = "stopped by user"
             if self.plan is not None:    # between repetitions no worker runs: the plan ends the session
                 self.plan.stop()
             if self.worker is not None:
                 self.worker.stop()
             return "stopping"
-        if name in ("power_mode", "core", "cores", "jetson_clocks", "fan"):
+        name = cmds.wire_name(cmd)
+        control = isinstance(cmd, cmds.MACHINE_CONTROLS) or name in cmds.MACHINE_CONTROL_NAMES
+        if control and self.controls is None:
+            return f"{name}: no machine controls on this host"
+        if isinstance(cmd, cmds.Invalid):
+            return cmd.message
+        if isinstance(cmd, cmds.MACHINE_CONTROLS):
             if self.controls is None:
                 return f"{name}: no machine controls on this host"
             try:
-                if name == "cores":      # a whole core mask (profiles): cores(mask=[0, 3, 4, 5])
-                    results = self.controls.set_cores(kw["mask"])
+                if isinstance(cmd, cmds.Cores):      # a whole core mask (profiles): Cores(mask=[0, 3, 4, 5])
+                    results = self.controls.set_cores(cmd.mask)
                     return "; ".join(r.message for r in results) or "cores unchanged"
-                result = self.controls.apply(name, **kw)
+                result = self.controls.apply(name, **cmd.kwargs())
             except Exception as exc:
                 return f"{name} failed: {exc}"
-            return getattr(result, "message", str(result))
+            return result.message
         return f"{name}: not available in a live session"
 
     # ------------------------------------------------------------------ for the plan

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgemon.telemetry import catalogue
+
 
 @dataclass
 class SourceContext:
@@ -43,9 +45,20 @@ class Source:
     """Base class. Subclasses set ``name`` and implement ``probe`` and ``read``."""
 
     name = "source"
+    # Values this source dropped itself as physically impossible (the metric catalogue's
+    # ranges: a -256 C "sensor off" zone, a utilisation over 100 %); the sampler adds the
+    # ones it drops and shows the total in the source's status.
+    implausible = 0
 
     def __init__(self, ctx: SourceContext):
         self.ctx = ctx
+
+    def plausible(self, metric: str, value: float) -> bool:
+        """True when ``value`` is physically possible for ``metric``; otherwise counts it."""
+        if catalogue.is_plausible(metric, value):
+            return True
+        self.implausible += 1
+        return False
 
     def probe(self) -> SourceStatus:
         """Cheap check whether this source works here. Must not raise."""
@@ -127,7 +140,7 @@ class OpenFiles:
         self._fds.clear()
 
 
-def read_text(path: Path) -> str | None:
+def read_text(path: str | Path) -> str | None:
     """Contents of a small sysfs/procfs file, stripped; ``None`` if missing or unreadable."""
     try:
         return read_raw(path).decode("utf-8", "replace").strip()
@@ -135,7 +148,7 @@ def read_text(path: Path) -> str | None:
         return None
 
 
-def read_int(path: Path) -> int | None:
+def read_int(path: str | Path) -> int | None:
     text = read_text(path)
     if text is None:
         return None

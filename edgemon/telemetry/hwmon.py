@@ -22,7 +22,7 @@ import os
 import re
 
 from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text, read_raw
-from edgemon.telemetry.thermal import MIN_VALID_C, list_zones, metric_part, unique_name
+from edgemon.telemetry.thermal import list_zones, metric_part, unique_name
 
 _HWMON_RE = re.compile(r"^hwmon(\d+)$")
 _TEMP_RE = re.compile(r"^temp(\d+)_input$")
@@ -142,7 +142,6 @@ class HwmonSource(Source):
                 continue       # sensor asleep (e.g. an NVMe in D3) or gone
             if is_temp:
                 value /= 1000.0
-                if value <= MIN_VALID_C:
-                    continue
-            out[metric] = value
+            if self.plausible(metric, value):
+                out[metric] = value
         return out

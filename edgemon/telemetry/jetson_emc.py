@@ -1,4 +1,5 @@
-"""Jetson external memory controller (EMC): clock and utilisation (reference/jetson.md 2.3, 2.4).
+"""Jetson external memory controller (EMC): clock and utilisation (the files jetson-stats reads
+too: https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/memory.py).
 
 Clock (Hz), first readable of:
 
@@ -31,7 +32,8 @@ CLOCK_FILES = (
     ("/sys/class/devfreq/bwmgr/cur_freq", "/sys/class/devfreq/bwmgr/min_freq", "/sys/class/devfreq/bwmgr/max_freq"),
     ("/sys/kernel/debug/clk/override.emc/clk_rate",
      "/sys/kernel/debug/tegra_bwmgr/emc_min_rate", "/sys/kernel/debug/tegra_bwmgr/emc_max_rate"),
-    ("/sys/kernel/debug/clk/emc/clk_rate", "/sys/kernel/debug/clk/emc/clk_min_rate", "/sys/kernel/debug/clk/emc/clk_max_rate"),
+    ("/sys/kernel/debug/clk/emc/clk_rate", "/sys/kernel/debug/clk/emc/clk_min_rate",
+     "/sys/kernel/debug/clk/emc/clk_max_rate"),
 )
 ACTIVITY_FILES = (
     "/sys/kernel/debug/cactmon/mc_all",

@@ -1,4 +1,4 @@
-"""Jetson fan: PWM duty and tachometer speed (reference/jetson.md 2.8).
+"""Jetson fan: PWM duty and tachometer speed (the files jetson-stats reads: https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/fan.py).
 
 Layouts:
 

@@ -1,4 +1,5 @@
-"""Jetson integrated GPU: load and clock from devfreq (reference/jetson.md 2.3).
+"""Jetson integrated GPU: load and clock from devfreq (the files jetson-stats reads too:
+https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/gpu.py).
 
 Discovery (once, in :meth:`JetsonGpuSource.probe`): every ``/sys/class/devfreq/*``
 entry whose name or ``device/of_node/name`` names the GPU (``57000000.gpu`` Nano/TX1,

@@ -1,4 +1,5 @@
-"""Jetson power rails from the on-module INA3221 monitors (and Thor's INA238), reference/jetson.md 2.7.
+"""Jetson power rails from the on-module INA3221 monitors (and Thor's INA238), in the layouts
+jetson-stats reads (https://github.com/rbonghi/jetson_stats/blob/master/jtop/core/power.py).
 
 Two sysfs layouts:
 
@@ -178,7 +179,7 @@ def _iio_channels(directory: str) -> list[RailChannel]:
         label = read_text(Path(directory, n)) or ""
         if _skip_label(label):
             continue
-        p = lambda f: _existing(os.path.join(directory, f))  # noqa: E731
+        p = lambda f: _existing(os.path.join(directory, f))  # noqa: E731 - a one-line path helper
         chans.append((int(k), RailChannel(
             rail=label, metric="", chip="ina3221x", layout="iio", directory=directory,
             power_path=p(f"in_power{k}_input"), volt_path=p(f"in_voltage{k}_input"),
@@ -189,7 +190,7 @@ def _iio_channels(directory: str) -> list[RailChannel]:
 
 def _hwmon_channels(directory: str) -> list[RailChannel]:
     chip = (read_text(Path(directory, "name")) or "").lower()
-    p = lambda f: _existing(os.path.join(directory, f))  # noqa: E731
+    p = lambda f: _existing(os.path.join(directory, f))  # noqa: E731 - a one-line path helper
     chans = []
     for n in _listdir(directory):
         m = _HWMON_LABEL_RE.match(n)

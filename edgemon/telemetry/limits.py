@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgemon.telemetry import catalogue
+
 
 def _limits_of(sources: list[Any], name: str) -> Any:
     for src in sources:
@@ -26,13 +28,13 @@ def clock_ceilings(sources: list[Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for cpu, cl in (_limits_of(sources, "cpufreq") or {}).items():
         if cl.max_mhz:
-            out[f"cpu{cpu}_freq_mhz"] = float(cl.max_mhz)
+            out[catalogue.CPU_FREQ.name(cpu)] = float(cl.max_mhz)
     gpu = _limits_of(sources, "jetson_gpu")
     if gpu is not None and gpu.max_mhz:
-        out["gpu_freq_mhz"] = float(gpu.max_mhz)
+        out[catalogue.GPU_FREQ.name()] = float(gpu.max_mhz)
     emc = _limits_of(sources, "jetson_emc")
     if emc is not None and emc.ceiling_mhz:
-        out["emc_freq_mhz"] = float(emc.ceiling_mhz)
+        out[catalogue.EMC_FREQ.name()] = float(emc.ceiling_mhz)
     return out
 
 
@@ -51,5 +53,5 @@ def power_limits(sources: list[Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for rail, rl in (_limits_of(sources, "jetson_power") or {}).items():
         if rl.crit_mw:
-            out[f"power_{str(rail).lower()}_mw"] = float(rl.crit_mw)
+            out[catalogue.POWER_RAIL.name(str(rail).lower())] = float(rl.crit_mw)
     return out

@@ -26,8 +26,8 @@ aside: the host's GPU is not part of that machine.
 
 On a Jetson, NVML may exist (JetPack 6+ ships libnvidia-ml) yet answer NotSupported, or
 fail to initialise; the source then steps aside with that reason instead of reporting
-zeros, and the Jetson sysfs readers provide the GPU metrics (reference/peers.md: jtop
-latched onto NVML's NotSupported, jetson_stats PR #889).
+zeros, and the Jetson sysfs readers provide the GPU metrics (jtop latched onto NVML's
+NotSupported: https://github.com/rbonghi/jetson_stats/pull/889).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ class NvmlSource(Source):
                                      self._const("NVML_ERROR_FUNCTION_NOT_FOUND",
                                                  _NVML_ERROR_FUNCTION_NOT_FOUND))
 
-    def _nvml_errors(self) -> tuple[type, ...]:
+    def _nvml_errors(self) -> tuple[type[BaseException], ...]:
         err = getattr(self._nvml, "NVMLError", None)
         return (err, AttributeError) if isinstance(err, type) else (AttributeError,)
 

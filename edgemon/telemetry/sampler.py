@@ -14,6 +14,10 @@ Merge rule: sources are ordered and the first source to set a key wins; a
 later source never overwrites it. Registry order puts sysfs readers before
 command-based ones (tegrastats), so a direct sysfs reading beats a parsed one.
 
+A value outside the physical range the metric catalogue gives its metric (a utilisation
+over 100 %, a negative clock) is dropped and counted per source (:meth:`Sampler.statuses`);
+a later source may still set that metric.
+
 A source that raises is counted; after ``max_failures`` consecutive failures it
 is disabled, closed, and ``on_status(SourceStatus(...))`` is called once with
 the reason (the session turns that into a SOURCE_UNAVAILABLE event).
@@ -28,8 +32,10 @@ from typing import Callable, Iterable
 
 from edgemon.datatypes import Sample
 from edgemon.telemetry.base import Source, SourceStatus
+from edgemon.telemetry.catalogue import bounds
 
 _COST_ALPHA = 0.1     # weight of a new read in the read-cost average
+_MAX_BOUNDS = 4096    # metric names whose plausible range is remembered (garbage names must not grow it)
 
 
 @dataclass
@@ -45,7 +51,7 @@ class SamplerStats:
 
 class _SourceState:
     __slots__ = ("source", "name", "enabled", "reason", "detail", "consecutive", "failures",
-                 "reads", "cost_ns", "first_cost_ns", "last_error")
+                 "reads", "cost_ns", "first_cost_ns", "last_error", "implausible", "last_implausible")
 
     def __init__(self, source: Source, name: str):
         self.source = source
@@ -59,6 +65,8 @@ class _SourceState:
         self.cost_ns: float | None = None
         self.first_cost_ns: int | None = None
         self.last_error = ""
+        self.implausible = 0          # values the sampler dropped (the source's own count is apart)
+        self.last_implausible = ""
 
 
 class Sampler:
@@ -90,6 +98,7 @@ class Sampler:
                 name, n = f"{base}#{n}", n + 1
             seen.add(name)
             self._states.append(_SourceState(src, name))
+        self._bounds: dict[str, tuple[float, float, bool]] = {}   # metric -> catalogue.bounds(metric)
         self.ticks = 0
         self.overruns = 0
         self.sink_errors = 0
@@ -151,6 +160,9 @@ class Sampler:
         """Read every enabled source once, merge, call the sink; also usable without the thread."""
         t_ns = time.monotonic_ns()
         values: dict[str, float] = {}
+        known = self._bounds
+        if len(known) > _MAX_BOUNDS:
+            known.clear()
         for st in self._states:
             if not st.enabled:
                 continue
@@ -177,7 +189,19 @@ class Sampler:
             st.consecutive = 0
             for key, value in reading.items():
                 if key not in values:         # first source wins (see module docstring)
-                    values[key] = value
+                    b = known.get(key)        # a dict lookup: this runs for every value of every tick
+                    if b is None:
+                        b = known[key] = bounds(key)
+                    low, high, low_open = b
+                    try:
+                        ok = (low < value if low_open else low <= value) and value <= high   # NaN: False
+                    except TypeError:
+                        ok = False
+                    if ok:
+                        values[key] = value
+                    else:
+                        st.implausible += 1
+                        st.last_implausible = f"{key}={value!r}"[:80]
         self.ticks += 1
         if not values:
             return None                       # nothing to record: no empty rows
@@ -216,6 +240,11 @@ class Sampler:
     @staticmethod
     def _status(st: _SourceState) -> SourceStatus:
         detail = f"{st.reads} reads, {st.failures} errors"
+        implausible = st.implausible + int(getattr(st.source, "implausible", 0) or 0)  # test doubles may lack it
+        if implausible:
+            detail += f", {implausible} implausible values dropped"
+            if st.last_implausible:
+                detail += f" (last: {st.last_implausible})"
         if st.enabled and st.last_error:
             detail += f", last error: {st.last_error}"
         return SourceStatus(st.name, st.enabled, st.reason, detail)

@@ -1,17 +1,21 @@
-"""Parse one line of ``tegrastats`` output into edgemon metric names (docs/architecture.md "Metric names").
+"""Parse one line of ``tegrastats`` output into edgemon metric names (docs/metrics.md).
 
-Handles every form seen from L4T 24 to JetPack 7 (see jetson.md §1.3): with or
+Handles every form seen from L4T 24 to JetPack 7 (fields: NVIDIA's "tegrastats Utility" page,
+https://docs.nvidia.com/jetson/archives/r35.4.1/DeveloperGuide/text/AT/JetsonLinuxDevelopmentTools/TegrastatsUtility.html;
+one real line of each form in tests/tegrastats_expected.py): with or
 without the leading ``MM-DD-YYYY HH:MM:SS``, root and user lines, any field
 order. The line is split on whitespace and walked once; a token that fits no
 known field is skipped and reported, never fatal. :func:`parse_line` never
 raises.
 
-Decisions beyond the table in docs/architecture.md "Metric names":
+Decisions beyond the table in docs/metrics.md:
 
 * ``off`` cores give only ``cpuN_online = 0``; ``off`` engines/GPU/EMC give
   0 MHz and 0 %.
 * ``PMIC@100C`` / ``PMIC@50C`` is a constant placeholder in every release
-  (jtop skips it too), so it is dropped like the ``-256C`` "sensor off" zones.
+  (jtop skips it too), so it is dropped.
+* A value outside its physical range (the metric catalogue's: the ``-256C`` "sensor off"
+  zones, a load over 100 %) is dropped and listed in ``ParseResult.implausible``.
 * Values the schema has no name for are ignored on purpose: RAM/IRAM largest
   free block, IRAM total, JetPack 7's running max of rails (third value) and
   of temperatures (``cur/max``).
@@ -31,6 +35,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from edgemon.telemetry import catalogue
+
 __all__ = ["ParseResult", "parse_line", "parse_line_ex", "INPUT_RAILS"]
 
 # Board input rails, in order of preference. Where one is present it *is* the
@@ -40,9 +46,6 @@ INPUT_RAILS = ("POM_5V_IN", "VDD_IN", "VIN")
 
 # Zones whose reading is a fixed placeholder, not a measurement.
 PLACEHOLDER_ZONES = frozenset({"pmic"})
-
-# A reading at or below this is the "sensor off" marker (-256), not a temperature.
-TEMP_OFF_C = -40.0
 
 # Bounded digits: always a finite float (a 400-digit "number" is garbage, not inf).
 _NUM = r"[0-9]{1,15}(?:\.[0-9]{1,9})?"
@@ -91,6 +94,7 @@ class ParseResult:
 
     values: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    implausible: list[str] = field(default_factory=list)   # metrics dropped as physically impossible
     power_total_source: str | None = None   # the input rail's name, "sum", or None (no rails)
 
 
@@ -109,6 +113,7 @@ def parse_line_ex(line: str) -> ParseResult:
             result.skipped.append(repr(line)[:80])
             return result
         _Parser(result).run(line)
+        result.implausible = catalogue.drop_implausible(result.values)
     except Exception:  # defensive: a parser bug must not kill the sampler
         result.skipped.append("<parser error>")
     return result
@@ -259,9 +264,7 @@ class _Parser:
             key = "" if not zone or zone in PLACEHOLDER_ZONES else "temp_" + zone + "_c"
             _remember(_TEMP_KEYS, name, key)
         if key:
-            value = float(value)
-            if value > TEMP_OFF_C:
-                self.out[key] = value
+            self.out[key] = float(value)     # "sensor off" (-256) is dropped with the implausible values
         return True
 
     # -- power rails ------------------------------------------------------------

@@ -51,6 +51,7 @@ class TegrastatsStats:
     lines: int = 0              # complete lines read
     lines_with_values: int = 0  # lines that gave at least one metric
     skipped_tokens: int = 0     # tokens the parser did not understand
+    implausible: int = 0        # values dropped as physically impossible (-256 C "sensor off", ...)
     partial_lines: int = 0      # unterminated/oversized lines dropped
     starts: int = 0             # processes started
     restarts: int = 0           # starts after the first
@@ -161,6 +162,8 @@ class TegrastatsSource(Source):
                  f"{s.lines} lines", f"{s.skipped_tokens} skipped tokens", f"{s.restarts} restarts"]
         if s.partial_lines:
             parts.append(f"{s.partial_lines} partial lines dropped")
+        if s.implausible:
+            parts.append(f"{s.implausible} implausible values dropped")
         if s.start_failures:
             parts.append(f"{s.start_failures} failed starts")
         if s.last_exit is not None:
@@ -293,6 +296,7 @@ class TegrastatsSource(Source):
         with self._lock:
             self._stats.lines += 1
             self._stats.skipped_tokens += len(result.skipped)
+            self._stats.implausible += len(result.implausible)
             if result.values:
                 self._stats.lines_with_values += 1
                 self._newest = result.values

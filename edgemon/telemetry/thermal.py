@@ -3,9 +3,10 @@
 Metric: ``temp_{type}_c`` with the type lower-cased and every run of
 non-alphanumeric characters turned into ``_`` (``x86_pkg_temp`` ->
 ``temp_x86_pkg_temp_c``, ``cpu-thermal`` -> ``temp_cpu_thermal_c``). Zones with
-the same type get ``_2``, ``_3`` ... in zone order. A reading at or below -40 C
-(power-gated sensors report -256 or similar) is dropped, as is a zone whose
-read fails (EIO on a power-gated Orin zone); neither disables the source.
+the same type get ``_2``, ``_3`` ... in zone order. A reading outside the
+catalogue's temperature range (at or below -40 C: power-gated sensors report -256 or
+similar; above 150 C) is dropped and counted, as is a zone whose read fails (EIO on a
+power-gated Orin zone); neither disables the source.
 
 On a Jetson (``naming="tegra"``) zones are named the way tegrastats prints
 them, so a sysfs reading and a tegrastats reading of the same zone share one
@@ -27,7 +28,6 @@ _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _ZONE_RE = re.compile(r"^thermal_zone(\d+)$")
 _TRIP_RE = re.compile(r"^trip_point_(\d+)_type$")
 
-MIN_VALID_C = -40.0   # at or below: "sensor off", not a temperature
 
 
 def metric_part(text: str) -> str:
@@ -106,7 +106,7 @@ class ThermalSource(Source):
                 c = int(self.files.raw(path).split()[0]) / 1000.0
             except (OSError, ValueError, IndexError):
                 continue       # power-gated or vanished zone: no reading this tick
-            if c > MIN_VALID_C:
+            if self.plausible(metric, c):
                 out[metric] = c
         return out
 

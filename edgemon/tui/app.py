@@ -5,11 +5,11 @@ The feed is drained on the UI thread (``drain``/``status``/``machine_state`` are
 cheap by contract); ``feed.command`` may block (nvpmodel takes seconds), so
 commands run one at a time on a single background thread, in key-press order.
 
-Optional feed extras (ReplayFeed has them; a feed without them simply lacks the feature):
-``timeline()`` -> :class:`edgemon.view.timeline.Timeline` (the strip under the header),
-``analysis()`` -> the ``edgemon.analysis.summary.analyze`` dict or None while
-``analysis_state`` is not ``ready`` (the ``a`` screen), commands ``next_episode`` /
-``prev_episode`` (``t`` / ``T``).
+What a feed offers beyond the protocol it declares in ``feed.capabilities``
+(:class:`edgemon.feeds.base.Capabilities`; ReplayFeed has them all, a feed without one simply
+lacks the feature): ``timeline`` (the strip under the header, ``t`` / ``T`` jump between
+episodes), ``analysis`` (the ``a`` screen), ``replay`` (playhead keys), ``detach`` (quitting asks
+whether to leave the session running).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import asyncio
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import cast
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -26,7 +26,9 @@ from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from edgemon.control.machine_view import MachineView
-from edgemon.feeds.base import Feed, FeedStatus, FeedUpdate
+from edgemon.analysis.result import AnalysisResult
+from edgemon.feeds import commands as cmds
+from edgemon.feeds.base import AnalysisFeed, Feed, FeedStatus, FeedUpdate, TimelineFeed
 from edgemon.tui.screens import (
     AnalysisScreen,
     ConfirmScreen,
@@ -140,7 +142,7 @@ class DashboardApp(App[int]):
         if self.ascii:
             self.screen.add_class("ascii")
         self.jetson_panel.display = False
-        has_timeline = callable(getattr(self.feed, "timeline", None))
+        has_timeline = self.feed.capabilities.timeline
         self.timeline_strip.display = has_timeline
         self.screen.set_class(has_timeline, "-timeline")
         self.poll()
@@ -184,15 +186,15 @@ class DashboardApp(App[int]):
             self.screen.update_analysis(*self._analysis_args())
 
     def _feed_timeline(self) -> Timeline | None:
-        timeline = getattr(self.feed, "timeline", None)
-        return timeline() if callable(timeline) else None
+        return cast(TimelineFeed, self.feed).timeline() if self.feed.capabilities.timeline else None
 
-    def _analysis_args(self) -> tuple[dict | None, str, str, list[float]]:
+    def _analysis_args(self) -> tuple[AnalysisResult | None, str, str, list[float]]:
         """(result, state, error, episode starts) for the analysis screen."""
-        feed = self.feed
-        result = feed.analysis() if callable(getattr(feed, "analysis", None)) else None
-        state = str(getattr(feed, "analysis_state", "ready" if result is not None else "off"))
-        error = str(getattr(feed, "analysis_error", ""))
+        if not self.feed.capabilities.analysis:
+            return None, "off", "", []
+        feed = cast(AnalysisFeed, self.feed)
+        result = feed.analysis()
+        state, error = str(feed.analysis_state), str(feed.analysis_error)
         timeline = self.timeline
         if result is not None and timeline is not None and timeline.state == "ready":
             starts = [e.start_s for e in timeline.episodes]
@@ -204,7 +206,7 @@ class DashboardApp(App[int]):
 
     def view_state(self) -> ViewState:
         return ViewState(
-            model=self.model, status=self.status, meta=getattr(self.feed, "meta", {}) or {},
+            model=self.model, status=self.status, meta=self.feed.meta or {},
             machine=self.machine, is_replay=bool(self.feed.is_replay), ascii=self.ascii,
             latency_window=self.latency_window, unavailable=self.unavailable(), feed_error=self.feed_error,
             timeline=self.timeline,
@@ -227,16 +229,16 @@ class DashboardApp(App[int]):
 
     # ---- commands --------------------------------------------------------------------------
 
-    def send(self, name: str, **kw: Any) -> None:
+    def send(self, cmd: cmds.Command) -> None:
         """Run ``feed.command`` on the command thread and show its answer as a notification."""
-        self.run_worker(self._send(name, kw), group="commands")
+        self.run_worker(self._send(cmd), group="commands")
 
-    async def _send(self, name: str, kw: dict[str, Any]) -> str | None:
+    async def _send(self, cmd: cmds.Command) -> str | None:
         loop = asyncio.get_running_loop()
         try:
-            message = await loop.run_in_executor(self._executor, partial(self.feed.command, name, **kw))
+            message = await loop.run_in_executor(self._executor, partial(self.feed.command, cmd))
         except Exception as exc:  # a failing control must never take the dashboard down
-            message = f"{name} failed: {type(exc).__name__}: {exc}"
+            message = f"{cmd.name} failed: {type(exc).__name__}: {exc}"
             self.notify(message, severity="error", timeout=6)
             return message
         if message:
@@ -247,9 +249,9 @@ class DashboardApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         replay = bool(self.feed.is_replay)
         if action == "analysis":
-            return callable(getattr(self.feed, "analysis", None))
+            return self.feed.capabilities.analysis
         if action == "replay" and parameters and str(parameters[0]).endswith("_episode"):
-            return replay and callable(getattr(self.feed, "timeline", None))
+            return replay and self.feed.capabilities.timeline
         if action in REPLAY_ONLY:
             return replay
         if action in LIVE_ONLY:
@@ -258,16 +260,16 @@ class DashboardApp(App[int]):
             return not replay and self.machine is not None
         return True
 
-    def _confirm_then(self, question: str, name: str, **kw: Any) -> None:
+    def _confirm_then(self, question: str, cmd: cmds.Command) -> None:
         """Ask first while recording (the change lands in the recording), else send at once."""
         if self.machine is not None and self.machine.recording:
             def answered(yes: bool | None) -> None:
                 if yes:
-                    self.send(name, **kw)
+                    self.send(cmd)
             self.push_screen(ConfirmScreen(f"{question}\nThis session is recording; the change is recorded as an "
                                            "event."), answered)
         else:
-            self.send(name, **kw)
+            self.send(cmd)
 
     def _control(self, control: str) -> MachineView | None:
         """The machine view when ``control`` can be used, else a notification saying why not."""
@@ -288,7 +290,7 @@ class DashboardApp(App[int]):
         in its own process (``feed.can_detach``), ask whether to detach or stop."""
         if self.feed.is_replay or self.status.state not in ("starting", "running", "paused"):
             self.exit(0)
-        elif getattr(self.feed, "can_detach", False):
+        elif self.feed.capabilities.detach:
             def chosen(choice: str | None) -> None:
                 if choice:
                     self.run_worker(self._leave(choice), group="commands")
@@ -297,7 +299,7 @@ class DashboardApp(App[int]):
             await self._leave("stop")
 
     async def _leave(self, command: str) -> None:
-        await self._send(command, {})
+        await self._send(cmds.Detach() if command == "detach" else cmds.Stop())
         self.exit(0)
 
     async def action_quit(self) -> None:
@@ -306,14 +308,14 @@ class DashboardApp(App[int]):
 
     def action_pause(self) -> None:
         if self.feed.is_replay:
-            self.send("toggle")
+            self.send(cmds.Toggle())
         else:
-            self.send("resume" if self.status.state == "paused" else "pause")
+            self.send(cmds.Resume() if self.status.state == "paused" else cmds.Pause())
 
     def action_mark(self) -> None:
         def done(note: str | None) -> None:
             if note is not None:
-                self.send("mark", note=note)
+                self.send(cmds.Mark(note=note))
         self.push_screen(TextInputScreen("mark: a note for this moment (Enter adds, Escape cancels)",
                                          placeholder="e.g. door opened", blink=not self.is_headless), done)
 
@@ -323,7 +325,7 @@ class DashboardApp(App[int]):
     def action_analysis(self) -> None:
         def chosen(start_s: float | None) -> None:
             if start_s is not None:
-                self.send("seek", to=float(start_s))
+                self.send(cmds.Seek(to=float(start_s)))
         self.push_screen(AnalysisScreen(*self._analysis_args()), chosen)
 
     def action_toggle_window(self) -> None:
@@ -367,7 +369,7 @@ class DashboardApp(App[int]):
             if mode_id is None or mode_id == machine.power_mode_id:
                 return
             self._confirm_then(f"Switch power mode to {mode_id} ({names.get(mode_id, '?')})?",
-                               "power_mode", id=mode_id)
+                               cmds.PowerMode(id=mode_id))
         self.push_screen(PowerModeScreen(machine), picked)
 
     def action_cores(self) -> None:
@@ -376,7 +378,7 @@ class DashboardApp(App[int]):
             return
 
         def request(cpu: int, online: bool) -> None:
-            self._confirm_then(f"Take cpu{cpu} {'online' if online else 'offline'}?", "core", cpu=cpu, online=online)
+            self._confirm_then(f"Take cpu{cpu} {'online' if online else 'offline'}?", cmds.Core(cpu=cpu, online=online))
         self.push_screen(CoresScreen(machine, request))
 
     def action_jetson_clocks(self) -> None:
@@ -384,7 +386,7 @@ class DashboardApp(App[int]):
         if machine is None:
             return
         on = not bool(machine.jetson_clocks)
-        self._confirm_then(f"Turn jetson_clocks {'on' if on else 'off'}?", "jetson_clocks", on=on)
+        self._confirm_then(f"Turn jetson_clocks {'on' if on else 'off'}?", cmds.JetsonClocks(on=on))
 
     def action_fan(self) -> None:
         if self._control("fan") is None:
@@ -401,20 +403,20 @@ class DashboardApp(App[int]):
             if text is None:
                 return
             pct = float(text)
-            self._confirm_then(f"Set the fan to {pct:g} %?", "fan", pct=pct)
+            self._confirm_then(f"Set the fan to {pct:g} %?", cmds.Fan(pct=pct))
         self.push_screen(TextInputScreen("fan speed in % (0-100)", placeholder="e.g. 80", validate=validate,
                                          blink=not self.is_headless), done)
 
     # ---- actions: replay ---------------------------------------------------------------------
 
     def action_replay(self, name: str) -> None:
-        self.send(name)
+        self.send(cmds.parse(name))
 
     def action_seek(self, delta_s: float) -> None:
-        self.send("seek", delta_s=float(delta_s))
+        self.send(cmds.Seek(delta_s=float(delta_s)))
 
     def action_seek_to(self, to: str) -> None:
-        self.send("seek", to=to)
+        self.send(cmds.Seek(to=to))
 
     def action_speed(self, direction: int) -> None:
         current = self.status.speed or 1.0
@@ -422,4 +424,4 @@ class DashboardApp(App[int]):
             factor = next((s for s in REPLAY_SPEEDS if s > current), REPLAY_SPEEDS[-1])
         else:
             factor = next((s for s in reversed(REPLAY_SPEEDS) if s < current), REPLAY_SPEEDS[0])
-        self.send("speed", factor=factor)
+        self.send(cmds.Speed(factor=factor))

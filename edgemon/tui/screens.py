@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,6 +14,9 @@ from textual.widgets.option_list import Option
 
 from edgemon.control.machine_view import MachineView
 from edgemon.view.analysis_text import EPISODE_COLUMNS, episode_rows, summary_lines
+
+if TYPE_CHECKING:
+    from edgemon.analysis.result import AnalysisResult
 
 
 class HelpScreen(ModalScreen[None]):
@@ -47,7 +50,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-box", classes="modal-box"):
             yield Static(text, id="help-text")
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
+    def action_dismiss(self) -> None:  # type: ignore[override]  # closes without a result, where Textual's takes one
         self.dismiss(None)
 
 
@@ -199,7 +202,7 @@ class CoresScreen(ModalScreen[None]):
         option_list.add_options(self._options())
         option_list.highlighted = highlighted
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # the cores screen's key, not DOMNode's class toggle
         highlighted = self.query_one(OptionList).highlighted
         if highlighted is None:
             return
@@ -230,7 +233,8 @@ class AnalysisScreen(ModalScreen["float | None"]):
 
     BINDINGS = [Binding("escape,a,q", "close", "close")]
 
-    def __init__(self, result: dict | None, state: str, error: str = "", starts: list[float] | None = None) -> None:
+    def __init__(self, result: AnalysisResult | None, state: str, error: str = "",
+                 starts: list[float] | None = None) -> None:
         super().__init__()
         self.result, self.state, self.error = result, state, error
         self.starts = list(starts or [])
@@ -268,7 +272,7 @@ class AnalysisScreen(ModalScreen["float | None"]):
             table.add_row(*row)
         table.display = bool(rows)
 
-    def update_analysis(self, result: dict | None, state: str, error: str = "",
+    def update_analysis(self, result: AnalysisResult | None, state: str, error: str = "",
                         starts: list[float] | None = None) -> None:
         """The app calls this on each poll; redraws once, when the analysis arrives."""
         if result is self.result and state == self.state:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import math
 
+from edgemon.units import format_clock
+
 
 def clock(seconds: float | None) -> str:
     """``83.4`` -> ``01:23``; over an hour ``1:02:03``; None/NaN -> ``--:--``."""
-    if seconds is None or not math.isfinite(seconds):
-        return "--:--"
-    sign = "-" if seconds < 0 else ""
-    s = int(abs(seconds))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{sign}{h}:{m:02d}:{sec:02d}" if h else f"{sign}{m:02d}:{sec:02d}"
+    return format_clock(seconds)
 
 
 def ms(value: float | None) -> str:

@@ -94,6 +94,7 @@ class LogHistogram:
     def merge(self, other: "LogHistogram") -> None:
         if other.count == 0:
             return
+        assert other.min_ns is not None and other.max_ns is not None   # set with the first count
         self.counts += other.counts
         self._note(other.count, other.total_ns, other.min_ns, other.max_ns)
 
@@ -115,6 +116,7 @@ class LogHistogram:
         qs = np.atleast_1d(np.asarray(qs, dtype=np.float64))
         if self.count == 0:
             return np.full(qs.shape, _NAN)
+        assert self.min_ns is not None and self.max_ns is not None   # set with the first count
         ranks = np.clip(np.ceil(qs / 100.0 * self.count), 1, self.count)
         slots = np.searchsorted(np.cumsum(self.counts), ranks, side="left")
         lower, upper = slot_bounds()
@@ -133,6 +135,7 @@ class LogHistogram:
     def stats(self) -> LatencyStats:
         if self.count == 0:
             return EMPTY_STATS
+        assert self.min_ns is not None and self.max_ns is not None
         p = self.percentiles([50, 90, 95, 99, 99.9]) / 1e6
         return LatencyStats(
             self.count, self.min_ns / 1e6, self.mean_ns / 1e6,
@@ -178,7 +181,7 @@ class WindowedHistogram:
         self.n_slots = max(1, int(np.ceil(window_s / slot_s)))
         self.window_s = window_s
         self._slots: deque[tuple[int, LogHistogram]] = deque()
-        self._newest = None
+        self._newest: int | None = None
 
     def reset(self) -> None:
         self._slots.clear()

@@ -1,19 +1,19 @@
-"""Group flat metric names (docs/architecture.md "Metric names") into what each dashboard panel shows.
+"""Group flat metric names into what each dashboard panel shows.
 
-Pure functions over ``{name: value}``; no state, no Textual.
+Which family a name belongs to, and which part of a panel's item it fills (a core's
+``util_pct``, a rail's ``avg``), comes from the metric catalogue
+(``edgemon.telemetry.catalogue``: its ``group`` and ``field``). Pure functions over
+``{name: value}``; no state, no Textual.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_CPU = re.compile(r"^cpu(\d+)_(util_pct|freq_mhz|online)$")
-_TEMP = re.compile(r"^temp_(.+)_c$")
-_POWER = re.compile(r"^power_(.+?)(_avg)?_mw$")
-_FAN = re.compile(r"^fan(\d+)_(pwm_pct|rpm)$")
+from edgemon.telemetry import catalogue
 
-JETSON_PREFIXES = ("gpu_", "emc_", "engine_", "fan", "power_")
+# Groups the Jetson/GPU/power panel shows.
+ACCELERATOR_GROUPS = ("gpu", "emc", "engine", "fan", "power")
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,9 @@ def cores(values: dict[str, float]) -> list[Core]:
     """Per-core state in index order; a core is offline when ``cpuN_online`` is 0."""
     found: dict[int, dict[str, float]] = {}
     for name, value in values.items():
-        m = _CPU.match(name)
-        if m:
-            found.setdefault(int(m.group(1)), {})[m.group(2)] = value
+        m = catalogue.lookup(name)
+        if m is not None and m.family.group == "cpu" and m.index is not None:
+            found.setdefault(m.index, {})[m.family.field] = value
     out = []
     for idx in sorted(found):
         d = found[idx]
@@ -57,9 +57,9 @@ def temperatures(values: dict[str, float]) -> dict[str, float]:
     """``{zone: celsius}`` in name order (``temp_cpu_c`` -> ``cpu``)."""
     out = {}
     for name in sorted(values):
-        m = _TEMP.match(name)
-        if m:
-            out[m.group(1)] = values[name]
+        m = catalogue.lookup(name)
+        if m is not None and m.family is catalogue.TEMP:
+            out[m.key] = values[name]
     return out
 
 
@@ -67,9 +67,10 @@ def rails(values: dict[str, float]) -> list[Rail]:
     """Power rails with their averages; ``power_total_mw`` comes first when present."""
     found: dict[str, dict[str, float]] = {}
     for name, value in values.items():
-        m = _POWER.match(name)
-        if m:
-            found.setdefault(m.group(1), {})["avg" if m.group(2) else "now"] = value
+        m = catalogue.lookup(name)
+        if m is not None and m.family.group == "power":
+            rail = "total" if m.family is catalogue.POWER_TOTAL else m.key
+            found.setdefault(rail, {})[m.family.field] = value
     order = sorted(found, key=lambda r: (r != "total", r))
     return [Rail(r, found[r].get("now"), found[r].get("avg")) for r in order]
 
@@ -77,15 +78,15 @@ def rails(values: dict[str, float]) -> list[Rail]:
 def fans(values: dict[str, float]) -> list[Fan]:
     found: dict[int, dict[str, float]] = {}
     for name, value in values.items():
-        m = _FAN.match(name)
-        if m:
-            found.setdefault(int(m.group(1)), {})[m.group(2)] = value
+        m = catalogue.lookup(name)
+        if m is not None and m.family.group == "fan" and m.index is not None:
+            found.setdefault(m.index, {})[m.family.field] = value
     return [Fan(i, found[i].get("pwm_pct"), found[i].get("rpm")) for i in sorted(found)]
 
 
 def has_accelerator_metrics(values: dict[str, float]) -> bool:
     """True when there is anything for the Jetson/GPU/power panel to show."""
-    return any(name.startswith(JETSON_PREFIXES) for name in values)
+    return bool(catalogue.in_group(values, *ACCELERATOR_GROUPS))
 
 
 def max_temperature(values: dict[str, float]) -> tuple[str, float] | None:

@@ -141,6 +141,7 @@ class ThroughputSeries:
 
     def _put(self, sec: int, items: float, warmup: bool) -> None:
         self._advance(sec)
+        assert self.last_sec is not None   # _advance set it
         if sec <= self.last_sec - self.capacity:
             return  # older than what the ring holds
         self.first_sec = sec if self.first_sec is None else min(self.first_sec, sec)
@@ -173,7 +174,7 @@ class ThroughputSeries:
             self._advance(end - 1)
         secs = np.arange(end - n, end)
         valid = np.zeros(n, dtype=bool)
-        if self.first_sec is not None:
+        if self.first_sec is not None and self.last_sec is not None:
             valid = (secs >= self.first_sec) & (secs > self.last_sec - self.capacity) & (secs <= self.last_sec)
         idx = secs % self.capacity
         measured = np.where(valid, self._measured[idx], 0.0)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from edgemon.datatypes import EventKind
 from edgemon.view import fmt
+
+if TYPE_CHECKING:
+    from edgemon.analysis.result import Throttling
 
 # cause (edgemon.analysis.throttling) -> one letter for the strip and the tables
 CAUSE_LETTERS = {
@@ -124,21 +127,25 @@ def _num(value: Any) -> float:
     return f
 
 
-def episodes_from_throttling(throttling: dict[str, Any] | None) -> list[Episode]:
-    """Episodes of ``analyze()["throttling"]`` (empty when it is missing or unavailable)."""
-    if not throttling or not throttling.get("available"):
+def episodes_from_throttling(throttling: Throttling | dict[str, Any] | None) -> list[Episode]:
+    """Episodes of the analysis' throttling part (empty when it is missing or unavailable)."""
+    from edgemon.analysis.result import Throttling
+
+    if isinstance(throttling, dict):
+        throttling = Throttling.from_dict(throttling)
+    if throttling is None or not throttling.available:
         return []
     out = []
-    for ep in throttling.get("episodes") or []:
-        start, end = _num(ep.get("start_s")), _num(ep.get("end_s"))
+    for ep in throttling.episodes or []:
+        start, end = _num(ep.start_s), _num(ep.end_s)
         if not (math.isfinite(start) and math.isfinite(end)):
             continue
-        clocks = ep.get("clocks") or []
+        clocks = ep.clocks or []
         out.append(Episode(
-            start_s=start, end_s=max(end, start), domain=str(ep.get("domain", "?")),
-            cause=str(ep.get("cause") or "unknown"), clock=str(clocks[0]) if clocks else "",
-            clock_mhz=_num(ep.get("clock_mhz")), ceiling_mhz=_num(ep.get("ceiling_mhz")),
-            drop_pct=_num(ep.get("drop_pct")),
+            start_s=start, end_s=max(end, start), domain=str(ep.domain or "?"),
+            cause=str(ep.cause or "unknown"), clock=str(clocks[0]) if clocks else "",
+            clock_mhz=_num(ep.clock_mhz), ceiling_mhz=_num(ep.ceiling_mhz),
+            drop_pct=_num(ep.drop_pct),
         ))
     out.sort(key=lambda e: e.start_s)   # stable: the analysis' own order on ties (its table rows)
     return out
@@ -194,7 +201,8 @@ def cells(timeline: Timeline, width: int) -> list[Cell]:
     marks: list[str | None] = [None] * width
     for m in timeline.marks:
         i = _cell_of(m.at_s, length, width)
-        if marks[i] is None or _MARK_RANK.get(m.kind, 99) < _MARK_RANK.get(marks[i], 99):
+        current = marks[i]
+        if current is None or _MARK_RANK.get(m.kind, 99) < _MARK_RANK.get(current, 99):
             marks[i] = m.kind
     out = []
     for i in range(width):

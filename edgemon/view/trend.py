@@ -8,15 +8,12 @@ dashboard turns :func:`levels` into glyphs.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from edgemon.telemetry import catalogue
 from edgemon.view.series import MetricHistory, RingSeries
-
-_CPU_FREQ = re.compile(r"^cpu\d+_freq_mhz$")
-_TEMP = re.compile(r"^temp_.+_c$")
 
 # name shown, how its metrics are picked, unit; in the order rows are given out
 TRENDS = ("cpu", "gpu", "temp", "pwr")
@@ -86,10 +83,10 @@ def trends(history: MetricHistory, latest: dict[str, float], lo_ns: int, bucket_
         return []
     names = list(history.series)
     picks = (
-        ("cpu", "clock", [m for m in names if _CPU_FREQ.match(m)]),
-        ("gpu", "clock", ["gpu_freq_mhz"] if "gpu_freq_mhz" in history else []),
-        ("temp", "temp", [m for m in names if _TEMP.match(m)]),
-        ("pwr", "power", ["power_total_mw"] if "power_total_mw" in history else []),
+        ("cpu", "clock", [m for m, _ in catalogue.of_family(names, catalogue.CPU_FREQ)]),
+        ("gpu", "clock", [catalogue.GPU_FREQ.pattern] if catalogue.GPU_FREQ.pattern in history else []),
+        ("temp", "temp", [m for m, _ in catalogue.of_family(names, catalogue.TEMP)]),
+        ("pwr", "power", [catalogue.POWER_TOTAL.pattern] if catalogue.POWER_TOTAL.pattern in history else []),
     )
     out = []
     for name, kind, metrics in picks:

@@ -143,7 +143,7 @@ def classify(facts: ExitFacts) -> tuple[str, dict]:
         details["bye_reason"] = facts.bye.get("reason")
         details["iterations"] = facts.bye.get("iterations")
     if rc == 0 and facts.said_bye:
-        details["reason"] = f"finished ({facts.bye.get('reason', 'done')})"
+        details["reason"] = f"finished ({(facts.bye or {}).get('reason', 'done')})"
         return EventKind.WORKER_EXIT, details
 
     if rc < 0:

@@ -67,6 +67,8 @@ def runners_package() -> ModuleType:
         if not init.is_file():
             raise RuntimeError(f"edgemon's runners are missing: neither {PACKAGE} nor {src} exists")
         spec = importlib.util.spec_from_file_location(PACKAGE, init, submodule_search_locations=[str(src)])
+        if spec is None or spec.loader is None:
+            raise RuntimeError(f"edgemon's runners cannot be loaded from {src}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[PACKAGE] = module
         spec.loader.exec_module(module)
@@ -117,12 +119,6 @@ def runner_module(name: str) -> ModuleType:
 def models_for(name: str) -> dict[str, dict]:
     """The runner's MODELS catalogue: name -> {input_shape, params, gflops, description} (a copy)."""
     return copy.deepcopy(getattr(runner_module(name), "MODELS", {}))
-
-
-def options_for(name: str) -> dict[str, str] | None:
-    """The runner's --opt keys with help text, or None if the runner does not declare them."""
-    options = getattr(runner_module(name), "OPTIONS", None)
-    return dict(options) if options is not None else None
 
 
 def _python_exists(python: str) -> bool:

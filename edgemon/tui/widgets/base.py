@@ -121,7 +121,7 @@ class Panel(Widget):
 
 def _split(text: Text, height: int) -> list[Text | None]:
     """``height`` entries: the text's lines (extra ones dropped), then None for each missing one."""
-    lines: list[Text | None] = list(text.split("\n", allow_blank=True))[:height]
+    lines: list[Text | None] = [*text.split("\n", allow_blank=True)][:height]
     return lines + [None] * (height - len(lines))
 
 

@@ -16,7 +16,8 @@ from edgemon.view.metric_groups import fans, rails
 
 def compress_ranges(ids: list[int]) -> str:
     """``[0, 1, 2, 3, 6]`` -> ``0-3,6``."""
-    out, run = [], []
+    out: list[str] = []
+    run: list[int] = []
     for i in sorted(ids):
         if run and i == run[-1] + 1:
             run.append(i)

@@ -37,7 +37,7 @@ class LatencyPanel(Panel):
             return out
         lower, upper, counts, below, above = hist.display_bins(rows)
         peak = max(int(counts.max()) if counts.size else 0, 1)
-        marks = {}
+        marks: dict[int, str] = {}
         for label, value in (("p50", stats.p50_ms), ("p99", stats.p99_ms)):
             idx = int(np.searchsorted(upper / 1e6, value, side="left"))
             if 0 <= idx < counts.size:
