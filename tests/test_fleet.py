@@ -186,7 +186,7 @@ def test_views_join_streams_to_sessions(tree):
     assert con.execute("SELECT count(*) FROM events WHERE kind = 'session_start'").fetchone()[0] == len(truth)
     # gpu_util_pct appeared mid-session: two telemetry files per session, rewritten at close to
     # one schema, so a reader that takes the first file's columns (no union_by_name) loses none
-    for folder, t in truth.items():
+    for folder in truth:
         files = sorted(Path(folder, "telemetry").glob("*.parquet"))
         assert len(files) == 2
         rows = duckdb.sql(f"SELECT gpu_util_pct FROM read_parquet('{folder}/telemetry/*.parquet') "

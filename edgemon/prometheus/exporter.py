@@ -282,7 +282,8 @@ class PrometheusExporter:
     def _on_throttle(self, kind: str, details: dict[str, Any], t_ns: int) -> None:
         """Under the lock: an episode of the online classifier began or ended in one clock domain."""
         domain = str(details.get("domain") or "unknown")
-        start = details.get("start_ns") if isinstance(details.get("start_ns"), int) else t_ns
+        given = details.get("start_ns")
+        start = given if isinstance(given, int) else t_ns
         if kind == "throttle_begin":
             self._throttled[domain] = {"cause": str(details.get("cause") or "unknown"),
                                        "clock": str(details.get("clock") or ""), "start_ns": start}
@@ -290,7 +291,8 @@ class PrometheusExporter:
         begun = self._throttled.pop(domain, None)
         if begun is not None:
             start = begun["start_ns"]
-        end = details.get("end_ns") if isinstance(details.get("end_ns"), int) else t_ns
+        given = details.get("end_ns")
+        end = given if isinstance(given, int) else t_ns
         self._throttled_s[domain] = self._throttled_s.get(domain, 0.0) + max(0, end - start) / 1e9
         key = (domain, str(details.get("cause") or (begun or {}).get("cause") or "unknown"))
         self._episodes[key] = self._episodes.get(key, 0) + 1

@@ -33,6 +33,7 @@ from edgemon.recording.layout import (
     load_session_json,
     new_session_id,
     recording_folder,
+    section,
     sorted_files,
     write_json_atomic,
 )
@@ -155,8 +156,8 @@ def _session_id(folder: Path, meta: dict, fsync: bool) -> str:
     sid = meta.get("session_id")
     if isinstance(sid, str) and sid:
         return sid
-    clock = meta.get("clock") if isinstance(meta.get("clock"), dict) else {}
-    unix_ns = clock.get("unix_ns") if isinstance(clock.get("unix_ns"), int) else None
+    unix_ns = section(meta, "clock").get("unix_ns")
+    unix_ns = unix_ns if isinstance(unix_ns, int) else None
     meta["session_id"] = new_session_id(str(meta.get("host") or "host"), unix_ns)
     write_json_atomic(folder / SESSION_FILE, meta, fsync=fsync)
     return meta["session_id"]

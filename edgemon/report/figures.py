@@ -109,7 +109,7 @@ class FigureInput:
         return list(th.get("episodes") or []) if th.get("available") else []
 
     def cpu_clocks(self) -> list[str]:
-        return sorted(self.metrics(r"cpu\d+_freq_mhz"), key=lambda m: int(CPU_FREQ.match(m).group(1)))
+        return sorted(self.metrics(r"cpu\d+_freq_mhz"), key=lambda m: int(m[3:-len("_freq_mhz")]))
 
     def clocks(self) -> list[str]:
         return self.cpu_clocks() + [m for m in ("gpu_freq_mhz", "emc_freq_mhz") if self.has(m)]
