@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _fleet_tree  # noqa: E402
+import _fleet_tree  # noqa: E402 - after the sys.path lines above, which make it importable
 DOC_ROOT = "/data/fleet"
 
 

@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _fleet_tree  # noqa: E402
+import _fleet_tree  # noqa: E402 - after the sys.path lines above, which make it importable
 SESSIONS = (
     ("default model", []),
     ("numpy matmul 1200", ["--runner", "numpy", "--model", "matmul", "--opt", "size=1200", "--threads", "1"]),

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from plot_helpers import POWER_MODE_AT, THERMAL, build_throttled_session
+
+from edgemon.datatypes import LatencyBatch, Sample
+from edgemon.recording.reader import open_recording
+from edgemon.recording.writer import Recorder
+from edgemon.report import figures
+
 pytest.importorskip("matplotlib")
-
-from plot_helpers import POWER_MODE_AT, THERMAL, build_throttled_session  # noqa: E402
-
-from edgemon.datatypes import LatencyBatch, Sample  # noqa: E402
-from edgemon.recording.reader import open_recording  # noqa: E402
-from edgemon.recording.writer import Recorder  # noqa: E402
-from edgemon.report import figures  # noqa: E402
 
 
 @pytest.fixture(scope="module")
