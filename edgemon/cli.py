@@ -18,8 +18,10 @@ from edgemon.errors import UserError
 from edgemon.help_format import HelpFormatter
 
 # In the order `edgemon --help` lists them.
-COMMANDS = ("run", "attach", "serve", "ls", "stop", "replay", "analyze", "info", "models", "recover", "restore",
-            "report", "plot", "compare", "matrix")
+COMMANDS = ("run", "watch", "attach", "serve", "ls", "stop", "replay", "analyze", "info", "models", "recover",
+            "restore", "report", "plot", "compare", "matrix", "import")
+# Commands whose module name differs from the command (`import` is a Python keyword).
+_MODULES = {"import": "import_"}
 
 _DESCRIPTION = """\
 edgemon runs an inference or stress loop in a worker process, watches the machine
@@ -38,6 +40,10 @@ examples:
   edgemon run --model reuters_dense --batch 32 --threads 2 --warmup 100,5s
   edgemon run --emulate agx-orin           # everything on an emulated Orin
   edgemon run --detach --duration 3h       # survives SSH; `edgemon attach`
+  edgemon run --duration 10m -- python train.py
+                                           # any program as the workload
+  edgemon watch --duration 1h              # only the machine, no workload
+  edgemon import tegrastats board.log --record recordings/old
   edgemon run --profile profiles/study004_energy.toml --detach
                                            # repetitions, cool-down, baseline
   edgemon ls                               # sessions: running, ended, died
@@ -58,7 +64,7 @@ class CommandModuleError(Exception):
 
 
 def _command_module(name: str):
-    module = f"edgemon.commands.{name}"
+    module = f"edgemon.commands.{_MODULES.get(name, name)}"
     try:
         return importlib.import_module(module)
     except Exception as exc:
@@ -86,14 +92,29 @@ def _normalise_argv(argv: list[str]) -> list[str]:
     return ["run", *argv]
 
 
+def _split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``run [options] -- CMD [ARGS...]``: the options, and the command (None without ``--``).
+    Split before argparse sees it, so the command's own options are never taken for ours."""
+    if "--" not in argv:
+        return argv, None
+    i = argv.index("--")
+    return argv[:i], argv[i + 1:]
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = _normalise_argv(list(sys.argv[1:] if argv is None else argv))
+    argv, command = _split_command(_normalise_argv(list(sys.argv[1:] if argv is None else argv)))
     try:
         parser = build_parser()
     except CommandModuleError as exc:
         print(f"edgemon: internal error: {exc}", file=sys.stderr)
         return 1
     args = parser.parse_args(argv)
+    if command is not None:
+        if "command_argv" not in vars(args):
+            print(f"edgemon: `edgemon {args.command}` takes no command after --; "
+                  "`edgemon run [options] -- CMD` runs one", file=sys.stderr)
+            return 2
+        args.command_argv = command
     try:
         return args.handler(args)
     except UserError as exc:

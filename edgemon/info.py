@@ -69,7 +69,19 @@ def collect_info(root: Path | str = Path("/"), *, measure_reads: int = 2) -> dic
             for s in statuses
         ],
         "runners": runner_statuses(),
+        "probe_path": _probe_path(),
     }
+
+
+def _probe_path() -> str | None:
+    """The folder to put on another interpreter's PYTHONPATH to ``import edgemon_probe``."""
+    try:
+        from edgemon.workload.registry import probe_dir
+
+        path = probe_dir()
+    except Exception:  # noqa: BLE001 - a broken install is reported by the runners' list already
+        return None
+    return str(path) if (path / "edgemon_probe.py").is_file() else None
 
 
 def format_info(d: dict[str, Any]) -> str:
@@ -119,4 +131,7 @@ def format_info(d: dict[str, Any]) -> str:
         else:
             mark, text = ("ok" if available else "  "), " ".join(x for x in (framework, version) if x)
         lines.append(f"  {mark} {str(r.get('name', '?')):<{width}}  {text}".rstrip())
+    if d.get("probe_path"):
+        lines += ["", "edgemon_probe (time your own loop; `edgemon run -- CMD` puts it on the path)",
+                  f"  PYTHONPATH={d['probe_path']}"]
     return "\n".join(lines)

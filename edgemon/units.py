@@ -84,3 +84,16 @@ def format_seconds(s: float) -> str:
     h, rem = divmod(int(s), 3600)
     m, sec = divmod(rem, 60)
     return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (sec, "s")) if v) or "0s"
+
+
+def number_ranges(numbers: list[int]) -> list[str]:
+    """Runs of consecutive numbers: ``[0, 3, 4, 5, 9]`` -> ``["0", "3-5", "9"]`` (the kernel's
+    cpu-list form once joined with commas; line numbers in a report)."""
+    parts, i = [], 0
+    while i < len(numbers):
+        j = i
+        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
+            j += 1
+        parts.append(str(numbers[i]) if i == j else f"{numbers[i]}-{numbers[j]}")
+        i = j + 1
+    return parts

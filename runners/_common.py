@@ -10,7 +10,7 @@ import a framework here.
 
 Exit codes: 0 = stopped as asked (BYE sent), 2 = bad command line (argparse),
 3 = the model failed to build or run (EVENT "error" + BYE "error" sent),
-4 = the monitor went away (stdout closed).
+4 = the monitor went away (the frame pipe closed).
 """
 
 import argparse
@@ -166,7 +166,8 @@ def _option(text):
 def make_parser(runner_name):
     p = argparse.ArgumentParser(
         prog=runner_name,
-        description="edgemon runner: frames on stdout, commands as JSON lines on stdin.")
+        description="edgemon runner: frames on the pipe named by EDGEMON_FRAMES_FD (stdout when "
+        "run by hand), commands as JSON lines on stdin.")
     p.add_argument("--model", help="model name from --list-models (or a model file where supported)")
     p.add_argument("--batch", type=_positive_int, default=1)
     p.add_argument("--threads", type=_positive_int, default=None,
@@ -194,9 +195,8 @@ def parse_args(runner_name, argv=None):
 
 
 def _claim_stdout():
-    """Keep fd 1 for frames only; anything else printed (Python or C) goes to stderr.
-
-    A stray ``print`` from a framework would otherwise corrupt the frame stream.
+    """Run by hand (no frame pipe from edgemon): keep fd 1 for frames only; anything else
+    printed (Python or C) goes to stderr, where it cannot corrupt the frame stream.
     """
     sys.stdout.flush()
     frames_fd = os.dup(1)
@@ -593,7 +593,7 @@ def run_main(runner_name, framework, models, build, argv=None, session_class=Non
         sys.stdout.flush()
         return EXIT_OK
     faulthandler.enable()  # a segfault in native code leaves a Python traceback on stderr
-    out = _claim_stdout()
+    out = _protocol.open_frames() or _claim_stdout()
     writer = _protocol.FrameWriter(out)
     args.emit = writer.event
     built = []

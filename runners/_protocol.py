@@ -5,7 +5,11 @@ another interpreter than the monitor (JetPack 4.6 ships 3.6). The monitor
 imports this same module (as ``edgemon._runners._protocol``) to decode frames,
 so there is exactly one definition of the format.
 
-Runner -> monitor, on the runner's stdout (logs go to stderr):
+Runner -> monitor, on a pipe of its own: edgemon passes its write end to the worker
+and names the descriptor in the environment variable ``EDGEMON_FRAMES_FD``
+(:func:`open_frames`), so nothing the worker prints on stdout or stderr can corrupt a
+frame. A runner started by hand, without that variable, writes the frames on its
+stdout instead (and sends anything printed there to stderr).
 
     frame   = header payload
     header  = struct "<BI": frame type (1 byte), payload length (uint32)
@@ -13,7 +17,9 @@ Runner -> monitor, on the runner's stdout (logs go to stderr):
             inputs [{name, shape, dtype}], params, batch, pid, python
     LATENCY struct "<IB" (n rows, flags; bit 0 = warm-up) followed by
             n int64 t_end_ns, n int64 duration_ns, n int32 items (little-endian,
-            CLOCK_MONOTONIC nanoseconds)
+            CLOCK_MONOTONIC nanoseconds); with flag bit 1 the two time columns are
+            float64 seconds of the same clock instead (Python 3.6 has no
+            monotonic_ns, and converting floats row by row costs more than the loop)
     EVENT   JSON object {"kind": ..., "t_ns": ..., ...details}
     BYE     JSON object {"reason": "duration"|"stopped"|"error"|"done", "iterations": n}
 
@@ -22,6 +28,8 @@ Monitor -> runner, on the runner's stdin: one JSON object per line,
 """
 
 import json
+import os
+import stat
 import struct
 import sys
 import threading
@@ -36,7 +44,9 @@ BYE = 4
 HEADER = struct.Struct("<BI")
 LAT_HEADER = struct.Struct("<IB")
 FLAG_WARMUP = 1
+FLAG_SECONDS = 2
 MAX_FRAME = 64 * 1024 * 1024
+FRAMES_FD_ENV = "EDGEMON_FRAMES_FD"
 
 if hasattr(time, "monotonic_ns"):
     monotonic_ns = time.monotonic_ns  # novm (guarded by hasattr; 3.6 uses the fallback below)
@@ -50,6 +60,28 @@ def _le(arr):
         arr = array(arr.typecode, arr)
         arr.byteswap()
     return arr.tobytes()
+
+
+def open_frames(environ=None):
+    """The binary stream for frames that edgemon passed in ``EDGEMON_FRAMES_FD``, or None.
+
+    The variable is removed from the environment, and the descriptor is made
+    non-inheritable, so a program the worker starts does not mistake the pipe for its
+    own. A value that is not a number or not an open pipe is ignored (None): a stale
+    variable must never make us write frames into some other file.
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.pop(FRAMES_FD_ENV, None)
+    if not text:
+        return None
+    try:
+        fd = int(text)
+        if fd < 0 or not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return None
+        os.set_inheritable(fd, False)
+        return os.fdopen(fd, "wb")  # buffered: a frame is one write(), the writer flushes
+    except (ValueError, OSError):
+        return None
 
 
 class FrameWriter(object):
@@ -86,6 +118,13 @@ class FrameWriter(object):
             return
         payload = LAT_HEADER.pack(n, FLAG_WARMUP if warmup else 0) + _le(t_end) + _le(durations) + _le(items)
         self._frame(LATENCY, payload)
+
+    def latency_packed(self, n, t_end, durations, items, warmup=False, seconds=False):
+        """Like :meth:`latency` with the columns already packed little-endian: ``t_end`` and
+        ``durations`` int64 ns (or float64 seconds with ``seconds``), ``items`` int32."""
+        if n:
+            flags = (FLAG_WARMUP if warmup else 0) | (FLAG_SECONDS if seconds else 0)
+            self._frame(LATENCY, LAT_HEADER.pack(n, flags) + t_end + durations + items)
 
 
 class LatencyBuffer(object):
@@ -216,10 +255,11 @@ def decode_latency(payload):
     """``(t_end array('q'), durations array('q'), items array('i'), warmup bool)``."""
     n, flags = LAT_HEADER.unpack_from(payload, 0)
     off = LAT_HEADER.size
-    t_end = array("q")
+    code = "d" if flags & FLAG_SECONDS else "q"
+    t_end = array(code)
     t_end.frombytes(payload[off:off + 8 * n])
     off += 8 * n
-    dur = array("q")
+    dur = array(code)
     dur.frombytes(payload[off:off + 8 * n])
     off += 8 * n
     items = array("i")
@@ -227,4 +267,17 @@ def decode_latency(payload):
     if sys.byteorder != "little":
         for a in (t_end, dur, items):
             a.byteswap()
+    if code == "d":
+        t_end, dur = _seconds_to_ns(t_end), _seconds_to_ns(dur)
     return t_end, dur, items, bool(flags & FLAG_WARMUP)
+
+
+def _seconds_to_ns(seconds):
+    """array('d') of seconds -> array('q') of nanoseconds (rounded); numpy when it is there."""
+    try:
+        import numpy as np
+    except ImportError:
+        return array("q", [int(round(x * 1e9)) for x in seconds])
+    out = array("q")
+    out.frombytes(np.rint(np.frombuffer(seconds, dtype=np.float64) * 1e9).astype(np.int64).tobytes())
+    return out

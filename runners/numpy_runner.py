@@ -16,6 +16,8 @@ Test hooks (for edgemon's own death tests; not for benchmarking):
     segfault_after=N      die by a real SIGSEGV in iteration N+1
     hang_after=N          stop responding (sleep, ignore stop) from iteration N+1
     sleep_ms=X            sleep X ms inside every iteration (a slow, cheap model)
+    print_every=N         print a line on stdout and on stderr every N iterations (output
+                          must never reach the frames)
     alloc_mb_per_s=X      hold X more MB of touched memory per second (OOM tests)
     rlimit_as_extra_mb=X  cap the address space at its size after build + X MB, so
                           alloc_mb_per_s ends in a MemoryError instead of the OOM killer
@@ -79,6 +81,7 @@ OPTIONS = {
     "segfault_after": "test hook: SIGSEGV after N iterations",
     "hang_after": "test hook: stop responding after N iterations",
     "sleep_ms": "test hook: sleep X ms per iteration",
+    "print_every": "test hook: print a line on stdout and stderr every N iterations",
     "alloc_mb_per_s": "test hook: grow memory by X MB/s",
     "rlimit_as_extra_mb": "test hook: limit the address space to its size after build + X MB",
 }
@@ -180,7 +183,8 @@ def _with_test_hooks(np, run, opts):
     hang_after = _int_opt(opts, "hang_after")
     sleep_s = _float_opt(opts, "sleep_ms") / 1000.0
     alloc_rate = _float_opt(opts, "alloc_mb_per_s")
-    if not (crash_after or segfault_after or hang_after or sleep_s or alloc_rate):
+    print_every = _int_opt(opts, "print_every")
+    if not (crash_after or segfault_after or hang_after or sleep_s or alloc_rate or print_every):
         return run
     state = {"n": 0, "t0": None, "held_mb": 0}
     hog = []
@@ -214,6 +218,10 @@ def _with_test_hooks(np, run, opts):
                 state["held_mb"] = want
         if sleep_s:
             time.sleep(sleep_s)
+        if print_every and n % print_every == 0:
+            print("test hook print_every: iteration %d" % (n + 1))
+            sys.stdout.flush()
+            sys.stderr.write("test hook print_every: iteration %d on stderr\n" % (n + 1))
         state["n"] = n + 1
         return run()
 
@@ -221,7 +229,7 @@ def _with_test_hooks(np, run, opts):
 
 
 _DTYPES = ("float16", "float32", "float64")
-_INT_OPTIONS = ("size", "crash_after", "segfault_after", "hang_after", "rlimit_as_extra_mb")
+_INT_OPTIONS = ("size", "crash_after", "segfault_after", "hang_after", "rlimit_as_extra_mb", "print_every")
 _FLOAT_OPTIONS = ("sleep_ms", "alloc_mb_per_s")
 
 

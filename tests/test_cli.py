@@ -35,7 +35,8 @@ def test_help_teaches_commands_and_examples(run_edgemon):
 
 
 def test_every_help_fits_an_80_column_terminal(run_edgemon):
-    for command in ((), ("run",), ("replay",), ("report",), ("compare",), ("matrix",), ("ls",), ("attach",)):
+    for command in ((), ("run",), ("replay",), ("report",), ("compare",), ("matrix",), ("ls",), ("attach",),
+                    ("watch",), ("import",), ("import", "tegrastats"), ("import", "jtop")):
         p = run_edgemon(*command, "--help", env={"COLUMNS": "80"})
         assert p.returncode == 0, p.stderr
         wide = [line for line in p.stdout.splitlines() if len(line) > 80]

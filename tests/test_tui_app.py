@@ -370,3 +370,40 @@ async def test_window_key_switches_the_latency_view():
         n_window = app.model.latency_window.histogram().count
         assert 0 < n_window < app.model.iterations
         assert f"n {n_window:,}" in panel_text(app, "#latency")
+
+
+def _command_meta(feed, regex=None):
+    feed.meta.update(kind="command", runner="command", model="train.py",
+                     workload={"kind": "command", "runner": "command", "model": "train.py",
+                               "command": ["python", "train.py"], "latency_regex": regex})
+
+
+@run_async
+async def test_a_command_without_latency_rows_says_where_latency_would_come_from():
+    app, feed = make_app("linux", rows_per_s=0)
+    _command_meta(feed)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        text = panel_text(app, "#latency")
+        assert "edgemon_probe" in text and "--latency-regex" in text
+        assert "command train.py" in panel_text(app, "#header")
+    app, feed = make_app("linux", rows_per_s=0)
+    _command_meta(feed, regex=r"took (?P<ms>\d+) ms")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        assert "no line has matched --latency-regex took (?P<ms>\\d+) ms" in panel_text(app, "#latency")
+    app, feed = make_app("linux", rows_per_s=0)
+    feed.meta.update(kind="watch", workload={"kind": "watch", "runner": "none", "model": "none"})
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        assert "monitor only" in panel_text(app, "#latency") and "monitor only" in panel_text(app, "#header")
+
+
+@run_async
+async def test_a_command_with_latency_rows_shows_them():
+    app, feed = make_app("linux")
+    _command_meta(feed)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        text = panel_text(app, "#latency")
+        assert text.startswith("n ") and "p50" in text and "edgemon_probe" not in text

@@ -95,3 +95,33 @@ def test_control_reads_commands_and_eof_means_stop():
     # writer closed: EOF -> stop, and a paused loop is released
     ctrl._resume.wait(10)
     assert ctrl.stopped
+
+
+@pytest.mark.parametrize("with_numpy", [True, False], ids=["numpy", "stdlib"])
+def test_latency_in_float_seconds_decodes_to_nanoseconds(monkeypatch, with_numpy):
+    # Python 3.6 has no monotonic_ns: edgemon_probe sends float64 seconds (flag bit 1) rather
+    # than convert every row itself; the monitor turns them into int64 ns, rounded.
+    import builtins
+    import struct
+
+    if not with_numpy:
+        real_import = builtins.__import__
+
+        def no_numpy(name, *args, **kw):
+            if name == "numpy":
+                raise ImportError("no numpy here")
+            return real_import(name, *args, **kw)
+
+        monkeypatch.setattr(builtins, "__import__", no_numpy)
+    buf = io.BytesIO()
+    w = proto.FrameWriter(buf)
+    t_end = [12345.678901234, 12345.679901234]
+    dur = [0.000250000, 0.0015]
+    w.latency_packed(2, struct.pack("<2d", *t_end), struct.pack("<2d", *dur), struct.pack("<2i", 8, 8),
+                     warmup=True, seconds=True)
+    ((ftype, payload),) = list(proto.FrameReader(io.BytesIO(buf.getvalue())))
+    got_end, got_dur, items, warm = proto.decode_latency(payload)
+    assert ftype == proto.LATENCY and warm is True and list(items) == [8, 8]
+    assert list(got_dur) == [250_000, 1_500_000]
+    assert list(got_end) == [round(t * 1e9) for t in t_end]
+    assert got_end.typecode == got_dur.typecode == "q"

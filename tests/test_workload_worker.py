@@ -185,14 +185,16 @@ def test_memory_growth_under_address_space_limit_is_reported(spawn):
 
 
 def test_unresponsive_runner_is_terminated_by_stop(spawn):
+    # A stop that needed a signal ends the run with its iteration cut: not a crash (issue 12.5).
     w, col = spawn(WorkloadSpec(options={"hang_after": "3"}))
     _wait_for_hang(w)
     rc = w.stop(timeout=0.3, kill_after=2.0)
     assert rc == -signal.SIGTERM
     assert w.wait(10)
     ex = col.exit
-    assert ex.kind == EventKind.WORKER_CRASHED and ex.details["signal_name"] == "SIGTERM"
-    assert ex.details["killed_by_monitor"] is True and "sent by edgemon" in ex.details["reason"]
+    assert ex.kind == EventKind.WORKER_EXIT and ex.details["signal_name"] == "SIGTERM"
+    assert ex.details["killed_by_monitor"] is True and ex.details["cut_iteration"] is True
+    assert "0.3 s grace" in ex.details["reason"] and "cut" in ex.details["reason"]
     assert _no_zombie(w.pid)
 
 
@@ -206,6 +208,7 @@ def test_runner_that_survives_sigterm_gets_sigkill(spawn):
     assert rc == -signal.SIGKILL
     assert w.wait(10)
     assert col.exit.details["signal_name"] == "SIGKILL" and col.exit.details["killed_by_monitor"] is True
+    assert col.exit.kind == EventKind.WORKER_EXIT and col.exit.details["cut_iteration"] is True
 
 
 def test_unstartable_interpreter_is_a_user_error(tmp_path):

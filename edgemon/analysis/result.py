@@ -80,7 +80,9 @@ class Throttling(Record):
         "per power-mode segment: from_s, mode, source, mhz {clock: ceiling}, sources {clock: where from}")
     ceiling_note: str = value("present when a clock had no recorded ceiling and its observed maximum stood in")
     ceiling_changes: list[dict[str, Any]] = value("each power-mode change: at_s, mode, source")
-    busy_s: float = value("seconds the worker was busy")
+    busy_s: float = value("seconds the workload was busy (see busy_from)")
+    busy_from: str = value("what busy means here: worker (a runner's CPU or its iterations), command (also the "
+                           "GPU load), machine (no worker, as in watch and imported recordings: CPU or GPU load)")
     episodes: list[ThrottleEpisode] = many(ThrottleEpisode, "the episodes in time order")
     episode_count: int = value("number of episodes")
     throttled_s: dict[str, float] = mapping("seconds throttled per domain (cpu, gpu, emc)")

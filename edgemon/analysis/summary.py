@@ -97,7 +97,7 @@ def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> 
         result["throughput_ips"] = float("nan")
         result["measured_s"] = 0.0
         result["items"] = 0
-        problems.append("no latency rows: the worker recorded no iterations")
+        problems.append(_no_rows(meta))
 
     tel = recording.telemetry()
     start_ns, end_ns = _session_span(data)
@@ -495,3 +495,11 @@ def to_json(result: dict[str, Any]) -> str:
         return o
 
     return json.dumps(clean(result), indent=2, sort_keys=True)
+
+
+def _no_rows(meta: Any) -> str:
+    from edgemon.workload.spec import latency_source_hint, session_kind
+
+    if session_kind(meta) == "runner":
+        return "no latency rows: the worker recorded no iterations"
+    return latency_source_hint(meta).replace(" yet", "")

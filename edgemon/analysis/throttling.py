@@ -11,7 +11,11 @@ A clock sample counts as *throttled* when all of these hold:
   the highest value that clock reached in that power-mode segment stands in (and the
   output says so: a clock throttled for a whole segment then looks unthrottled);
 * the worker is busy: ``proc_worker_cpu_pct`` above ``busy_cpu_pct``, or an iteration
-  running or just finished (latency rows around the sample). A core or GPU whose own
+  running or just finished (latency rows around the sample); for a command
+  (``session.json["kind"] == "command"``) also ``gpu_util_pct`` above ``busy_gpu_pct``, since a
+  command need not report iterations. A recording without a worker (``"watch"``, ``"imported"``)
+  is busy where the machine is: a core's or the average CPU load above ``busy_cpu_pct``, or the
+  GPU's above ``busy_gpu_pct`` (:func:`busy_source` says which rule applied). A core or GPU whose own
   load (``cpuN_util_pct``, ``gpu_util_pct``) is below ``unit_busy_pct`` does not count
   either: there the DVFS governor lowers an idle clock, which is not throttling.
 
@@ -59,6 +63,7 @@ RPI_UNDERVOLT, RPI_CAPPED, RPI_THROTTLED, RPI_SOFT_TEMP = 0x1, 0x2, 0x4, 0x8
 @dataclass
 class ThrottleOptions:
     busy_cpu_pct: float = 25.0
+    busy_gpu_pct: float = 25.0
     unit_busy_pct: float = 20.0
     tolerance_pct: float = 1.0
     thermal_margin_c: float = 3.0
@@ -212,8 +217,43 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
 # ------------------------------------------------------------------ busy
 
 
+def busy_source(meta: Any) -> str:
+    """What "busy" means for a recording: ``worker`` (a runner), ``command`` (a command: its tree,
+    its rows, or GPU load) or ``machine`` (no worker: watch, imported)."""
+    kind = meta.get("kind") if isinstance(meta, dict) else None
+    if kind in ("watch", "imported"):
+        return "machine"
+    return "command" if kind == "command" else "worker"
+
+
+def _pattern(name: str) -> str | None:
+    family = catalogue.family_of(name)
+    return family.pattern if family is not None else None
+
+
+def _over(data, names: list[str], threshold: float) -> np.ndarray:
+    """Samples where any of ``names`` is above ``threshold`` (NaN: not above)."""
+    over = np.zeros(data.tel_t.shape[0], dtype=bool)
+    for name in names:
+        if data.has(name):
+            over |= data.metric(name) > threshold
+    return over
+
+
 def busy_mask(data, opts: ThrottleOptions) -> np.ndarray:
-    """Per telemetry sample: is the worker doing work?"""
+    """Per telemetry sample: is the workload (or, without one, the machine) doing work?"""
+    source = busy_source(data.meta)
+    gpus = [n for n in data.tel_names if _pattern(n) in ("gpu_util_pct", "gpu{N}_util_pct")]
+    if source == "machine":
+        cpus = [n for n in data.tel_names if _pattern(n) in ("cpu_util_pct", "cpu{N}_util_pct")]
+        return _over(data, cpus, opts.busy_cpu_pct) | _over(data, gpus, opts.busy_gpu_pct)
+    busy = _worker_busy(data, opts)
+    if source == "command":
+        busy |= _over(data, gpus, opts.busy_gpu_pct)
+    return busy
+
+
+def _worker_busy(data, opts: ThrottleOptions) -> np.ndarray:
     t = data.tel_t
     busy = np.zeros(t.shape[0], dtype=bool)
     if data.has("proc_worker_cpu_pct"):
@@ -451,6 +491,7 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, A
         for s in segs[1:]
     ]
     out["busy_s"] = float(dur_s[busy].sum())
+    out["busy_from"] = busy_source(data.meta)
 
     trips, limits = _trip_points(data), _power_limits(data)
     episodes: list[dict[str, Any]] = []

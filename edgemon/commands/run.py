@@ -25,17 +25,25 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "dashboard the session runs in its own process: closing the dashboard (q, then d) or losing "
         "the SSH connection leaves it running, and `edgemon attach` brings the dashboard back.",
         formatter_class=HelpFormatter,
-        epilog="Durations take s, m, h (90s, 10m, 3h, 1h30m). Warm-up takes iterations, "
+        epilog="Any program as the workload: everything after -- is the command:\n"
+        "  edgemon run --duration 10m -- python train.py --epochs 3\n"
+        "  edgemon run --latency-regex 'took (?P<ms>[0-9.]+) ms' -- ./bench\n\n"
+        "It gets the machine's telemetry, its process tree's CPU and memory, and its output "
+        "saved in the session folder; `import edgemon_probe` in it times your own loop "
+        "(README: \"Bring your own workload\").\n\n"
+        "Durations take s, m, h (90s, 10m, 3h, 1h30m). Warm-up takes iterations, "
         "seconds, or both: 50, 5s, 50,5s (whichever ends later).\n"
         "Keys in the dashboard: q quit, p pause/resume, m mark, ? help.",
     )
+    p.set_defaults(command_argv=None)
     # Defaults of None (filled from _RUN_DEFAULTS in run_config_from_args) tell an option the
     # user gave from one left out: given options override a --profile, the rest come from it.
     w = p.add_argument_group("workload")
     w.add_argument("--profile", default=None, metavar="FILE",
                    help="a TOML session profile (profiles/*.toml: workload, repetitions, cool-down, idle "
                    "baseline, schedule); options given here override it")
-    w.add_argument("--runner", default=None, help="worker program: see `edgemon models` (default: numpy)")
+    w.add_argument("--runner", default=None, help="worker program: see `edgemon models` (default: numpy); "
+                   "none: no workload, like `edgemon watch`")
     w.add_argument("--model", default=None, help="built-in model name or a model file (default: mnist_1d)")
     w.add_argument("--batch", type=int, default=None, help="items per inference (default: 1)")
     w.add_argument("--threads", type=int, default=None, help="framework/BLAS threads (default: framework's own)")
@@ -49,6 +57,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="interpreter for the worker, e.g. JetPack's /usr/bin/python3 (default: this one)")
     w.add_argument("--opt", action="append", default=None, metavar="KEY=VALUE",
                    help="runner-specific option, repeatable (e.g. --opt size=1024 for the matmul model)")
+    w.add_argument("--latency-regex", default=None, metavar="REGEX",
+                   help="with a command: each printed line that matches is one latency row; the "
+                   "pattern names its number's unit with a group (?P<ms>...), (?P<us>...), "
+                   "(?P<s>...) or (?P<ns>...), and may give (?P<items>...)")
+    w.add_argument("--stop-grace", default=None, metavar="DURATION",
+                   help="at the end, wait this long for the iteration in progress (a command: between "
+                   "SIGTERM and SIGKILL); an iteration cut after it is reported as cut (default: 30s)")
+    add_session_options(p, worker=True)
+    return p
+
+
+def add_session_options(p: argparse.ArgumentParser, *, worker: bool) -> None:
+    """Recording, monitoring and display options: shared by `run` and `watch` (``worker``: the
+    options about a worker process too)."""
     r = p.add_argument_group("recording")
     r.add_argument("--record", default=None, metavar="DIR",
                    help="record into DIR (default: a new folder under ./recordings/)")
@@ -62,11 +84,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     m.add_argument("--emulate", default=None, metavar="BOARD",
                    help="run on an emulated Jetson: nano, tx2, xavier-nx, agx-orin, orin-nano, "
                    "orin-nx, thor; EDGEMON_EMULATE_OPTS=\"tau=10,trip=50\" tunes it (README)")
-    m.add_argument("--hang-timeout", default=None, metavar="DURATION",
-                   help="a worker that sends nothing this long (not paused) is recorded as hung; "
-                   "0 turns the watchdog off (default: 30s)")
-    m.add_argument("--restart-on-hang", action="store_true", default=None,
-                   help="kill a hung worker and start a new one; the session goes on")
+    if worker:
+        m.add_argument("--hang-timeout", default=None, metavar="DURATION",
+                       help="a worker that sends nothing this long (not paused) is recorded as hung; "
+                       "0 turns the watchdog off (default: 30s; off for a command)")
+        m.add_argument("--restart-on-hang", action="store_true", default=None,
+                       help="kill a hung worker and start a new one; the session goes on")
     m.add_argument("--prometheus", default=None, metavar="[HOST:]PORT",
                    help="serve live metrics for Prometheus on PORT (127.0.0.1 only; 0.0.0.0:PORT or :PORT "
                    "for every interface); needs edgemon[prometheus]")
@@ -81,7 +104,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="start the session in the background and return: it survives logging out; "
                    "watch it with `edgemon attach`, end it with `edgemon stop`. With --headless the "
                    "status lines go to <session>/session.log")
-    return p
 
 
 def _parse_options(pairs: list[str]) -> dict[str, str]:
@@ -96,8 +118,30 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
 
 # `edgemon run`'s defaults; the parser's are None so that given options can be told apart.
 _RUN_DEFAULTS = {"runner": "numpy", "model": "mnist_1d", "batch": 1, "warmup": "0", "sample_hz": 10.0,
-                 "hang_timeout": "30s", "restart_on_hang": False, "opt": []}
-_RUN_OPTIONAL = ("threads", "duration", "python", "emulate", "repetitions")
+                 "hang_timeout": "30s", "restart_on_hang": False, "opt": [], "stop_grace": "30s"}
+_RUN_OPTIONAL = ("threads", "duration", "python", "emulate", "repetitions", "latency_regex")
+
+
+def _workload_kind(args: argparse.Namespace) -> None:
+    """A command after ``--`` (or ``--runner none``) in place of a runner: check the combination
+    and set runner and model for it (``given`` then knows them as the user's)."""
+    from edgemon.workload.spec import COMMAND, NONE, command_label
+
+    command = getattr(args, "command_argv", None)
+    if command is not None:
+        if not command:
+            raise UserError("nothing after --: give the command to run, e.g. edgemon run -- python loop.py")
+        for opt in ("runner", "model", "batch", "threads"):
+            if getattr(args, opt, None) is not None:
+                raise UserError(f"--{opt} is for the built-in runners; a command after -- takes their place")
+        args.runner, args.model = COMMAND, command_label(command)
+    elif getattr(args, "runner", None) == COMMAND:
+        raise UserError("--runner command needs the command after --: edgemon run -- python loop.py")
+    elif getattr(args, "runner", None) == NONE:
+        args.model = "none"
+    if getattr(args, "latency_regex", None) is not None and command is None:
+        raise UserError("--latency-regex reads a command's output: put the command after --, "
+                        "e.g. edgemon run --latency-regex 'took (?P<ms>[0-9.]+) ms' -- ./bench")
 
 
 def run_config_from_args(args: argparse.Namespace):
@@ -105,8 +149,11 @@ def run_config_from_args(args: argparse.Namespace):
     from edgemon.units import parse_duration, parse_warmup
     from edgemon.workload.spec import WorkloadSpec
 
+    _workload_kind(args)
     # What the user typed (it overrides a --profile), then the defaults for what is left.
     given = {k for k in (*_RUN_DEFAULTS, *_RUN_OPTIONAL) if getattr(args, k, None) is not None}
+    if getattr(args, "command_argv", None):
+        given.add("command")
     profile = None
     if getattr(args, "profile", None):
         from edgemon.plan.profile import load_profile
@@ -139,7 +186,11 @@ def run_config_from_args(args: argparse.Namespace):
         warmup_s=warm_s,
         python=args.python,
         options=_parse_options(args.opt),
+        command=list(args.command_argv) if getattr(args, "command_argv", None) else None,
+        latency_regex=getattr(args, "latency_regex", None),
     )
+    if spec.is_command and "hang_timeout" not in given:
+        args.hang_timeout = "0"    # a program's own pauses (loading data, an eval) are not hangs
     hang = str(args.hang_timeout).strip().lower()
     if args.prometheus is not None:  # fail in the user's terminal, not in a detached process
         from edgemon.prometheus.listen import parse_listen_address, require_prometheus_client
@@ -160,6 +211,7 @@ def run_config_from_args(args: argparse.Namespace):
         hang_timeout_s=None if hang in ("0", "0s", "off", "none") else parse_duration(hang, what="--hang-timeout"),
         restart_on_hang=bool(args.restart_on_hang),
         prometheus=args.prometheus,
+        stop_grace_s=parse_duration(args.stop_grace, what="--stop-grace"),
     )
     if profile is not None:
         from edgemon.plan.profile import apply_profile
@@ -191,6 +243,11 @@ def run(args: argparse.Namespace) -> int:
 
     validate(config.workload)
     started = spawn(config, argv=sys.argv[1:])
+    if config.workload.is_command:   # a mistyped command ends within a second: say so, not "running"
+        line = _command_ended_at_once(started.folder)
+        if line is not None:
+            print(f"edgemon: {line}", file=sys.stderr)
+            return 2
     if detach:
         print(f"session running in the background (pid {started.pid}), recording into {started.folder}\n"
               f"  watch:  edgemon attach {started.folder}\n"
@@ -205,6 +262,29 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(ended, file=sys.stderr)
         return 1
+
+
+def _command_ended_at_once(folder: Path, wait_s: float = 5.0) -> str | None:
+    """Wait until the command has lived past "at once" (or its session ended); the one line if it
+    ended at once."""
+    import json
+    import time
+
+    from edgemon.session.live import AT_ONCE_S, at_once_line
+
+    deadline = time.monotonic() + wait_s
+    first = time.monotonic()
+    while True:
+        try:
+            meta = json.loads((folder / "session.json").read_text())
+        except (OSError, ValueError):
+            meta = {}
+        if meta.get("state") in ("ended", "crashed"):
+            worker = (meta.get("end") or {}).get("worker") or {}
+            return at_once_line(worker, str(folder))
+        if time.monotonic() - first > AT_ONCE_S + 0.5 or time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
 
 
 def _ended_at_once(folder: Path) -> str | None:

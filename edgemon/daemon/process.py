@@ -315,7 +315,7 @@ def serve(session, server, log, *, headless: bool = False, status_every_s: float
         status = session.status()
         if model is not None:
             model.observe(status)
-            print(summary_table(model, status), flush=True)
+            print(summary_table(model, status, session.meta), flush=True)
         server.close(status.state, status.message)
         log(f"session {status.state}: {status.message}; recording in {session.meta.get('record_path')}")
     return 1 if status.state == "crashed" else 0

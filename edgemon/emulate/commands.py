@@ -363,14 +363,9 @@ def _online(root: Path, board: Board) -> list[int]:
 
 def _cpu_list(cpus: list[int]) -> str:
     """``[0, 3, 4, 5]`` -> ``"0,3-5"``."""
-    parts, i = [], 0
-    while i < len(cpus):
-        j = i
-        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
-            j += 1
-        parts.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
-        i = j + 1
-    return ",".join(parts)
+    from edgemon.units import number_ranges
+
+    return ",".join(number_ranges(cpus))
 
 
 def _store_paths(board: Board) -> list[str]:

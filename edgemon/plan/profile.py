@@ -616,7 +616,8 @@ def power_mode_problem(value: Any, modes: list[tuple[int, str]], board_title: st
 
 # `edgemon run` options -> the WorkloadSpec fields they set
 _CLI_WORKLOAD = {"runner": ("runner",), "model": ("model",), "batch": ("batch",), "threads": ("threads",),
-                 "warmup": ("warmup_iters", "warmup_s"), "python": ("python",), "opt": ("options",)}
+                 "warmup": ("warmup_iters", "warmup_s"), "python": ("python",), "opt": ("options",),
+                 "command": ("command",), "latency_regex": ("latency_regex",)}
 
 
 def apply_profile(config, profile: Profile, given: set[str], *, repetitions: int | None = None) -> None:
@@ -624,8 +625,8 @@ def apply_profile(config, profile: Profile, given: set[str], *, repetitions: int
     typed (``given``: option names like "batch", "duration", "opt") wins, the profile fills the rest."""
     from edgemon.workload.spec import WorkloadSpec
 
-    if profile.is_suite and given & {"runner", "model"}:
-        raise UserError(f"{profile.path}: --runner/--model cannot override a suite (it lists "
+    if profile.is_suite and given & {"runner", "model", "command"}:
+        raise UserError(f"{profile.path}: --runner/--model or a command cannot override a suite (it lists "
                         f"{len(profile.items)} workloads); edit the profile or run without --profile")
     overrides: dict[str, Any] = {}
     cli = vars(config.workload)

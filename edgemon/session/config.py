@@ -24,6 +24,8 @@ class RunConfig:
     emulate: str | None = None         # emulated Jetson board name
     hang_timeout_s: float | None = 30.0  # a worker silent this long is recorded as hung; None = off
     restart_on_hang: bool = False      # ...and replaced by a fresh worker
+    stop_grace_s: float = 30.0         # a stop waits this long for the iteration in progress (a
+                                       # runner) or after SIGTERM (a command) before signals
     prometheus: str | None = None      # "[HOST:]PORT": live metrics for Prometheus (PORT alone: 127.0.0.1)
     # A profile's run plan as its JSON object (edgemon.plan.run_plan.RunPlan, so a detached
     # session gets it too): repetitions, cool-down, idle baseline, schedule. None = one worker.

@@ -8,11 +8,12 @@ import time
 
 from edgemon.datatypes import EventKind
 from edgemon.feeds.commands import Stop
-from edgemon.session.live import LiveSession
+from edgemon.session.live import LiveSession, at_once_line
 
 
 def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None) -> int:
-    """Drive a started session until its worker ends. Exit code: 0 success, 1 the workload failed."""
+    """Drive a started session until its worker ends. Exit code: 0 success, 1 the workload failed,
+    2 a command that ended at once (one line on stderr, no summary)."""
     from edgemon.view.model import DashboardModel
     from edgemon.view.status_line import status_line, summary_table
 
@@ -44,9 +45,14 @@ def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None)
         for s, h in previous.items():
             signal.signal(s, h)
     failed |= _apply(model, session, out)
+    exit_event = session.exit_event
+    line = at_once_line(exit_event.details, session.meta.get("record_path")) if exit_event is not None else None
+    if line is not None:
+        print(f"edgemon: {line}", file=sys.stderr, flush=True)
+        return 2
     status = session.status()
     model.observe(status)
-    print(summary_table(model, status), file=out, flush=True)
+    print(summary_table(model, status, session.meta), file=out, flush=True)
     if session.recorder is not None:
         print(f"recording: {session.meta.get('record_path')}", file=out, flush=True)
     if status.state == "crashed":
@@ -59,9 +65,14 @@ def _apply(model, session: LiveSession, out) -> bool:
     update = session.drain()
     model.apply(update)
     failed = False
+    command = session.config.workload.is_command
     for ev in update.events:
         if ev.kind == EventKind.WORKER_CRASHED:
-            print(f"edgemon: worker crashed: {ev.details.get('reason', '')}", file=out, flush=True)
+            if ev.details.get("at_once"):
+                failed = True           # said in one line at the end
+                continue
+            what = "command failed" if command else "worker crashed"
+            print(f"edgemon: {what}: {ev.details.get('reason', '')}", file=out, flush=True)
             # a runner that reported its error has said why; its traceback is in the recording
             tail = [] if ev.details.get("runner_error") else ev.details.get("stderr_tail") or []
             for line in list(tail)[-5:]:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgemon import __version__
 from edgemon.control.machine_view import MachineView
@@ -25,12 +25,37 @@ from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
 from edgemon.plan.run_plan import RunPlan
 from edgemon.session.config import RunConfig
 
+if TYPE_CHECKING:
+    from edgemon.workload.output import WorkerOutput
+
 # Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
 # latency frames at 10/s. Older items are dropped from the *view* only; the
 # recorder has its own copy.
 _MAX_PENDING_SAMPLES = 6000
 _MAX_PENDING_BATCHES = 6000
 _MAX_PENDING_EVENTS = 2000
+# A command that ends this soon after its start "exited at once": a mistake, not a workload.
+AT_ONCE_S = 1.0
+
+
+def at_once_line(details: dict, record_path: str | None) -> str | None:
+    """One line for a command that ended at once (a mistake, not a workload), or None."""
+    if not details.get("at_once"):
+        return None
+    where = f"; its output is in {record_path}" if record_path else ""
+    return (f"the command ended at once, after {details.get('lived_s', 0):.2f} s "
+            f"({details.get('reason') or 'no reason given'}); nothing to watch{where}")
+
+
+def _folder_label(spec) -> str:
+    """The workload part of a default recording folder name."""
+    if spec.is_command:
+        from edgemon.workload.spec import command_label
+
+        return "cmd-" + command_label(list(spec.command or []))
+    if spec.is_watch:
+        return "watch"
+    return f"{spec.runner}-{spec.model}"
 
 
 class LiveSession(Feed):
@@ -75,6 +100,7 @@ class LiveSession(Feed):
         # workers (repetitions, cool-down, idle baseline, schedule); it sees samples and events.
         self.plan = None
         self._workload_spec = None       # the plan's current workload (a suite runs several)
+        self.output: WorkerOutput | None = None   # what workers print, in the session folder
 
     # ------------------------------------------------------------------ start
     def start(self) -> None:
@@ -117,7 +143,7 @@ class LiveSession(Feed):
             from edgemon.recording.naming import default_session_dir
             from edgemon.recording.writer import Recorder
 
-            label = f"{cfg.workload.runner}-{cfg.workload.model}"
+            label = _folder_label(cfg.workload)
             plan = RunPlan.of(cfg.plan) if cfg.plan is not None else None
             if plan is not None and len(plan.items) > 1:   # a suite: name it after the profile
                 label = "suite-" + Path(str(plan.source or "profile")).stem
@@ -128,6 +154,13 @@ class LiveSession(Feed):
             self.recorder.open()
             self._sinks.insert(0, self.recorder)
             self.meta["record_path"] = str(folder)
+            if not cfg.workload.is_watch:
+                from edgemon.workload.output import WorkerOutput
+
+                try:
+                    self.output = WorkerOutput(Path(folder))
+                except OSError as exc:  # the session goes on; the crash report keeps its tail
+                    self._message = f"worker output not kept: {exc.strerror or exc}"
         if self.exporter is None:
             self._start_exporter(session_name=None)
         # Controls after the recorder: jetson_clocks --store keeps its file in the session
@@ -161,7 +194,8 @@ class LiveSession(Feed):
                 self._state = "running"
             self.plan = PlanRunner(self, cfg.plan).start()
             return
-        self.worker = self._spawn_worker()
+        if not cfg.workload.is_watch:
+            self.worker = self._spawn_worker()
         self._t0_ns = time.monotonic_ns()
         with self._lock:
             self._state = "running"
@@ -184,11 +218,18 @@ class LiveSession(Feed):
             on_event=lambda event: self._beat(gen, self._publish_event, event),
             on_exit=lambda event: self._on_worker_exit(gen, event),
             env=self._worker_env,
+            output=self.output,
+            stop_grace_s=self.config.stop_grace_s,
+            label=f"worker {gen + 1}",
             on_spawn=board.attach_worker if board is not None else None,
             extra_oom_roots=(board.root,) if board is not None else (),
         )
         worker.start()
         self._ctx.worker_pid = worker.pid
+        if worker.spec.is_command:       # a command says no hello of its own (edgemon_probe does, later)
+            self._publish_event(Event(time.monotonic_ns(), EventKind.WORKER_HELLO, {
+                "runner": "command", "model": worker.spec.model, "command": list(worker.spec.command or []),
+                "pid": worker.pid, "source": "edgemon"}))
         return worker
 
     def _beat(self, gen: int, publish, item, *, arm: bool = False) -> None:
@@ -288,8 +329,10 @@ class LiveSession(Feed):
             "host": socket.gethostname(),
             "edgemon_version": __version__,
             "argv": sys.argv[1:],
+            "kind": cfg.workload.kind,     # runner | command | watch (analysis: what "busy" means)
             "platform": {k: (str(v) if isinstance(v, Path) else v) for k, v in plat.items()},
             "workload": {
+                "kind": cfg.workload.kind,
                 "runner": cfg.workload.runner,
                 "model": cfg.workload.model,
                 "batch": cfg.workload.batch,
@@ -297,7 +340,10 @@ class LiveSession(Feed):
                 "warmup_iters": cfg.workload.warmup_iters,
                 "warmup_s": cfg.workload.warmup_s,
                 "options": dict(cfg.workload.options),
+                **({"command": list(cfg.workload.command or []), "latency_regex": cfg.workload.latency_regex}
+                   if cfg.workload.is_command else {}),
             },
+            "stop_grace_s": cfg.stop_grace_s,
             "duration_s": cfg.duration_s,
             "sample_hz": cfg.sample_hz,
             "sysfs_root": str(cfg.sysfs_root),
@@ -388,15 +434,22 @@ class LiveSession(Feed):
             self.recorder.update_meta(runner_hello=hello)
 
     def _on_exit(self, event: Event) -> None:
+        spec = self._workload_spec or self.config.workload
+        lived = event.details.get("lived_s")
+        if (spec.is_command and not self._end_reason and isinstance(lived, (int, float)) and lived < AT_ONCE_S
+                and not event.details.get("killed_by_monitor")):
+            event = Event(event.t_ns, event.kind, {**event.details, "at_once": True})
         self.exit_event = event
         self._publish_event(event)
         with self._lock:
             if event.kind == EventKind.WORKER_CRASHED:
                 self._state = "crashed"
-                self._message = "worker crashed: " + str(event.details.get("reason", ""))
+                what = "command" if spec.is_command else "worker"
+                self._message = f"{what} failed: " + str(event.details.get("reason", ""))
             else:
                 self._state = "ended"
-                self._message = self._end_reason or "worker finished"
+                self._message = self._end_reason or ("command ended: " + str(event.details.get("reason", ""))
+                                                     if spec.is_command else "worker finished")
         self._ended.set()
 
     def _source_status(self, status) -> None:
@@ -411,6 +464,16 @@ class LiveSession(Feed):
             self._events.append(ev)
             self._message = "recording stopped: " + message
 
+    def _stopping_message(self) -> None:
+        worker = self.worker
+        if worker is None or not worker.running:
+            return
+        grace = f"{self.config.stop_grace_s:g} s"
+        what = (f"SIGTERM sent; SIGKILL after {grace}" if worker.spec.is_command
+                else f"waiting up to {grace} for the iteration in progress")
+        with self._lock:
+            self._message = f"{self._end_reason}: stopping ({what})"
+
     def _duration_timer(self) -> None:
         assert self._t_end_ns is not None
         while not self._ended.is_set():
@@ -418,7 +481,10 @@ class LiveSession(Feed):
             if left <= 0:
                 self._end_reason = "duration reached"
                 if self.worker is not None:
+                    self._stopping_message()
                     self.worker.stop()
+                elif self.plan is None:          # monitor only: nothing to wait for
+                    self.finish("duration reached")
                 return
             self._ended.wait(min(left, 0.5))
 
@@ -491,7 +557,10 @@ class LiveSession(Feed):
             if self.plan is not None:    # between repetitions no worker runs: the plan ends the session
                 self.plan.stop()
             if self.worker is not None:
+                self._stopping_message()
                 self.worker.stop()
+            elif self.plan is None:      # monitor only
+                self.finish("stopped by user")
             return "stopping"
         name = cmds.wire_name(cmd)
         control = isinstance(cmd, cmds.MACHINE_CONTROLS) or name in cmds.MACHINE_CONTROL_NAMES
@@ -580,12 +649,15 @@ class LiveSession(Feed):
                 restore_results = self.controls.restore(self.restore_state)
             except Exception as exc:
                 restore_results = [f"restore failed: {exc}"]
-        end = {
+        end: dict[str, Any] = {
             "state": "crashed" if self._state == "crashed" else "ended",
             "reason": self._end_reason or (self._message or "worker finished"),
         }
         if self.exit_event is not None:
             end["worker"] = self.exit_event.details
+        if self.output is not None:
+            self.output.close()
+            end["output"] = self.output.summary()
         if restore_results:
             end["restore"] = [getattr(r, "message", str(r)) for r in restore_results]
         self._publish_event(Event(time.monotonic_ns(), EventKind.SESSION_END, end))

@@ -23,6 +23,7 @@ class SourceContext:
     root: Path = Path("/")
     sample_hz: float = 10.0
     worker_pid: int | None = None   # changes when a worker is (re)started
+    worker_pids: frozenset[int] = frozenset()   # the worker's process tree, as the process source saw it last
     monitor_pid: int = field(default_factory=os.getpid)
     executables: dict[str, str] = field(default_factory=dict)  # e.g. {"tegrastats": "/usr/bin/tegrastats"}
 

@@ -206,7 +206,8 @@ FAN_PWM = _f("fan{N}_pwm_pct", "%", PERCENT, "fan", "fan drive", prometheus="edg
 FAN_RPM = _f("fan{N}_rpm", "RPM", Range(0.0, 100_000.0), "fan", "fan speed (tachometer)",
              prometheus="edgemon_fan_rpm", labels=("fan",), field="rpm")
 PROC_WORKER_CPU = _f("proc_worker_cpu_pct", "%", NON_NEGATIVE, "host",
-                     "CPU time of the worker process and its children (100 = one core)",
+                     "CPU time of the worker's process tree: the runner or command and its descendants "
+                     "(100 = one core)",
                      prometheus="edgemon_proc_worker_cpu_ratio")
 GPU_POWER = _f("gpu_power_mw", "mW", POWER, "gpu", "NVML board power draw", prometheus="edgemon_gpu_power_watts")
 GPU_POWER_LIMIT = _f("gpu_power_limit_mw", "mW", POWER, "gpu", "NVML enforced power limit",
@@ -258,6 +259,13 @@ FAMILIES: tuple[Family, ...] = (
     _f("swap_cached_mb", "MiB", NON_NEGATIVE, "memory", "swap cached", prometheus="edgemon_swap_cached_bytes"),
     _f("iram_used_kb", "KiB", NON_NEGATIVE, "memory", "Jetson IRAM in use (tegrastats)",
        prometheus="edgemon_iram_used_bytes"),
+    # jtop's logger CSV gives memory as a share, not MB (edgemon import jtop)
+    _f("ram_used_pct", "%", PERCENT, "memory", "RAM in use as a share of all (imported jtop logs)",
+       prometheus="edgemon_ram_used_ratio"),
+    _f("swap_used_pct", "%", PERCENT, "memory", "swap in use as a share of all (imported jtop logs)",
+       prometheus="edgemon_swap_used_ratio"),
+    _f("iram_used_pct", "%", PERCENT, "memory", "IRAM in use as a share of all (imported jtop logs)",
+       prometheus="edgemon_iram_used_ratio"),
     # gpu
     GPU_UTIL, GPU_FREQ,
     _f("gpu_gpc{N}_freq_mhz", "MHz", CLOCK, "gpu", "clock of one GPC (Jetson Orin, Thor)",
@@ -284,8 +292,12 @@ FAMILIES: tuple[Family, ...] = (
     _f("proc_monitor_cpu_pct", "%", NON_NEGATIVE, "host", "CPU time of the edgemon process (100 = one core)",
        prometheus="edgemon_proc_monitor_cpu_ratio"),
     PROC_WORKER_CPU,
-    _f("proc_worker_rss_mb", "MiB", NON_NEGATIVE, "host", "resident memory of the worker process",
+    _f("proc_worker_rss_mb", "MiB", NON_NEGATIVE, "host",
+       "resident memory of the worker's process tree (the sum of its processes' RSS)",
        prometheus="edgemon_proc_worker_rss_bytes"),
+    _f("proc_worker_gpu_mem_mb", "MiB", NON_NEGATIVE, "host",
+       "GPU memory of the worker's process tree, all GPUs (NVML per-process lists; absent where unreadable)",
+       prometheus="edgemon_proc_worker_gpu_mem_bytes"),
     # Raspberry Pi
     *_RPI_FLAGS,
     RPI_THROTTLED_RAW,

@@ -15,6 +15,10 @@ in the prefix (``gpu1_util_pct``, ``temp_gpu1_c``):
 ``gpu_temp_slowdown_c``         NVML_TEMPERATURE_THRESHOLD_SLOWDOWN (read once at probe)
 ``gpu_clock_event_reasons``     the clock-event ("throttle") reasons bitmask; see
                                 :func:`decode_reasons`
+``proc_worker_gpu_mem_mb``      GPU memory of the worker's process tree (``ctx.worker_pids``)
+                                on all GPUs, from nvmlDeviceGet{Compute,Graphics}RunningProcesses;
+                                absent where NVML cannot list processes or their memory, or
+                                lists pids of another pid namespace (a container)
 =============================== =====================================================
 
 A field the GPU answers NotSupported for (the energy counter on pre-Volta cards, power on
@@ -141,6 +145,8 @@ class NvmlSource(Source):
         self._constants: dict[str, float] = {}                 # read once at probe
         self._limits: dict[int, NvmlGpuLimits] = {}
         self.dropped: dict[str, str] = {}                       # metric -> why it is not read
+        self._process_lists: tuple[str, ...] = ("nvmlDeviceGetComputeRunningProcesses",
+                                                "nvmlDeviceGetGraphicsRunningProcesses")
 
     # ------------------------------------------------------------------ helpers
 
@@ -329,7 +335,43 @@ class NvmlSource(Source):
                     last_error = exc
         if n_read == 0:
             raise OSError(f"every NVML query failed: {last_error}")
+        if self.ctx.worker_pids and self._process_lists:
+            out.update(self._worker_gpu_memory(self.ctx.worker_pids))
         return out
+
+    def _worker_gpu_memory(self, pids: frozenset[int]) -> dict[str, float]:
+        """``proc_worker_gpu_mem_mb`` for ``pids``, or ``{}`` where NVML cannot tell."""
+        errors = self._nvml_errors()
+        total, readable, listed, ours, unknown = 0, False, [], False, False
+        for name in self._process_lists:
+            fn = getattr(self._nvml, name, None)
+            for _, handle, _ in self._gpus:
+                if fn is None:
+                    break
+                try:
+                    procs = fn(handle)
+                except errors as exc:
+                    if self._unsupported(exc):          # this driver cannot: stop asking
+                        self._process_lists = tuple(n for n in self._process_lists if n != name)
+                        self.dropped["proc_worker_gpu_mem_mb"] = f"{name}: {exc}"
+                        break
+                    continue
+                readable = True
+                for p in procs or ():
+                    pid = getattr(p, "pid", None)
+                    listed.append(pid)
+                    used = getattr(p, "usedGpuMemory", None)
+                    if pid in pids:
+                        ours = True
+                        if isinstance(used, int) and 0 <= used < 2 ** 63:
+                            total += used
+                        else:                               # NVML_VALUE_NOT_AVAILABLE (MIG, WDDM)
+                            unknown = True
+        if not readable or (unknown and total == 0):
+            return {}
+        if listed and not ours and not any(isinstance(p, int) and Path(f"/proc/{p}").exists() for p in listed):
+            return {}       # the listed pids are not ours to see (another pid namespace): cannot tell
+        return {"proc_worker_gpu_mem_mb": total / _MIB}
 
     def limits(self) -> dict[int, NvmlGpuLimits]:
         """``{GPU index: NvmlGpuLimits}`` as read at probe (power limit re-read now)."""

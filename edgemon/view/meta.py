@@ -35,5 +35,21 @@ def host(meta: dict[str, Any]) -> str:
 
 
 def workload(meta: dict[str, Any]) -> str:
-    """``runner model`` (either may be missing)."""
+    """``runner model`` (either may be missing); ``monitor only`` without a workload."""
+    if kind(meta) == "watch":
+        return "monitor only"
     return " ".join(x for x in (runner(meta), model(meta)) if x)
+
+
+def kind(meta: dict[str, Any]) -> str:
+    """``runner``, ``command``, ``watch`` or ``imported`` (older recordings: ``runner``)."""
+    from edgemon.workload.spec import session_kind
+
+    return session_kind(meta)
+
+
+def latency_hint(meta: dict[str, Any]) -> str:
+    """Where latency rows come from, for a latency panel that has none (yet)."""
+    from edgemon.workload.spec import latency_source_hint
+
+    return latency_source_hint(meta)

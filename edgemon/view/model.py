@@ -54,6 +54,7 @@ class DashboardModel:
         self.measured_start_ns: int | None = None   # start of the first measured iteration
         self.measured_end_ns: int | None = None     # end of the last measured iteration
         self.crash: Event | None = None
+        self.exit: Event | None = None   # the last worker exit, crashed or not
         self.hello: dict = {}            # the runner's hello (build_ms, framework, device, ...)
         self.warmup_done: dict = {}      # iterations, seconds, first_inference_ms
         self.now_ns = 0
@@ -111,6 +112,8 @@ class DashboardModel:
         for event in events:
             self.events.append(event)
             self.event_counts[event.kind] += 1
+            if event.kind in (EventKind.WORKER_CRASHED, EventKind.WORKER_EXIT):
+                self.exit = event
             if event.kind == EventKind.WORKER_CRASHED:
                 self.crash = event
             elif event.kind == EventKind.WORKER_HELLO:

@@ -62,20 +62,32 @@ _ROWS = (
 )
 
 
-def summary_table(model: DashboardModel, status: FeedStatus) -> str:
-    """Latency statistics (ms, measured iterations only) and throughput, one per line."""
+def summary_table(model: DashboardModel, status: FeedStatus, meta: dict | None = None) -> str:
+    """Latency statistics (ms, measured iterations only) and throughput, one per line; without any
+    iteration, where latency would come from (``meta``: the session description)."""
+    from edgemon.view.meta import kind, latency_hint
+
     stats = model.latency_stats()
-    lines = [f"latency (ms, {fmt.count(stats.count)} measured iterations; "
-             f"{fmt.count(model.warmup_iterations)} warm-up left out)"]
-    for label, attr in _ROWS:
-        if attr is None:
-            value = fmt.count(stats.count)
-        else:
-            value = fmt.ms(getattr(stats, attr))
-        lines.append(f"  {label:<8}{value:>12}")
-    mean_rate = model.throughput_mean()
-    lines.append(f"throughput   {fmt.rate(mean_rate):>9} items/s "
-                 f"({fmt.count(model.items)} items in the measured window)")
+    lines = []
+    if stats.count or model.warmup_iterations or meta is None or kind(meta) == "runner":
+        lines.append(f"latency (ms, {fmt.count(stats.count)} measured iterations; "
+                     f"{fmt.count(model.warmup_iterations)} warm-up left out)")
+        for label, attr in _ROWS:
+            if attr is None:
+                value = fmt.count(stats.count)
+            else:
+                value = fmt.ms(getattr(stats, attr))
+            lines.append(f"  {label:<8}{value:>12}")
+        mean_rate = model.throughput_mean()
+        lines.append(f"throughput   {fmt.rate(mean_rate):>9} items/s "
+                     f"({fmt.count(model.items)} items in the measured window)")
+    else:
+        lines.append(f"latency      {latency_hint(meta)}")
+    ended = model.exit.details if model.exit is not None and model.crash is None else {}
+    if ended and meta is not None and kind(meta) == "command":
+        lines.append(f"command      {ended.get('reason', '')}")
+    elif ended.get("cut_iteration"):       # a stop that could not wait for the iteration in progress
+        lines.append(f"worker       {ended.get('reason', '')}")
     startup = _startup(model)
     if startup:
         lines.append(f"start-up     {startup}")
@@ -83,7 +95,8 @@ def summary_table(model: DashboardModel, status: FeedStatus) -> str:
         lines.append(f"elapsed      {fmt.clock(status.elapsed_s):>9} ({status.state})")
     if model.crash is not None:
         reason = str(model.crash.details.get("reason") or "").splitlines()
-        lines.append("worker crashed: " + (reason[0] if reason else fmt.event_summary(model.crash.kind, {})))
+        what = "command failed" if meta is not None and kind(meta) == "command" else "worker crashed"
+        lines.append(f"{what}: " + (reason[0] if reason else fmt.event_summary(model.crash.kind, {})))
     return "\n".join(lines)
 
 

@@ -115,6 +115,8 @@ class ExitFacts:
     """What the Worker knows when the process has gone."""
 
     returncode: int
+    command: bool = False                # `edgemon run -- CMD`: any program, stopped with SIGTERM
+    stop_grace_s: float | None = None    # how long a stop waited before signals (--stop-grace)
     said_bye: bool = False
     bye: dict | None = None
     sent_signal: int | None = None       # a signal edgemon sent (stop escalation)
@@ -133,6 +135,26 @@ def _last_meaningful_line(lines: list[str]) -> str:
     return ""
 
 
+def _grace(facts: ExitFacts) -> str:
+    return f"{facts.stop_grace_s:g} s" if facts.stop_grace_s is not None else "the grace period"
+
+
+def _stopped_by_us(facts: ExitFacts, details: dict, name: str) -> tuple[str, dict]:
+    """A stop edgemon asked for (end of the session, `edgemon stop`, q) that needed a signal:
+    the end of the run, not a crash."""
+    details["killed_by_monitor"] = True
+    if facts.command:
+        if name == "SIGTERM":
+            details["reason"] = "ended by edgemon with SIGTERM"
+        else:
+            details["reason"] = f"ended by edgemon with {name}: it did not end within {_grace(facts)} of SIGTERM"
+    else:
+        details["cut_iteration"] = True
+        details["reason"] = (f"stopped by edgemon with {name}: the iteration in progress did not finish within "
+                             f"the {_grace(facts)} grace (--stop-grace), so it was cut and has no latency row")
+    return EventKind.WORKER_EXIT, details
+
+
 def classify(facts: ExitFacts) -> tuple[str, dict]:
     """``(EventKind.WORKER_EXIT | EventKind.WORKER_CRASHED, details)`` for a finished worker."""
     rc = facts.returncode
@@ -142,8 +164,8 @@ def classify(facts: ExitFacts) -> tuple[str, dict]:
     if facts.bye is not None:
         details["bye_reason"] = facts.bye.get("reason")
         details["iterations"] = facts.bye.get("iterations")
-    if rc == 0 and facts.said_bye:
-        details["reason"] = f"finished ({(facts.bye or {}).get('reason', 'done')})"
+    if rc == 0 and (facts.said_bye or facts.command):
+        details["reason"] = f"finished ({facts.bye.get('reason', 'done')})" if facts.bye else "exited with code 0"
         return EventKind.WORKER_EXIT, details
 
     if rc < 0:
@@ -151,6 +173,8 @@ def classify(facts: ExitFacts) -> tuple[str, dict]:
         name = signal_name(signum)
         details["signal"] = signum
         details["signal_name"] = name
+        if facts.sent_signal == signum and facts.stop_requested:
+            return _stopped_by_us(facts, details, name)
         if facts.sent_signal == signum:
             details["reason"] = f"killed by {name} (sent by edgemon after the worker did not stop in time)"
             details["killed_by_monitor"] = True
@@ -171,6 +195,9 @@ def classify(facts: ExitFacts) -> tuple[str, dict]:
             details["reason"] = _SIGNAL_TEXT.get(name, f"killed by {name}")
         return EventKind.WORKER_CRASHED, details
 
+    if facts.command and facts.stop_requested and facts.sent_signal is not None:
+        details["reason"] = f"ended with code {rc} after edgemon's {signal_name(facts.sent_signal)}"
+        return EventKind.WORKER_EXIT, details
     error = facts.error or {}
     if error.get("reason"):
         details["runner_error"] = True  # the runner reported why (an error event) before it exited

@@ -83,6 +83,12 @@ def runner_dir() -> Path:
     return Path(runners_package().__path__[0]).resolve()
 
 
+def probe_dir() -> Path:
+    """Folder holding ``edgemon_probe.py`` and nothing else: what a command's ``PYTHONPATH`` gets,
+    and what another interpreter needs on its path to ``import edgemon_probe``."""
+    return runner_dir() / "probe"
+
+
 def protocol() -> ModuleType:
     """The wire-protocol module the runners use (one definition of the format)."""
     runners_package()
@@ -127,8 +133,43 @@ def _python_exists(python: str) -> bool:
     return shutil.which(python) is not None
 
 
+def _validate_command(spec) -> None:
+    argv = list(spec.command or [])
+    if not argv or not str(argv[0]).strip():
+        raise UserError("no command after --; e.g. edgemon run --duration 10m -- python loop.py")
+    program = str(argv[0])
+    if os.sep in program:
+        if not os.path.isfile(program):
+            raise UserError(f"command not found: {program} (no such file)")
+        if not os.access(program, os.X_OK):
+            raise UserError(f"command {program} is not executable (chmod +x, or run it with its interpreter)")
+    elif shutil.which(program) is None:
+        raise UserError(f"command not found: {program} (not on PATH)")
+    if spec.python is not None:
+        raise UserError("--python chooses the built-in runners' interpreter; a command names its own "
+                        f"(e.g. -- {spec.python} loop.py)")
+    if spec.options:
+        raise UserError("--opt sets built-in runner options; give a command its own arguments after --")
+    if spec.latency_regex:
+        from edgemon.workload.latency_regex import LatencyPattern
+
+        LatencyPattern.parse(spec.latency_regex)
+    if spec.warmup_iters < 0 or spec.warmup_s < 0:
+        raise UserError("warm-up cannot be negative; use e.g. --warmup 50 or --warmup 5s")
+
+
 def validate(spec) -> None:
     """Raise UserError (one line, says what to do) if ``spec`` (a WorkloadSpec) cannot run."""
+    if spec.is_watch:
+        return
+    if spec.is_command:
+        _validate_command(spec)
+        return
+    if spec.command:
+        raise UserError(f"a command after -- replaces the runner; drop --runner {spec.runner}")
+    if spec.latency_regex:
+        raise UserError("--latency-regex reads the lines of a command (edgemon run ... -- CMD); "
+                        "the built-in runners time their own iterations")
     if spec.runner not in RUNNERS or spec.runner not in list_runners():
         raise _unknown_runner(spec.runner)
     module = runner_module(spec.runner)

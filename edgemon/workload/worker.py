@@ -1,13 +1,21 @@
-"""Spawn a runner, decode its frames, and say exactly once how it ended.
+"""Spawn a worker (a runner, or any command), decode its frames, and say exactly once how it ended.
+
+Frames travel on a pipe of their own: the worker finds its write end in ``EDGEMON_FRAMES_FD``
+(``runners/_protocol.py``), so whatever it prints on stdout or stderr cannot corrupt them. A
+runner reads commands (pause, resume, stop) on stdin; a command (``edgemon run -- CMD``) gets
+/dev/null there and is paused with SIGSTOP/SIGCONT of its process group instead. A command
+that imports ``edgemon_probe`` (on its ``PYTHONPATH``) sends the same frames as a runner.
 
 Threads (all daemons):
-* reader: decodes stdout frames as fast as they come (the runner must never block
-  on a full pipe) and queues them;
-* stderr: keeps the last lines (bounded) for the crash report;
-* waiter: reaps the process (no zombies), waits for both pipes to drain, queues
-  the one exit Event;
+* reader: decodes frames as fast as they come (the worker must never block on a full
+  pipe) and queues them;
+* stdout, stderr: keep what the worker prints in the session folder (bounded,
+  :mod:`edgemon.workload.output`), the last lines of stderr for the crash report, and turn
+  lines into latency rows with ``--latency-regex``;
+* waiter: reaps the process (no zombies), waits for the pipes to drain, queues the one
+  exit Event;
 * dispatcher: calls the callbacks, one at a time, in frame order. A slow callback
-  delays later callbacks, never the runner.
+  delays later callbacks, never the worker.
 """
 
 from __future__ import annotations
@@ -21,7 +29,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,12 +37,17 @@ import numpy as np
 from edgemon.datatypes import Event, EventKind, LatencyBatch
 from edgemon.errors import UserError
 from edgemon.workload import death, registry
+from edgemon.workload.output import TextTail
 
 log = logging.getLogger(__name__)
 
 STDERR_LINES = 50
 MAX_PENDING = 100_000       # queued frames; beyond this latency batches are dropped (and counted)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+DEFAULT_STOP_GRACE_S = 30.0  # how long a stop waits for the iteration in progress (--stop-grace)
+KILL_AFTER_S = 2.0           # after SIGTERM, before SIGKILL (a runner that was told to stop)
+_READ_CHUNK = 65536
+_MAX_LINE = 1 << 20          # a "line" longer than this is cut (a progress bar without newlines)
 
 # runner EVENT kind -> recorded Event kind (unknown kinds pass through unchanged)
 RUNNER_EVENT_KINDS = {
@@ -53,7 +65,10 @@ def _ignore(*_args) -> None:
 
 
 def runner_command(spec, duration_s: float | None = None) -> list[str]:
-    """The argv that starts ``spec``'s runner (its script run by ``spec.python`` or ours)."""
+    """The argv that starts ``spec``'s worker: the command as given, or the runner's script run
+    by ``spec.python`` or ours."""
+    if spec.is_command:
+        return list(spec.command)
     cmd = [spec.python or sys.executable, str(registry.runner_script(spec.runner)),
            "--model", str(spec.model), "--batch", str(spec.batch)]
     if spec.threads:
@@ -73,13 +88,59 @@ def runner_command(spec, duration_s: float | None = None) -> list[str]:
 
 def runner_env(spec, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"  # stderr lines arrive as written (Python < 3.9 buffers it)
+    env["PYTHONUNBUFFERED"] = "1"  # lines arrive as written (Python < 3.9 buffers stderr on a pipe)
     if spec.threads:
         for name in THREAD_ENV:
             env[name] = str(spec.threads)
+    if spec.is_command:            # `import edgemon_probe` works without installing anything
+        paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join([str(registry.probe_dir()), *paths])
+    env.pop(registry.protocol().FRAMES_FD_ENV, None)
     if extra:
         env.update(extra)
     return env
+
+
+def _split_warmup(batch: LatencyBatch, n_warm: int) -> list[LatencyBatch]:
+    """The first ``n_warm`` rows of ``batch`` flagged warm-up, the rest as they were."""
+    if n_warm <= 0:
+        return [batch]
+    if n_warm >= len(batch):
+        return [LatencyBatch(batch.t_end_ns, batch.duration_ns, batch.items, True)]
+    cut = slice(0, n_warm), slice(n_warm, None)
+    return [LatencyBatch(batch.t_end_ns[c], batch.duration_ns[c], batch.items[c], w or batch.warmup)
+            for c, w in zip(cut, (True, False))]
+
+
+class WarmupGate:
+    """``--warmup`` for a command (a runner applies it itself): the first ``iterations`` rows and
+    the rows of the first ``seconds`` after the first one are warm-up, whichever ends later."""
+
+    def __init__(self, iterations: int = 0, seconds: float = 0.0):
+        self.iterations = int(iterations or 0)
+        self.seconds = float(seconds or 0.0)
+        self.seen = 0
+        self.first_start_ns: int | None = None
+        self.done = not (self.iterations > 0 or self.seconds > 0)
+
+    def apply(self, batch: LatencyBatch) -> tuple[list[LatencyBatch], dict | None]:
+        """``(batches, warmup_done details or None)``."""
+        if self.done or len(batch) == 0:
+            return [batch], None
+        if self.first_start_ns is None:
+            self.first_start_ns = int(batch.t_end_ns[0] - batch.duration_ns[0])
+        by_count = max(0, self.iterations - self.seen)
+        end_ns = self.first_start_ns + int(self.seconds * 1e9)
+        by_time = int(np.searchsorted(batch.t_end_ns, end_ns, side="left")) if self.seconds > 0 else 0
+        n_warm = min(len(batch), max(by_count, by_time))
+        self.seen += len(batch)
+        if n_warm == len(batch):
+            return _split_warmup(batch, n_warm), None
+        self.done = True
+        t_ns = int(batch.t_end_ns[n_warm - 1]) if n_warm else int(batch.t_end_ns[0])
+        return _split_warmup(batch, n_warm), {
+            "t_ns": t_ns, "iterations": self.seen - len(batch) + n_warm,
+            "seconds": (t_ns - self.first_start_ns) / 1e9, "source": "--warmup"}
 
 
 class Worker:
@@ -96,10 +157,16 @@ class Worker:
         duration_s: float | None = None,
         env: dict[str, str] | None = None,
         root: Path | str = "/",
+        output=None,
+        stop_grace_s: float = DEFAULT_STOP_GRACE_S,
+        label: str = "worker",
         on_spawn: Callable[[int], Any] | None = None,
         extra_oom_roots: tuple[Path | str, ...] = (),
     ):
-        """``on_spawn(pid)`` runs right after the process starts, before its OOM counters are read
+        """``output``: a :class:`edgemon.workload.output.WorkerOutput` that keeps what the worker
+        prints (None: only the last lines of stderr, in memory). ``stop_grace_s``: how long
+        :meth:`stop` waits for the iteration in progress (a runner) or after SIGTERM (a command).
+        ``on_spawn(pid)`` runs right after the process starts, before its OOM counters are read
         (an emulated board puts the worker in its own memory cgroup there); ``extra_oom_roots``:
         more trees whose cgroup ``oom_kill`` counts say whether a SIGKILL was the OOM killer."""
         self.spec = spec
@@ -112,11 +179,24 @@ class Worker:
         self._oom_roots = [Path(root)] + [Path(r) for r in extra_oom_roots]
         self._on_spawn = on_spawn
         self._proto = registry.protocol()
+        self._output = output
+        self.stop_grace_s = float(stop_grace_s)
+        self._label = label
+        self._pattern = None
+        if getattr(spec, "latency_regex", None):
+            from edgemon.workload.latency_regex import LatencyPattern
+
+            self._pattern = LatencyPattern.parse(spec.latency_regex)
+        self.line_timer: Any = None          # LineTimer with --latency-regex
+        self._warmup_gate = WarmupGate(spec.warmup_iters, spec.warmup_s) if spec.is_command else None
+        self._frames: Any = None             # the frame pipe's read end
+        self.started_ns: int | None = None
+        self.paused = False
 
         self._proc: subprocess.Popen | None = None
         self._queue: queue.Queue = queue.Queue()
         self._send_lock = threading.Lock()
-        self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
+        self._stderr = TextTail(STDERR_LINES)
         self._threads: list[threading.Thread] = []
         self._exited = threading.Event()      # process reaped
         self._delivered = threading.Event()   # exit Event handed to on_exit
@@ -126,11 +206,11 @@ class Worker:
         self._protocol_error: str | None = None
         self._sent_signal: int | None = None
         self._stop_requested = False
+        self._grace_used: float | None = None   # what the stop that ended the worker waited
         self._oom_dirs: list[Path] = []
         self._oom_before: death.OomCounters | None = None
         self.exit_event: Event | None = None
         self.returncode: int | None = None
-        self.stderr_lines = 0
         self.iterations = 0
         self.warmup_iterations = 0
         self.dropped_batches = 0
@@ -155,7 +235,11 @@ class Worker:
 
     @property
     def stderr_tail(self) -> list[str]:
-        return list(self._stderr)
+        return self._stderr.lines()
+
+    @property
+    def stderr_lines(self) -> int:
+        return self._stderr.line_count
 
     @property
     def command(self) -> list[str]:
@@ -167,19 +251,36 @@ class Worker:
         if self._proc is not None:
             raise RuntimeError("worker already started")
         cmd = self.command
+        env = runner_env(self.spec, self._extra_env)
+        frames_r, frames_w = os.pipe()      # both ends non-inheritable; pass_fds hands on the write end
+        env[self._proto.FRAMES_FD_ENV] = str(frames_w)
         try:
             self._proc = subprocess.Popen(
                 cmd,
-                stdin=subprocess.PIPE,
+                stdin=subprocess.DEVNULL if self.spec.is_command else subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=runner_env(self.spec, self._extra_env),
+                env=env,
                 start_new_session=True,  # own process group: Ctrl-C in the terminal reaches only the monitor
                 close_fds=True,
+                pass_fds=(frames_w,),
             )
         except OSError as exc:
+            os.close(frames_r)
+            if self.spec.is_command:
+                raise UserError(f"cannot start {cmd[0]!r}: {exc.strerror or exc}") from exc
             raise UserError(f"cannot start the {self.spec.runner} runner with {cmd[0]}: {exc.strerror or exc};"
                             " check --python") from exc
+        finally:
+            os.close(frames_w)              # the worker holds the only write end: its exit is our EOF
+        self.started_ns = time.monotonic_ns()
+        self._frames = os.fdopen(frames_r, "rb")
+        if self._output is not None:
+            self._output.header(f"{self._label} started (pid {self._proc.pid}): {' '.join(cmd)}")
+        if self._pattern is not None:
+            from edgemon.workload.latency_regex import LineTimer
+
+            self.line_timer = LineTimer(self._pattern, self._queue_rows)
         if self._on_spawn is not None:
             try:
                 self._on_spawn(self._proc.pid)
@@ -187,9 +288,16 @@ class Worker:
                 pass                 # the worker runs on; only its OOM diagnosis is the poorer
         self._oom_dirs = [d for r in self._oom_roots for d in death.oom_dirs_for(self._proc.pid, r)]
         self._oom_before = death.OomCounters.read(self._oom_dirs)
-        for name, target in (("reader", self._read_frames), ("stderr", self._read_stderr),
-                             ("waiter", self._wait), ("dispatch", self._dispatch)):
-            t = threading.Thread(target=target, name=f"edgemon-worker-{name}", daemon=True)
+        out = self._output
+        threads: list[tuple[str, Callable[..., None], tuple]] = [
+            ("reader", self._read_frames, ()),
+            ("stdout", self._read_output, (self._proc.stdout, out.stdout if out else None, None)),
+            ("stderr", self._read_output, (self._proc.stderr, out.stderr if out else None, self._stderr)),
+            ("waiter", self._wait, ()),         # joins the three above: keep them first
+            ("dispatch", self._dispatch, ()),
+        ]
+        for name, target, args in threads:
+            t = threading.Thread(target=target, args=args, name=f"edgemon-worker-{name}", daemon=True)
             self._threads.append(t)
             t.start()
         return self
@@ -209,34 +317,63 @@ class Worker:
                 return False
 
     def pause(self) -> bool:
+        if self.spec.is_command:
+            return self._stop_signal(signal.SIGSTOP, "pause")
         return self.send({"cmd": "pause"})
 
     def resume(self) -> bool:
+        if self.spec.is_command:
+            return self._stop_signal(signal.SIGCONT, "resume")
         return self.send({"cmd": "resume"})
+
+    def _stop_signal(self, signum: int, kind: str) -> bool:
+        """Pause or resume a command's whole process group; the event says how (a command does
+        not acknowledge, and an iteration in flight at SIGSTOP includes the pause)."""
+        if self._proc is None or self._exited.is_set():
+            return False
+        try:
+            os.killpg(self._proc.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            return False
+        self.paused = signum == signal.SIGSTOP
+        self._queue.put(("event", {"kind": kind, "t_ns": time.monotonic_ns(), "signal": death.signal_name(signum),
+                                   "iterations": self.iterations}))
+        return True
 
     def set_rate(self, rate: float | None) -> bool:
         return self.send({"cmd": "set_rate", "rate": rate})
 
-    def stop(self, timeout: float = 5.0, kill_after: float = 2.0) -> int | None:
-        """Ask the runner to stop; after ``timeout`` s SIGTERM, after ``kill_after`` more SIGKILL.
+    def stop(self, timeout: float | None = None, kill_after: float = KILL_AFTER_S) -> int | None:
+        """Stop the worker; returns the exit code (negative signal number, as subprocess has it).
 
-        Returns the exit code (negative signal number, as subprocess has it). Safe to
-        call from a callback, from several threads, and after the process ended.
+        A runner is told to stop and gets ``timeout`` s (default: ``stop_grace_s``) to finish
+        the iteration in progress; then SIGTERM, and SIGKILL ``kill_after`` s later. A command
+        gets SIGTERM at once and SIGKILL after ``timeout`` s. Safe to call from a callback, from
+        several threads, and after the process ended.
         """
         proc = self._proc
         if proc is None:
             return None
+        grace = self.stop_grace_s if timeout is None else timeout
+        self._grace_used = grace
         self._stop_requested = True
-        if not self._exited.is_set():
-            self.send({"cmd": "stop"})
-            with self._send_lock:  # EOF on stdin also means stop, for a runner between reads
-                try:
-                    proc.stdin.close()
-                except OSError:
-                    pass
-        for signum, wait_s in ((None, timeout), (signal.SIGTERM, kill_after), (signal.SIGKILL, None)):
+        steps: tuple[tuple[int | None, float | None], ...]
+        if self.spec.is_command:
+            steps = ((signal.SIGTERM, grace), (signal.SIGKILL, None))
+        else:
+            if not self._exited.is_set():
+                self.send({"cmd": "stop"})
+                with self._send_lock:  # EOF on stdin also means stop, for a runner between reads
+                    try:
+                        proc.stdin.close()
+                    except OSError:
+                        pass
+            steps = ((None, grace), (signal.SIGTERM, kill_after), (signal.SIGKILL, None))
+        for signum, wait_s in steps:
             if signum is not None and not self._exited.is_set():
                 self._signal(signum)
+                if self.paused and signum == signal.SIGTERM:   # a stopped group acts on SIGTERM once continued
+                    self._signal(signal.SIGCONT, record=False)
             if self._exited.wait(wait_s):
                 break
         return self.returncode
@@ -250,8 +387,9 @@ class Worker:
         """Wait until on_exit has been called; True if it was."""
         return self._delivered.wait(timeout)
 
-    def _signal(self, signum: int) -> None:
-        self._sent_signal = signum
+    def _signal(self, signum: int, record: bool = True) -> None:
+        if record:
+            self._sent_signal = signum
         try:
             os.killpg(self._proc.pid, signum)  # the runner leads its own group: take its children too
         except (ProcessLookupError, PermissionError):
@@ -264,7 +402,7 @@ class Worker:
 
     def _read_frames(self) -> None:
         proto = self._proto
-        stream = self._proc.stdout
+        stream = self._frames
         put = self._queue.put
         try:
             for ftype, payload in proto.FrameReader(stream):
@@ -296,12 +434,21 @@ class Worker:
             except OSError:
                 pass
 
-    def _read_stderr(self) -> None:
-        stream = self._proc.stderr
+    def _read_output(self, stream, keep, tail: TextTail | None) -> None:
+        """Drain one output pipe: into its file, the stderr tail, and the latency regex."""
+        timer = self.line_timer
         try:
-            for raw in stream:
-                self._stderr.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
-                self.stderr_lines += 1
+            if timer is None:           # no line needs a time of its own: take chunks as they come
+                fd = stream.fileno()
+                while True:
+                    data = os.read(fd, _READ_CHUNK)
+                    if not data:
+                        break
+                    self._keep(data, keep, tail)
+            else:
+                for line in iter(lambda: stream.readline(_MAX_LINE), b""):
+                    timer.feed(line)
+                    self._keep(line, keep, tail)
         except (OSError, ValueError):
             pass
         finally:
@@ -309,6 +456,19 @@ class Worker:
                 stream.close()
             except OSError:
                 pass
+
+    @staticmethod
+    def _keep(data: bytes, keep, tail: TextTail | None) -> None:
+        if keep is not None:
+            keep.write(data)
+        if tail is not None:
+            tail.feed(data)
+
+    def _queue_rows(self, t_end: list[int], dur: list[int], items: list[int]) -> None:
+        """Rows from --latency-regex: delivered like a runner's latency frames, in order."""
+        batch = LatencyBatch(np.asarray(t_end, dtype=np.int64), np.asarray(dur, dtype=np.int64),
+                             np.asarray(items, dtype=np.int32), False)
+        self._queue.put(("batch", batch))
 
     def _wait(self) -> None:
         proc = self._proc
@@ -318,8 +478,10 @@ class Worker:
         self._exited.set()
         # Pipes are drained when the runner's last frames and stderr lines are in; a
         # grandchild holding them open must not hold up the report forever.
-        for t in self._threads[:2]:
+        for t in self._threads[:3]:
             t.join(timeout=5.0)
+        if self.line_timer is not None:
+            self.line_timer.flush()
         try:
             if proc.stdin is not None:
                 proc.stdin.close()
@@ -327,18 +489,26 @@ class Worker:
             pass
         facts = death.ExitFacts(
             returncode=rc,
+            command=self.spec.is_command,
+            stop_grace_s=self._grace_used,
             said_bye=self._bye is not None,
             bye=self._bye,
             sent_signal=self._sent_signal,
             stop_requested=self._stop_requested,
             error=self._error,
-            stderr_tail=list(self._stderr),
+            stderr_tail=self._stderr.lines(),
             oom_before=self._oom_before,
             oom_after=oom_after,
         )
         kind, details = death.classify(facts)
         details["pid"] = proc.pid
         details["stderr_lines"] = self.stderr_lines
+        if self.started_ns is not None:
+            details["lived_s"] = round((time.monotonic_ns() - self.started_ns) / 1e9, 3)
+        if self.line_timer is not None:
+            details["regex_rows"] = self.line_timer.matched
+            if self.line_timer.unusable:
+                details["regex_unusable_lines"] = self.line_timer.unusable
         if self._protocol_error:
             details["protocol_error"] = self._protocol_error
         if self.dropped_batches:
@@ -352,6 +522,8 @@ class Worker:
             try:
                 if tag == "latency":
                     self._deliver_latency(proto, payload)
+                elif tag == "batch":
+                    self._deliver_batch(payload)
                 elif tag == "event":
                     self._deliver_event(payload)
                 elif tag == "hello":
@@ -379,10 +551,22 @@ class Worker:
             np.frombuffer(items, dtype=np.int32).copy(),
             warmup,
         )
-        self.iterations += n
-        if warmup:
-            self.warmup_iterations += n
-        self._on_latency(batch)
+        self._deliver_batch(batch)
+
+    def _deliver_batch(self, batch: LatencyBatch) -> None:
+        batches, done = [batch], None
+        if self._warmup_gate is not None and not self._warmup_gate.done:
+            batches, done = self._warmup_gate.apply(batch)
+        for b in batches:
+            n = len(b)
+            if n == 0:
+                continue
+            self.iterations += n
+            if b.warmup:
+                self.warmup_iterations += n
+            self._on_latency(b)
+        if done is not None:            # after the warm-up rows, as a runner sends it
+            self._on_event(Event(done.pop("t_ns"), EventKind.WARMUP_DONE, done))
 
     def _deliver_event(self, payload: dict) -> None:
         details = dict(payload)

@@ -9,6 +9,7 @@ from edgemon.tui.glyphs import bar
 from edgemon.tui.widgets.base import Panel, ViewState
 from edgemon.view import fmt
 from edgemon.view.histogram import LogHistogram
+from edgemon.view.meta import latency_hint
 
 
 class LatencyPanel(Panel):
@@ -28,7 +29,7 @@ class LatencyPanel(Panel):
             if model.warmup_iterations:
                 out.append(f"warm-up: {fmt.count(model.warmup_iterations)} iterations (left out)", style="dim")
             else:
-                out.append("no iterations yet", style="dim")
+                out.append(latency_hint(view.meta), style="dim")
             return out
         head = _headline(stats, width)
         out.append_text(head)
