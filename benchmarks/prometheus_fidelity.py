@@ -165,19 +165,19 @@ def main(argv: list[str] | None = None) -> int:
                 server.kill()
     worst = 0.0
     lines.append("")
-    lines.append(f"{'session':<16} {'q':>4} {'histogram_quantile':>19} {'exact':>12} {'error':>8}   iterations "
+    lines.append(f"{'session':<18} {'q':>4} {'histogram_quantile':>19} {'exact':>12} {'error':>8}   iterations "
                  "(recording / Prometheus), scrapes")
     for r in rows:
         for q, est, exact, err in r["quantiles"]:
             worst = max(worst, abs(err))
-            lines.append(f"{r['name']:<16} {q:>4} {est * 1e3:>16.4f} ms {exact * 1e3:>9.4f} ms {err * 100:>+7.2f}%   "
+            lines.append(f"{r['name']:<18} {q:>4} {est * 1e3:>16.4f} ms {exact * 1e3:>9.4f} ms {err * 100:>+7.2f}%   "
                          f"{r['iterations_recorded']} / {r['iterations_prometheus']}, {r['scrapes']}")
     lines.append("")
-    lines.append(f"{'session':<16} {'energy: recording':>18} {'_joules_total':>14} {'avg of scraped power x time':>28}")
+    lines.append(f"{'session':<18} {'energy: recording':>18} {'_joules_total':>14} {'avg of scraped power x time':>28}")
     for r in rows:
         e = r["energy"]
         avg = e["scrape_average_j"]
-        lines.append(f"{r['name']:<16} {e['exact_j']:>16.2f} J {e['counter_j']:>12.2f} J "
+        lines.append(f"{r['name']:<18} {e['exact_j']:>16.2f} J {e['counter_j']:>12.2f} J "
                      f"{avg:>26.2f} J   ({(e['counter_j'] / e['exact_j'] - 1) * 100:+.2f}% / "
                      f"{(avg / e['exact_j'] - 1) * 100:+.2f}% over {e['span_s']:.0f} s)")
     lines.append("")
