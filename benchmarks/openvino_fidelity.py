@@ -64,7 +64,8 @@ def benchmark_app_command() -> list[str]:
     found = shutil.which("benchmark_app")
     if found:
         return [found]
-    return [sys.executable, "-m", "openvino.tools.benchmark.main"]
+    # the module has no __main__ block: `python -m` would run nothing and exit 0
+    return [sys.executable, "-c", "import sys; from openvino.tools.benchmark.main import main; sys.exit(main())"]
 
 
 def _ms(match) -> float:

@@ -2,17 +2,18 @@
 
     .venv/bin/python benchmarks/replay_open.py [--hours 3] [--dir DIR] [--keep] [--reuse]
 
-Writes the same synthetic recording as ``benchmarks/analysis_scale.py`` (3 h x 1000
-inferences/s = 10.8 million latency rows, 10 Hz telemetry of 40 metrics; ``--reuse`` keeps
-an existing one in ``--dir``), then, each in a fresh process so caches and memory do not
-carry over:
+Writes the same synthetic recording as ``benchmarks/analysis_scale.py`` (3 h x 16,000
+inferences/s, 10 Hz telemetry of 40 metrics; ``--reuse`` keeps an existing one in ``--dir``),
+then, each in a fresh process so caches and memory do not carry over:
 
-* ``ReplayFeed`` as the CLI opens it (latency and analysis on a background thread): time to
-  the first drain (the first frame), time until the latency rows are in, time until the
+* ``ReplayFeed`` as the CLI opens it (the latency is read on demand by time, the analysis
+  runs on a background thread): time to the first drain (the first frame), time until the
   analysis (timeline, ``a`` screen) is ready, then three seeks + the drain that refills the
-  dashboard (120 s of history), CPU and peak RSS;
-* the same with ``background=False, analyze=False`` (everything read before the first frame,
-  no analysis): what opening costs when the latency must be there at once.
+  dashboard (120 s of history, at most 500,000 latency rows), CPU and peak RSS;
+* the same with ``analyze=False``.
+
+``benchmarks/real_rate.py`` runs the same replay measurements at the measured rate, beside
+analyze, report and DuckDB.
 
 Targets: first frame < 2 s; seek + drain < 200 ms. Times include imports. A loaded machine
 inflates every number; the script prints the load average.
@@ -79,7 +80,7 @@ def _child(folder: Path, mode: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=3.0)
-    ap.add_argument("--rate", type=int, default=1000, help="inferences per second")
+    ap.add_argument("--rate", type=int, default=16000, help="inferences per second (default: 16000)")
     ap.add_argument("--dir", type=Path, default=None, help="where the recording goes (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the recording")
     ap.add_argument("--reuse", action="store_true", help="use the recording already in --dir")

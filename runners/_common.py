@@ -430,20 +430,22 @@ class _Session(object):
         warming = warmup_n > 0 or args.warmup_seconds > 0
         measured_limit = args.iterations
 
-        rows.set_warmup(warming)
         # The first inference is timed on its own and reported separately (benchmark_app,
-        # TFLite benchmark_model): it often includes lazy initialisation.
+        # TFLite benchmark_model): it often includes lazy initialisation. Its row is always
+        # flagged warm-up, so the statistics never contain it, whatever --warmup says.
+        rows.set_warmup(True)
         c0 = clock()
         run()
         c1 = clock()
         append(c0)
         append(c1)
+        rows.set_warmup(warming)
         n = 1
         start, t1 = to_ns(c0), to_ns(c1)
         first_ms = (t1 - start) / 1e6
         deadline = start + int(args.duration * 1e9) if args.duration else _NEVER
         warmup_end = start + int(args.warmup_seconds * 1e9)
-        measured_from = 0
+        measured_from = 1  # the first inference is never a measured one
         if not warming:
             writer.event("warmup_done", t_ns=t1, iterations=0, seconds=0.0, first_inference_ms=first_ms)
         pace_at = None  # next start time when a rate cap is set

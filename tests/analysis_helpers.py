@@ -29,11 +29,14 @@ def build_session(
     items: int | np.ndarray = 1,
     warmup_rows: int = 0,
     events: list[tuple[float, str, dict[str, Any]]] = (),
+    batch_rows: int | None = None,
 ) -> Path:
     """A finished recording in ``folder``.
 
     ``sample(t_s)`` gives the metrics of the sample at ``t_s`` (every 1/hz from 0 to duration).
     ``latency`` = (t_end_s, duration_ms) arrays; the first ``warmup_rows`` are flagged warm-up.
+    ``batch_rows``: hand the measured rows over in batches of this size, as a runner does (the
+    Parquet row groups then follow ``segments.ROW_GROUP_ROWS``).
     """
     rec = Recorder(folder, {"host": "synthetic", **(meta or {})}, flush_s=3600, roll_s=3600, fsync=False).open()
     t0 = int(rec.meta["clock"]["monotonic_ns"])
@@ -49,11 +52,32 @@ def build_session(
         it = np.broadcast_to(np.asarray(items, dtype=np.int32), t_end.shape).copy()
         if warmup_rows:
             rec.on_latency(LatencyBatch(t_end[:warmup_rows], dur[:warmup_rows], it[:warmup_rows], True))
-        rec.on_latency(LatencyBatch(t_end[warmup_rows:], dur[warmup_rows:], it[warmup_rows:], False))
+        step = batch_rows or max(1, t_end.shape[0])
+        for a in range(warmup_rows, t_end.shape[0], step):
+            b = min(t_end.shape[0], a + step)
+            rec.on_latency(LatencyBatch(t_end[a:b], dur[a:b], it[a:b], False))
+            if batch_rows:
+                rec.flush()       # one record batch each, as the writer's 1-second flushes make
+    last = t0 + int(round(duration_s * S))
     for t_s, kind, details in events:
         rec.on_event(Event(t0 + int(round(t_s * S)), kind, dict(details)))
+        last = max(last, t0 + int(round(t_s * S)))
     rec.close({"reason": "test"})
+    if latency is not None and len(latency[0]):
+        last = max(last, t0 + int(round(float(np.max(latency[0])) * S)))
+    end_at(folder, last)
     return folder
+
+
+def end_at(folder: Path, ended_ns: int) -> None:
+    """Record the session's end where its synthetic rows end (written at once, they lie in the
+    future of the moment the Recorder closed; a real session's rows never end after it)."""
+    import json
+
+    path = folder / "session.json"
+    meta = json.loads(path.read_text())
+    meta["ended_monotonic_ns"] = int(ended_ns)
+    path.write_text(json.dumps(meta, indent=2))
 
 
 def back_to_back(start_s: float, end_s: float, dur_ms: float) -> tuple[np.ndarray, np.ndarray]:

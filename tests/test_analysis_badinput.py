@@ -121,3 +121,62 @@ def test_malformed_meta_values_are_ignored(tmp_path):
     assert result["throttling"]["available"]
     assert result["energy"]["baseline_mw"] is None
     _no_failures(result)
+
+
+# ---------------------------------------------------------------- latency files that disagree with session.json
+
+
+def _write_latency(path, t_end, dur, warm=False):
+    n = len(t_end)
+    pq.write_table(pa.table({"t_end_ns": pa.array(t_end, pa.int64()), "duration_ns": pa.array(dur, pa.int64()),
+                             "items": pa.array([1] * n, pa.int32()), "warmup": pa.array([warm] * n)}), str(path))
+
+
+def _first_segment(folder):
+    return pq.read_table(str(folder / "latency" / "part-00000.parquet"))
+
+
+@pytest.mark.parametrize("how", ["rows_after_end", "negative_durations", "duplicated_segment", "overlapping_segment",
+                                 "bad_row_group", "all_three"])
+def test_latency_files_that_disagree_with_session_json(tmp_path, how, run_edgemon):
+    """Issue 11 item 5: a result with the problems listed, never a traceback (also on the command line)."""
+    folder = _session(tmp_path)
+    meta = json.loads((folder / "session.json").read_text())
+    end = meta["ended_monotonic_ns"]
+    t = _first_segment(folder).column("t_end_ns").to_pylist()
+    expect_count, needles = 10000, []
+    if how in ("rows_after_end", "all_three"):
+        _write_latency(folder / "latency" / "part-00007.parquet", [end + 10**9, end + 2 * 10**9], [10**6, 10**6])
+        needles.append("2 latency rows end after the session's recorded end")
+    if how in ("negative_durations", "all_three"):
+        _write_latency(folder / "latency" / "part-00008.parquet", [end - 5, end - 4, end - 3], [-5, -1, 10])
+        expect_count += 1
+        needles.append("2 latency rows have a negative duration")
+    if how in ("duplicated_segment", "all_three"):
+        (folder / "latency" / "part-00009.parquet").write_bytes((folder / "latency" / "part-00000.parquet").read_bytes())
+        needles.append("latency/part-00009.parquet: repeats the rows of latency/part-00000.parquet")
+    if how == "overlapping_segment":
+        _write_latency(folder / "latency" / "part-00005.parquet", t[100:110], [10**7] * 10)
+        expect_count += 10
+        needles.append("latency/part-00005.parquet: its rows overlap in time those of latency/part-00000.parquet")
+    if how == "bad_row_group":       # a column of the wrong type: the file is named and skipped
+        pq.write_table(pa.table({"t_end_ns": pa.array(["x"]), "duration_ns": pa.array([1], pa.int64()),
+                                 "items": pa.array([1], pa.int32()), "warmup": [False]}),
+                       str(folder / "latency" / "part-00006.parquet"))
+        needles.append("latency/part-00006.parquet: column t_end_ns is string")
+    result = analyze_folder(folder)
+    assert result["latency_ms"]["count"] == expect_count, result["problems"]
+    for needle in needles:
+        assert any(needle in p for p in result["problems"]), (needle, result["problems"])
+    _no_failures(result)
+    for args in ([["analyze", str(folder)], ["report", str(folder), "--out", str(tmp_path / "r.html")],
+                  ["compare", str(folder), str(folder)]] if how in ("all_three", "bad_row_group") else []):
+        out = run_edgemon(*args)
+        assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    from edgemon.recording.reader import open_recording
+    from edgemon.feeds.replay import ReplayFeed
+
+    feed = ReplayFeed(open_recording(folder), playing=False, analyze=True)
+    feed.command("seek", to=50)
+    assert feed.drain().reset
+    assert feed.wait_loaded(60) and feed.analysis_state == "ready", feed.analysis_error

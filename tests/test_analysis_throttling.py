@@ -222,3 +222,52 @@ def test_no_clock_metrics_means_not_available(tmp_path):
     result = analyze_folder(folder)
     assert result["throttling"]["available"] is False
     assert any("no CPU, GPU or EMC clock" in p for p in result["problems"])
+
+
+def test_a_power_mode_change_after_the_start_never_causes_the_episode(tmp_path):
+    """Issue 11: a thermal trip at 27 s was labelled power_mode because of a switch at 30.3 s."""
+    def sample(t):
+        hot = 27 <= t < 40
+        return _busy_sample(t, cpu=1036.0 if hot else 1479.0, temp=98.5 if hot else 70.0)
+
+    ev = [(30.3, "power_mode", {"from_id": 0, "to_id": 0, "name": "MAXN", "ok": True, "ceilings": CEIL})]
+    folder = build_session(tmp_path / "s", meta={"clock_ceilings": CEIL, "trip_points": TRIPS}, sample=sample,
+                           latency=back_to_back(0, 60, 10.0), duration_s=60, events=ev)
+    (ep,) = analyze_folder(folder)["throttling"]["episodes"]
+    assert ep["start_s"] == pytest.approx(27.0, abs=1e-6)
+    assert ep["cause"] == "thermal" and ep["causes"] == ["thermal"]
+    assert not any("power mode" in e for e in ep["evidence"])
+
+
+def test_time_to_first_throttle_is_never_negative(tmp_path):
+    """Throttled before the first iteration (model build): counted from the session start."""
+    def sample(t):
+        hot = 2 <= t < 20
+        return _busy_sample(t, cpu=1036.0 if hot else 1479.0, temp=98.5 if hot else 70.0)
+
+    folder = build_session(tmp_path / "s", meta={"clock_ceilings": CEIL, "trip_points": TRIPS}, sample=sample,
+                           latency=back_to_back(10, 60, 10.0), duration_s=60)
+    th = analyze_folder(folder)["throttling"]
+    assert th["time_to_first_throttle_s"] == pytest.approx(2.0, abs=1e-6)
+    assert th["time_to_first_throttle_from"] == "session start"
+
+
+def test_one_text_line_per_episode_listing_its_clocks(tmp_path):
+    from edgemon.analysis.summary import format_analysis
+
+    def sample(t):
+        hot = 20 <= t < 30
+        d = _busy_sample(t, cpu=826.0 if hot else 1479.0, temp=98.5 if hot else 70.0,
+                         gpu_freq_mhz=538.0 if hot else 921.6)
+        d["cpu1_freq_mhz"] = d["cpu0_freq_mhz"]
+        return d
+
+    ceil = dict(CEIL, cpu1_freq_mhz=1479)
+    folder = build_session(tmp_path / "s", meta={"clock_ceilings": ceil, "trip_points": TRIPS}, sample=sample,
+                           latency=back_to_back(0, 60, 10.0), duration_s=60)
+    result = analyze_folder(folder)
+    assert sorted(e["domain"] for e in result["throttling"]["episodes"]) == ["cpu", "gpu"]   # --json: per domain
+    text = format_analysis(result)
+    rows = [line for line in text.splitlines() if line.strip().startswith("20.0  30.0")]
+    assert len(rows) == 1 and "cpu0-1, gpu" in rows[0] and rows[0].rstrip().endswith("thermal")
+    assert len([line for line in text.splitlines() if "20.0 s: temp_cpu_c reached" in line]) == 1

@@ -110,3 +110,38 @@ def test_cli(tmp_path):
     assert "r1" in p.stdout and "ended" in p.stdout
     p = edgemon("ls", str(tmp_path / "missing"), cwd=tmp_path)
     assert p.returncode == 2 and "does not exist" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_duration_of_a_recovered_or_died_session_comes_from_its_own_clock(tmp_path):
+    """Issue 11: a recovered 10 s session showed 0:00:16 (the files' modification times)."""
+    import numpy as np
+
+    from edgemon.datatypes import LatencyBatch, Sample
+    from edgemon.recording.writer import Recorder
+
+    S = 1_000_000_000
+    for name, recovered in (("recovered", True), ("died", False)):
+        folder = tmp_path / "recordings" / name
+        rec = Recorder(folder, {"workload": {"runner": "numpy", "model": "mnist_1d"}}, fsync=False,
+                       flush_s=3600, roll_s=3600).open()
+        t0 = int(rec.meta["clock"]["monotonic_ns"]) - 60 * S           # started a minute ago
+        for k in range(101):                                            # 10 s of telemetry
+            rec.on_sample(Sample(t0 + k * S // 10, {"cpu_util_pct": 50.0}))
+        t_end = t0 + np.arange(1, 1001, dtype=np.int64) * S // 100
+        rec.on_latency(LatencyBatch(t_end, np.full(1000, S // 200), np.ones(1000, np.int32)))
+        rec.flush()
+        meta = dict(rec.meta, state="running" if not recovered else "crashed")
+        meta["clock"] = dict(meta["clock"], monotonic_ns=t0)
+        if recovered:
+            rec.close({"reason": "test"})
+            meta.pop("ended_monotonic_ns", None)
+        else:                                                           # killed: tails stay, no end,
+            rec._stop.set()                                             # nobody holds the lock
+            rec._lock.release(remove=False)
+        (folder / "session.json").write_text(json.dumps(meta))
+        later = time.time() + 16
+        for p in folder.rglob("*"):
+            os.utime(p, (later, later))                                 # recover/copy touched the files
+        info = session_info(folder)
+        assert info.duration_s == 10.0, (name, info)
+        assert human_duration(info.duration_s) == "0:00:10"

@@ -98,6 +98,7 @@ def test_repetition_spread_is_exact_on_a_known_recording(tmp_path):
     """Three repetitions of 1, 2 and 4 ms iterations: median 2, min 1, max 4, IQR 1.5, std 1.53."""
     import numpy as np
 
+    from analysis_helpers import end_at
     from edgemon.analysis.summary import analyze
     from edgemon.datatypes import Event, LatencyBatch
     from edgemon.recording.reader import open_recording
@@ -115,6 +116,7 @@ def test_repetition_spread_is_exact_on_a_known_recording(tmp_path):
         rec.on_event(Event(hi, "phase", {"name": "repetition", "at": "end", "index": i, "label": "w", "start_ns": lo,
                                          "end_ns": hi, "outcome": "duration"}))
     rec.close({"reason": "test"})
+    end_at(tmp_path / "rec", t0 + int(9 * S))   # synthetic rows lie after the moment it closed
 
     reps = analyze(open_recording(tmp_path / "rec"))["repetitions"]
     assert [r["count"] for r in reps["runs"]] == [1998, 998, 498]          # warm-up left out

@@ -56,54 +56,57 @@ def test_background_loading_replays_exactly_like_loading_at_once(folder):
     assert feeds[0].length_s == pytest.approx(100.0)
 
 
-def test_latency_arriving_later_refills_the_screen(folder, monkeypatch):
-    gate = threading.Event()
-    real = _Latency.from_table
-
-    def slow(table):
-        assert gate.wait(30)
-        return real(table)
-
-    monkeypatch.setattr(_Latency, "from_table", staticmethod(slow))
-    feed = ReplayFeed(open_recording(folder), playing=False, clock=FakeClock(), background=True, analyze=False)
+def test_latency_is_read_on_demand_with_a_bounded_cache(folder):
+    feed = ReplayFeed(open_recording(folder), playing=False, clock=FakeClock(), analyze=False)
+    assert feed.latency_loaded and feed._thread is None            # opening reads no latency row
     feed.command("seek", to=40)
     first = feed.drain()
-    assert first.reset and first.samples and first.latency == []      # the screen fills before latency is read
-    assert not feed.latency_loaded and "loading latency" in feed.status().message
-    gate.set()
-    assert feed.wait_loaded(30)
-    again = feed.drain()
-    assert again.reset and sum(len(b) for b in again.latency) == 4000   # 100 rows/s, (0, 40] s
-    assert "loading" not in feed.status().message
+    assert first.reset and sum(len(b) for b in first.latency) == 4000   # 100 rows/s, (0, 40] s
+    assert len(feed._lat.chunks._cache) <= replay_mod.CACHE_PIECES
 
 
-def test_automatic_choice_reads_small_recordings_at_once(folder, monkeypatch):
-    feed = ReplayFeed(open_recording(folder), playing=False, analyze=False)
-    assert feed.latency_loaded and feed._thread is None
-    monkeypatch.setattr(replay_mod, "BACKGROUND_LOAD_BYTES", 0)
-    feed = ReplayFeed(open_recording(folder), playing=False, analyze=False)
-    assert feed._thread is not None and feed.wait_loaded(30) and feed.latency_loaded
+def _write_row_groups(folder, groups):
+    """A recording whose latency file has one Parquet row group per item of ``groups``."""
+    (folder / "latency").mkdir(parents=True)
+    for name in ("telemetry", "events"):
+        (folder / name).mkdir()
+    schema = stream_schema("latency")
+    with pq.ParquetWriter(str(folder / "latency" / "part-00000.parquet"), schema) as w:
+        for t in groups:
+            w.write_table(pa.table({"t_end_ns": pa.array(t, pa.int64()), "duration_ns": pa.array(t * 2),
+                                    "items": pa.array(np.ones(len(t), np.int32)),
+                                    "warmup": pa.array(t < 100)}, schema=schema))
+    (folder / "session.json").write_text(json.dumps({"schema_version": 1, "state": "ended",
+                                                     "clock": {"monotonic_ns": 0, "unix_ns": 0}}))
 
 
-def test_chunked_latency_searches_like_one_array():
+def test_row_groups_are_sliced_like_one_array(tmp_path):
     rng = np.random.default_rng(3)
-    t = np.sort(rng.integers(0, 500, 400)).astype(np.int64)     # duplicates, also across chunk edges
-    cuts = [0, 1, 50, 50, 173, 174, 400]                        # an empty chunk and one-row chunks
-    batches = [pa.record_batch({"t_end_ns": pa.array(t[a:b], pa.int64()), "duration_ns": pa.array(t[a:b] * 2),
-                                "items": pa.array(np.ones(b - a, np.int32)), "warmup": pa.array(t[a:b] < 100)})
-               for a, b in zip(cuts[:-1], cuts[1:])]
-    lat = _Latency.from_table(pa.Table.from_batches(batches))
-    assert lat.n == 400 and len(lat.t) == 5
-    for value in [-1, 0, 1, 99, 100, 250, 499, 500, 10_000] + t[[0, 49, 50, 172, 173, 399]].tolist():
-        for side in ("left", "right"):
-            assert lat.searchsorted(value, side) == int(np.searchsorted(t, value, side=side)), (value, side)
-    for a, b in [(0, 400), (0, 1), (49, 51), (172, 175), (10, 10), (399, 400), (120, 390)]:
-        tt, dd, ii, ww = lat.take(a, b)
-        np.testing.assert_array_equal(tt, t[a:b])
-        np.testing.assert_array_equal(dd, t[a:b] * 2)
-        np.testing.assert_array_equal(ww, t[a:b] < 100)
-        assert ii.dtype == np.int32 and tt.dtype == np.int64 and ww.dtype == bool
-    assert _Latency.empty().searchsorted(5, "left") == 0
+    t = np.sort(rng.integers(0, 500, 400)).astype(np.int64)     # duplicates, also across row-group edges
+    cuts = [0, 1, 50, 173, 174, 400]                            # one-row groups too
+    _write_row_groups(tmp_path / "rec", [t[a:b] for a, b in zip(cuts[:-1], cuts[1:])])
+    chunks = open_recording(tmp_path / "rec").latency_chunks()
+    assert len(chunks.pieces) == 5 and chunks.rows == 400
+    lat = _Latency(chunks)
+
+    def joined(parts):
+        if not parts:
+            return [np.empty(0, np.int64)] * 4
+        return [np.concatenate(c) for c in zip(*parts)]
+
+    for lo, hi in [(-1, 500), (-1, 0), (0, 1), (49, 51), (98, 101), (172, 175), (10, 10), (398, 499), (120, 390),
+                   (int(t[49]), int(t[50])), (int(t[172]), int(t[173]))]:
+        tt, dd, ii, ww = joined(lat.take_between(lo, hi))
+        sel = (t > lo) & (t <= hi)
+        np.testing.assert_array_equal(tt, t[sel])
+        np.testing.assert_array_equal(dd, t[sel] * 2)
+        np.testing.assert_array_equal(ww, t[sel] < 100)
+        if tt.shape[0]:
+            assert ii.dtype == np.int32 and tt.dtype == np.int64 and ww.dtype == bool
+        for cap in (1, 3, 60):                      # the newest rows only
+            capped = joined(lat.take_between(lo, hi, cap))[0]
+            np.testing.assert_array_equal(capped, t[sel][max(0, int(sel.sum()) - cap):])
+    assert len(chunks._cache) <= chunks.cache_pieces
 
 
 def test_reader_sorts_parts_that_overlap_in_time(tmp_path):
@@ -193,3 +196,24 @@ def test_recording_without_clocks_has_no_episodes(tmp_path):
     assert tl.state == "unavailable" and "clock" in tl.note and tl.episodes == ()
     assert [m.kind for m in tl.marks] == ["mark"]
     assert "no CPU, GPU or EMC clock" in feed.command("next_episode")
+
+
+def test_analysis_in_a_child_process_as_edgemon_replay_does(folder, tmp_path):
+    """`edgemon replay` analyses in a child process: the same timeline, and its failure is one line."""
+    here = ReplayFeed(open_recording(folder), playing=False, clock=FakeClock())
+    child = ReplayFeed(open_recording(folder), playing=False, clock=FakeClock(), analysis_process=True)
+    assert here.wait_loaded(60) and child.wait_loaded(120)
+    assert child.analysis_state == "ready", child.analysis_error
+    assert child.timeline().episodes == here.timeline().episodes and len(child.timeline().episodes) == 2
+    assert child.analysis()["latency_ms"]["count"] == here.analysis()["latency_ms"]["count"]
+
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    rec = open_recording(broken)
+    (broken / "session.json").write_text("{not json")             # the child finds it unreadable
+    feed = ReplayFeed(rec, playing=False, analysis_process=True)
+    assert feed.wait_loaded(120) and feed.analysis_state == "failed"
+    assert "session.json" in feed.analysis_error and "Traceback" not in feed.analysis_error
+    assert feed.drain().samples                                     # the replay itself goes on

@@ -67,9 +67,12 @@ def test_a_framework_runner_only_supplies_build(toy):
     assert hello["framework_version"] == "9.9" and hello["device"] == "toy0" and hello["engine"] == "toy"
     assert hello["inputs"] == [{"name": "x", "shape": [1, 2], "dtype": "float32"}]
     assert hello["options"] == {"a": "b"} and hello["python"] == ".".join(map(str, sys.version_info[:3]))
-    assert frames[-1] == (proto.BYE, {"reason": "done", "iterations": 4})
+    # 4 measured iterations after the first inference, which is always warm-up
+    assert frames[-1] == (proto.BYE, {"reason": "done", "iterations": 5})
+    lat = [f for t, f in frames if t == proto.LATENCY]
+    assert [(len(f[0]), f[3]) for f in lat] == [(1, True), (4, False)]
     # what the model printed went to stderr, not into the frame stream
-    assert "framework banner on stdout" in err and err.count("native chatter on fd 1") == 4
+    assert "framework banner on stdout" in err and err.count("native chatter on fd 1") == 5
 
 
 def test_errors_in_build_and_run_are_reported_as_results(toy):

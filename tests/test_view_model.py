@@ -149,3 +149,33 @@ def test_summary_reports_model_build_and_first_inference_on_their_own():
     line = [ln for ln in summary_table(model, status).splitlines() if ln.startswith("start-up")]
     assert line == ["start-up     model build 812 ms, first inference 31.2 ms"]
     assert "start-up" not in summary_table(DashboardModel(), status)  # nothing known, nothing shown
+
+
+def _rows(start_s: float, end_s: float, per_s: int = 100) -> LatencyBatch:
+    """Back-to-back 10 ms iterations from start_s to end_s (seconds after T0_NS)."""
+    n = int(round((end_s - start_s) * per_s))
+    t_end = T0_NS + int(start_s * NS) + (np.arange(n, dtype=np.int64) + 1) * (NS // per_s)
+    return LatencyBatch.from_lists(t_end, np.full(n, NS // per_s), np.ones(n))
+
+
+def test_headless_throughput_leaves_out_rests_cooldown_and_idle_baseline():
+    """A profile: idle baseline 0-5 s, repetition 1 from 5 s, rest, repetition 2 from 30 s (fresh workers)."""
+    model = DashboardModel()
+    phase = EventKind.PHASE
+    model.apply(FeedUpdate([], [], [Event(T0_NS, phase, {"name": "idle_baseline", "at": "start"}),
+                                    Event(T0_NS + 5 * NS, phase, {"name": "repetition", "at": "start", "index": 1}),
+                                    Event(T0_NS + 6 * NS, EventKind.WORKER_HELLO, {})]))
+    model.apply(FeedUpdate([], [_rows(7, 17)], []))
+    model.apply(FeedUpdate([], [], [Event(T0_NS + 17 * NS, phase, {"name": "rest", "at": "start"})]))
+    # the next worker's hello and its first rows in one update (events are applied first)
+    model.apply(FeedUpdate([], [_rows(32, 42)], [Event(T0_NS + 31 * NS, EventKind.WORKER_HELLO, {})]))
+    assert model.items == 2000
+    assert model.throughput_mean() == pytest.approx(100.0)          # 2000 items in 20 s, not in 35 s
+
+
+def test_headless_throughput_leaves_out_paused_time():
+    model = DashboardModel()
+    model.apply(FeedUpdate([], [_rows(0, 10)], [Event(T0_NS, EventKind.WORKER_HELLO, {})]))
+    model.apply(FeedUpdate([], [], [Event(T0_NS + 10 * NS, EventKind.PAUSE, {"iterations": 1000})]))
+    model.apply(FeedUpdate([], [_rows(13, 20)], [Event(T0_NS + 13 * NS, EventKind.RESUME, {"iterations": 1000})]))
+    assert model.throughput_mean() == pytest.approx(100.0)          # 1700 items in 17 s, not in 20 s

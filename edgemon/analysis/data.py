@@ -1,9 +1,11 @@
-"""A recording as numpy arrays, loaded once and shared by every analysis.
+"""A recording's telemetry and events as numpy arrays, and its latency as an index of pieces.
 
 Times stay int64 nanoseconds on the recording's monotonic clock; ``rel_s`` turns them
 into seconds from the session start (the clock anchor) for output. Telemetry columns
 are converted on first use (nulls -> NaN), so a 40-metric, 3-hour session costs only
-the columns an analysis asks for.
+the columns an analysis asks for. The latency rows (170 million in a 3-hour session at
+16,000/s) are never loaded: ``latency`` is a :class:`edgemon.recording.chunks.LatencyChunks`
+that :mod:`edgemon.analysis.scan` streams.
 """
 
 from __future__ import annotations
@@ -29,15 +31,13 @@ class SessionData:
     start_ns: int
     tel_t: np.ndarray                       # int64, ascending
     tel_names: list[str]
-    lat_t_end: np.ndarray                   # int64, ascending (all rows, warm-up included)
-    lat_dur: np.ndarray                     # int64
-    lat_items: np.ndarray                   # int32
-    lat_warm: np.ndarray                    # bool
+    latency: Any                            # edgemon.recording.chunks.LatencyChunks
     events: list[EventRow]
     problems: list[str] = field(default_factory=list)
+    live: bool = False
+    scan: Any = None                        # the LatencyScan once analyze() made it
     _tel_table: Any = None
     _cols: dict[str, np.ndarray] = field(default_factory=dict)
-    _measured: dict[str, np.ndarray] | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------- telemetry
@@ -63,60 +63,16 @@ class SessionData:
             return 0.1
         return float(np.median(np.diff(self.tel_t))) / 1e9 or 0.1
 
-    # ------------------------------------------------------------- latency
-
-    @property
-    def first_start_ns(self) -> int | None:
-        """Start of the earliest iteration, warm-up included (None without iterations)."""
-        if "first_start" not in self._cache:
-            self._cache["first_start"] = min_start(self.lat_t_end, self.lat_dur)
-        return self._cache["first_start"]
-
-    @property
-    def measured_start_ns(self) -> int | None:
-        """Start of the earliest measured iteration: where throughput, windows and energy begin."""
-        if "measured_start" not in self._cache:
-            m = self.measured()
-            self._cache["measured_start"] = min_start(m["t_end"], m["dur"])
-        return self._cache["measured_start"]
-
-    def train_mask(self) -> np.ndarray:
-        """Rows timed during a training phase (a ``phase`` event named "train" up to the next
-        ``phase`` event): training steps are not inferences and stay out of the latency set."""
-        if "train_mask" not in self._cache:
-            mask = np.zeros(self.lat_t_end.shape[0], dtype=bool)
-            phases = sorted((e.t_ns, str(e.details.get("name", ""))) for e in self.events if e.kind == "phase")
-            for i, (t0, name) in enumerate(phases):
-                if name != "train":
-                    continue
-                t1 = phases[i + 1][0] if i + 1 < len(phases) else np.iinfo(np.int64).max
-                lo, hi = np.searchsorted(self.lat_t_end, [t0, t1])
-                mask[lo:hi] = True
-            self._cache["train_mask"] = mask
-        return self._cache["train_mask"]
-
-    def measured(self) -> dict[str, np.ndarray]:
-        """Non-warm-up inference rows: t_end, dur (int64 ns), items (int32; sum with dtype=np.int64)."""
-        if self._measured is None:
-            m = ~self.lat_warm
-            train = self.train_mask()
-            if train.any():
-                m &= ~train
-            if m.all():
-                self._measured = {"t_end": self.lat_t_end, "dur": self.lat_dur,
-                                  "items": self.lat_items}
-            else:
-                self._measured = {"t_end": self.lat_t_end[m], "dur": self.lat_dur[m],
-                                  "items": self.lat_items[m]}
-        return self._measured
+    # ------------------------------------------------------------- time
 
     @property
     def end_ns(self) -> int:
         lasts = [self.start_ns]
         if self.tel_t.shape[0]:
             lasts.append(int(self.tel_t[-1]))
-        if self.lat_t_end.shape[0]:
-            lasts.append(int(self.lat_t_end[-1]))
+        t_max = self.latency.t_max
+        if t_max is not None:
+            lasts.append(int(t_max))
         if self.events:
             lasts.append(self.events[-1].t_ns)
         return max(lasts)
@@ -126,15 +82,6 @@ class SessionData:
 
     def events_of(self, *kinds: str) -> list[EventRow]:
         return [e for e in self.events if e.kind in kinds]
-
-
-def min_start(t_end: np.ndarray, dur: np.ndarray, chunk: int = 1 << 20) -> int | None:
-    """``min(t_end - dur)`` a million rows at a time (no ten-million-row temporary)."""
-    best = None
-    for a in range(0, int(t_end.shape[0]), chunk):
-        v = int(np.min(t_end[a:a + chunk] - dur[a:a + chunk]))
-        best = v if best is None or v < best else best
-    return best
 
 
 def _ints(table, name: str, dtype) -> np.ndarray:
@@ -154,7 +101,7 @@ def _details(text: str | None) -> dict[str, Any]:
 def load(recording) -> SessionData:
     """Arrays of an ``edgemon.recording.reader.Recording`` (reading it fills ``problems``)."""
     tel = recording.telemetry()
-    lat = recording.latency()
+    lat = recording.latency_chunks()
     ev = recording.events()
     problems = list(getattr(recording, "problems", []))
     events = [
@@ -172,11 +119,9 @@ def load(recording) -> SessionData:
         start_ns=start_ns,
         tel_t=_ints(tel, "t_ns", np.int64),
         tel_names=[c for c in tel.column_names if c != "t_ns"],
-        lat_t_end=_ints(lat, "t_end_ns", np.int64),
-        lat_dur=_ints(lat, "duration_ns", np.int64),
-        lat_items=_ints(lat, "items", np.int32),
-        lat_warm=_ints(lat, "warmup", bool),
+        latency=lat,
         events=events,
         problems=problems,
+        live=bool(getattr(recording, "is_live", False)),
         _tel_table=tel,
     )

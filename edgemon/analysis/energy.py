@@ -40,7 +40,7 @@ def integrate_mw(t_ns: np.ndarray, p_mw: np.ndarray, lo: int, hi: int) -> tuple[
     return mj, (hi - lo) / 1e9
 
 
-def _baseline(data) -> tuple[float | None, str | None, dict[str, Any] | None]:
+def _baseline(data, first_start_ns: int | None) -> tuple[float | None, str | None, dict[str, Any] | None]:
     phases = data.events_of("phase")
     for k, ev in enumerate(phases):
         if ev.details.get("name") != "idle_baseline":
@@ -52,9 +52,8 @@ def _baseline(data) -> tuple[float | None, str | None, dict[str, Any] | None]:
             later = [p.t_ns for p in phases[k + 1:] if p.t_ns > lo]
             if later:
                 hi = later[0]
-            elif data.lat_t_end.shape[0]:
-                first = data.first_start_ns
-                hi = first if first > lo else None
+            elif first_start_ns is not None:
+                hi = first_start_ns if first_start_ns > lo else None
         if hi is None or hi <= lo or not data.has(POWER_TOTAL):
             continue
         got = integrate_mw(data.tel_t, data.metric(POWER_TOTAL), lo, hi)
@@ -68,21 +67,29 @@ def _baseline(data) -> tuple[float | None, str | None, dict[str, Any] | None]:
     return None, None, None
 
 
-def energy(data) -> dict[str, Any]:
+def integrate_over(t_ns: np.ndarray, p_mw: np.ndarray, spans: list[tuple[int, int]]) -> tuple[float, float] | None:
+    """:func:`integrate_mw` summed over several spans (mJ, seconds); None without data."""
+    parts = [g for g in (integrate_mw(t_ns, p_mw, lo, hi) for lo, hi in spans) if g is not None]
+    if not parts:
+        return None
+    return sum(g[0] for g in parts), sum(g[1] for g in parts)
+
+
+def energy(data, scan) -> dict[str, Any]:
     """``{"available", "avg_power_mw", "energy_j", "mj_per_item", "baseline_mw", "mj_per_item_above_baseline",
-    "rails_avg_mw", ...}`` over the measured window."""
-    m = data.measured()
+    "rails_avg_mw", ...}`` over the time measured iterations ran (``scan``: the recording's
+    :class:`edgemon.analysis.scan.LatencyScan`; paused time and the time between worker runs
+    are left out, as for throughput)."""
     if not data.has(POWER_TOTAL):
         return {"available": False, "reason": f"no {POWER_TOTAL} in the telemetry: power was not measured here"}
-    if m["t_end"].shape[0] == 0:
+    if not scan.count:
         return {"available": False, "reason": "no measured iterations: nothing to divide the energy by"}
-    lo = data.measured_start_ns
-    hi = int(m["t_end"][-1])
-    got = integrate_mw(data.tel_t, data.metric(POWER_TOTAL), lo, hi)
+    spans = scan.active_intervals()
+    got = integrate_over(data.tel_t, data.metric(POWER_TOTAL), spans)
     if got is None:
         return {"available": False, "reason": f"no {POWER_TOTAL} samples in the measured window"}
     mj, seconds = got
-    items = int(m["items"].sum(dtype=np.int64))
+    items = scan.items
     out: dict[str, Any] = {
         "available": True,
         "metric": POWER_TOTAL,
@@ -93,7 +100,7 @@ def energy(data) -> dict[str, Any]:
         "mj_per_item": mj / items if items else float("nan"),
         "method": "trapezoid over power_total_mw, edges interpolated",
     }
-    base, source, span = _baseline(data)
+    base, source, span = _baseline(data, scan.first_start_ns)
     out["baseline_mw"] = base
     out["baseline_source"] = source
     if span:
@@ -105,8 +112,8 @@ def energy(data) -> dict[str, Any]:
     rails = {}
     for name in data.tel_names:
         if name.startswith("power_") and name.endswith("_mw") and not name.endswith("_avg_mw") and name != POWER_TOTAL:
-            r = integrate_mw(data.tel_t, data.metric(name), lo, hi)
-            if r is not None:
+            r = integrate_over(data.tel_t, data.metric(name), spans)
+            if r is not None and r[1] > 0:
                 rails[name] = r[0] / r[1]
     out["rails_avg_mw"] = rails
     return out

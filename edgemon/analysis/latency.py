@@ -10,6 +10,8 @@ trtexec and numpy both define it.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 PERCENTILES = {"p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
@@ -31,30 +33,48 @@ def latency_stats(duration_ns: np.ndarray, *, method: str = "nearest") -> dict[s
 
 
 def stats_of_sorted(s: np.ndarray, *, method: str = "nearest") -> dict[str, float]:
-    """:func:`latency_stats` of an ascending float64 array already in milliseconds.
-
-    For callers that need the sorted latencies for more than these numbers (one sort of
-    ten million rows, not two).
-    """
+    """:func:`latency_stats` of an ascending float64 array already in milliseconds."""
     n = int(s.shape[0])
     if n == 0:
-        out = {k: float("nan") for k in KEYS}
-        out["count"] = 0
-        return out
-    mean = float(s.mean())
-    std = float(s.std())  # population (ddof=0), as trtexec
+        return stats_from(0, lambda r: float("nan"), float("nan"), float("nan"))
+    out = stats_from(n, lambda r: float(s[r]), float(s.mean()), float(s.std()))  # population std, as trtexec
+    if method != "nearest":
+        for key, p in PERCENTILES.items():
+            out[key] = float(np.percentile(s, p))
+    return out
+
+
+def stat_ranks(n: int) -> list[int]:
+    """The 0-based ranks :func:`stats_from` reads (min, max, the middle one or two, the percentiles)."""
+    if n <= 0:
+        return []
+    ranks = {0, n - 1, n // 2}
+    if n % 2 == 0:
+        ranks.add(n // 2 - 1)
+    ranks.update(nearest_rank_index(n, p) for p in PERCENTILES.values())
+    return sorted(ranks)
+
+
+def stats_from(n: int, value_at: Callable[[int], float], mean: float, std: float) -> dict[str, float]:
+    """The statistics of ``n`` latencies given the value at each rank of :func:`stat_ranks` (ms),
+    their mean and population std: the same numbers whether the ranks come from a sorted array
+    or from the streaming selection of :mod:`edgemon.analysis.selection`."""
+    if n == 0:
+        empty = {k: float("nan") for k in KEYS}
+        empty["count"] = 0
+        return empty
     out: dict[str, float] = {
         "count": n,
-        "min": float(s[0]),
-        "mean": mean,
-        # the middle value (mean of the two middle ones for even n), as np.median, without its copy
-        "median": float(s[n // 2]) if n % 2 else float((s[n // 2 - 1] + s[n // 2]) / 2.0),
-        "max": float(s[-1]),
-        "std": std,
+        "min": float(value_at(0)),
+        "mean": float(mean),
+        # the middle value (mean of the two middle ones for even n), as np.median
+        "median": float(value_at(n // 2)) if n % 2 else (float(value_at(n // 2 - 1)) + float(value_at(n // 2))) / 2.0,
+        "max": float(value_at(n - 1)),
+        "std": float(std),
         "cov_pct": (std / mean * 100.0) if mean > 0 else float("nan"),
     }
     for key, p in PERCENTILES.items():
-        out[key] = nearest_rank(s, p) if method == "nearest" else float(np.percentile(s, p))
+        out[key] = float(value_at(nearest_rank_index(n, p)))
     return {k: out[k] for k in KEYS}
 
 

@@ -17,7 +17,8 @@ after medians are computed from the raw rows of each segment.
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,49 +33,91 @@ def _smooth(hist: np.ndarray, sigma_bins: float) -> np.ndarray:
     return np.convolve(hist, k, mode="same")
 
 
-def latency_levels(
-    dur_ms: np.ndarray, *, min_share: float = 0.02, valley_ratio: float = 0.5, bandwidth_dec: float | None = None,
-    is_sorted: bool = False,
-) -> dict[str, Any]:
-    """``{"count": K, "levels": [{"median_ms", "lo_ms", "hi_ms", "share", "count"}], ...}``.
+@dataclass
+class LevelPlan:
+    """What the histogram says about the levels; the values at ``ranks`` finish them."""
 
-    ``is_sorted``: ``dur_ms`` is ascending already (analyze passes its sorted latencies); then
-    the histogram and the level counts are binary searches, not passes over every row.
-    """
-    d = np.asarray(dur_ms, dtype=np.float64)
-    if not is_sorted:
-        d = np.sort(d)
-    lo_i = int(np.searchsorted(d, 0.0, side="right"))   # latencies <= 0 (and NaN at the end) carry no level
-    hi_i = int(np.searchsorted(d, np.inf, side="left"))
-    d = d[lo_i:hi_i]
-    n = int(d.shape[0])
+    n: int                                   # positive latencies
+    zeros: int                               # measured rows with duration 0 (ranks 0..zeros-1)
+    cuts: list[int] = field(default_factory=list)   # level boundaries as ranks among the positive rows
+    bandwidth: float = 0.0
+    note: str | None = None
+    single: bool = False
+
+    @property
+    def ranks(self) -> list[int]:
+        """Ranks (among all measured rows) whose values :func:`finish_levels` reads."""
+        if self.note is not None:
+            return []
+        z, out = self.zeros, set()
+        for a, b in zip(self.cuts[:-1], self.cuts[1:]):
+            if b > a:
+                m = b - a
+                out.update({z + a, z + b - 1, z + a + m // 2})
+                if m % 2 == 0:
+                    out.add(z + a + m // 2 - 1)
+        out.update(z + c for c in self.cuts[1:-1] if c < self.n)
+        return sorted(out)
+
+
+def plan_levels(hist: np.ndarray, b0: int, bits: int, n_measured: int, zeros: int, *, min_share: float = 0.02,
+                valley_ratio: float = 0.5, bandwidth_dec: float | None = None) -> LevelPlan:
+    """Levels from a log-linear histogram of the measured durations (ns; see
+    :mod:`edgemon.analysis.selection`), in memory independent of the number of rows. The
+    smoothing grid is snapped to histogram bucket edges, so each count below a cut is exact."""
+    from edgemon.analysis.selection import bucket_lo, bucket_los
+
+    pos = hist.astype(np.int64).copy()
+    pos[0] -= zeros
+    n = int(n_measured - zeros)
+    plan = LevelPlan(n=n, zeros=zeros)
     if n < LEVEL_MIN_ROWS:
-        return {"count": 0, "levels": [], "note": f"needs at least {LEVEL_MIN_ROWS} measured iterations"}
-    # a strided sample of 200k is plenty for the spread
-    probe = np.log10(d if n <= 200_000 else d[:: n // 200_000])
-    q = lambda f: float(np.log10(d[min(n - 1, int(f * n))]))  # noqa: E731 - quantile of the sorted rows
+        plan.note = f"needs at least {LEVEL_MIN_ROWS} measured iterations"
+        return plan
+    cum = np.cumsum(pos)
+    below = np.concatenate([[0], cum])            # rows in the buckets before index j
+    nz = np.flatnonzero(pos)
+    lo_ns = np.maximum(bucket_los(b0 + nz, bits), 1.0)
+    hi_ns = np.maximum(bucket_los(b0 + nz + 1, bits) - 1, lo_ns)
+    mids = np.log10((lo_ns + hi_ns) / 2.0 / 1e6)
+    w = pos[nz].astype(np.float64)
+    mean = float(np.average(mids, weights=w))
+    probe_std = float(np.sqrt(np.average((mids - mean) ** 2, weights=w)))
+
+    def q(f: float) -> float:                      # log10 ms at the bucket holding rank int(f * n)
+        r = min(n - 1, int(f * n))
+        j = int(np.searchsorted(cum, r, side="right"))
+        return math.log10(max(bucket_lo(b0 + j, bits), 1) / 1e6)
+
     lo, hi = q(0.0005), q(0.9995)
-    spread = min(float(probe.std()), (q(0.75) - q(0.25)) / 1.349) or float(probe.std())
+    spread = min(probe_std, (q(0.75) - q(0.25)) / 1.349) or probe_std
     if bandwidth_dec is None:
         # half of Silverman's rule (it over-smooths multi-modal data), at least 0.01 decade (2.3 %)
         bandwidth_dec = max(0.01, 0.5 * 0.9 * spread * n ** (-0.2))
+    plan.bandwidth = bandwidth_dec
     width = hi - lo
     if width <= 0:
-        return _single(d, bandwidth_dec)
+        plan.single, plan.cuts = True, [0, n]
+        return plan
     bin_w = bandwidth_dec / 4
     pad = 4 * bandwidth_dec
     nbins = int(min(20_000, math.ceil((width + 2 * pad) / bin_w)))
     edges = np.linspace(lo - pad, hi + pad, nbins + 1)
-    # histogram of log10(d) = differences of the ranks of the bin edges (in ms) in the sorted rows
-    ranks = np.searchsorted(d, 10.0 ** edges, side="left")
-    hist = np.diff(ranks).astype(np.float64)
-    dens = _smooth(hist, bandwidth_dec / (edges[1] - edges[0]))
+    # each grid edge snaps to the bucket edge at or below it: rows below it are counted exactly
+    from edgemon.analysis.selection import buckets
+
+    edge_ns = np.ceil(10.0 ** edges * 1e6).astype(np.int64)
+    j = np.clip(buckets(edge_ns, bits) - b0, 0, pos.shape[0])
+    ranks = below[j]
+    counts = np.diff(ranks).astype(np.float64)
+    dens = _smooth(counts, bandwidth_dec / (edges[1] - edges[0]))
     # local maxima (plateaus count once, at their left end)
     up = np.concatenate([[True], dens[1:] > dens[:-1]])
     down = np.concatenate([dens[:-1] >= dens[1:], [True]])
-    peaks = list(np.flatnonzero(up & down & (dens > 0)))
+    peaks = [int(x) for x in np.flatnonzero(up & down & (dens > 0))]
     if not peaks:
-        return _single(d, bandwidth_dec)
+        plan.single, plan.cuts = True, [0, n]
+        return plan
 
     def valley(a: int, b: int) -> int:
         return a + int(np.argmin(dens[a : b + 1]))
@@ -91,16 +134,16 @@ def latency_levels(
         a, b = peaks[k], peaks[k + 1]
         peaks[k : k + 2] = [a if dens[a] >= dens[b] else b]
 
-    def cut_rows(pk: list[int]) -> np.ndarray:
-        """Row indices where each level ends (the valley edges, as ranks in the sorted rows)."""
-        cut_ms = 10.0 ** edges[np.array([valley(a, b) for a, b in zip(pk[:-1], pk[1:])], dtype=np.int64) + 1]
-        return np.concatenate([[0], np.searchsorted(d, cut_ms, side="left"), [n]])
+    def cut_rows(pk: list[int]) -> list[int]:
+        """Ranks where each level ends (the valley edges)."""
+        idx = [valley(a, b) + 1 for a, b in zip(pk[:-1], pk[1:])]
+        return [0] + [int(ranks[i]) for i in idx] + [n]
 
     # drop levels below min_share: merge into the neighbour across the lower valley
     while len(peaks) > 1:
-        counts = np.diff(cut_rows(peaks))
-        k = int(np.argmin(counts))
-        if counts[k] >= min_share * n:
+        counts_lv = np.diff(np.asarray(cut_rows(peaks), dtype=np.int64))
+        k = int(np.argmin(counts_lv))
+        if counts_lv[k] >= min_share * n:
             break
         if k == 0:
             peaks.pop(0)
@@ -108,23 +151,45 @@ def latency_levels(
             peaks.pop()
         else:
             peaks.pop(k)  # the new cut is the deeper of its two valleys: its rows join across the shallower
-    cuts = cut_rows(peaks)
+    plan.cuts = cut_rows(peaks)
+    return plan
+
+
+def finish_levels(plan: LevelPlan, value_ns: Callable[[int], int]) -> dict[str, Any]:
+    """``latency_levels``'s result from a plan and the values at its ranks (ns)."""
+    if plan.note is not None:
+        return {"count": 0, "levels": [], "note": plan.note}
+    z, n = plan.zeros, plan.n
     levels = []
-    for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+    for a, b in zip(plan.cuts[:-1], plan.cuts[1:]):
         if b <= a:
             continue
-        sel = d[a:b]
         m = b - a
-        median = float(sel[m // 2]) if m % 2 else float((sel[m // 2 - 1] + sel[m // 2]) / 2.0)
-        levels.append({"median_ms": median, "lo_ms": float(sel[0]), "hi_ms": float(sel[-1]), "count": m,
-                       "share": m / n})
-    return {"count": len(levels), "levels": levels, "bandwidth_decades": bandwidth_dec,
-            "split_ms": [float(d[c]) for c in cuts[1:-1].tolist() if c < n]}
+        mid = z + a + m // 2
+        median = value_ns(mid) / 1e6 if m % 2 else (value_ns(mid - 1) + value_ns(mid)) / 2.0 / 1e6
+        levels.append({"median_ms": float(median), "lo_ms": value_ns(z + a) / 1e6, "hi_ms": value_ns(z + b - 1) / 1e6,
+                       "count": m, "share": m / n})
+    out: dict[str, Any] = {"count": len(levels), "levels": levels, "bandwidth_decades": plan.bandwidth,
+                           "split_ms": [value_ns(z + c) / 1e6 for c in plan.cuts[1:-1] if c < n]}
+    return out
 
 
-def _single(d: np.ndarray, bw: float) -> dict[str, Any]:
-    return {"count": 1, "levels": [{"median_ms": float(np.median(d)), "lo_ms": float(d.min()), "hi_ms": float(d.max()),
-                                    "count": int(d.size), "share": 1.0}], "bandwidth_decades": bw, "split_ms": []}
+def latency_levels(
+    dur_ms: np.ndarray, *, min_share: float = 0.02, valley_ratio: float = 0.5, bandwidth_dec: float | None = None,
+    is_sorted: bool = False,
+) -> dict[str, Any]:
+    """``{"count": K, "levels": [{"median_ms", "lo_ms", "hi_ms", "share", "count"}], ...}`` of an
+    array of latencies in ms (nanosecond resolution); the same computation `analyze` streams."""
+    from edgemon.analysis.selection import FINE_BITS, buckets, n_buckets
+
+    d = np.asarray(dur_ms, dtype=np.float64)
+    d = d[np.isfinite(d) & (d > 0)]
+    ns = np.maximum(np.round(d * 1e6), 1).astype(np.int64)
+    ns.sort()
+    hist = np.bincount(buckets(ns, FINE_BITS), minlength=n_buckets(FINE_BITS))
+    plan = plan_levels(hist, 0, FINE_BITS, int(ns.shape[0]), 0, min_share=min_share, valley_ratio=valley_ratio,
+                       bandwidth_dec=bandwidth_dec)
+    return finish_levels(plan, lambda r: int(ns[r]))
 
 
 # ------------------------------------------------------------------ change points
@@ -146,13 +211,14 @@ def _best_split(y: np.ndarray, min_len: int) -> tuple[int, float]:
     return int(k[j]), float(total - sse[j])
 
 
-def change_points(data, windows: list[dict[str, Any]], *, min_change_pct: float = 5.0, min_windows: int = 3,
-                  max_points: int = 10) -> dict[str, Any]:
-    """Times where median latency stepped, from the per-window medians of ``window_stats``."""
-    rows = [w for w in windows if w["count"] >= 5 and np.isfinite(w["p50_ms"])]
+def find_change_points(windows: list[dict[str, Any]], *, min_change_pct: float = 5.0, min_windows: int = 3,
+                       max_points: int = 10) -> list[dict[str, Any]]:
+    """Candidate steps in the per-window medians: ``[{"at_s", "windows": (first before, first after,
+    one past the last after)}]`` (window indices); their before/after medians come from the rows."""
+    rows = [(k, w) for k, w in enumerate(windows) if w["count"] >= 5 and np.isfinite(w["p50_ms"])]
     if len(rows) < 2 * min_windows:
-        return {"points": [], "note": f"needs at least {2 * min_windows} windows with 5 or more iterations"}
-    y = np.log([w["p50_ms"] for w in rows])
+        return []
+    y = np.log([w["p50_ms"] for _, w in rows])
     diffs = np.diff(y)
     sigma = float(np.median(np.abs(diffs - np.median(diffs)))) * 1.4826 / math.sqrt(2) if diffs.size else 0.0
     sigma = max(sigma, 1e-4)
@@ -170,26 +236,32 @@ def change_points(data, windows: list[dict[str, Any]], *, min_change_pct: float 
         found.append(a + k)
         stack += [(a, a + k), (a + k, b)]
     found.sort()
-    m = data.measured()
     edges = [0] + found + [len(rows)]
-    points = []
+    out = []
     for idx, cut in enumerate(found):
-        t_cut = rows[cut]["start_s"]
-        before = _median_between(data, m, rows[edges[idx]]["start_s"], t_cut)
-        after = _median_between(data, m, t_cut, rows[edges[idx + 2] - 1]["end_s"])
+        out.append({"at_s": rows[cut][1]["start_s"],
+                    "windows": (rows[edges[idx]][0], rows[cut][0], rows[edges[idx + 2] - 1][0] + 1)})
+    return out
+
+
+def finish_change_points(points: list[dict[str, Any]], *, min_change_pct: float = 5.0,
+                         note: str | None = None) -> dict[str, Any]:
+    """The ``change_points`` block from candidates with their ``before_median_ms``/``after_median_ms``."""
+    if note is not None:
+        return {"points": [], "note": note}
+    out = []
+    for p in points:
+        before, after = p["before_median_ms"], p["after_median_ms"]
         change = (after / before - 1.0) * 100.0 if before and before > 0 else float("nan")
         if not abs(change) >= min_change_pct:
             continue  # on the raw rows of its neighbouring segments the step is too small to report
-        points.append({"at_s": t_cut, "before_median_ms": before, "after_median_ms": after, "change_pct": change})
-    return {"points": points, "method": "binary segmentation of window medians (log), BIC-style penalty",
+        out.append({"at_s": p["at_s"], "before_median_ms": before, "after_median_ms": after, "change_pct": change})
+    return {"points": out, "method": "binary segmentation of window medians (log), BIC-style penalty",
             "min_change_pct": min_change_pct}
 
 
-def _median_between(data, m, lo_s: float, hi_s: float) -> float:
-    lo = data.start_ns + int(lo_s * 1e9)
-    hi = data.start_ns + int(hi_s * 1e9)
-    a = int(np.searchsorted(m["t_end"], lo, side="left"))
-    b = int(np.searchsorted(m["t_end"], hi, side="right"))
-    if b <= a:
-        return float("nan")
-    return float(np.median(m["dur"][a:b])) / 1e6
+def change_points_note(windows: list[dict[str, Any]], min_windows: int = 3) -> str | None:
+    rows = [w for w in windows if w["count"] >= 5 and np.isfinite(w["p50_ms"])]
+    if len(rows) < 2 * min_windows:
+        return f"needs at least {2 * min_windows} windows with 5 or more iterations"
+    return None

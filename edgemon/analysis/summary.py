@@ -51,18 +51,17 @@ def _guard(name: str, fn: Callable[[], Any], problems: list[str]) -> Any:
 
 def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> dict[str, Any]:
     """Statistics of one session. ``recording`` is an ``edgemon.recording.reader.Recording``;
-    ``data``: its :func:`edgemon.analysis.data.load` when the caller has it already (the report)."""
-    import numpy as np
-
+    ``data``: its :func:`edgemon.analysis.data.load` when the caller has it already (the report,
+    which then finds the latency scan in ``data.scan``). Memory does not grow with the number
+    of latency rows (:mod:`edgemon.analysis.scan`)."""
     from edgemon.analysis import data as _data
-    from edgemon.analysis.latency import stats_of_sorted
+    from edgemon.analysis.scan import LatencyScan
     from edgemon.recording.layout import board_of
 
     opts = options or AnalysisOptions()
     meta = recording.meta
-    problems = list(getattr(recording, "problems", []))
-    lat = recording.latency()
     data = data if data is not None else _data.load(recording)
+    problems = list(data.problems)
     result: dict[str, Any] = {
         "session": str(recording.path),
         "host": meta.get("host"),
@@ -74,36 +73,41 @@ def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> 
         "end_reason": (meta.get("end") or {}).get("reason"),
         "percentile_method": "nearest-rank (trtexec)",
     }
-    if lat.num_rows:
-        warm, t_end, dur = data.lat_warm, data.lat_t_end, data.lat_dur
-        result["warmup_iterations"] = int(warm.sum())
-        if warm.any():
-            first = int(np.argmin(t_end))
-            result["first_inference_ms"] = float(dur[first]) / 1e6
-        mm = data.measured()
-        sorted_ms = mm["dur"].astype(np.float64)  # one ten-million-row array: sorted and scaled in place
-        sorted_ms.sort()
-        sorted_ms /= 1e6
-        result["latency_ms"] = stats_of_sorted(sorted_ms)
-        # throughput_ips()'s definition (first measured start to last end) from the cached start
-        wall = (int(mm["t_end"][-1]) - data.measured_start_ns) / 1e9
-        ips = float(mm["items"].sum(dtype=np.int64)) / wall if wall > 0 else float("nan")
-        result["throughput_ips"] = ips
-        result["measured_s"] = wall
-        result["items"] = int(mm["items"].sum(dtype=np.int64))
-    else:
-        sorted_ms = np.empty(0)
-        result["latency_ms"] = stats_of_sorted(sorted_ms)
-        result["throughput_ips"] = float("nan")
-        result["measured_s"] = 0.0
-        result["items"] = 0
-        problems.append(_no_rows(meta))
+    scan = _guard("latency", lambda: LatencyScan(data, window_s=opts.window_s, level_min_share=opts.level_min_share),
+                  problems)
+    data.scan = scan
+    # throttling needs the telemetry and when the worker ran: set up from the latency files'
+    # time ranges before pass 1, checked against the rows after it
+    thr = None
+    if scan is not None:
+        thr = _guard("throttling", lambda: _throttling(data, scan, opts, scan.provisional_activity()), problems)
+        if _guard("latency", scan.first_pass, problems) is False:
+            scan = None
+    if scan is not None:
+        problems += [p for p in scan.problems if p not in problems]
+        _guard("latency", scan.want_standard, problems)
+        busy = _busy_changed(data, scan, opts, thr)
+        if busy:
+            thr = _guard("throttling", lambda: _throttling(data, scan, opts, scan.activity.mask()), problems)
+    facts = scan.facts if scan is not None else None
+    n = scan.count if scan is not None else 0
+    if facts is not None and facts.rows:
+        result["warmup_iterations"] = facts.warmup_rows
+        if facts.warmup_rows and facts.first_dur is not None:
+            result["first_inference_ms"] = facts.first_dur / 1e6
+    if not n:
+        if facts is not None and facts.rows:
+            problems.append(_no_measured(data, facts))
+        elif scan is not None:
+            problems.append(_no_rows(meta))
 
     tel = recording.telemetry()
-    start_ns, end_ns = _session_span(data)
+    start_ns, end_ns = _session_span(data, scan)
     result["duration_s"] = (end_ns - start_ns) / 1e9 if end_ns > start_ns else 0.0
     telemetry: dict[str, dict[str, float]] = {}
     if tel.num_rows:
+        import numpy as np
+
         for name, _label, _unit in _HEADLINE_METRICS:
             if name in tel.column_names:
                 v = _column(tel, name).astype(np.float64)
@@ -134,75 +138,195 @@ def analyze(recording, options: AnalysisOptions | None = None, *, data=None) -> 
                 except ValueError:
                     crashes.append(str(details))
                     continue
-                if not d.get("replaced"):  # a hung worker the watchdog replaced is not the end
+                if not isinstance(d, dict):
+                    crashes.append(str(details))
+                elif not d.get("replaced"):  # a hung worker the watchdog replaced is not the end
                     crashes.append(d.get("reason", ""))
     result["events"] = kinds
     if crashes:
         result["worker_crashed"] = crashes
 
-    _extended(data, result, sorted_ms, opts, problems)
+    # the remaining passes: refinement until every rank is exact
+    if scan is not None and n:
+        if scan.windows is not None:
+            _guard("change-point", lambda: scan.want_change_points(min_change_pct=opts.min_change_pct), problems)
+        _guard("latency", scan.resolve, problems)
+    # the latency sections, each from the resolved scan
+    lat_ok = scan is not None and n and all(f.done for f in scan.families)
+    from edgemon.analysis.latency import stats_from
+
+    result["latency_ms"] = _guard("latency", scan.latency_ms, problems) if lat_ok else None
+    if result["latency_ms"] is None:
+        result["latency_ms"] = stats_from(0, lambda r: float("nan"), float("nan"), float("nan"))
+    if lat_ok:
+        active = scan.active_s()
+        result["throughput_ips"] = scan.items / active if active > 0 else float("nan")
+        result["measured_s"] = active
+        result["items"] = scan.items
+        paused = _paused_note(data, scan)
+        if paused:
+            problems.append(paused)
+    else:
+        result["throughput_ips"] = float("nan")
+        result["measured_s"] = 0.0
+        result["items"] = 0
+    _extended(data, scan if lat_ok else None, thr, result, opts, problems)
+    if scan is not None and not n:   # the sections stay in the output, empty, with their notes
+        from edgemon.analysis.levels import LEVEL_MIN_ROWS, change_points_note
+
+        result["windows"] = scan.windows_result()
+        result["levels"] = {"count": 0, "levels": [], "note": f"needs at least {LEVEL_MIN_ROWS} measured iterations"}
+        result["change_points"] = {"points": [], "note": change_points_note([])}
     # Profiles (edgemon/plan/runner.py): per-repetition statistics and their spread.
-    reps = _guard("repetition", lambda: repetition_summary(data), problems)
+    reps = _guard("repetition", lambda: repetition_summary(data, scan), problems) if lat_ok else None
     if reps:
         result["repetitions"] = reps
-        if data.events_of("phase") and any(e.details.get("name") == "rest" for e in data.events_of("phase")):
-            problems.append("the overall throughput and energy span the rests between repetitions; "
-                            "the repetitions table has each one's own")
         if len(reps["workloads"]) > 1:
             problems.append(f"this recording holds {len(reps['workloads'])} workloads (a suite): the overall "
                             "latency and throughput mix them; see the repetitions table per workload")
+    if scan is not None:
+        problems += [p for p in scan.chunks.problems if p not in problems]
     result["problems"] = problems
     return result
 
 
-def _extended(data, result: dict[str, Any], sorted_ms, opts: AnalysisOptions, problems: list[str]) -> None:
+def _no_measured(data, facts) -> str:
+    """Why a recording with latency rows has no measured iteration, in one line."""
+    parts = []
+    if facts.warmup_rows:
+        parts.append(f"{facts.warmup_rows} warm-up")
+    if facts.train_rows:
+        parts.append(f"{facts.train_rows} training")
+    if facts.invalid_negative or facts.invalid_after_end:
+        parts.append(f"{facts.invalid_negative + facts.invalid_after_end} inconsistent")
+    what = ", ".join(parts) or "no usable"
+    hint = ""
+    warm = (data.meta.get("workload") or {}).get("warmup_s")
+    duration = data.meta.get("duration_s")
+    if facts.warmup_rows and isinstance(warm, (int, float)) and isinstance(duration, (int, float)) and warm >= duration:
+        hint = f" (the warm-up, {warm:g} s, is as long as --duration {duration:g} s, which includes it)"
+    return (f"no measured iterations: {facts.rows} latency rows, all {what}{hint}; "
+            "latency, throughput and energy need measured iterations")
+
+
+def _paused_note(data, scan) -> str | None:
+    from edgemon.analysis.scan import overlap_s, paused_intervals
+
+    paused = paused_intervals(data)
+    if not paused or not scan.count:
+        return None
+    s = overlap_s(paused, scan.measured_start_ns, scan.measured_end_ns)
+    if s <= 0:
+        return None
+    return f"the worker was paused for {s:.1f} s: throughput, per-window rates and energy leave that time out"
+
+
+def _throttle_options(opts: AnalysisOptions):
+    from edgemon.analysis.throttling import ThrottleOptions
+
+    return ThrottleOptions(busy_cpu_pct=opts.busy_cpu_pct, thermal_margin_c=opts.thermal_margin_c,
+                           min_episode_s=opts.min_episode_s)
+
+
+def _throttling(data, scan, opts: AnalysisOptions, activity):
+    """The throttling analysis for this activity; its episodes become the scan's families."""
+    from edgemon.analysis.throttling import analyze_throttling
+
+    thr = analyze_throttling(data, _throttle_options(opts), activity=activity,
+                             first_iteration_ns=None if scan._first else scan.first_start_ns)
+    thr["_activity"] = activity
+    scan.set_episodes(thr.get("_by_domain") or {}, thr.get("_union") or []) if thr.get("available") else \
+        scan.set_episodes({}, [])
+    return thr
+
+
+def _busy_changed(data, scan, opts: AnalysisOptions, thr) -> bool:
+    """Did pass 1's activity change what counts as busy (so the throttling must be redone)?
+    The time to first throttle needs the first iteration, known only now: redone as well."""
+    import numpy as np
+
+    from edgemon.analysis.throttling import busy_mask
+
+    if thr is None:
+        return True
+    before = thr.get("_activity")
+    if before is None:
+        return True
+    t_opts = _throttle_options(opts)
+    same = np.array_equal(busy_mask(data, t_opts, before), busy_mask(data, t_opts, scan.activity.mask()))
+    if same:
+        _first_throttle(thr, data, scan)
+    return not same
+
+
+def _first_throttle(thr, data, scan) -> None:
+    """Time to the first throttle from the first iteration (now that pass 1 knows it)."""
+    eps = thr.get("episodes") or []
+    first = scan.first_start_ns
+    if not eps:
+        return
+    start = eps[0]["start_ns"]
+    origin, name = data.start_ns, "session start"
+    if first is not None and start >= first:
+        origin, name = first, "first iteration"
+    thr["time_to_first_throttle_s"] = max(0.0, (start - origin) / 1e9)
+    thr["time_to_first_throttle_from"] = name
+
+
+def _extended(data, scan, thr, result: dict[str, Any], opts: AnalysisOptions, problems: list[str]) -> None:
     """MLPerf p90, windows, throttling, levels, change points, energy (each guarded)."""
     from edgemon.analysis.energy import energy
-    from edgemon.analysis.levels import change_points, latency_levels
-    from edgemon.analysis.mlperf import singlestream
-    from edgemon.analysis.throttling import ThrottleOptions, analyze_throttling
-    from edgemon.analysis.windows import window_stats
+    from edgemon.analysis.levels import change_points_note, finish_change_points
+    from edgemon.analysis.throttling import add_latency
 
-    if sorted_ms.shape[0]:
-        result["mlperf"] = _guard("MLPerf early-stopping", lambda: singlestream(sorted_ms), problems)
-    win = _guard("per-window", lambda: window_stats(data, opts.window_s), problems)
-    if win is not None:
-        result["windows"] = win
-    topts = ThrottleOptions(busy_cpu_pct=opts.busy_cpu_pct, thermal_margin_c=opts.thermal_margin_c,
-                            min_episode_s=opts.min_episode_s)
-    thr = _guard("throttling", lambda: analyze_throttling(data, topts), problems)
+    if scan is not None:
+        result["mlperf"] = _guard("MLPerf early-stopping", scan.mlperf, problems)
+        win = _guard("per-window", scan.windows_result, problems)
+        if win is not None:
+            result["windows"] = win
+    else:
+        win = None
     if thr is not None:
+        _guard("throttling", lambda: add_latency(thr, scan), problems)
+        for ep in thr.get("episodes", []):   # private keys of an unfinished analysis never reach the output
+            for key in ("start_ns", "_end_ns", "_group"):
+                ep.pop(key, None)
+        thr.pop("_union", None)
+        thr.pop("_by_domain", None)
+        thr.pop("_activity", None)
         result["throttling"] = thr
         if not thr.get("available"):
             problems.append(f"throttling not analysed: {thr.get('reason')}")
         elif thr.get("ceiling_note"):
             problems.append(thr["ceiling_note"])
-    lev = _guard("latency level", lambda: latency_levels(sorted_ms, min_share=opts.level_min_share, is_sorted=True),
-                 problems)
-    if lev is not None:
-        result["levels"] = lev
+    if scan is not None:
+        lev = _guard("latency level", scan.levels, problems)
+        if lev is not None:
+            result["levels"] = lev
     if win is not None:
-        cp = _guard("change-point", lambda: change_points(data, win["windows"], min_change_pct=opts.min_change_pct),
-                    problems)
+        cp = _guard("change-point", lambda: finish_change_points(
+            scan.change_points(), min_change_pct=opts.min_change_pct, note=change_points_note(win["windows"])),
+            problems)
         if cp is not None:
             result["change_points"] = cp
-    en = _guard("energy", lambda: energy(data), problems)
+    en = _guard("energy", lambda: energy(data, scan) if scan is not None else
+                {"available": False, "reason": "no measured iterations: nothing to divide the energy by"}, problems)
     if en is not None:
         result["energy"] = en
         if not en.get("available"):
             problems.append(f"energy not computed: {en.get('reason')}")
 
 
-def _session_span(data) -> tuple[int, int]:
+def _session_span(data, scan) -> tuple[int, int]:
     """First and last moment with data: telemetry samples, iteration starts and ends."""
 
     starts, ends = [], []
     if data.tel_t.shape[0]:
         starts.append(int(data.tel_t[0]))
         ends.append(int(data.tel_t[-1]))
-    if data.lat_t_end.shape[0]:
-        starts.append(data.first_start_ns)
-        ends.append(int(data.lat_t_end[-1]))
+    if scan is not None and scan.facts.first_start is not None:
+        starts.append(scan.facts.first_start)
+        ends.append(scan.facts.last_end)
     if not starts:
         return 0, 0
     return min(starts), max(ends)
@@ -315,12 +439,16 @@ def format_extended(result: dict[str, Any]) -> list[str]:
                          f"{th['time_to_first_throttle_from']}")
         for ch in th.get("ceiling_changes", []):
             lines.append(f"  ceiling moved at {ch['at_s']:.1f} s: power mode {ch['mode']} ({ch['source']})")
-        eps = th["episodes"]
+        from edgemon.analysis.throttling import merged_episodes
+
+        eps = merged_episodes(th["episodes"])
         if eps:
-            rows = [[f"{e['start_s']:.1f}", f"{e['end_s']:.1f}", f"{e['duration_s']:.1f}", e["domain"],
-                     f"{e['clock_mhz']:.0f}", f"{e['ceiling_mhz']:.0f}", f"{e['drop_mhz']:.0f}",
-                     f"{e['drop_pct']:.1f}", e["cause"]] for e in eps[:50]]
-            lines += _table(["from s", "to s", "dur s", "clock", "MHz", "ceiling", "drop", "drop %", "cause"], rows)
+            rows = [[f"{e['start_s']:.1f}", f"{e['end_s']:.1f}", f"{e['duration_s']:.1f}", e["clocks_text"],
+                     f"{e['clock_mhz']:.0f}", f"{e['ceiling_mhz']:.0f}", f"{e['drop_pct']:.1f}",
+                     "/".join(e["causes"]) or e["cause"]] for e in eps[:50]]
+            lines += _table(["from s", "to s", "dur s", "clocks", "MHz", "ceiling", "drop %", "cause"], rows)
+            lines.append("  (MHz, ceiling, drop %: the clock that dropped most; one line per episode, "
+                         "--json has one per clock domain)")
             if len(eps) > 50:
                 lines.append(f"  ... {len(eps) - 50} more episodes in --json")
             for e in eps[:10]:
@@ -380,48 +508,35 @@ def _spread(values: list[float]) -> dict[str, float]:
             "iqr": float(q3 - q1), "std": std, "cov_pct": std / mean * 100.0 if mean else float("nan")}
 
 
-def repetition_summary(data) -> dict[str, Any] | None:
+def repetition_summary(data, scan) -> dict[str, Any] | None:
     """Per-repetition latency/throughput (warm-up excluded) and, per workload, the spread across
     repetitions; None when the recording has no repetition phases."""
-    import numpy as np
-
-    from edgemon.analysis.latency import stats_of_sorted
-
-    spans: dict[int, dict[str, Any]] = {}
-    for ev in data.events_of("phase"):
-        d = ev.details
-        if d.get("name") != "repetition" or not isinstance(d.get("index"), int):
-            continue
-        run = spans.setdefault(d["index"], {"index": d["index"]})
-        for key in ("item", "label", "workload", "start_ns", "end_ns", "outcome"):
-            if d.get(key) is not None:
-                run[key] = d[key]
-    runs = [r for _, r in sorted(spans.items()) if isinstance(r.get("start_ns"), int)]
-    if not runs:
-        return None
     from edgemon.analysis.energy import POWER_TOTAL, integrate_mw
+    from edgemon.analysis.latency import stats_from
+    from edgemon.analysis.scan import overlap_s, paused_intervals
 
-    m = data.measured()
-    t_end, dur, items = m["t_end"], m["dur"], m["items"]
+    runs = scan.rep_spans
+    fam = scan.reps
+    if not runs or fam is None:
+        return None
     power = data.metric(POWER_TOTAL) if data.has(POWER_TOTAL) else None
+    paused = paused_intervals(data)
     out_runs = []
     for i, r in enumerate(runs):
         lo = int(r["start_ns"])
-        # A repetition's rows run until its worker stops, which can be a few frames after the
-        # plan marked the end: they belong to it up to the next repetition's start (rests
-        # between repetitions have no worker, so no rows of their own).
-        nxt = runs[i + 1]["start_ns"] if i + 1 < len(runs) else None
-        hi = int(nxt) - 1 if nxt is not None else data.end_ns
         span_end = int(r["end_ns"]) if isinstance(r.get("end_ns"), int) else data.end_ns  # killed mid-run
-        a = int(np.searchsorted(t_end, lo, side="left"))
-        b = int(np.searchsorted(t_end, hi, side="right"))
-        ms = np.sort(dur[a:b].astype(np.float64)) / 1e6
-        st = stats_of_sorted(ms)
-        n_items = int(items[a:b].sum(dtype=np.int64))
-        first = int(np.min(t_end[a:b] - dur[a:b])) if b > a else lo
-        wall = (int(t_end[b - 1]) - first) / 1e9 if b > a else 0.0
+        c = int(fam.count[i])
+        if c:
+            st = stats_from(c, scan.value_ms(fam, i), fam.average(i) / 1e6, fam.std(i) / 1e6)
+            first, last = int(fam.first_start[i]), int(fam.last_end[i])
+            wall = (last - first) / 1e9 - overlap_s(paused, first, last)
+        else:
+            st = stats_from(0, lambda r: float("nan"), float("nan"), float("nan"))
+            first = last = lo
+            wall = 0.0
+        n_items = int(fam.items[i])
         # energy of this repetition's measured window (the rests between repetitions are not in it)
-        got = integrate_mw(data.tel_t, power, first, int(t_end[b - 1])) if power is not None and b > a else None
+        got = integrate_mw(data.tel_t, power, first, last) if power is not None and c else None
         wl = r.get("workload") or {}
         out_runs.append({
             "index": r["index"],

@@ -21,8 +21,9 @@ A clock sample counts as *throttled* when all of these hold:
 
 Per clock domain (cpu, gpu, emc) the throttled samples form runs; runs closer than
 ``merge_gap_s`` merge, and episodes shorter than ``min_episode_s`` are dropped. Each
-episode gets its likely cause from what happened from ``lookback_s`` before it to its end,
-first match wins:
+episode gets its likely cause from what happened in the ``lookback_s`` before it began (up
+to and including its first sample): what happened later cannot have caused it. First match
+wins:
 
 1. ``power_mode``: a power-mode change;
 2. ``user_action``: a core switched, jetson_clocks or the fan changed;
@@ -45,7 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from edgemon.analysis.latency import nearest_ranks
+from edgemon.analysis.intervals import clip, overlap_s
+from edgemon.analysis.intervals import union as union_of
 from edgemon.recording.layout import section
 from edgemon.telemetry import catalogue
 
@@ -240,35 +242,28 @@ def _over(data, names: list[str], threshold: float) -> np.ndarray:
     return over
 
 
-def busy_mask(data, opts: ThrottleOptions) -> np.ndarray:
-    """Per telemetry sample: is the workload (or, without one, the machine) doing work?"""
+def busy_mask(data, opts: ThrottleOptions, activity: np.ndarray | None = None) -> np.ndarray:
+    """Per telemetry sample: is the workload (or, without one, the machine) doing work?
+    ``activity``: per sample, an iteration ran within a moment of it
+    (:class:`edgemon.analysis.scan.Activity`)."""
     source = busy_source(data.meta)
     gpus = [n for n in data.tel_names if _pattern(n) in ("gpu_util_pct", "gpu{N}_util_pct")]
     if source == "machine":
         cpus = [n for n in data.tel_names if _pattern(n) in ("cpu_util_pct", "cpu{N}_util_pct")]
         return _over(data, cpus, opts.busy_cpu_pct) | _over(data, gpus, opts.busy_gpu_pct)
-    busy = _worker_busy(data, opts)
+    busy = _worker_busy(data, opts, activity)
     if source == "command":
         busy |= _over(data, gpus, opts.busy_gpu_pct)
     return busy
 
 
-def _worker_busy(data, opts: ThrottleOptions) -> np.ndarray:
+def _worker_busy(data, opts: ThrottleOptions, activity: np.ndarray | None) -> np.ndarray:
     t = data.tel_t
     busy = np.zeros(t.shape[0], dtype=bool)
     if data.has("proc_worker_cpu_pct"):
         busy |= data.metric("proc_worker_cpu_pct") > opts.busy_cpu_pct
-    n = data.lat_t_end.shape[0]
-    if n and t.shape[0]:
-        slack = int(max(0.25, 1.5 * data.sample_dt_s) * 1e9)
-        ends = data.lat_t_end
-        idx = np.searchsorted(ends, t, side="left")          # first iteration ending at or after t
-        has_next = idx < n
-        nxt = np.minimum(idx, n - 1)
-        running = has_next & (ends[nxt] - data.lat_dur[nxt] <= t + slack)  # running now or starting right after
-        prv = np.maximum(idx - 1, 0)
-        recent = (idx > 0) & (t - ends[prv] <= slack)        # one just finished
-        busy |= running | recent
+    if activity is not None and activity.shape[0] == t.shape[0]:
+        busy |= activity
     return busy
 
 
@@ -350,8 +345,10 @@ def _flag_bits(data, name: str, sl: slice) -> int:
 
 def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, float],
             limits: dict[str, float]) -> tuple[str, list[str], list[str]]:
-    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns."""
+    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns: only what
+    happened from ``lookback_s`` before ``lo`` up to ``lo`` counts."""
     look = lo - int(opts.lookback_s * 1e9)
+    hi = lo
     found: dict[str, list[str]] = {}
 
     def add(cause: str, why: str) -> None:
@@ -421,52 +418,21 @@ def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, floa
 # ------------------------------------------------------------------ latency inside / outside
 
 
-def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
-
-
-def _lat_block(dur_ns: np.ndarray, items: np.ndarray, seconds: float, *, owned: bool = False) -> dict[str, Any]:
-    """Latency and throughput of some rows; ``owned``: ``dur_ns`` is a temporary that may be reordered."""
-    n = int(dur_ns.shape[0])
-    out: dict[str, Any] = {"count": n, "seconds": seconds}
-    if n:
-        p50, p90, p99 = nearest_ranks(dur_ns, (50.0, 90.0, 99.0), inplace=owned)
-        out.update(mean_ms=float(dur_ns.mean()) / 1e6, p50_ms=p50 / 1e6, p90_ms=p90 / 1e6, p99_ms=p99 / 1e6)
-    else:
-        out.update(mean_ms=float("nan"), p50_ms=float("nan"), p90_ms=float("nan"), p99_ms=float("nan"))
-    out["throughput_ips"] = float(items.sum(dtype=np.int64)) / seconds if seconds > 0 else float("nan")
-    return out
-
-
-def _inside(t_end: np.ndarray, union: list[tuple[int, int]]) -> np.ndarray:
-    """Rows of ascending ``t_end`` with start <= t_end < end of some interval (O(k log n) cuts)."""
-    mask = np.zeros(t_end.shape[0], dtype=bool)
-    for s, e in union:
-        mask[int(np.searchsorted(t_end, s, side="left")):int(np.searchsorted(t_end, e, side="left"))] = True
-    return mask
-
-
-def _overlap_s(union: list[tuple[int, int]], lo: int, hi: int) -> float:
-    return sum(max(0, min(e, hi) - max(s, lo)) for s, e in union) / 1e9
-
-
 # ------------------------------------------------------------------ the analysis
 
 
-def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, Any]:
+def analyze_throttling(data, opts: ThrottleOptions | None = None, *, activity: np.ndarray | None = None,
+                       first_iteration_ns: int | None = None) -> dict[str, Any]:
+    """Episodes, shares and causes. The latency inside/outside episodes and per episode is
+    added by :func:`add_latency` once the latency scan has it; until then the result holds
+    the episodes' times under private keys (``_union``, ``_by_domain``, ``_start_ns``)."""
     opts = opts or ThrottleOptions()
     out: dict[str, Any] = {"options": asdict(opts)}
     t = data.tel_t
     if t.shape[0] == 0:
         return {**out, "available": False, "reason": "no telemetry: clocks were not recorded"}
     segs = mode_segments(data)
-    busy = busy_mask(data, opts)
+    busy = busy_mask(data, opts, activity)
     tracks = clock_tracks(data, busy, segs, opts)
     if not tracks:
         return {**out, "available": False, "reason": "no CPU, GPU or EMC clock in the telemetry"}
@@ -498,7 +464,7 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, A
     domain_time: dict[str, float] = {}
     domain_busy: dict[str, float] = {}
     intervals: list[tuple[int, int]] = []
-    m = data.measured()
+    by_domain: dict[str, list[tuple[int, int]]] = {}
     for dom in DOMAINS:
         dtracks = [tr for tr in tracks if tr.domain == dom]
         if not dtracks:
@@ -511,9 +477,12 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, A
         domain_busy[dom] = float(dur_s[counted].sum())
         found = _episodes_of(below, t, dur_s, opts)
         domain_time[dom] = sum(e - s for s, e, _, _ in found) / 1e9
-        for s, e, i, j in found:
+        by_domain[dom] = [(s, e) for s, e, _, _ in found]
+        for k, (s, e, i, j) in enumerate(found):
             intervals.append((s, e))
-            episodes.append(_episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m))
+            ep = _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits)
+            ep["_group"] = k
+            episodes.append(ep)
     episodes.sort(key=lambda ep: ep["start_s"])
     out["episodes"] = episodes
     out["episode_count"] = len(episodes)
@@ -523,28 +492,40 @@ def analyze_throttling(data, opts: ThrottleOptions | None = None) -> dict[str, A
     for tr in tracks:
         denom = float(dur_s[tr.valid & busy].sum())
         out["share_by_clock"][tr.metric] = float(dur_s[tr.below].sum()) / denom if denom > 0 else 0.0
-    union = _union(intervals)
+    union = union_of(intervals)
     out["throttled_any_s"] = sum(e - s for s, e in union) / 1e9
     out["share_throttled_any"] = out["throttled_any_s"] / out["busy_s"] if out["busy_s"] > 0 else 0.0
 
-    if data.lat_t_end.shape[0]:
-        origin, origin_name = data.first_start_ns, "first iteration"
-    else:
-        origin, origin_name = data.start_ns, "session start"
-    out["time_to_first_throttle_s"] = (episodes[0]["start_ns"] - origin) / 1e9 if episodes else None
+    # from the first iteration; a throttle that began before it (during the model build, or
+    # left over from an earlier run) counts from the session start: never negative
+    origin, origin_name = data.start_ns, "session start"
+    if first_iteration_ns is not None and (not episodes or episodes[0]["start_ns"] >= first_iteration_ns):
+        origin, origin_name = first_iteration_ns, "first iteration"
+    out["time_to_first_throttle_s"] = max(0.0, (episodes[0]["start_ns"] - origin) / 1e9) if episodes else None
     out["time_to_first_throttle_from"] = origin_name
-
-    if m["t_end"].shape[0]:
-        lo = data.measured_start_ns
-        hi = int(m["t_end"][-1])
-        inside = _inside(m["t_end"], union)
-        in_s = _overlap_s(union, lo, hi)
-        out["inside"] = _lat_block(m["dur"][inside], m["items"][inside], in_s, owned=True)
-        out["outside"] = _lat_block(m["dur"][~inside], m["items"][~inside], max(0.0, (hi - lo) / 1e9 - in_s),
-                                    owned=True)
-    for ep in episodes:
-        ep.pop("start_ns", None)
+    out["_union"] = union
+    out["_by_domain"] = by_domain
     return out
+
+
+def add_latency(thr: dict[str, Any], scan) -> None:
+    """Per-episode p50 and items/s, and latency inside vs outside all episodes, from a resolved
+    :class:`edgemon.analysis.scan.LatencyScan` (None: no latency); drops the private keys."""
+    union = thr.pop("_union", [])
+    thr.pop("_by_domain", None)
+    for ep in thr.get("episodes", []):
+        s, e, dom, g = ep.pop("start_ns"), ep.pop("_end_ns"), ep["domain"], ep.pop("_group")
+        fam = scan.episode_families.get(dom) if scan is not None else None
+        if fam is not None:
+            blk = scan.block(fam, g, (e - s) / 1e9)
+            ep["latency_p50_ms"] = blk["p50_ms"]
+            ep["throughput_ips"] = blk["throughput_ips"]
+    if scan is not None and scan.inside is not None and scan.count:
+        lo, hi = scan.measured_start_ns, scan.measured_end_ns
+        in_s = overlap_s(clip(union, scan.active_intervals()), lo, hi)
+        out_s = max(0.0, scan.active_s(lo, hi) - in_s)
+        thr["inside"] = scan.block(scan.inside, 0, in_s)
+        thr["outside"] = scan.block(scan.inside, 1, out_s)
 
 
 def _seg_ceiling(tr: ClockTrack, t: np.ndarray, segs, k: int) -> float:
@@ -557,7 +538,7 @@ def _seg_ceiling(tr: ClockTrack, t: np.ndarray, segs, k: int) -> float:
     return float(c[0]) if c.size else float("nan")
 
 
-def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m) -> dict[str, Any]:
+def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits) -> dict[str, Any]:
     per = []
     for tr in dtracks:
         sel = tr.below[i:j]
@@ -586,11 +567,59 @@ def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits, m) -> dict[str
         "cause": cause,
         "causes": causes,
         "evidence": evidence,
+        "_end_ns": e,
     }
-    if m["t_end"].shape[0]:
-        a = int(np.searchsorted(m["t_end"], s, side="left"))
-        b = int(np.searchsorted(m["t_end"], e, side="left"))
-        blk = _lat_block(m["dur"][a:b], m["items"][a:b], (e - s) / 1e9)
-        ep["latency_p50_ms"] = blk["p50_ms"]
-        ep["throughput_ips"] = blk["throughput_ips"]
     return ep
+
+
+# ------------------------------------------------------------------ one line per episode
+
+
+def clocks_text(metrics: list[str]) -> str:
+    """``["cpu0_freq_mhz", "cpu1_freq_mhz", "cpu2_freq_mhz", "gpu_freq_mhz"]`` -> ``"cpu0-2, gpu"``."""
+    cores = sorted(c for c in (_core(x) for x in metrics) if c is not None)
+    parts: list[str] = []
+    k = 0
+    while k < len(cores):
+        j = k
+        while j + 1 < len(cores) and cores[j + 1] == cores[j] + 1:
+            j += 1
+        parts.append(f"cpu{cores[k]}" if j == k else f"cpu{cores[k]}-{cores[j]}")
+        k = j + 1
+    parts += [x.replace("_freq_mhz", "") for x in metrics if _core(x) is None]
+    return ", ".join(parts)
+
+
+def merged_episodes(episodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Episodes of different clock domains that overlap in time are one event (a thermal trip
+    caps CPU and GPU together): one entry each, with every clock involved, the worst drop, the
+    causes once and the evidence once. For the text and HTML reports; ``--json`` keeps one
+    episode per domain."""
+    out: list[dict[str, Any]] = []
+    for ep in sorted(episodes, key=lambda e: (e["start_s"], e["end_s"])):
+        last = out[-1] if out else None
+        if last is not None and ep["start_s"] < last["end_s"]:
+            last["end_s"] = max(last["end_s"], ep["end_s"])
+            last["parts"].append(ep)
+        else:
+            out.append({"start_s": ep["start_s"], "end_s": ep["end_s"], "parts": [ep]})
+    for m in out:
+        parts = m.pop("parts")
+        worst = max(parts, key=lambda e: e["drop_pct"])
+        clocks = [c for e in parts for c in e.get("clocks", [])]
+        causes: list[str] = []
+        evidence: list[str] = []
+        for e in parts:
+            for c in e.get("causes") or [e["cause"]]:
+                if c not in causes:
+                    causes.append(c)
+            for line in e.get("evidence") or []:
+                if line not in evidence:
+                    evidence.append(line)
+        first = min(parts, key=lambda e: e["start_s"])
+        m.update(duration_s=m["end_s"] - m["start_s"], clocks=clocks, clocks_text=clocks_text(clocks),
+                 domains=[e["domain"] for e in parts], cause=first["cause"], causes=causes, evidence=evidence,
+                 clock_mhz=worst["clock_mhz"], ceiling_mhz=worst["ceiling_mhz"], drop_mhz=worst["drop_mhz"],
+                 drop_pct=worst["drop_pct"], worst=worst["domain"], latency_p50_ms=first.get("latency_p50_ms"),
+                 throughput_ips=first.get("throughput_ips"))
+    return out

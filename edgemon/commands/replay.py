@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.speed <= 1000:
         raise UserError(f"--speed must be between 1 and 1000, got {args.speed:g}")
     rec = open_recording(resolve_session(args.session))
-    feed = ReplayFeed(rec)
+    feed = ReplayFeed(rec, analysis_process=True)
     feed.command(Speed(factor=args.speed))
     try:
         return run_dashboard(feed, ascii=args.ascii)

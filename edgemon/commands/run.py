@@ -47,9 +47,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     w.add_argument("--model", default=None, help="built-in model name or a model file (default: mnist_1d)")
     w.add_argument("--batch", type=int, default=None, help="items per inference (default: 1)")
     w.add_argument("--threads", type=int, default=None, help="framework/BLAS threads (default: framework's own)")
-    w.add_argument("--warmup", default=None, help="warm-up iterations and/or time, e.g. 50, 5s, 50,5s (default: 0)")
+    w.add_argument("--warmup", default=None, help="warm-up iterations and/or time, e.g. 50, 5s, 50,5s (default: "
+                   "0; the first inference is always left out of the statistics and reported on its own)")
     w.add_argument("--duration", default=None, help="stop after this long, e.g. 90s, 10m, 3h (default: until quit); "
-                   "with repetitions, the length of each")
+                   "it includes the model build and the warm-up; with repetitions, the length of each")
     w.add_argument("--repetitions", type=int, default=None, metavar="N",
                    help="run the workload N times, each in a fresh worker; `edgemon analyze` gives the median "
                    "and spread (default: 1)")
@@ -227,8 +228,23 @@ def run_config_from_args(args: argparse.Namespace):
     return config
 
 
+def warmup_warning(config) -> str | None:
+    """A one-line warning when the warm-up leaves no time to measure within --duration (which
+    includes the model build and the warm-up)."""
+    duration = config.duration_s
+    warm_s = config.workload.warmup_s
+    if not duration or not warm_s or warm_s < duration:
+        return None
+    return (f"edgemon: warning: the warm-up ({warm_s:g} s) is as long as --duration ({duration:g} s), which "
+            "includes the model build and the warm-up: no iteration will be measured; give a longer --duration "
+            "or a shorter --warmup")
+
+
 def run(args: argparse.Namespace) -> int:
     config = run_config_from_args(args)
+    warning = warmup_warning(config)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     detach = args.detach
     if detach and not config.record:
         raise UserError("a detached session must record (that is how you find it again); drop --no-record")

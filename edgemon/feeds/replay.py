@@ -10,18 +10,20 @@ latency rows arriving from the background load) ``drain()`` returns ``reset=True
 enough history to refill a dashboard:
 
 * telemetry samples with ``t_ns`` in ``(playhead - history_s, playhead]``;
-* latency rows with ``t_end_ns`` in ``(playhead - history_s, playhead]``;
+* latency rows with ``t_end_ns`` in ``(playhead - history_s, playhead]``, at most the last
+  ``max_history_rows`` (500,000, as an attached session's history: 30 s at 16,000/s);
 * events from the start of the recording up to the playhead (the last ``max_reset_events``).
 
-``history_s`` defaults to 120 s. Tables are held as numpy arrays and sliced with
-``np.searchsorted``, so a seek costs O(log n) plus the rows it returns. Latency columns
-stay in the chunks Arrow read them in (zero-copy views, one per Parquet row group):
-a 3-hour session has ten million rows, and one more copy of them is a second or more.
+``history_s`` defaults to 120 s. Telemetry and events (small) are numpy arrays sliced
+with ``np.searchsorted``. Latency rows are never all in memory (a 3-hour session at
+16,000/s has 170 million): the Parquet footers give each row group's time range
+(:mod:`edgemon.recording.chunks`), and a drain reads only the row groups its time range
+touches, keeping the last few decoded (``cache_pieces``). Memory does not grow with the
+length of the recording; a seek costs the one or two row groups it lands in.
 
-Opening is fast whatever the length: telemetry and events (small) are read at once,
-the latency table of a large recording (``background``) is read on a background
-thread while the dashboard already shows the start. Then, on the same thread, the
-recording is analysed once (:func:`edgemon.analysis.summary.analyze`): its throttling
+Opening is fast whatever the length: nothing but the footers of the latency files is
+read. Then, on a background thread, the recording is analysed once
+(:func:`edgemon.analysis.summary.analyze`, itself bounded in memory): its throttling
 episodes and events make the :meth:`timeline`, and ``analysis()`` gives the whole result.
 
 Commands: play, pause, toggle, seek(delta_s=+-N) | seek(to="start"|"end"|seconds),
@@ -51,8 +53,7 @@ if TYPE_CHECKING:
 
 MIN_SPEED = 1.0
 MAX_SPEED = 1000.0
-# Latency files larger than this on disk (about a million rows) are read in the background.
-BACKGROUND_LOAD_BYTES = 8 << 20
+CACHE_PIECES = 2             # decoded latency row groups kept (about 20 MB each)
 ANALYSIS_NICE = 10           # the analysis thread yields the CPU to the dashboard
 
 
@@ -66,26 +67,34 @@ class ReplayFeed(Feed):
         speed: float = 1.0,
         playing: bool = True,
         history_s: float = 120.0,
+        max_history_rows: int = 500_000,
         max_reset_events: int = 500,
         clock: Callable[[], float] = time.monotonic,
         background: bool | None = None,
         analyze: bool = True,
+        analysis_process: bool = False,
     ):
         """``recording``: a :class:`edgemon.recording.reader.Recording`. ``clock``: wall seconds (tests).
 
-        ``background``: read the latency table on a background thread (None: when its files
-        are larger than :data:`BACKGROUND_LOAD_BYTES`). ``analyze``: analyse the recording on a
-        background thread for the timeline and ``analysis()``.
+        ``background``: kept for callers of the earlier design (the latency is read on demand
+        now, nothing is loaded up front). ``analyze``: analyse the recording on a background
+        thread for the timeline and ``analysis()``; ``analysis_process``: in a child process
+        (``edgemon analyze --json``, niced) instead of this one, as ``edgemon replay`` does: its
+        memory goes back to the system when it is done and it never competes with the
+        dashboard for the interpreter.
         """
         self.recording = recording
         self.meta = dict(recording.meta)
         self.history_ns = int(history_s * 1e9)
+        self.max_history_rows = int(max_history_rows)
         self.max_reset_events = int(max_reset_events)
         self._clock = clock
         self._lock = threading.Lock()
         self._generation = 0
         self._background = background
         self._analyze = analyze
+        self._analysis_process = analysis_process
+        self._child: Any = None         # the analysis child process while it runs
         self._thread: threading.Thread | None = None
         self._closed = False
         start_loader = self._load(recording)
@@ -101,18 +110,25 @@ class ReplayFeed(Feed):
     # ----------------------------------------------------------------- loading
 
     def _load(self, rec) -> Callable[[], None] | None:
-        """Telemetry and events now; latency now or later. Returns what starts the loader
-        thread (the latency table if it is large, then the analysis), or None."""
+        """Telemetry and events now, the latency index (footers only) now; returns what starts
+        the analysis thread, or None."""
         tel = rec.telemetry()
         self._tel_t = _int_array(tel.column("t_ns"))
         self._tel_names = [c for c in tel.column_names if c != "t_ns"]
-        self._tel_cols = [_float_array(tel.column(c)) for c in self._tel_names]
+        rec.forget("telemetry")          # the arrays below are the copy replay uses
+        self._tel_cols = []
+        for name in self._tel_names:     # column by column, each freed once converted: no second copy
+            self._tel_cols.append(_float_array(tel.column(name)))
+            tel = tel.drop_columns([name])
+        del tel
         ev = rec.events()
         self._ev_t = _int_array(ev.column("t_ns"))
         self._ev_kind = ev.column("kind").to_pylist()
         self._ev_details = ev.column("details").to_pylist()
-        self._lat = _Latency.empty()
-        self._lat_loaded = False
+        chunks = rec.latency_chunks()
+        chunks.cache_pieces = CACHE_PIECES
+        self._lat = _Latency(chunks)
+        self._lat_loaded = True
         self._analysis: AnalysisResult | None = None
         self._analysis_origin_ns: int | None = None
         self._analysis_state = "waiting"
@@ -122,22 +138,16 @@ class ReplayFeed(Feed):
         self._set_span(rec)
         self._generation += 1
         generation = self._generation
-        background = self._background
-        if background is None:
-            background = _latency_bytes(rec) > BACKGROUND_LOAD_BYTES
-        if not background:
-            self._publish_latency(generation, _Latency.from_table(rec.latency()))
         if not self._analyze:
             self._analysis_state = "off"
-        if not (background or self._analyze):
             return None
-        self._thread = threading.Thread(target=self._load_rest, args=(rec, generation, background),
-                                        name="edgemon-replay-load", daemon=True)
+        self._thread = threading.Thread(target=self._load_rest, args=(rec, generation),
+                                        name="edgemon-replay-analysis", daemon=True)
         return self._thread.start
 
     def _set_span(self, rec) -> None:
         anchor = (rec.meta.get("clock") or {}).get("monotonic_ns")
-        firsts = [int(a[0]) for a in (self._tel_t, self._ev_t, self._lat.first_starts()) if len(a)]
+        firsts = [int(a[0]) for a in (self._tel_t, self._ev_t, self._lat.first_ends()) if len(a)]
         if isinstance(anchor, int):
             start = anchor
         else:
@@ -153,30 +163,9 @@ class ReplayFeed(Feed):
         self.start_ns = int(start)
         self.end_ns = int(max(ends))
 
-    def _publish_latency(self, generation: int, lat: "_Latency") -> None:
-        with self._lock:
-            if generation != self._generation:
-                return
-            self._lat = lat
-            self._lat_loaded = True
-            self._set_span(self.recording)
-            self._marks, self._timeline = None, None     # relative to start_ns, which may have moved
-            self._reset = True      # refill the screen, now with latency
-
-    def _load_rest(self, rec, generation: int, load_latency: bool) -> None:
-        """Loader thread: the latency table (if asked), then the analysis."""
-        if load_latency:
-            try:
-                lat = _Latency.from_table(rec.latency())
-            except Exception as exc:  # noqa: BLE001 - the replay goes on without latency
-                with self._lock:
-                    if generation == self._generation:
-                        self._lat_loaded = True
-                        self._analysis_state = "failed"
-                        self._analysis_error = f"latency not readable ({type(exc).__name__}: {exc})"
-                return
-            self._publish_latency(generation, lat)
-        if not self._analyze or self._closed:
+    def _load_rest(self, rec, generation: int) -> None:
+        """Analysis thread: the whole recording analysed once (bounded memory), at low priority."""
+        if self._closed:
             return
         _lower_thread_priority()
         with self._lock:
@@ -184,13 +173,17 @@ class ReplayFeed(Feed):
                 return
             self._analysis_state = "running"
         try:
-            from edgemon.analysis import data as _data
-            from edgemon.analysis.result import analyze_result
+            if self._analysis_process:
+                result = self._analyse_in_child(rec)
+                origin = int(rec.start_ns)
+            else:
+                from edgemon.analysis import data as _data
+                from edgemon.analysis.result import analyze_result
 
-            data = _data.load(rec)
-            result = analyze_result(rec, data=data)
-            origin = int(data.start_ns)
-            del data
+                data = _data.load(rec)
+                result = analyze_result(rec, data=data)
+                origin = int(data.start_ns)
+                del data
             state, error = "ready", ""
         except Exception as exc:  # noqa: BLE001 - replay works without the analysis
             result, origin = None, None
@@ -202,8 +195,41 @@ class ReplayFeed(Feed):
             self._analysis_state, self._analysis_error = state, error
             self._timeline = None
 
+    def _analyse_in_child(self, rec) -> "AnalysisResult":
+        """``edgemon analyze --json`` of the recording in a niced child process."""
+        import subprocess
+        import sys
+
+        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = package_parent + os.pathsep + env.get("PYTHONPATH", "")
+
+        def lower_priority() -> None:
+            try:
+                os.nice(ANALYSIS_NICE)
+            except OSError:
+                pass
+
+        child = subprocess.Popen([sys.executable, "-m", "edgemon", "analyze", str(rec.path), "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                 env=env, preexec_fn=lower_priority)
+        self._child = child
+        if self._closed:
+            child.kill()
+        out, err = child.communicate()
+        self._child = None
+        if child.returncode != 0:
+            lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
+            raise RuntimeError(lines[-1] if lines else f"edgemon analyze exited with {child.returncode}")
+        result = json.loads(out.decode("utf-8"))
+        if not isinstance(result, dict):
+            raise RuntimeError("edgemon analyze gave no result")
+        from edgemon.analysis.result import AnalysisResult
+
+        return AnalysisResult.from_dict(result)
+
     def wait_loaded(self, timeout: float | None = None) -> bool:
-        """Block until the latency table and the analysis are done (tests, benchmarks)."""
+        """Block until the analysis is done (tests, benchmarks)."""
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -218,7 +244,7 @@ class ReplayFeed(Feed):
 
     @property
     def analysis_state(self) -> str:
-        """``waiting`` (latency still loading), ``running``, ``ready``, ``failed`` or ``off``."""
+        """``waiting`` (not started yet), ``running``, ``ready``, ``failed`` or ``off``."""
         return self._analysis_state
 
     @property
@@ -270,7 +296,7 @@ class ReplayFeed(Feed):
                 ev_lo = self._ev_t[0] - 1 if len(self._ev_t) else lo
                 update = FeedUpdate(
                     samples=self._samples(lo, pos),
-                    latency=self._latency(lo, pos),
+                    latency=self._latency(lo, pos, self.max_history_rows),
                     events=self._events(ev_lo, pos)[-self.max_reset_events:] if self.max_reset_events else [],
                     reset=True,
                 )
@@ -290,8 +316,6 @@ class ReplayFeed(Feed):
             message = "end of recording"
         else:
             message = f"{'playing' if self._playing else 'paused'} {self._speed:g}x"
-        if not self._lat_loaded:
-            message += ", loading latency"
         return FeedStatus(
             state="replay",
             elapsed_s=position,
@@ -370,10 +394,17 @@ class ReplayFeed(Feed):
             start_loader()
 
     def close(self) -> None:
-        """The loader thread is a daemon; it stops publishing and skips the analysis once closed."""
+        """The loader thread is a daemon; it stops publishing and skips the analysis once closed
+        (an analysis child process is ended)."""
         self._closed = True
         with self._lock:
             self._generation += 1
+        child = self._child
+        if child is not None:
+            try:
+                child.kill()
+            except OSError:
+                pass
 
     # ----------------------------------------------------------------- playhead
 
@@ -437,15 +468,13 @@ class ReplayFeed(Feed):
             out.append(Sample(t, {n: v for n, v in zip(names, row) if v == v}))  # v == v: not NaN
         return out
 
-    def _latency(self, lo: int, hi: int) -> list[LatencyBatch]:
-        lat = self._lat
-        a, b = lat.searchsorted(lo, "right"), lat.searchsorted(hi, "right")
-        if a >= b:
-            return []
-        t, d, items, warm = lat.take(a, b)
-        # A LatencyBatch is all warm-up or all measured: split where the flag changes.
-        cuts = [0] + (np.flatnonzero(warm[1:] != warm[:-1]) + 1).tolist() + [b - a]
-        return [LatencyBatch(t[s:e], d[s:e], items[s:e], bool(warm[s])) for s, e in zip(cuts[:-1], cuts[1:])]
+    def _latency(self, lo: int, hi: int, max_rows: int | None = None) -> list[LatencyBatch]:
+        out = []
+        for t, d, items, warm in self._lat.take_between(lo, hi, max_rows):
+            # A LatencyBatch is all warm-up or all measured: split where the flag changes.
+            cuts = [0] + (np.flatnonzero(warm[1:] != warm[:-1]) + 1).tolist() + [t.shape[0]]
+            out += [LatencyBatch(t[s:e], d[s:e], items[s:e], bool(warm[s])) for s, e in zip(cuts[:-1], cuts[1:])]
+        return out
 
     def _events(self, lo: int, hi: int) -> list[Event]:
         a, b = _span(self._ev_t, lo, hi)
@@ -453,79 +482,66 @@ class ReplayFeed(Feed):
 
 
 class _Latency:
-    """The latency table as per-chunk numpy arrays, searched and sliced as one sorted array.
+    """The latency pieces of a recording searched and sliced by time, read on demand.
 
-    Integer columns without nulls are zero-copy views of Arrow's buffers; the warm-up
-    flags (a bitmap in Arrow) are unpacked, one byte per row.
+    Pieces are Parquet row groups (or live tails) with their time range from the footers;
+    a slice reads the pieces it touches through the chunks' small cache of decoded ones.
     """
 
-    def __init__(self, chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]):
-        self.t = [c[0] for c in chunks]
-        self.d = [c[1] for c in chunks]
-        self.i = [c[2] for c in chunks]
-        self.w = [c[3] for c in chunks]
-        sizes = [len(t) for t in self.t]
-        self.offsets = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))).astype(np.int64)
-        self.n = int(self.offsets[-1])
-        self.lasts = np.array([t[-1] for t in self.t], dtype=np.int64)
+    def __init__(self, chunks):
+        self.chunks = chunks
+        self.pieces = [p for p in chunks.pieces if p.rows and p.t_min is not None and p.t_max is not None]
+        self.n = sum(p.rows for p in self.pieces)
+        self._t_min = np.array([p.t_min for p in self.pieces], dtype=np.int64)
+        self._t_max = np.array([p.t_max for p in self.pieces], dtype=np.int64)
+        self._max_upto = np.maximum.accumulate(self._t_max) if self.pieces else self._t_max
 
-    @classmethod
-    def empty(cls) -> "_Latency":
-        return cls([])
-
-    @classmethod
-    def from_table(cls, table) -> "_Latency":
-        chunks = []
-        for batch in table.select(["t_end_ns", "duration_ns", "items", "warmup"]).to_batches():
-            if batch.num_rows == 0:
+    def take_between(self, lo: int, hi: int, max_rows: int | None = None) -> list[tuple[np.ndarray, ...]]:
+        """Rows with ``lo < t_end <= hi`` in time order, as (t, duration, items, warm-up) views of
+        the decoded pieces (no copy); ``max_rows``: only the last so many."""
+        if not self.pieces or hi <= lo:
+            return []
+        # pieces are sorted by t_min: the candidates start at the first whose running max passes lo
+        k0 = int(np.searchsorted(self._max_upto, lo, side="right"))
+        k1 = int(np.searchsorted(self._t_min, hi, side="right"))
+        parts: list[tuple[np.ndarray, ...]] = []
+        left = max_rows if max_rows is not None else None
+        for k in range(k1 - 1, k0 - 1, -1):                 # newest first, to stop at max_rows
+            if self._t_max[k] <= lo:
                 continue
-            t, d, items, warm = (batch.column(k) for k in range(4))
-            chunks.append((
-                np.asarray(t.to_numpy(zero_copy_only=False), dtype=np.int64),
-                np.asarray(d.to_numpy(zero_copy_only=False), dtype=np.int64),
-                np.asarray(items.to_numpy(zero_copy_only=False), dtype=np.int32),
-                np.asarray(warm.to_numpy(zero_copy_only=False), dtype=bool),
-            ))
-        return cls(chunks)
-
-    def searchsorted(self, value: int, side: str) -> int:
-        """Like ``np.searchsorted`` on the concatenated (ascending) ``t_end_ns``."""
-        k = int(np.searchsorted(self.lasts, value, side=side))
-        if k >= len(self.t):
-            return self.n
-        return int(self.offsets[k]) + int(np.searchsorted(self.t[k], value, side=side))
-
-    def take(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Rows ``a:b`` as fresh arrays (t, duration, items, warm-up)."""
-        if a >= b:
-            return (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, bool))
-        k = int(np.searchsorted(self.offsets, a, side="right")) - 1
-        parts: list[list[np.ndarray]] = [[], [], [], []]
-        while a < b and k < len(self.t):
-            lo = a - int(self.offsets[k])
-            hi = min(b, int(self.offsets[k + 1])) - int(self.offsets[k])
-            for out, cols in zip(parts, (self.t, self.d, self.i, self.w)):
-                out.append(cols[k][lo:hi])
-            a = int(self.offsets[k + 1])
-            k += 1
-        return tuple(np.concatenate(p) for p in parts)  # type: ignore[return-value]  # np.concatenate is typed loosely; these are the columns' arrays
+            chunk = self.chunks.read(self.pieces[k], cache=True)
+            t = chunk.t
+            if t.shape[0] > 1 and bool(np.all(t[1:] >= t[:-1])):
+                a, b = int(np.searchsorted(t, lo, side="right")), int(np.searchsorted(t, hi, side="right"))
+                if left is not None:
+                    a = max(a, b - left)
+                cols = tuple(c[a:b] for c in (t, chunk.dur, chunk.items, chunk.warm))
+            else:
+                sel = np.flatnonzero((t > lo) & (t <= hi))
+                order = np.argsort(t[sel], kind="stable")
+                sel = sel[order]
+                if left is not None:
+                    sel = sel[max(0, sel.shape[0] - left):]
+                cols = tuple(c[sel] for c in (t, chunk.dur, chunk.items, chunk.warm))
+            if cols[0].shape[0]:
+                parts.append(cols)
+                if left is not None:
+                    left -= cols[0].shape[0]
+                    if left <= 0:
+                        break
+        parts.reverse()
+        if len(parts) > 1 and any(int(p[0][0]) < int(q[0][-1]) for q, p in zip(parts[:-1], parts[1:])):
+            merged = tuple(np.concatenate(c) for c in zip(*parts))      # pieces that overlap in time
+            order = np.argsort(merged[0], kind="stable")
+            parts = [tuple(c[order] for c in merged)]
+        return parts
 
     def last(self) -> int:
-        return int(self.lasts[-1])
+        return int(self._t_max.max())
 
-    def first_starts(self) -> np.ndarray:
-        """The first row's t_end (used only for the session span), as a 0- or 1-element array."""
-        return self.t[0][:1] if self.t else np.empty(0, dtype=np.int64)
-
-
-def _latency_bytes(rec) -> int:
-    folder = getattr(rec, "path", None)
-    if folder is None:
-        return 0
-    try:
-        return sum(e.stat().st_size for e in os.scandir(os.path.join(str(folder), "latency")) if e.is_file())
-    except OSError:
-        return 0
+    def first_ends(self) -> np.ndarray:
+        """The earliest row's t_end (used only for the session span), as a 0- or 1-element array."""
+        return self._t_min[:1].copy() if self.pieces else np.empty(0, dtype=np.int64)
 
 
 def _lower_thread_priority() -> None:

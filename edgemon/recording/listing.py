@@ -6,7 +6,10 @@ States:
   died     session.json says running but nobody holds session.lock: the session process
            was killed; ``edgemon recover DIR`` turns its tail into Parquet and marks it crashed
 
-Reads only session.json, the lock and file sizes: cheap on hundreds of recordings.
+Reads session.json, the lock and file sizes: cheap on hundreds of recordings. A session
+that never recorded its end (died, or recovered after a crash) gets its duration from its
+own clock: the newest time in its data (Parquet footers, the telemetry and events tails),
+never from file modification times, which recover and copies change.
 """
 
 from __future__ import annotations
@@ -69,9 +72,11 @@ def session_info(folder: Path) -> SessionInfo | None:
             duration = (time.monotonic_ns() - start_mono) / 1e9
         elif isinstance(meta.get("ended_monotonic_ns"), int):
             duration = (meta["ended_monotonic_ns"] - start_mono) / 1e9
-    size, newest = _size_and_newest(folder)
-    if duration is None and isinstance(start_unix, int) and newest:
-        duration = max(0.0, newest - start_unix / 1e9)     # died: up to its last write
+    size = _size(folder)
+    if duration is None and isinstance(start_mono, int):
+        last = last_recorded_ns(folder)                    # died or recovered: up to its last data
+        if last is not None:
+            duration = max(0.0, (last - start_mono) / 1e9)
     workload = meta.get("workload") or {}
     return SessionInfo(
         path=str(folder),
@@ -94,17 +99,74 @@ def _local(unix_ns: Any) -> str:
     return _dt.datetime.fromtimestamp(unix_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _size_and_newest(folder: Path) -> tuple[int, float]:
-    total, newest = 0, 0.0
+def _size(folder: Path) -> int:
+    total = 0
     for root, _dirs, files in os.walk(folder):
         for name in files:
             try:
-                st = os.lstat(os.path.join(root, name))
+                total += os.lstat(os.path.join(root, name)).st_size
             except OSError:
                 continue
-            total += st.st_size
-            newest = max(newest, st.st_mtime)
-    return total, newest
+    return total
+
+
+def last_recorded_ns(folder: Path) -> int | None:
+    """The newest time in a recording's data on its own monotonic clock: the maximum of every
+    Parquet segment's time statistics (footers only) and of the telemetry and events tails
+    (small; a latency tail ends within a flush of the telemetry one). None when it has none."""
+    from edgemon.recording.layout import SEGMENT_SUFFIX, TAIL_SUFFIX, sorted_files
+    from edgemon.recording.segments import TIME_COLUMN
+
+    best: int | None = None
+
+    def keep(v) -> None:
+        nonlocal best
+        if isinstance(v, int) and not isinstance(v, bool):
+            best = v if best is None else max(best, v)
+
+    for kind, col in TIME_COLUMN.items():
+        for seg in sorted_files(folder / kind, SEGMENT_SUFFIX):
+            keep(_footer_max(seg, col))
+        if kind == "latency":
+            continue
+        for tail in sorted_files(folder / kind, TAIL_SUFFIX):
+            keep(_tail_max(tail, col))
+    return best
+
+
+def _footer_max(path: Path, column: str) -> int | None:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(str(path))
+        idx = meta.schema.to_arrow_schema().names.index(column)
+    except Exception:  # noqa: BLE001 - a damaged or foreign file adds nothing
+        return None
+    best = None
+    for k in range(meta.num_row_groups):
+        st = meta.row_group(k).column(idx).statistics
+        if st is not None and st.has_min_max:
+            try:
+                v = int(st.max)
+            except (TypeError, ValueError):
+                continue
+            best = v if best is None else max(best, v)
+    return best
+
+
+def _tail_max(path: Path, column: str) -> int | None:
+    from edgemon.recording.segments import read_tail
+
+    try:
+        contents = read_tail(path)
+    except OSError:
+        return None
+    if contents.table is None or column not in contents.table.column_names or not contents.table.num_rows:
+        return None
+    try:
+        return int(max(v for v in contents.table.column(column).to_pylist() if v is not None))
+    except (TypeError, ValueError):
+        return None
 
 
 def list_sessions(roots: list[Path]) -> list[SessionInfo]:

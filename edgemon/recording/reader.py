@@ -46,6 +46,7 @@ class Recording:
         self.recovered = recovered          # RecoverReport when open_recording recovered it first
         self._problems: list[str] = list(problems or [])
         self._cache: dict[str, pa.Table] = {}
+        self._chunks = None
 
     # ----------------------------------------------------------------- tables
 
@@ -54,8 +55,22 @@ class Recording:
         return self._table("telemetry")
 
     def latency(self) -> pa.Table:
-        """``t_end_ns`` int64, ``duration_ns`` int64, ``items`` int32, ``warmup`` bool, sorted by ``t_end_ns``."""
+        """``t_end_ns`` int64, ``duration_ns`` int64, ``items`` int32, ``warmup`` bool, sorted by ``t_end_ns``.
+
+        The whole table in memory: small recordings and tests only. Analysis and replay read
+        :meth:`latency_chunks`, whose memory does not grow with the number of rows."""
         return self._table("latency")
+
+    def latency_chunks(self):
+        """The latency rows as an index of pieces read on demand (:mod:`edgemon.recording.chunks`);
+        re-indexed on every call while the recording is live."""
+        from edgemon.recording.chunks import index_latency
+
+        cached = self._chunks
+        if cached is not None and not self.is_live:
+            return cached
+        self._chunks = index_latency(self.path, live=self.is_live)
+        return self._chunks
 
     def events(self) -> pa.Table:
         """``t_ns`` int64, ``kind`` string, ``details`` string (JSON), sorted by ``t_ns``."""
@@ -63,18 +78,24 @@ class Recording:
 
     @property
     def problems(self) -> list[str]:
-        """Files that could not be used, one line each (reading all three tables fills it)."""
-        for kind in STREAMS:
+        """Files that could not be used, one line each (telemetry and events are read, the
+        latency files only indexed)."""
+        for kind in ("telemetry", "events"):
             self._table(kind)
-        return list(self._problems)
+        return list(self._problems) + [p for p in self.latency_chunks().problems if p not in self._problems]
 
     @property
     def state(self) -> str:
         return str(self.meta.get("state", "unknown"))
 
+    def forget(self, kind: str) -> None:
+        """Drop the cached table of one stream (a caller that converted it keeps its own copy)."""
+        self._cache.pop(kind, None)
+
     def refresh(self) -> None:
         """Forget cached tables (a live recording is re-read on every call anyway)."""
         self._cache.clear()
+        self._chunks = None
 
     # ----------------------------------------------------------------- time
 
@@ -109,6 +130,9 @@ class Recording:
         return _dt.datetime.fromtimestamp((unix + (t_ns - mono)) / 1e9, tz=_dt.timezone.utc)
 
     def _first_last(self, kind: str) -> tuple[int | None, int | None]:
+        if kind == "latency":
+            chunks = self.latency_chunks()
+            return chunks.t_min, chunks.t_max
         t = self._table(kind).column(TIME_COLUMN[kind])
         if len(t) == 0:
             return None, None
@@ -122,6 +146,10 @@ class Recording:
         problems: list[str] = []
         parts = self._read_stream(kind, problems)
         table = _combine(kind, parts)
+        del parts
+        from edgemon.recording.segments import release_memory
+
+        release_memory()                 # the decoders' buffers go back: a long session has many files
         if self.is_live:
             # A growing recording: report problems of the latest read only.
             self._problems = [p for p in self._problems if not p.startswith(f"{kind}/")] + problems
@@ -182,9 +210,9 @@ def _read_segment(kind: str, path: Path, problems: list[str]) -> pa.Table | None
     try:
         # ParquetFile.read, not pq.read_table: the latter builds a dataset per file (and imports
         # pyarrow.dataset), twice the time for the many small segments of a long session.
-        with pq.ParquetFile(str(path)) as f:
+        with pq.ParquetFile(str(path), pre_buffer=False) as f:
             # session_id is for readers of many sessions at once; a Recording is one session.
-            table = f.read(columns=[n for n in f.schema_arrow.names if n != SESSION_ID_COLUMN])
+            table = f.read(columns=[n for n in f.schema_arrow.names if n != SESSION_ID_COLUMN], use_threads=False)
     except FileNotFoundError:
         return None
     except Exception as e:  # noqa: BLE001 - corrupt/foreign file: say so, go on

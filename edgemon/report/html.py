@@ -147,23 +147,21 @@ def _ceiling_lines(result) -> dict[str, float]:
 
 def charts(result: dict[str, Any], data) -> list[tuple[str, Chart | None, str]]:
     """``[(section title, chart or None, note when absent)]`` in report order."""
-    import numpy as np
 
     out: list[tuple[str, Chart | None, str]] = []
-    m = data.measured()
+    scan = data.scan
     xr = _x_range(result, data)
     # latency over time
-    if m["t_end"].shape[0]:
+    if scan is not None and scan.count and (result.get("latency_ms") or {}).get("count"):
+        st_t, st_d = scan.scatter()
         p999 = (result.get("latency_ms") or {}).get("p999")
-        top = float(m["dur"].max()) / 1e6
+        top = float(result["latency_ms"]["max"])
         clip = 1.5 * p999 if isinstance(p999, float) and p999 == p999 and top > 1.5 * p999 else None
         c = Chart("Latency per iteration (dots: sample; lines: window p50, p99)"
                   + (f", axis cut at {clip:.3g} ms (max {top:.3g} ms)" if clip else ""),
                   y_label="latency (ms)", x_range=xr, height=300, y_max=clip, y_min=0.0)
-        n = m["t_end"].shape[0]
-        step = max(1, n // MAX_SCATTER)
-        c.scatter((m["t_end"][::step] - data.start_ns) / 1e9, m["dur"][::step] / 1e6, "iterations",
-                  color="#1f77b4")
+        step = max(1, st_t.shape[0] // MAX_SCATTER)
+        c.scatter((st_t[::step] - data.start_ns) / 1e9, st_d[::step] / 1e6, "iterations", color="#1f77b4")
         ws = (result.get("windows") or {}).get("windows") or []
         if ws:
             mids = [(w["start_s"] + w["end_s"]) / 2 for w in ws]
@@ -174,12 +172,10 @@ def charts(result: dict[str, Any], data) -> list[tuple[str, Chart | None, str]]:
                                        f"{_f(p['after_median_ms'])} ms", dash=None)
         out.append(("Latency over time", _decorate(c, result, data), ""))
         # histogram on a log axis, levels marked
-        d = m["dur"][m["dur"] > 0] / 1e6
-        lo, hi = float(np.quantile(d, 0.0005)), float(d.max())
+        lo, hi = scan.approx_ms(0.0005), float(result["latency_ms"]["max"])
         if hi <= lo:
             lo, hi = lo * 0.9, hi * 1.1 + 1e-9
-        edges = np.logspace(math.log10(lo), math.log10(hi), 81)
-        counts, _ = np.histogram(d, bins=edges)
+        edges, counts = scan.histogram_ms(lo, hi, 80)
         h = Chart("Latency histogram (log scale)", x_label="latency (ms)", y_label="iterations", log_x=True)
         h.bars(edges.tolist(), counts.tolist(), "iterations")
         for lv in (result.get("levels") or {}).get("levels", []):
@@ -307,12 +303,14 @@ def _tables(result: dict[str, Any]) -> list[str]:
                                 [[s["from_s"], s["mode"] if s["mode"] is not None else "-",
                                   ", ".join(f"{k[:-9]} {v:g}" for k, v in s["mhz"].items() if v is not None),
                                   s["source"]] for s in th["ceilings"]], left=0))
-        eps = th.get("episodes") or []
+        from edgemon.analysis.throttling import merged_episodes
+
+        eps = merged_episodes(th.get("episodes") or [])
         if eps:
-            parts.append(_table(["from s", "to s", "s", "clock", "MHz", "ceiling", "drop MHz", "drop %", "cause",
+            parts.append(_table(["from s", "to s", "s", "clocks", "MHz", "ceiling", "drop MHz", "drop %", "cause",
                                  "evidence", "p50 ms", "items/s"],
-                                [[e["start_s"], e["end_s"], e["duration_s"], _Raw(_e(e["domain"])), e["clock_mhz"],
-                                  e["ceiling_mhz"], e["drop_mhz"], e["drop_pct"], _Raw(_e(e["cause"])),
+                                [[e["start_s"], e["end_s"], e["duration_s"], _Raw(_e(e["clocks_text"])), e["clock_mhz"],
+                                  e["ceiling_mhz"], e["drop_mhz"], e["drop_pct"], _Raw(_e("/".join(e["causes"]))),
                                   _Raw(_e("; ".join(e["evidence"][:3]))), e.get("latency_p50_ms"),
                                   e.get("throughput_ips")] for e in eps[:200]]))
             if len(eps) > 200:

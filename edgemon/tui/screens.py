@@ -248,10 +248,8 @@ class AnalysisScreen(ModalScreen["float | None"]):
             yield Static(Text("Enter: jump to the episode   Escape: close", style="dim"), id="analysis-keys")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns(*EPISODE_COLUMNS)
         self._fill()
-        table.focus()
+        self.query_one(DataTable).focus()
 
     def _summary(self) -> Text:
         if self.result is None:
@@ -266,6 +264,8 @@ class AnalysisScreen(ModalScreen["float | None"]):
 
     def _fill(self) -> None:
         table = self.query_one(DataTable)
+        if not table.columns:        # the analysis may arrive before on_mount ran
+            table.add_columns(*EPISODE_COLUMNS)
         table.clear()
         rows = episode_rows(self.result) if self.result is not None else []
         for row in rows:

@@ -6,6 +6,7 @@ buckets, metric history and throughput are rings, events a bounded deque.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, deque
 from typing import Iterable
 
@@ -53,6 +54,12 @@ class DashboardModel:
         self.warmup_items = 0
         self.measured_start_ns: int | None = None   # start of the first measured iteration
         self.measured_end_ns: int | None = None     # end of the last measured iteration
+        # Throughput counts the time measured iterations ran: per worker run (split at each
+        # worker's hello: rests, cool-down and idle baseline between runs do not count), less
+        # paused time (the runner's pause/resume events).
+        self._run_starts: list[int] = []            # worker_hello times, ascending
+        self._runs: dict[int, list[int]] = {}       # run index -> [first measured start, last measured end]
+        self._paused: list[tuple[int, int | None]] = []   # (pause t, resume t or None)
         self.crash: Event | None = None
         self.exit: Event | None = None   # the last worker exit, crashed or not
         self.hello: dict = {}            # the runner's hello (build_ms, framework, device, ...)
@@ -67,8 +74,8 @@ class DashboardModel:
         if update.reset:
             self.reset()
         self.add_samples(update.samples)
+        self.add_events(update.events)      # first: a worker's hello opens the run its rows belong to
         self.add_latency(update.latency)
-        self.add_events(update.events)
 
     def observe(self, status: FeedStatus) -> None:
         """Take "now" from the feed (data clock, so replay and tests stay deterministic)."""
@@ -107,6 +114,12 @@ class DashboardModel:
             end = int(batch.t_end_ns.max())
             self.measured_start_ns = start if self.measured_start_ns is None else min(self.measured_start_ns, start)
             self.measured_end_ns = end if self.measured_end_ns is None else max(self.measured_end_ns, end)
+            run = bisect.bisect_right(self._run_starts, int(batch.t_end_ns[0]))
+            span = self._runs.get(run)
+            if span is None:
+                self._runs[run] = [start, end]
+            else:
+                span[0], span[1] = min(span[0], start), max(span[1], end)
 
     def add_events(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -120,6 +133,13 @@ class DashboardModel:
                 self.hello = dict(event.details)
             elif event.kind == EventKind.WARMUP_DONE:
                 self.warmup_done = dict(event.details)
+            if event.kind == EventKind.WORKER_HELLO and len(self._run_starts) < 100_000:
+                bisect.insort(self._run_starts, event.t_ns)
+            elif event.kind == EventKind.PAUSE and (not self._paused or self._paused[-1][1] is not None):
+                if len(self._paused) < 100_000:
+                    self._paused.append((event.t_ns, None))
+            elif event.kind == EventKind.RESUME and self._paused and self._paused[-1][1] is None:
+                self._paused[-1] = (self._paused[-1][0], event.t_ns)
             self._data_now_ns = max(self._data_now_ns, event.t_ns)
 
     # ---- derived -----------------------------------------------------------------------
@@ -135,13 +155,19 @@ class DashboardModel:
         return self.throughput.rate(self.now_ns - THROUGHPUT_LAG_NS, seconds=2)
 
     def throughput_mean(self) -> float | None:
-        """Measured items / measured wall time, None before two iterations.
+        """Measured items / the time measured iterations ran (each worker run's first start to
+        last end, less paused time), None before two iterations.
 
         docs/architecture.md "Analysis vocabulary": items over wall time, not 1 / mean latency.
         """
         if self.measured_start_ns is None or self.measured_end_ns is None:
             return None
-        span = self.measured_end_ns - self.measured_start_ns
+        span = 0
+        for start, end in self._runs.values():
+            span += end - start
+            for p0, p1 in self._paused:
+                stop = end if p1 is None else min(end, p1)
+                span -= max(0, stop - max(start, p0))
         if span <= 0:
             return None
         return self.items * NS / span

@@ -1,10 +1,12 @@
 """`edgemon matrix`: every model on every runner, briefly, with the reason for each failure.
 
 Study 004's compatibility matrix (model x runner): each cell starts a real worker
-(edgemon.workload.worker.Worker), runs a warm-up iteration and a few measured ones,
-and records the outcome: ``ok`` with the median latency, or the one-line reason it
-did not run (a conversion or compile failure, an op a device lacks, a missing Edge
-TPU, no such framework...). No dashboard, no recording; a table on stdout and the
+(edgemon.workload.worker.Worker), warms it up (10 iterations and 1 s by default: the
+first calls of a framework are not what it does afterwards), measures at least 50
+iterations over at least 1 s, and records the outcome: ``ok`` with the median latency
+and the thread count the framework used, or the one-line reason it did not run (a
+conversion or compile failure, an op a device lacks, a missing Edge TPU, no such
+framework...). No dashboard, no recording; a table on stdout and the
 same cells in a JSON and a CSV file.
 
 `edgemon matrix` (:mod:`edgemon.commands.matrix`) runs it; this module imports only the
@@ -32,8 +34,15 @@ TIMEOUT = "timeout"      # no result within the cell's time limit
 INVALID = "invalid"      # rejected before any worker started (registry.validate)
 NA = "n/a"               # the runner has no such built-in model
 
-CSV_FIELDS = ("runner", "model", "status", "median_ms", "p90_ms", "iterations", "reason", "framework",
+CSV_FIELDS = ("runner", "model", "status", "median_ms", "p90_ms", "iterations", "threads", "warmup_s", "measured_s",
+              "reason", "framework",
               "framework_version", "device", "build_ms", "first_inference_ms", "wall_s")
+DEFAULT_WARMUP = "10,1s"
+DEFAULT_ITERATIONS = 50
+DEFAULT_MIN_TIME_S = 1.0
+# hello keys where runners report the intra-op threads they ended up with
+_THREAD_KEYS = ("threads", "torch_threads", "intra_op_threads", "num_threads", "inference_num_threads",
+                "blas_threads")
 
 
 @dataclass
@@ -46,6 +55,9 @@ class Cell:
     median_ms: float | None = None
     p90_ms: float | None = None
     iterations: int = 0
+    threads: str | None = None         # what the framework ran with ("default" when it would not say)
+    warmup_s: float | None = None      # how long the warm-up lasted (the runner's warmup_done event)
+    measured_s: float | None = None    # first measured start to last measured end
     reason: str | None = None
     framework: str | None = None
     framework_version: str | None = None
@@ -62,21 +74,26 @@ class MatrixResult:
     models: list[str]
     iterations: int
     batch: int
+    warmup: str = DEFAULT_WARMUP
+    min_time_s: float = DEFAULT_MIN_TIME_S
     host: str = field(default_factory=socket.gethostname)
     machine: str = field(default_factory=platform.machine)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
     def to_dict(self) -> dict:
         return {"host": self.host, "machine": self.machine, "created": self.created, "batch": self.batch,
-                "iterations": self.iterations, "runners": self.runners, "models": self.models,
+                "iterations": self.iterations, "warmup": self.warmup, "min_time_s": self.min_time_s,
+                "runners": self.runners, "models": self.models,
                 "cells": [asdict(c) for c in self.cells]}
 
 
 # ---------------------------------------------------------------- running one cell
 
 
-def run_cell(spec, iterations: int = 5, timeout_s: float = 120.0) -> Cell:
-    """Run ``spec`` (a WorkloadSpec) until ``iterations`` measured rows arrive, it fails, or time runs out."""
+def run_cell(spec, iterations: int = DEFAULT_ITERATIONS, timeout_s: float = 120.0,
+             min_time_s: float = 0.0) -> Cell:
+    """Run ``spec`` (a WorkloadSpec) until ``iterations`` measured rows covering at least
+    ``min_time_s`` arrive, it fails, or time runs out."""
     from edgemon.datatypes import EventKind
     from edgemon.errors import UserError
     from edgemon.workload import registry
@@ -92,17 +109,21 @@ def run_cell(spec, iterations: int = 5, timeout_s: float = 120.0) -> Cell:
     lock = threading.Lock()
     enough = threading.Event()
     durations: list = []
-    state: dict = {"error": None, "hello": None, "first_ms": None}
+    state: dict = {"error": None, "hello": None, "first_ms": None, "first_start": None, "last_end": None}
+    min_ns = int(min_time_s * 1e9)
 
     def on_hello(hello: dict) -> None:
         state["hello"] = hello
 
     def on_latency(batch) -> None:
-        if batch.warmup:
+        if batch.warmup or not len(batch):
             return
         with lock:
             durations.extend(batch.duration_ns.tolist())
-            if len(durations) >= iterations:
+            if state["first_start"] is None:
+                state["first_start"] = int(batch.t_end_ns[0] - batch.duration_ns[0])
+            state["last_end"] = int(batch.t_end_ns[-1])
+            if len(durations) >= iterations and state["last_end"] - state["first_start"] >= min_ns:
                 enough.set()
 
     def on_event(event) -> None:
@@ -110,6 +131,7 @@ def run_cell(spec, iterations: int = 5, timeout_s: float = 120.0) -> Cell:
             state["error"] = event.details.get("reason") or event.details.get("message")
         elif event.kind == EventKind.WARMUP_DONE:
             state["first_ms"] = event.details.get("first_inference_ms")
+            state["warmup_s"] = event.details.get("seconds")
 
     def on_exit(_event) -> None:
         enough.set()
@@ -132,8 +154,12 @@ def run_cell(spec, iterations: int = 5, timeout_s: float = 120.0) -> Cell:
     cell.device = _text(hello.get("device"))
     cell.build_ms = hello.get("build_ms")
     cell.first_inference_ms = state["first_ms"]
+    cell.threads = threads_of(hello, spec.threads) if hello else None
+    cell.warmup_s = state.get("warmup_s")
     with lock:
         values = sorted(durations)
+        if state["first_start"] is not None:
+            cell.measured_s = round((state["last_end"] - state["first_start"]) / 1e9, 3)
     cell.iterations = len(values)
     if values:
         cell.median_ms = round(statistics.median(values) / 1e6, 6)
@@ -155,6 +181,17 @@ def run_cell(spec, iterations: int = 5, timeout_s: float = 120.0) -> Cell:
         reason = exit_event.details.get("reason") if exit_event is not None else None
         cell.reason = _one_line(reason or f"ended after {len(values)} of {iterations} iterations")
     return cell
+
+
+def threads_of(hello: dict, asked: int | None) -> str:
+    """The intra-op thread count a runner reports in its hello, else what was asked, else "default"."""
+    for key in _THREAD_KEYS:
+        v = hello.get(key)
+        if v is None and isinstance(hello.get("info"), dict):
+            v = hello["info"].get(key)
+        if isinstance(v, (int, str)) and not isinstance(v, bool) and str(v).strip():
+            return str(v)
+    return str(asked) if asked else "default"
 
 
 def _text(value) -> str | None:
@@ -207,14 +244,19 @@ def plan(runners: list[str] | None, models: list[str] | None) -> tuple[list[str]
     return runners, models
 
 
-def run_matrix(runners: list[str] | None = None, models: list[str] | None = None, *, iterations: int = 5,
-               warmup: int = 1, batch: int = 1, timeout_s: float = 120.0,
-               options: dict[str, dict[str, str]] | None = None, python: str | None = None,
-               progress=None) -> MatrixResult:
-    """Run every model x runner cell in turn (never two at once: they would disturb each other)."""
+def run_matrix(runners: list[str] | None = None, models: list[str] | None = None, *,
+               iterations: int = DEFAULT_ITERATIONS, warmup: str | int = DEFAULT_WARMUP, batch: int = 1,
+               timeout_s: float = 120.0, options: dict[str, dict[str, str]] | None = None, python: str | None = None,
+               progress=None, threads: int | None = None, min_time_s: float = DEFAULT_MIN_TIME_S) -> MatrixResult:
+    """Run every model x runner cell in turn (never two at once: they would disturb each other).
+
+    ``warmup``: iterations and/or time as ``--warmup`` takes them ("10,1s"); ``threads``: the
+    framework's intra-op threads (None: its own default, reported per cell)."""
+    from edgemon.units import parse_warmup
     from edgemon.workload import registry
     from edgemon.workload.spec import WorkloadSpec
 
+    warm_iters, warm_s = parse_warmup(str(warmup))
     runners, models = plan(runners, models)
     options = options or {}
     cells = []
@@ -226,20 +268,22 @@ def run_matrix(runners: list[str] | None = None, models: list[str] | None = None
             else:
                 opts = dict(options.get("*", {}))
                 opts.update(options.get(runner, {}))
-                spec = WorkloadSpec(runner=runner, model=model, batch=batch, warmup_iters=warmup,
-                                    options=opts, python=python, iterations=iterations)
+                spec = WorkloadSpec(runner=runner, model=model, batch=batch, warmup_iters=warm_iters,
+                                    warmup_s=warm_s, threads=threads, options=opts, python=python,
+                                    iterations=None if min_time_s > 0 else iterations)
                 if progress:
                     progress(f"{runner} / {model} ...")
-                cell = run_cell(spec, iterations=iterations, timeout_s=timeout_s)
+                cell = run_cell(spec, iterations=iterations, timeout_s=timeout_s, min_time_s=min_time_s)
             cells.append(cell)
             if progress and cell.status != NA:
                 progress(f"  {describe(cell)}")
-    return MatrixResult(cells, runners, models, iterations, batch)
+    return MatrixResult(cells, runners, models, iterations, batch, str(warmup), min_time_s)
 
 
 def describe(cell: Cell) -> str:
     if cell.status == OK:
-        return f"{cell.runner} / {cell.model}: ok, median {cell.median_ms:.3f} ms"
+        return (f"{cell.runner} / {cell.model}: ok, median {cell.median_ms:.3f} ms of {cell.iterations} iterations, "
+                f"{cell.threads} threads")
     return f"{cell.runner} / {cell.model}: {cell.status}: {cell.reason}"
 
 
@@ -272,7 +316,7 @@ def format_table(result: MatrixResult) -> str:
             if cell is None or cell.status == NA:
                 row.append("-")
             elif cell.status == OK:
-                row.append(f"{cell.median_ms:.3f} ms")
+                row.append(f"{cell.median_ms:.3f} ms ({cell.threads} thr)")
             else:
                 reasons.append(f"{runner} / {model}: {cell.reason}")
                 row.append(f"{cell.status} [{len(reasons)}]")
@@ -283,8 +327,9 @@ def format_table(result: MatrixResult) -> str:
     ok = sum(c.status == OK for c in result.cells)
     ran = sum(c.status != NA for c in result.cells)
     lines.append("")
-    lines.append(f"{ok} of {ran} combinations ran (median latency of {result.iterations} iterations, "
-                 f"batch {result.batch}); '-' = not a built-in model of that runner")
+    lines.append(f"{ok} of {ran} combinations ran: median latency of at least {result.iterations} iterations over "
+                 f"at least {result.min_time_s:g} s after a warm-up of {result.warmup}, batch {result.batch}; "
+                 "(N thr) = the framework's intra-op threads; '-' = not a built-in model of that runner")
     for i, text in enumerate(reasons, 1):
         lines.append(f"[{i}] {text}")
     return "\n".join(lines)
