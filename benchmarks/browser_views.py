@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +31,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _fleet_tree  # noqa: E402 - after the sys.path lines above, which make it importable
+from _localhost import dashboards, session_state, start_server, stop_server, wait_for  # noqa: E402 - the same
+from _report import Report  # noqa: E402 - the same
 
 PROFILE = """\
 name = "browser views"
@@ -66,28 +66,6 @@ def _edgemon(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: 
     return r.stdout
 
 
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return bool(predicate())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _state(folder: Path) -> str:
-    try:
-        return json.loads((folder / "session.json").read_text()).get("state", "")
-    except (OSError, ValueError):
-        return ""
-
-
 def figures_and_report(work: Path, out: Path, seconds: int, chromium, log) -> bool:
     profile = work / "views.toml"
     profile.write_text(PROFILE.format(seconds=seconds, mode_at=seconds // 2, clocks_at=seconds * 3 // 4))
@@ -105,7 +83,7 @@ def figures_and_report(work: Path, out: Path, seconds: int, chromium, log) -> bo
     _edgemon("report", str(rec), "--out", str(report), cwd=work)
     with chromium.Chromium(1280, 1500) as browser:
         tab = browser.open(report.as_uri())
-        ok = _wait(lambda: browser.evaluate(tab, "document.readyState") == "complete", 60)
+        ok = wait_for(lambda: browser.evaluate(tab, "document.readyState") == "complete", 60)
         figures = browser.evaluate(tab, "document.querySelectorAll('figure.mpl svg').length")
         browser.evaluate(tab, "document.getElementById('figure-latency').scrollIntoView()")
         browser.screenshot(tab, out / "report_figures.png")
@@ -118,54 +96,38 @@ def serve_attach(work: Path, out: Path, chromium, log) -> bool:
 
     folder = work / "recordings" / "live"
     _edgemon("run", "--detach", "--emulate", "orin-nano", "--duration", "10m", "--record", str(folder), cwd=work)
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "edgemon", "serve", "attach", str(folder), "--port", str(port)],
-                              cwd=str(work), env=_fleet_tree.child_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    server = None
     ok = True
     try:
-        _wait(lambda: _state(folder) == "running", 60)
+        if not wait_for(lambda: session_state(folder) == "running", 60):
+            raise RuntimeError("the detached session did not start")
+        server, port = start_server(work, _fleet_tree.child_env(), "attach", str(folder))
 
-        def listening():
-            with socket.socket() as s:
-                return s.connect_ex(("127.0.0.1", port)) == 0
-        if not _wait(listening, 60):
-            raise RuntimeError("edgemon serve did not listen")
-        import psutil
-
-        def dashboards():
-            found = []
-            for p in psutil.Process(server.pid).children(recursive=True):
-                try:
-                    if p.cmdline()[1:4] == ["-m", "edgemon", "attach"]:
-                        found.append(p)
-                except psutil.Error:
-                    pass
-            return found
+        def tabs():
+            return dashboards(server.pid, "attach", folder)
 
         with chromium.Chromium(1280, 820) as browser:
             tab = browser.open(f"http://127.0.0.1:{port}/")
-            _wait(dashboards, 60)
+            wait_for(tabs, 60)
             time.sleep(TERMINAL_CHECK_S * 2 + 2)
-            alive = [p for p in dashboards() if p.is_running()]
+            alive = [p for p in tabs() if p.is_running()]
             ok &= len(alive) == 1
             log(f"served dashboard alive {TERMINAL_CHECK_S * 2 + 2:.0f} s after the page opened "
                 f"(terminal check every {TERMINAL_CHECK_S:g} s): {'yes' if alive else 'NO'}")
             browser.screenshot(tab, out / "serve_attach.png")
             browser.close_tab(tab)
-            gone = _wait(lambda: not any(p.is_running() for p in alive), 60)
+            gone = wait_for(lambda: not any(p.is_running() for p in alive), 60)
             ok &= gone
             log(f"tab closed: its dashboard process ended: {'yes' if gone else 'NO'}")
-        running = _state(folder) == "running"
+        running = session_state(folder) == "running"
         sessions = sorted(p.name for p in (work / "recordings").iterdir())
         ok &= running and sessions == ["live"]
-        log(f"after the tab closed: session state {_state(folder)!r}, session folders {sessions}")
+        log(f"after the tab closed: session state {session_state(folder)!r}, session folders {sessions}")
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=30)
+        if server is not None:
+            stop_server(server)
         _edgemon("stop", str(folder), cwd=work)
-    log(f"stopped: session state {_state(folder)!r}")
+    log(f"stopped: session state {session_state(folder)!r}")
     return ok
 
 
@@ -179,17 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         print("needs chromium: apt-get install chromium", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    lines: list[str] = []
-
-    def log(text: str) -> None:
-        print(text, flush=True)
-        lines.append(text)
-
+    log = Report()
     with tempfile.TemporaryDirectory(prefix="edgemon-views-") as tmp:
         ok = figures_and_report(Path(tmp), args.out, args.seconds, chromium, log)
         ok &= serve_attach(Path(tmp), args.out, chromium, log)
     log("result: " + ("every check passed" if ok else "A CHECK FAILED"))
-    (args.out / "browser_views.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log.write(args.out / "browser_views.txt")
     return 0 if ok else 1
 
 

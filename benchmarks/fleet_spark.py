@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _fleet_tree  # noqa: E402 - after the sys.path lines above, which make it importable
+from _report import Report  # noqa: E402 - the same
 DOC_ROOT = "/data/fleet"
 
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     tree = _fleet_tree
-    lines: list[str] = []
+    log = Report()
     tmp = None
     root = args.root
     if root is None:
@@ -81,47 +82,43 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp.name) / "fleet"
         t0 = time.monotonic()
         tree.record_fleet(root)
-        lines.append(f"recorded a tree of {len(tree.BOARDS)} boards in {time.monotonic() - t0:.1f} s: "
-                     + ", ".join(f"{b} ({' '.join(extra) or 'this host'})" for b, extra in tree.BOARDS))
+        log(f"recorded a tree of {len(tree.BOARDS)} boards in {time.monotonic() - t0:.1f} s: "
+            + ", ".join(f"{b} ({' '.join(extra) or 'this host'})" for b, extra in tree.BOARDS))
     code = tree.doc_snippets(REPO / "docs" / "fleet.md")["fleet-spark"][1]
     spark = (SparkSession.builder.master("local[2]").appName("edgemon-fleet-snippet")
              .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     import pyspark
 
-    lines.append(f"pyspark {pyspark.__version__}, Spark {spark.version}, docs/fleet.md snippet fleet-spark")
+    log(f"pyspark {pyspark.__version__}, Spark {spark.version}, docs/fleet.md snippet fleet-spark")
     namespace = {"spark": spark}
     t0 = time.monotonic()
     exec(compile(code.replace(DOC_ROOT, str(root)), "fleet-spark", "exec"), namespace)
     rows = [r.asDict() for r in namespace["result"].collect()]
     tel_columns = set(namespace["telemetry"].columns)
-    lines.append(f"snippet ran in {time.monotonic() - t0:.1f} s")
+    log(f"snippet ran in {time.monotonic() - t0:.1f} s")
     spark.stop()
 
     expected, columns = _truth(root)
     failures = 0
-    lines.append(f"{'board':<40} {'model':<10} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'items/s':>10}  vs numpy")
+    log(f"{'board':<40} {'model':<10} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'items/s':>10}  vs numpy")
     for r in rows:
         e = expected.get((r["board"], r["model"]))
         got = [float(v) for v in r["p50_p90_p99_ns"]]
         ok = e is not None and np.allclose(got, e["p50_p90_p99_ns"], rtol=1e-12) and \
             abs(r["throughput_ips"] - e["throughput_ips"]) <= 1e-9 * e["throughput_ips"]
         failures += not ok
-        lines.append(f"{r['board']:<40} {r['model']:<10} {got[0] / 1e6:9.4f} {got[1] / 1e6:9.4f} {got[2] / 1e6:9.4f} "
-                     f"{r['throughput_ips']:10.1f}  {'equal' if ok else 'DIFFERENT: ' + str(e)}")
+        log(f"{r['board']:<40} {r['model']:<10} {got[0] / 1e6:9.4f} {got[1] / 1e6:9.4f} {got[2] / 1e6:9.4f} "
+            f"{r['throughput_ips']:10.1f}  {'equal' if ok else 'DIFFERENT: ' + str(e)}")
     if len(rows) != len(expected):
         failures += 1
-        lines.append(f"DIFFERENT: {len(rows)} groups from Spark, {len(expected)} from numpy")
+        log(f"DIFFERENT: {len(rows)} groups from Spark, {len(expected)} from numpy")
     missing = columns - tel_columns
     failures += bool(missing)
-    lines.append(f"telemetry with mergeSchema: {len(tel_columns)} columns, every board's "
-                 + ("(all present)" if not missing else f"MISSING {sorted(missing)}"))
-    lines.append("result: " + ("every number equals numpy" if not failures else f"{failures} difference(s)"))
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+    log(f"telemetry with mergeSchema: {len(tel_columns)} columns, every board's "
+        + ("(all present)" if not missing else f"MISSING {sorted(missing)}"))
+    log("result: " + ("every number equals numpy" if not failures else f"{failures} difference(s)"))
+    log.write(args.out)
     if tmp is not None:
         tmp.cleanup()
     return 1 if failures else 0

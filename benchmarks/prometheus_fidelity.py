@@ -23,7 +23,6 @@ import argparse
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,16 +38,12 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _fleet_tree  # noqa: E402 - after the sys.path lines above, which make it importable
+from _localhost import free_port, wait_for  # noqa: E402 - the same
+from _report import Report  # noqa: E402 - the same
 SESSIONS = (
     ("default model", []),
     ("numpy matmul 1200", ["--runner", "numpy", "--model", "matmul", "--opt", "size=1200", "--threads", "1"]),
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _query(prom: int, expr: str, at: float | None = None) -> list[dict]:
@@ -63,6 +58,14 @@ def _query(prom: int, expr: str, at: float | None = None) -> list[dict]:
     return body["data"]["result"]
 
 
+def _ready(prom: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{prom}/-/ready", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
 def _scalar(prom: int, expr: str, at: float) -> float | None:
     got = _query(prom, expr, at)
     return float(got[0]["value"][1]) if got else None
@@ -73,7 +76,7 @@ def run_session(work: Path, prom: int, name: str, extra: list[str], seconds: int
     """One session scraped by the running Prometheus; the comparison once it has ended."""
     from edgemon.recording.reader import open_recording
 
-    port = _free_port()
+    port = free_port()
     folder = work / name.replace(" ", "_").replace("~", "")
     targets.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"], "labels": {"run": name}}]))
     argv = [sys.executable, "-m", "edgemon", "run", "--emulate", "orin-nano", "--headless", "--duration",
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     scrape_s = float(args.scrape.rstrip("s"))
-    lines: list[str] = []
+    log = Report()
     version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     with tempfile.TemporaryDirectory(prefix="edgemon-prom-") as tmp:
         work = Path(tmp)
@@ -142,20 +145,14 @@ def main(argv: list[str] | None = None) -> int:
             f"global:\n  scrape_interval: {args.scrape}\n  evaluation_interval: {args.scrape}\n"
             f"scrape_configs:\n  - job_name: edgemon\n    file_sd_configs:\n      - files: ['{targets}']\n"
             f"        refresh_interval: 1s\n")
-        prom = _free_port()
+        prom = free_port()
         server = subprocess.Popen([exe, f"--config.file={work / 'prometheus.yml'}",
                                    f"--storage.tsdb.path={work / 'db'}", f"--web.listen-address=127.0.0.1:{prom}"], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{prom}/-/ready", timeout=2)
-                    break
-                except OSError:
-                    time.sleep(0.5)
-            lines.append(f"{version}, scrape every {args.scrape}; sessions of {args.seconds} s on an emulated "
-                         "Orin Nano, one after the other")
+            wait_for(lambda: _ready(prom), 60, step=0.5)
+            log(f"{version}, scrape every {args.scrape}; sessions of {args.seconds} s on an emulated "
+                "Orin Nano, one after the other")
             rows = [run_session(work, prom, name, extra, args.seconds, scrape_s, targets) for name, extra in SESSIONS]
         finally:
             server.send_signal(signal.SIGTERM)
@@ -164,29 +161,25 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
     worst = 0.0
-    lines.append("")
-    lines.append(f"{'session':<18} {'q':>4} {'histogram_quantile':>19} {'exact':>12} {'error':>8}   iterations "
-                 "(recording / Prometheus), scrapes")
+    log("")
+    log(f"{'session':<18} {'q':>4} {'histogram_quantile':>19} {'exact':>12} {'error':>8}   iterations "
+        "(recording / Prometheus), scrapes")
     for r in rows:
         for q, est, exact, err in r["quantiles"]:
             worst = max(worst, abs(err))
-            lines.append(f"{r['name']:<18} {q:>4} {est * 1e3:>16.4f} ms {exact * 1e3:>9.4f} ms {err * 100:>+7.2f}%   "
-                         f"{r['iterations_recorded']} / {r['iterations_prometheus']}, {r['scrapes']}")
-    lines.append("")
-    lines.append(f"{'session':<18} {'energy: recording':>18} {'_joules_total':>14} {'avg of scraped power x time':>28}")
+            log(f"{r['name']:<18} {q:>4} {est * 1e3:>16.4f} ms {exact * 1e3:>9.4f} ms {err * 100:>+7.2f}%   "
+                f"{r['iterations_recorded']} / {r['iterations_prometheus']}, {r['scrapes']}")
+    log("")
+    log(f"{'session':<18} {'energy: recording':>18} {'_joules_total':>14} {'avg of scraped power x time':>28}")
     for r in rows:
         e = r["energy"]
         avg = e["scrape_average_j"]
-        lines.append(f"{r['name']:<18} {e['exact_j']:>16.2f} J {e['counter_j']:>12.2f} J "
-                     f"{avg:>26.2f} J   ({(e['counter_j'] / e['exact_j'] - 1) * 100:+.2f}% / "
-                     f"{(avg / e['exact_j'] - 1) * 100:+.2f}% over {e['span_s']:.0f} s)")
-    lines.append("")
-    lines.append(f"result: worst histogram_quantile error {worst * 100:.2f}% (target < 15%)")
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        log(f"{r['name']:<18} {e['exact_j']:>16.2f} J {e['counter_j']:>12.2f} J "
+            f"{avg:>26.2f} J   ({(e['counter_j'] / e['exact_j'] - 1) * 100:+.2f}% / "
+            f"{(avg / e['exact_j'] - 1) * 100:+.2f}% over {e['span_s']:.0f} s)")
+    log("")
+    log(f"result: worst histogram_quantile error {worst * 100:.2f}% (target < 15%)")
+    log.write(args.out)
     return 0 if worst < 0.15 else 1
 
 

@@ -65,6 +65,7 @@ def test_html_report_with_figures_is_self_contained(tmp_path, capsys):
     latency = dict(figures)["latency"]
     assert "mark: look &lt;here&gt;" in latency and "fan " in latency   # events labelled in the figure
     assert ">thermal<" in latency                                        # the episode's cause, written
+    assert "drawn by matplotlib" in text
 
 
 def test_html_report_without_matplotlib_is_self_contained_with_marked_time_axes(tmp_path, capsys, monkeypatch):
@@ -80,6 +81,7 @@ def test_html_report_without_matplotlib_is_self_contained_with_marked_time_axes(
     assert f"report: {path}" in capsys.readouterr().out
     text = path.read_text()
     assert "<script" not in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
+    assert 'class="mpl"' not in text and "edgemon[plot]" in text   # the fallback says how to get the figures
     svgs = re.findall(r"<svg.*?</svg>", text, re.S)
     for s in svgs:
         ET.fromstring(s)  # well-formed

@@ -194,27 +194,6 @@ def test_recordings_that_cannot_be_plotted(tmp_path, capsys):
     assert code == 0 and "t-clocks.png" in out and "latency" not in out
 
 
-def test_report_embeds_the_same_figures(session, tmp_path):
-    from edgemon.report.html import write_report
-
-    text = write_report(open_recording(session), tmp_path / "r.html").read_text()
-    for subject in figures.SUBJECTS:
-        assert f'<figure class="mpl" id="figure-{subject}"><svg' in text
-    assert "mark: door opened" in text and "drawn by matplotlib" in text
-
-
-def test_report_without_matplotlib_falls_back_and_says_so(session, tmp_path, monkeypatch):
-    from edgemon.errors import UserError
-    from edgemon.report.html import write_report
-
-    def missing():
-        raise UserError(figures.INSTALL_HINT)
-
-    monkeypatch.setattr(figures, "require_matplotlib", missing)
-    text = write_report(open_recording(session), tmp_path / "r.html").read_text()
-    assert 'class="mpl"' not in text and "edgemon[plot]" in text and "<svg" in text
-
-
 @pytest.mark.slow
 def test_a_real_emulated_recording_plots(tmp_path, run_edgemon):
     """Two seconds of an emulated Orin Nano, every figure, through the CLI."""

@@ -35,13 +35,18 @@ def _grow(rec: Recorder, n: int = 9) -> list[Sample]:
     return out
 
 
+def _recorder(folder, host: str = "h") -> Recorder:
+    """A recorder that writes only when told (flush) and rolls only at close."""
+    return Recorder(folder, {"host": host}, flush_s=3600, roll_s=3600, fsync=False).open()
+
+
 def _schemas(folder, kind):
     return [pq.read_schema(str(p)) for p in sorted((folder / kind).glob("*.parquet"))]
 
 
 def test_recover_of_a_killed_session_unifies_what_the_writer_could_not(tmp_path):
     folder = tmp_path / "rec"
-    rec = Recorder(folder, {"host": "h"}, flush_s=3600, roll_s=3600, fsync=False).open()
+    rec = _recorder(folder)
     samples = _grow(rec)
     rec.on_latency(LatencyBatch.from_lists([T0 + 5], [5], [1]))
     rec.flush()
@@ -79,7 +84,7 @@ def _downgrade_to_schema_1(folder):
 
 def test_recover_upgrades_a_schema_1_recording(tmp_path):
     folder = tmp_path / "old"
-    rec = Recorder(folder, {"host": "old-box"}, flush_s=3600, roll_s=3600, fsync=False).open()
+    rec = _recorder(folder, "old-box")
     samples = _grow(rec)
     rec.on_latency(LatencyBatch.from_lists([T0 + 1, T0 + 2], [5, 6], [1, 1]))
     rec.close()
@@ -107,7 +112,7 @@ def test_recover_upgrades_a_schema_1_recording(tmp_path):
 
 def test_a_foreign_file_is_left_alone_and_named(tmp_path):
     folder = tmp_path / "rec"
-    rec = Recorder(folder, {"host": "h"}, flush_s=3600, roll_s=3600, fsync=False).open()
+    rec = _recorder(folder)
     _grow(rec)
     rec.close()
     pq.write_table(pa.table({"t_ns": [1], "note": ["text, not a metric"]}), str(folder / "telemetry" / "zz.parquet"))
@@ -120,7 +125,7 @@ def test_a_foreign_file_is_left_alone_and_named(tmp_path):
 
 def test_a_closed_session_needs_nothing_more(tmp_path):
     folder = tmp_path / "rec"
-    rec = Recorder(folder, {"host": "h"}, flush_s=3600, roll_s=3600, fsync=False).open()
+    rec = _recorder(folder)
     _grow(rec)
     rec.on_latency(LatencyBatch.from_lists([T0 + 1], [5], [1]))
     rec.close()

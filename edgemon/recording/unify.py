@@ -42,13 +42,8 @@ def unified_schema(kind: str, schemas: list):
     import pyarrow as pa
 
     if kind == "telemetry":
-        metrics: list[str] = []
-        seen = {TIME_COLUMN[kind], SESSION_ID_COLUMN}
-        for schema in schemas:
-            for name in schema.names:
-                if name not in seen:
-                    seen.add(name)
-                    metrics.append(name)
+        fixed = (TIME_COLUMN[kind], SESSION_ID_COLUMN)
+        metrics = [n for n in dict.fromkeys(n for schema in schemas for n in schema.names) if n not in fixed]
         base = stream_schema(kind, metrics)
     else:
         base = stream_schema(kind)

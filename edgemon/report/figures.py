@@ -182,8 +182,11 @@ def cumulative_energy_j(t_ns: np.ndarray, p_mw: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------- decoration
 
 
-def _style(fig) -> None:
+def _new_figure(height_in: float):
+    """An empty figure of the paper's width with the layout every figure uses."""
+    fig = require_matplotlib()(figsize=(WIDTH_IN, height_in))
     fig.set_layout_engine("constrained")
+    return fig
 
 
 def _plain_log_labels(axis, lo: float, hi: float) -> None:
@@ -285,9 +288,7 @@ def _legend_below(fig, handles, ncol: int = 4, where: str = "outside lower cente
 
 def latency_figure(inp: FigureInput):
     """Windowed p50/p99/max on a log axis with the distribution beside it, throughput under it."""
-    Figure = require_matplotlib()
-    fig = Figure(figsize=(WIDTH_IN, 4.2))
-    _style(fig)
+    fig = _new_figure(4.2)
     grid = fig.add_gridspec(2, 2, width_ratios=(6, 1), height_ratios=(2.2, 1))
     ax = fig.add_subplot(grid[0, 0])
     side = fig.add_subplot(grid[0, 1], sharey=ax)
@@ -360,12 +361,10 @@ def _tail(ax, inp: FigureInput) -> None:
 
 def clocks_figure(inp: FigureInput):
     """Small multiples: one panel per clock, ceiling dashed, the unit's load shaded behind."""
-    Figure = require_matplotlib()
     clocks = inp.clocks()
     cols = min(4, len(clocks))
     rows = -(-len(clocks) // cols)
-    fig = Figure(figsize=(WIDTH_IN, 0.2 + 1.45 * rows))
-    _style(fig)
+    fig = _new_figure(0.2 + 1.45 * rows)
     axes = fig.subplots(rows, cols, sharex=True, squeeze=False)
     label, _ = inp.time_unit
     ceilings = _first_ceilings(inp.result)
@@ -439,9 +438,7 @@ def _first_ceilings(result: dict[str, Any]) -> dict[str, float]:
 
 def thermal_figure(inp: FigureInput):
     """Temperatures over time with trip points; a clock against the hottest temperature."""
-    Figure = require_matplotlib()
-    fig = Figure(figsize=(WIDTH_IN, 2.8))
-    _style(fig)
+    fig = _new_figure(2.8)
     ax, scatter = fig.subplots(1, 2, gridspec_kw={"width_ratios": (1.7, 1)})
     label, _ = inp.time_unit
     temps = inp.temperatures()
@@ -494,9 +491,7 @@ def thermal_figure(inp: FigureInput):
 def _lines_figure(inp: FigureInput, height: float, series: list[tuple[str, float, str]], ylabel: str):
     """One time axis with each (metric, scale, label) as a line (mean per plotted point), from
     0, episodes shaded and events labelled: (figure, axes, causes drawn)."""
-    Figure = require_matplotlib()
-    fig = Figure(figsize=(WIDTH_IN, height))
-    _style(fig)
+    fig = _new_figure(height)
     ax = fig.add_subplot()
     for k, (metric, scale, name) in enumerate(series):
         tx, mean, _, _ = buckets(inp.t(), inp.data.metric(metric) * scale)
