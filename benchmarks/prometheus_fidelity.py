@@ -42,7 +42,7 @@ from _localhost import free_port, wait_for  # noqa: E402 - the same
 from _report import Report  # noqa: E402 - the same
 SESSIONS = (
     ("default model", []),
-    ("numpy matmul 1200", ["--runner", "numpy", "--model", "matmul", "--opt", "size=1200", "--threads", "1"]),
+    ("numpy matmul 1000", ["--runner", "numpy", "--model", "matmul", "--opt", "size=1000", "--threads", "1"]),
 )
 
 

@@ -88,9 +88,43 @@ def test_clocks_are_small_multiples_with_ceilings_that_follow_the_power_mode(inp
     assert any("mark: door opened" in t for t in _texts(fig))
 
 
+def _outside(fig) -> list[tuple[str, float, float]]:
+    """Visible texts that run off the figure: (text, right edge, figure width) in pixels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    # tick labels are left to matplotlib (it keeps Text objects for ticks it does not draw)
+    ticks = {id(t.label1) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+             for t in axis.get_major_ticks() + axis.get_minor_ticks()}
+    ticks |= {id(t.label2) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+              for t in axis.get_major_ticks() + axis.get_minor_ticks()}
+    out = []
+    for text in fig.findobj(lambda o: hasattr(o, "get_window_extent") and hasattr(o, "get_text")):
+        if text.get_visible() and text.get_text() and id(text) not in ticks:
+            box = text.get_window_extent(renderer)
+            if box.x0 < -1 or box.x1 > fig.bbox.x1 + 1:
+                out.append((text.get_text()[:50], box.x1, fig.bbox.x1))
+    return out
+
+
+def test_every_text_stays_inside_the_figure(inp, monkeypatch):
+    for subject in figures.SUBJECTS:
+        assert _outside(figures.build(subject, inp)) == [], subject
+    # the clocks' list of events, at its longest, wraps instead of running off the page
+    many = [(k * 0.5, f"power mode {10 + k}W") for k in range(figures.MAX_EVENT_LABELS)]
+    monkeypatch.setattr(figures, "event_marks", lambda _inp: many)
+    fig = figures.build("clocks", inp)
+    assert _outside(fig) == []
+    assert fig.get_suptitle().count("\n") >= 2
+
+
 def test_thermal_power_memory(inp):
     thermal = figures.build("thermal", inp)
     assert "Clock against temperature" in _texts(thermal)
+    # the clock that thermal throttling held down (the CPU's), not the GPU's that only a power mode moved
+    assert "cpu0 clock (MHz)" in _texts(thermal)
     assert any(t.startswith("trip") for t in _texts(thermal))
     power = figures.build("power", inp)
     energy = next(ln for a in power.axes for ln in a.get_lines() if ln.get_label() == "energy so far")

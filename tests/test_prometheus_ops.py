@@ -110,7 +110,7 @@ def real_latencies(tmp_path_factory):
 
     from edgemon.recording.reader import open_recording
 
-    runs = (("default", ()), ("matmul_100ms", ("--runner", "numpy", "--model", "matmul", "--opt", "size=1200",
+    runs = (("default", ()), ("matmul_100ms", ("--runner", "numpy", "--model", "matmul", "--opt", "size=1000",
                                                "--threads", "1")))
     out = {}
     for (name, _), folder in zip(runs, record_fleet(tmp_path_factory.mktemp("prom"), duration="6s", boards=runs)):

@@ -114,6 +114,20 @@ class FigureInput:
     def clocks(self) -> list[str]:
         return self.cpu_clocks() + [m for m in ("gpu_freq_mhz", "emc_freq_mhz") if self.has(m)]
 
+    def heat_clock(self) -> str | None:
+        """The clock to set against temperature: the one thermal episodes held down longest,
+        else any episode, else the GPU's, the first core's or the memory's."""
+        for thermal_only in (True, False):
+            held: dict[str, float] = {}
+            for ep in self.episodes:
+                clocks = [c for c in ep.get("clocks") or [] if self.has(c)]
+                if clocks and (not thermal_only or ep.get("cause") in ("thermal", "thermal_or_power")):
+                    held[clocks[0]] = held.get(clocks[0], 0.0) + float(ep.get("duration_s") or 0.0)
+            if held:
+                return max(held, key=lambda c: held[c])
+        return next((m for m in ("gpu_freq_mhz", "cpu0_freq_mhz", "emc_freq_mhz") if self.has(m)),
+                    (self.cpu_clocks() or [None])[0])
+
     def temperatures(self) -> list[str]:
         return self.metrics(r"temp_\w+_c")
 
@@ -408,7 +422,7 @@ def clocks_figure(inp: FigureInput):
     unit_name = label.rsplit("(", 1)[-1].rstrip(")")
     events = "events (dotted lines): " + "; ".join(f"{x:.4g} {unit_name}: {t}" for x, t in marks)
     fig.suptitle("\n".join(["Clocks (line: mean, band: min-max per plotted point; grey: the unit's load)"]
-                           + (textwrap.wrap(events, 150) if marks else [])),
+                           + (textwrap.wrap(events, 110) if marks else [])),
                  fontsize=8, x=0.01, ha="left", linespacing=1.4)
     from matplotlib.lines import Line2D
 
@@ -461,9 +475,7 @@ def thermal_figure(inp: FigureInput):
     ax.set_title("Temperatures (dashed: trip points)", fontsize=8.5, loc="left")
     handles, _ = ax.get_legend_handles_labels()
     hot = max(temps, key=lambda m: np.nanmax(inp.data.metric(m)))
-    clock = next((m for m in ("gpu_freq_mhz", "cpu0_freq_mhz", "emc_freq_mhz") if inp.has(m)), None)
-    if clock is None and inp.cpu_clocks():
-        clock = inp.cpu_clocks()[0]
+    clock = inp.heat_clock()
     if clock is not None:
         x, y = inp.data.metric(hot), inp.data.metric(clock)
         ok = np.isfinite(x) & np.isfinite(y)
