@@ -108,17 +108,45 @@ def main(argv: list[str] | None = None) -> int:
     except CommandModuleError as exc:
         print(f"edgemon: internal error: {exc}", file=sys.stderr)
         return 1
-    args = parser.parse_args(argv)
-    if command is not None:
-        if "command_argv" not in vars(args):
-            print(f"edgemon: `edgemon {args.command}` takes no command after --; "
-                  "`edgemon run [options] -- CMD` runs one", file=sys.stderr)
-            return 2
-        args.command_argv = command
     try:
-        return args.handler(args)
+        args = parser.parse_args(argv)
+        if command is not None:
+            if "command_argv" not in vars(args):
+                print(f"edgemon: `edgemon {args.command}` takes no command after --; "
+                      "`edgemon run [options] -- CMD` runs one", file=sys.stderr)
+                return 2
+            args.command_argv = command
+        code = args.handler(args)
+        sys.stdout.flush()      # here, not at exit: a closed pipe must be caught (below)
+        return code
     except UserError as exc:
         print(f"edgemon: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except SystemExit:          # argparse: --help, or a usage error; its output may meet a closed pipe too
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return _closed_pipe()
+        raise
+
+
+# 128 + SIGPIPE: what any command killed by a closed pipe reports (`edgemon ls | head -1`).
+EXIT_CLOSED_PIPE = 141
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``| head``): end quietly. stdout is pointed at
+    /dev/null so that the interpreter's final flush does not fail again with a traceback."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return EXIT_CLOSED_PIPE

@@ -89,5 +89,10 @@ class EventKind:
     THROTTLE_END = "throttle_end"
     SEGMENT_ROLLED = "segment_rolled"
     SOURCE_UNAVAILABLE = "source_unavailable"  # details: source, reason
-    RECORDING_ERROR = "recording_error"  # details: message (e.g. disk full); the session goes on
+    RECORDING_ERROR = "recording_error"  # the recording stopped (disk full, read-only, folder removed, stalled,
+                                         # low space); details: message, kind, reason, headline, after_s,
+                                         # detail, rows_kept (recording/faults.py); the session goes on
+    DISK_SPACE = "disk_space"            # the recording rate, once measured; details: free_bytes,
+                                         # rate_bytes_per_h, left_s, message
+    DISK_LOW = "disk_low"                # less than 10 minutes of recording left; details as disk_space
     CONTROL_FAILED = "control_failed"    # a refused or failed change; message says what to configure

@@ -9,6 +9,16 @@ import re
 
 from edgemon.errors import UserError
 
+# A year: longer is a typo (or a 400-digit number) and would overflow nanosecond clocks.
+MAX_DURATION_S = 366 * 86400.0
+# Ranges of workload numbers (command line and profiles): beyond them a value is a typo and would
+# exhaust memory in the worker.
+MAX_BATCH = 65536
+MAX_THREADS = 4096
+MAX_REPETITIONS = 10000
+# The runners send a latency batch about every 0.1 s; a shorter watchdog restarts healthy workers.
+MIN_HANG_TIMEOUT_S = 1.0
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|min|s|m|h|d)?")
 
@@ -28,16 +38,44 @@ def seconds_of(text: str) -> float | None:
     return total
 
 
-def parse_duration(text: str, *, what: str = "duration") -> float:
-    """:func:`seconds_of` for a positive duration the user gave; UserError otherwise."""
+def parse_duration(text: str, *, what: str = "duration", minimum_s: float | None = None) -> float:
+    """:func:`seconds_of` for a positive duration the user gave; UserError otherwise (also for an
+    empty text, a duration over a year, or one below ``minimum_s``)."""
     if not str(text).strip():
-        raise UserError(f"empty {what}; use e.g. 90s, 10m or 3h")
+        raise UserError(f"empty {what} (an unset shell variable?); use e.g. 90s, 10m or 3h")
+    if len(str(text).strip()) > 40:
+        raise UserError(f"{what} {_short(text)} is too long; use e.g. 90s, 10m, 3h or 1h30m")
     total = seconds_of(text)
     if total is None:
-        raise UserError(f"malformed {what} {text!r}; use e.g. 90s, 10m, 3h or 1h30m")
+        raise UserError(f"malformed {what} {_short(text)}; use e.g. 90s, 10m, 3h or 1h30m")
+    if not math.isfinite(total) or total > MAX_DURATION_S:
+        raise UserError(f"{what} {_short(text)} is longer than a year; use e.g. 90s, 10m, 3h or 1h30m")
     if total <= 0:
         raise UserError(f"{what} must be positive, got {text!r}")
+    if minimum_s is not None and total < minimum_s:
+        raise UserError(f"{what} must be at least {minimum_s:g}s, got {text!r}")
     return total
+
+
+def _short(text: str) -> str:
+    t = repr(str(text))
+    return t if len(t) <= 42 else t[:39] + "...'"
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)$")
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str, *, what: str = "size") -> int:
+    """Bytes from ``0``, ``500M``, ``2G``, ``64MiB``, ``1.5g`` (binary units); UserError otherwise."""
+    s = str(text).strip().lower()
+    m = _SIZE.match(s) if len(s) <= 24 else None
+    if not m:
+        raise UserError(f"malformed {what} {_short(text)}; use e.g. 0, 500M or 2G")
+    value = float(m.group(1)) * _SIZE_UNITS[m.group(2)]
+    if not math.isfinite(value) or value > 1 << 60:
+        raise UserError(f"{what} {_short(text)} is too large; use e.g. 500M or 2G")
+    return int(value)
 
 
 def parse_warmup(text: str) -> tuple[int, float]:
@@ -50,7 +88,9 @@ def parse_warmup(text: str) -> tuple[int, float]:
         part = part.strip().lower()
         if not part:
             continue
-        if part.isdigit():
+        if part.isascii() and part.isdigit():
+            if len(part) > 10:
+                raise UserError(f"--warmup {part} iterations is more than anyone can wait for; use e.g. 50 or 5s")
             iters = int(part)
         else:
             try:

@@ -75,8 +75,8 @@ MODELS["matmul"] = {
 }
 
 OPTIONS = {
-    "size": "matmul matrix size N (default 512)",
-    "dtype": "float32 (default), float64 or float16",
+    "size": "matmul matrix size N",
+    "dtype": "float32, float64 or float16",
     "crash_after": "test hook: raise after N iterations",
     "segfault_after": "test hook: SIGSEGV after N iterations",
     "hang_after": "test hook: stop responding after N iterations",
@@ -85,6 +85,10 @@ OPTIONS = {
     "alloc_mb_per_s": "test hook: grow memory by X MB/s",
     "rlimit_as_extra_mb": "test hook: limit the address space to its size after build + X MB",
 }
+# What each option is when not given (`edgemon models --runner numpy` prints both).
+OPTION_DEFAULTS = {"size": "512", "dtype": "float32", "crash_after": "never", "segfault_after": "never",
+                   "hang_after": "never", "sleep_ms": "0", "alloc_mb_per_s": "0", "rlimit_as_extra_mb": "no limit",
+                   "print_every": "never"}
 
 
 def _activation(np, kind, h):

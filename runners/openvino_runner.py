@@ -41,13 +41,17 @@ MODEL_SUFFIXES = (".xml", ".onnx")
 MODELS = _model_defs.catalogue(channels_first=True)
 
 OPTIONS = {
-    "device": "CPU (default), GPU, NPU, MYRIAD, AUTO, or AUTO:/MULTI:/HETERO: lists",
-    "api": "sync (default) or async",
-    "nireq": "async: requests in flight (default: the device's optimal number)",
+    "device": "CPU, GPU, NPU, MYRIAD, AUTO, or AUTO:/MULTI:/HETERO: lists",
+    "api": "sync or async",
+    "nireq": "async: requests in flight",
     "hint": "latency, throughput, cumulative_throughput or none",
     "streams": "NUM_STREAMS: a number or AUTO",
     "precision": "INFERENCE_PRECISION_HINT: f32, f16, bf16",
 }
+# What each option is when not given (`edgemon models --runner openvino` prints both).
+OPTION_DEFAULTS = {"device": "CPU", "api": "sync", "nireq": "the device's optimal number",
+                   "hint": "latency (sync), throughput (async)", "streams": "OpenVINO's choice",
+                   "precision": "the device's"}
 
 # Device plugins OpenVINO has had (MYRIAD/HDDL until 2022.3, GNA until 2024, VPUX became NPU).
 KNOWN_DEVICES = ("CPU", "GPU", "NPU", "MYRIAD", "HDDL", "GNA", "VPUX", "HPU")

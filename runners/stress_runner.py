@@ -77,14 +77,17 @@ MODELS = {
 }
 
 OPTIONS = {
-    "workers": "CPU burners including the timed thread (default: all cores)",
-    "mode": "threads (default) or processes",
-    "size": "CPU matrix size (default 512)",
-    "mem_mb": "memory to hold in MB (default 512)",
-    "mem_step_mb": "allocation step in MB (default 64)",
+    "workers": "CPU burners including the timed thread",
+    "mode": "threads or processes",
+    "size": "CPU matrix size",
+    "mem_mb": "memory to hold in MB",
+    "mem_step_mb": "allocation step in MB",
     "gpu": "1: add the GPU burn (needs PyTorch with CUDA)",
-    "gpu_size": "GPU matrix size (default 4096)",
+    "gpu_size": "GPU matrix size",
 }
+# What each option is when not given (`edgemon models --runner stress` prints both).
+OPTION_DEFAULTS = {"workers": "all cores", "mode": "threads", "size": "512", "mem_mb": "512", "mem_step_mb": "64",
+                   "gpu": "0", "gpu_size": "4096"}
 
 # A CPU burner process: dies with its parent (PR_SET_PDEATHSIG, and a getppid check).
 _BURNER = r"""

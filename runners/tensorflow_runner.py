@@ -51,20 +51,24 @@ else:  # started as a script
 
 RUNNER = "tensorflow"
 ACCEPTS_MODEL_FILES = True
-MISSING = "TensorFlow is not installed: pip install 'edgemon[tensorflow]'"
+MISSING = "TensorFlow is not installed: pip install tensorflow (x86 without a GPU: tensorflow-cpu)"
 
 MODELS = _keras_models.CATALOGUE
 
 OPTIONS = {
-    "phase": "infer (default), train or both",
-    "epochs": "training epochs (default: the study's)",
-    "steps_per_epoch": "training steps per epoch (default: the study's)",
-    "infer_mode": "function (default), eager or predict",
-    "device": "cpu (default), gpu or gpu:N",
-    "inter_op_threads": "TensorFlow inter-op threads (default: TensorFlow's choice)",
+    "phase": "infer, train or both",
+    "epochs": "training epochs",
+    "steps_per_epoch": "training steps per epoch",
+    "infer_mode": "function, eager or predict",
+    "device": "cpu, gpu or gpu:N",
+    "inter_op_threads": "TensorFlow inter-op threads",
     "input_shape": "user models: input shape(s) like 1x224x224x3[,1x10]; the first dimension becomes --batch",
-    "dtype": "user models: input dtype(s) like float32[,int32] (default: the model's)",
+    "dtype": "user models: input dtype(s) like float32[,int32]",
 }
+# What each option is when not given (`edgemon models --runner tensorflow` prints both).
+OPTION_DEFAULTS = {"phase": "infer", "epochs": "the study's", "steps_per_epoch": "the study's",
+                   "infer_mode": "function", "device": "cpu", "inter_op_threads": "TensorFlow's choice",
+                   "input_shape": "the model's", "dtype": "the model's"}
 
 _NEVER = 1 << 62
 

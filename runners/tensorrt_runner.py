@@ -45,9 +45,11 @@ MODELS = _model_defs.catalogue(channels_first=True)
 OPTIONS = {
     "fp16": "1: allow FP16 kernels when building an engine",
     "int8": "1: allow INT8 kernels (fixed dynamic ranges, no calibration)",
-    "workspace_mb": "builder workspace limit in MB (default 1024)",
-    "cuda": "device buffers through cudart, pycuda or torch (default: the first present)",
+    "workspace_mb": "builder workspace limit in MB",
+    "cuda": "device buffers through cudart, pycuda or torch",
 }
+# What each option is when not given (`edgemon models --runner tensorrt` prints both).
+OPTION_DEFAULTS = {"fp16": "0", "int8": "0", "workspace_mb": "1024", "cuda": "the first present"}
 
 
 def _flag(opts, key):

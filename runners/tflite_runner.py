@@ -55,8 +55,10 @@ MODELS = _catalogue()
 
 OPTIONS = {
     "edgetpu": "1: run on a Coral Edge TPU (libedgetpu delegate)",
-    "io": "0: time invoke() only; 1 (default): copy inputs in and outputs out too",
+    "io": "0: time invoke() only; 1: copy inputs in and outputs out too",
 }
+# What each option is when not given (`edgemon models --runner tflite` prints both).
+OPTION_DEFAULTS = {"edgetpu": "0", "io": "1"}
 
 
 def _builtin(model):

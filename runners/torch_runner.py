@@ -39,17 +39,21 @@ else:  # started as a script
 
 RUNNER = "torch"
 ACCEPTS_MODEL_FILES = True
-MISSING = "PyTorch is not installed: pip install 'edgemon[torch]'"
+MISSING = ("PyTorch is not installed: pip install torch (CPU only: pip install torch "
+           "--index-url https://download.pytorch.org/whl/cpu; Jetson: NVIDIA's wheel for your JetPack)")
 
 MODELS = _torch_models.CATALOGUE
 
 OPTIONS = {
-    "device": "cpu (default), cuda or cuda:N",
-    "precision": "fp32 (default) or fp16",
+    "device": "cpu, cuda or cuda:N",
+    "precision": "fp32 or fp16",
     "input_shape": "user models: input shape(s) like 1x3x224x224[,1x10]; the first dimension becomes --batch",
-    "dtype": "user models: input dtype(s) like float32[,int64] (default float32)",
-    "transfer": "CUDA only: 1 (default) times input/output copies with the model, 0 keeps the input on the GPU",
+    "dtype": "user models: input dtype(s) like float32[,int64]",
+    "transfer": "CUDA only: 1 times input/output copies with the model, 0 keeps the input on the GPU",
 }
+# What each option is when not given (`edgemon models --runner torch` prints both).
+OPTION_DEFAULTS = {"device": "cpu", "precision": "fp32", "input_shape": "the model's", "dtype": "float32",
+                   "transfer": "1"}
 
 _DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
 

@@ -12,6 +12,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _private_session_index(tmp_path_factory, monkeypatch):
+    """Each test's sessions register in its own throwaway session index (XDG_STATE_HOME), never
+    in the developer's, and 'latest' in one test never finds another test's session."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+
+
 @pytest.fixture
 def edgemon_cmd():
     """argv prefix that runs this checkout's edgemon CLI in a fresh interpreter."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -180,3 +181,64 @@ def test_latency_files_that_disagree_with_session_json(tmp_path, how, run_edgemo
     feed.command("seek", to=50)
     assert feed.drain().reset
     assert feed.wait_loaded(60) and feed.analysis_state == "ready", feed.analysis_error
+
+
+def _impossible_rows(end: int) -> pa.Table:
+    """A latency over a day, an item count an int32 cast would wrap to 1, a time before boot; one
+    good row."""
+    return pa.table({"t_end_ns": pa.array([end - 5, end - 4, -3, end - 2], pa.int64()),
+                     "duration_ns": pa.array([2 * 86400 * 10**9, 10**6, 10**6, 10**6], pa.int64()),
+                     "items": pa.array([1, (1 << 32) + 1, 1, 1], pa.int64()),
+                     "warmup": pa.array([False] * 4)})
+
+
+def test_rows_no_recording_can_hold_are_left_out_and_counted(tmp_path, run_edgemon):
+    """A forged or corrupt latency segment: its impossible rows are left out of the streaming
+    analysis (and replay), the piece's statistics are those of the rows kept, the problem is named."""
+    folder = _session(tmp_path)
+    end = json.loads((folder / "session.json").read_text())["ended_monotonic_ns"]
+    pq.write_table(_impossible_rows(end), str(folder / "latency" / "part-00008.parquet"))
+    result = analyze_folder(folder)
+    assert any("latency/part-00008.parquet#0: 3 row(s) with impossible values" in p
+               for p in result["problems"]), result["problems"]
+    assert result["latency_ms"]["count"] == 10000 + 1, result["problems"]
+    assert result["latency_ms"]["max"] == pytest.approx(10.0)      # the 2-day row is not the maximum
+    assert result["items"] == 10000 + 1
+    _no_failures(result)
+    out = run_edgemon("report", str(folder))
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+
+
+def test_impossible_rows_of_a_live_tail_are_left_out(tmp_path):
+    from edgemon.recording.chunks import index_latency
+
+    folder = _session(tmp_path)
+    end = json.loads((folder / "session.json").read_text())["ended_monotonic_ns"]
+    table = _impossible_rows(end)
+    with pa.OSFile(str(folder / "latency" / "part-00008.arrows"), "wb") as sink, \
+            pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    chunks = index_latency(folder, live=True)
+    assert any("latency/part-00008.arrows: 3 row(s) with impossible values" in p for p in chunks.problems)
+    tail = next(p for p in chunks.pieces if p.name.endswith(".arrows"))
+    assert (tail.rows, tail.t_min, tail.t_max, tail.d_max) == (1, end - 2, end - 2, 10**6)
+    assert chunks.read(tail).items.tolist() == [1]
+
+
+def test_terminal_report_with_windows_that_have_no_rows(tmp_path):
+    """A gap longer than a window (a pause, a rest) leaves windows without rows: their NaN
+    percentiles never reach plotext, which aborts the whole process on a NaN among numbers."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    t1, d1 = back_to_back(0, 20, 10.0)
+    t2, d2 = back_to_back(80, 100, 10.0)
+    folder = build_session(tmp_path / "gap", latency=(np.concatenate([t1, t2]), np.concatenate([d1, d2])))
+    result = analyze_folder(folder)
+    assert any(w["count"] == 0 for w in result["windows"]["windows"])
+    p = subprocess.run([sys.executable, "-m", "edgemon", "report", str(folder)], capture_output=True, text=True,
+                       timeout=120, cwd=tmp_path, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "latency per window" in p.stdout and "terminal charts unavailable" not in p.stdout

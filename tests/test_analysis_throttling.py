@@ -271,3 +271,21 @@ def test_one_text_line_per_episode_listing_its_clocks(tmp_path):
     rows = [line for line in text.splitlines() if line.strip().startswith("20.0  30.0")]
     assert len(rows) == 1 and "cpu0-1, gpu" in rows[0] and rows[0].rstrip().endswith("thermal")
     assert len([line for line in text.splitlines() if "20.0 s: temp_cpu_c reached" in line]) == 1
+
+
+def test_memory_controller_below_its_ceiling_counts_only_while_saturated(tmp_path):
+    """The EMC clock follows demand: 1065.6 of 1600 MHz at 55 % load is its governor, not throttling
+    (a whole session of it once left no latency row outside an episode); 800 MHz at 95 % load is."""
+    def sample(t):
+        if 60 <= t < 80:
+            return _busy_sample(t, emc_freq_mhz=800.0, emc_util_pct=95.0)
+        return _busy_sample(t, emc_freq_mhz=1065.6, emc_util_pct=55.0)
+
+    folder = build_session(tmp_path / "s", meta={"clock_ceilings": CEIL}, sample=sample,
+                           latency=back_to_back(0, 100, 10.0))
+    th = analyze_folder(folder)["throttling"]
+    (ep,) = th["episodes"]
+    assert ep["domain"] == "emc" and ep["clock_mhz"] == 800.0
+    assert ep["start_s"] == pytest.approx(60.0, abs=1e-6) and ep["duration_s"] == pytest.approx(20.0, abs=1e-6)
+    assert th["share_throttled"]["emc"] == pytest.approx(0.2)
+    assert th["outside"]["count"] > th["inside"]["count"] > 0

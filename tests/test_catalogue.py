@@ -108,6 +108,27 @@ def test_consumers_follow_the_catalogue():
     assert catalogue.load_metric("cpu3_freq_mhz") == "cpu3_util_pct"
 
 
+def test_power_gated_sensors_are_no_temperatures():
+    """A Jetson zone that is powered down reads -256 C or exactly 0.0 C: the thermal panel and the
+    hottest-temperature trend leave it out; a real reading near 0 (millidegrees) stays."""
+    from edgemon.datatypes import Sample
+    from edgemon.view.series import MetricHistory
+    from edgemon.view.trend import trends
+
+    values = {"temp_cpu_c": 48.5, "temp_gpu_c": 0.0, "temp_cv0_c": -256.0, "temp_soc0_c": math.nan,
+              "temp_tboard_c": 0.031}
+    assert metric_groups.temperatures(values) == {"cpu": 48.5, "tboard": 0.031}
+    history = MetricHistory(16)
+    history.add(Sample(1_000_000_000, values))
+
+    def hottest_now(latest: dict[str, float]) -> float | None:
+        (temp,) = [t for t in trends(history, latest, 0, 1_000_000_000, 4) if t.kind == "temp"]
+        return temp.now
+
+    assert hottest_now({**values, "temp_cpu_c": -5.0}) == 0.031
+    assert hottest_now({"temp_cpu_c": -256.0, "temp_gpu_c": 0.0}) is None, "no sensor on: no 0.0 C, no -256 C"
+
+
 # ---------------------------------------------------------------------------- plausibility
 
 @pytest.mark.parametrize("name, value, ok", [

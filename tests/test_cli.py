@@ -34,13 +34,17 @@ def test_help_teaches_commands_and_examples(run_edgemon):
         assert opt in p.stdout
 
 
-def test_every_help_fits_an_80_column_terminal(run_edgemon):
-    for command in ((), ("run",), ("replay",), ("report",), ("compare",), ("matrix",), ("ls",), ("attach",),
-                    ("watch",), ("import",), ("import", "tegrastats"), ("import", "jtop")):
+def test_every_help_fits_an_80_column_terminal_and_has_examples(run_edgemon):
+    from edgemon.cli import COMMANDS
+
+    for command in ((), *((c,) for c in COMMANDS), ("import", "tegrastats"), ("import", "jtop")):
         p = run_edgemon(*command, "--help", env={"COLUMNS": "80"})
         assert p.returncode == 0, p.stderr
         wide = [line for line in p.stdout.splitlines() if len(line) > 80]
         assert not wide, (command, wide)
+        examples = p.stdout.split("examples:\n", 1)
+        assert len(examples) == 2, (command, "no examples")
+        assert f"  edgemon {' '.join(command)}".rstrip() in examples[1], (command, examples[1])
 
 
 @pytest.mark.parametrize(
@@ -96,7 +100,7 @@ def test_folder_that_is_not_a_recording(run_edgemon, tmp_path):
 
 
 def test_latest_without_recordings(run_edgemon):
-    _assert_one_line_error(run_edgemon("analyze", "latest"), "no recordings")
+    _assert_one_line_error(run_edgemon("analyze", "latest"), "no sessions yet")
 
 
 def test_info_json_lists_sources(run_edgemon):

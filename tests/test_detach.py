@@ -27,6 +27,7 @@ from detach_helpers import (
 )
 
 from edgemon.errors import UserError
+from edgemon.view.model import DashboardModel
 from edgemon.feeds.remote import open_remote
 
 pytestmark = pytest.mark.timeout(180)
@@ -63,13 +64,13 @@ def _controlling_tty_under_nohup() -> None:
 class _PtyDashboard:
     """`edgemon attach DIR` on its own pseudo-terminal, as over SSH; its screen output is drained."""
 
-    def __init__(self, rec, cwd, args=None, preexec=_controlling_tty):
+    def __init__(self, rec, cwd, args=None, preexec=_controlling_tty, environ=None):
         self.master, slave = pty.openpty()
         if args is None:
             args = ["attach", str(rec)] if rec is not None else ["attach"]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "edgemon", *args], cwd=cwd,
-            env={**env(), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"},
+            env={**(environ or env()), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"},
             stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
             preexec_fn=preexec,
         )
@@ -87,8 +88,11 @@ class _PtyDashboard:
                 return
             self.output += data
 
+    def text(self) -> str:
+        return self.output.decode("utf-8", "replace")
+
     def screen_has(self, text: str) -> bool:
-        return text in self.output.decode("utf-8", "replace")
+        return text in self.text()
 
     def press(self, key: str, *, then_wait_for: str | None = None):
         os.write(self.master, key.encode())
@@ -159,8 +163,11 @@ def test_detached_session_outlives_its_clients_and_stops_cleanly(tmp_path):
         assert "goes on" in feed.command("detach")
         again = open_remote(rec)
         snap = again.drain()
-        assert snap.reset and snap.samples and snap.latency
-        assert any(e.kind == "worker_hello" for e in snap.events)
+        assert snap.reset and snap.state is not None
+        model = DashboardModel()
+        model.apply(snap)
+        assert model.samples_seen and model.iterations
+        assert any(e.kind == "worker_hello" for e in model.events)
         again.close()
 
         # Quit a dashboard choosing "stop" in its dialog: the session ends, its recording is closed.

@@ -34,7 +34,7 @@ def test_foreign_and_missing_folders(tmp_path):
     for cmd in ("attach", "stop"):
         _error(edgemon(cmd, str(tmp_path / "junk"), cwd=tmp_path), "not an edgemon recording")
         _error(edgemon(cmd, str(tmp_path / "missing"), cwd=tmp_path), "missing")
-        _error(edgemon(cmd, cwd=tmp_path), "no recordings")     # latest, with nothing recorded
+        _error(edgemon(cmd, cwd=tmp_path), "no sessions yet")   # latest, with nothing recorded
 
 
 def test_a_session_in_its_own_terminal_cannot_be_attached(tmp_path):

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import stat
+from pathlib import Path
 
 import pytest
 from detach_helpers import ScriptedSession, wait_for
@@ -14,8 +15,9 @@ from edgemon.errors import UserError
 from edgemon.recording.layout import FolderLock
 from edgemon.daemon import server as srv
 from edgemon.feeds.remote import RemoteFeed, open_remote, terminal_gone
-from edgemon.daemon.server import HistoryRing, SessionServer, peer_allowed
+from edgemon.daemon.server import SessionServer, peer_allowed
 from edgemon.feeds.base import FeedUpdate
+from edgemon.view.model import DashboardModel
 
 
 @pytest.fixture
@@ -66,12 +68,15 @@ def test_socket_is_private_and_the_owner_check_refuses_other_uids(served):
 def test_attach_gets_history_first_then_live_updates_and_commands(served):
     folder, session, server, _log = served
     session.push(samples=30, rows=500, events=["mark"])
-    server.tick()                                   # before anyone attached: goes to history only
+    server.tick()                                   # before anyone attached: goes to the server's model only
     feed = open_remote(folder)
     first = feed.drain()
     assert first.reset, "an attach starts with a reset so the dashboard fills from the history"
-    assert len(first.samples) == 30 and sum(len(b) for b in first.latency) == 500
-    assert [e.kind for e in first.events] == ["mark"]
+    assert first.state is not None and not first.samples and not first.latency
+    model = DashboardModel()
+    model.apply(first)
+    assert model.samples_seen == 30 and model.iterations == 500
+    assert [e.kind for e in model.events] == ["mark"]
     assert feed.meta["host"] == "test"
     assert {s.name for s in feed.source_statuses} == {"procstat", "nvml"}
     assert feed.can_detach and not feed.is_replay
@@ -139,18 +144,82 @@ def test_a_client_that_reads_nothing_never_blocks_the_session(served):
     raw.close()
 
 
-def test_history_ring_is_bounded_by_time_and_rows():
-    ring = HistoryRing(history_s=120, max_latency_rows=10_000)
-    session = ScriptedSession()
-    for _ in range(600):                      # 10 minutes of 10 Hz samples and 1000-row batches
-        session.push(samples=10, rows=1000, events=["phase"])
-        ring.add(session.drain())
-    span_s = (ring.samples[-1].t_ns - ring.samples[0].t_ns) / 1e9
-    assert span_s <= 120
-    assert len(ring.samples) < 600 * 10
-    assert ring.latency_rows <= 10_000
-    assert ring.latency_rows == sum(len(b) for b in ring.latency)
-    assert len(ring.events) <= ring.events.maxlen
+class _ClockedSession(ScriptedSession):
+    """A scripted session whose "now" is its data's clock (a long session in no time)."""
+
+    def status(self):
+        from edgemon.feeds.base import FeedStatus
+
+        return FeedStatus(state=self.state, elapsed_s=(self.t_ns - self.t0) / 1e9, t_ns=self.t_ns)
+
+
+def _run_for(server, session, seconds: int, rows_per_s: int = 160) -> None:
+    for _ in range(seconds * 10):            # 10 Hz samples, a latency batch with each, ticked at 4 Hz
+        session.push(samples=1, rows=rows_per_s // 10, events=["phase"] if _ % 100 == 0 else ())
+        if _ % 3 == 0:
+            server.tick()
+    server.tick()
+
+
+def test_attach_fills_every_chart_window_at_once(tmp_path):
+    """Five minutes into a session, an attaching dashboard has the whole session's latency
+    histogram, the widest throughput chart (172 s at 200 columns) and the metric histories its
+    trend lines need, at once (before: 20-25 s from a row-limited ring)."""
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    (folder / "session.json").write_text(json.dumps({"state": "running"}))
+    session = _ClockedSession()
+    session.t0 = session.t_ns
+    server = SessionServer(session, folder, log=lambda line: None).start()
+    try:
+        _run_for(server, session, 300, rows_per_s=16_000)     # the default model's rate
+        feed = open_remote(folder)
+        model = DashboardModel()
+        model.apply(feed.drain())          # "now" comes with the state (the feed's would be wall time)
+        assert model.iterations == 300 * 16_000 == model.latency_all.count
+        measured, _warm, valid = model.throughput.window(model.now_ns, 172)
+        assert valid.all() and (measured == 16_000).all()
+        t = model.history.get("cpu_util_pct").times()
+        assert (t[-1] - t[0]) / 1e9 >= 299
+        assert model.relative_s(model.now_ns) == pytest.approx(300, abs=1)
+        # and it goes on from there: the next ticks add to that state, nothing twice
+        _run_for(server, session, 2, rows_per_s=16_000)
+        wait_for(lambda: model.apply(feed.drain()) or model.iterations == 302 * 16_000, what="two more seconds")
+        feed.close()
+    finally:
+        server.close()
+
+
+def test_the_attach_state_is_bounded_however_long_the_session():
+    session = _ClockedSession()
+    session.t0 = session.t_ns
+    server = SessionServer(session, Path("/nonexistent"), log=lambda line: None)
+    sizes = []
+    for _minutes in range(3):
+        _run_for(server, session, 600, rows_per_s=1000)      # 10 minutes more each time
+        sizes.append(len(srv.encode_state(server.model.state())))
+    assert sizes[2] <= sizes[1] * 1.02, "a 30-minute session sends what a 20-minute one does (a few digits more)"
+    assert sizes[2] < 4_000_000
+    assert len(server.model.history.get("cpu_util_pct")) == server.model.history.capacity
+
+
+def test_state_frames_round_trip_and_refuse_odd_arrays():
+    session = _ClockedSession()
+    session.t0 = session.t_ns
+    server = SessionServer(session, Path("/nonexistent"), log=lambda line: None)
+    _run_for(server, session, 20)
+    data = srv.encode_state(server.model.state())
+    ftype, length = srv.HEADER.unpack_from(data)
+    assert ftype == srv.STATE_FRAME and length == len(data) - srv.HEADER.size
+    back = DashboardModel()
+    back.load_state(srv.decode_state(data[srv.HEADER.size:]))
+    assert back.latency_stats() == server.model.latency_stats()
+    assert back.samples_seen == server.model.samples_seen == 200
+    with pytest.raises(ValueError):
+        srv.decode_state(data[srv.HEADER.size:-100])          # shorter than its arrays
+    head = json.dumps({"fields": {}, "arrays": [["x", "|O", [3]]]}).encode()
+    with pytest.raises(ValueError, match="unexpected array type"):
+        srv.decode_state(srv.STATE_HEADER.pack(len(head)) + head + b"\0" * 24)
 
 
 def test_latency_frames_round_trip_exactly():

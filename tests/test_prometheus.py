@@ -271,7 +271,10 @@ def test_missing_prometheus_client_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
     with pytest.raises(UserError) as info:
         PrometheusExporter(0, "127.0.0.1", META).start()
-    assert str(info.value) == "--prometheus needs prometheus_client: pip install 'edgemon[prometheus]'"
+    from edgemon.install_hint import install_hint
+
+    assert str(info.value) == f"--prometheus needs prometheus_client: {install_hint('prometheus')}"
+    assert "edgemon[prometheus]'" not in str(info.value), "edgemon is not on the package index"
     with pytest.raises(UserError, match="needs prometheus_client"):
         require_prometheus_client()
 

@@ -165,12 +165,20 @@ def test_update_meta_and_end_state(tmp_path):
     running = json.loads((folder / "session.json").read_text())
     assert running["state"] == "running" and running["writer_pid"] == os.getpid()
     rec.update_meta(worker={"framework": "numpy", "version": "2.0"})
+    # the writer thread rewrites session.json by itself (update_meta never waits on the disk)
+    for _ in range(2000):  # bounded wait for the writer thread, not a timing assertion
+        if "worker" in json.loads((folder / "session.json").read_text()):
+            break
+        threading.Event().wait(0.01)
     assert json.loads((folder / "session.json").read_text())["worker"]["framework"] == "numpy"
+    rec.update_meta(worker={"framework": "numpy", "version": "2.1"})
+    rec.flush()  # ... and flush() writes it now
+    assert json.loads((folder / "session.json").read_text())["worker"]["version"] == "2.1"
     rec.close({"state": "crashed", "reason": "worker crashed", "returncode": -9})
     rec.close()  # idempotent
     meta = json.loads((folder / "session.json").read_text())
     assert meta["state"] == "crashed" and meta["end"] == {"reason": "worker crashed", "returncode": -9}
-    assert meta["worker"]["version"] == "2.0" and meta["host"] == "a"
+    assert meta["worker"]["version"] == "2.1" and meta["host"] == "a"
     assert not list(folder.rglob("*.tmp"))
 
 
@@ -204,18 +212,19 @@ def test_open_refuses_bad_folders(tmp_path):
     assert (empty / "session.json").exists()
 
 
-def test_full_disk_device_stops_recording_but_not_the_session(tmp_path):
+def test_a_planted_tail_name_is_never_written_through(tmp_path):
     if not os.path.exists("/dev/full"):
-        pytest.skip("needs /dev/full to simulate a full disk")
+        pytest.skip("needs /dev/full as a link target")
     folder = tmp_path / "rec"
     errors = []
     rec = Recorder(folder, {}, flush_s=3600, roll_s=3600, on_error=errors.append).open()
-    # The telemetry tail lands on a device where every write fails with ENOSPC.
+    # Another name already where the telemetry tail goes: edgemon creates its files exclusively
+    # and without following links, so it stops recording instead of writing through the link.
     os.symlink("/dev/full", folder / "telemetry" / "part-00000.arrows")
     rec.on_sample(_samples(1)[0])
     rec.flush()
     assert len(errors) == 1 and rec.error == errors[0]
-    assert "No space left on device" in errors[0] and "\n" not in errors[0]
+    assert "File exists" in errors[0] and "part-00000.arrows" in errors[0] and "\n" not in errors[0]
     for s in _samples(100):  # the session goes on; rows are dropped, nothing piles up
         rec.on_sample(s)
     rec.on_latency(LatencyBatch.from_lists([T0], [1], [1]))
@@ -225,7 +234,9 @@ def test_full_disk_device_stops_recording_but_not_the_session(tmp_path):
     rec.close({"reason": "done"})
     assert len(errors) == 1
     meta = json.loads((folder / "session.json").read_text())
-    assert meta["state"] == "ended" and "No space left" in meta["recording_error"]
+    assert meta["state"] == "recording_failed" and "File exists" in meta["recording_error"]
+    assert meta["end"] == {"reason": "done", "session": "ended"}
+    assert os.path.islink(folder / "telemetry" / "part-00000.arrows")
 
 
 def test_write_error_mid_session_keeps_what_was_written(tmp_path, monkeypatch):
@@ -257,7 +268,9 @@ def test_write_error_mid_session_keeps_what_was_written(tmp_path, monkeypatch):
     r = open_recording(folder)  # the tail left behind is recovered
     assert r.recovered is not None and r.recovered.rows["telemetry"] == 10
     assert r.telemetry().column("t_ns").to_pylist() == [s.t_ns for s in first]
-    assert r.meta["state"] == "ended" and "recording_error" in r.meta
+    assert r.meta["state"] == "recording_failed" and "recording_error" in r.meta
+    assert r.meta["recording_failed"]["kind"] == "disk_full"
+    assert r.meta["recording_failed"]["rows_kept"]["telemetry"] == 10
 
 
 def test_buffer_is_bounded_when_the_writer_falls_behind(tmp_path):
@@ -305,9 +318,7 @@ def test_threads_hand_rows_concurrently(tmp_path):
     assert sorted(lat.column("t_end_ns").to_pylist()) == sorted(T0 + k * 1000 + i for k in range(4) for i in range(200))
 
 
-def test_on_error_may_close_the_recorder_from_the_writer_thread(tmp_path):
-    if not os.path.exists("/dev/full"):
-        pytest.skip("needs /dev/full to simulate a full disk")
+def test_on_error_may_close_the_recorder_from_the_writer_thread(tmp_path, monkeypatch):
     folder = tmp_path / "rec"
     closed = threading.Event()
 
@@ -315,10 +326,14 @@ def test_on_error_may_close_the_recorder_from_the_writer_thread(tmp_path):
         rec.close({"reason": message})
         closed.set()
 
+    def full_disk(self, batch):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.folder / "part-00000.arrows"))
+
+    monkeypatch.setattr(writer_mod._Tail, "write", full_disk)
     rec = Recorder(folder, {}, flush_s=0.01, roll_s=3600, fsync=False, on_error=give_up).open()
-    os.symlink("/dev/full", folder / "latency" / "part-00000.arrows")
     rec.on_latency(LatencyBatch.from_lists([T0], [1], [1]))
     assert closed.wait(20), "the writer thread never reported the error"
     assert not rec.is_open
     meta = json.loads((folder / "session.json").read_text())
-    assert meta["state"] == "ended" and "No space left" in meta["end"]["reason"]
+    assert meta["state"] == "recording_failed" and "No space left" in meta["end"]["reason"]
+    assert meta["recording_failed"]["headline"].startswith("disk full after ")

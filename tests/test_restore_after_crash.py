@@ -77,8 +77,14 @@ def test_restore_after_a_killed_session(tmp_path):
         time.sleep(0.5)
         assert "5W" in _mode(root), "the killed session must not have restored anything"
 
+        # The tools are found under the root the user gives, never taken from the recording:
+        # without the session's --sysfs-root, restore says which to pass and changes nothing.
         r = subprocess.run([sys.executable, "-m", "edgemon", "restore", str(rec)], capture_output=True,
                            text=True, env=_env(), cwd=tmp_path, timeout=60)
+        assert r.returncode == 2 and f"--sysfs-root {root}" in r.stderr, r.stdout + r.stderr
+        assert "5W" in _mode(root)
+        r = subprocess.run([sys.executable, "-m", "edgemon", "restore", str(rec), "--sysfs-root", root],
+                           capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=60)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "MAXN" in _mode(root)
         assert _online(root) == "0-3"

@@ -25,7 +25,7 @@ tf_runner = registry.runner_module("tensorflow")
 MODELS = tf_runner.MODELS
 
 HAVE_TF = have("tensorflow")
-needs_tf = pytest.mark.skipif(not HAVE_TF, reason="TensorFlow is not installed (pip install 'edgemon[tensorflow]')")
+needs_tf = pytest.mark.skipif(not HAVE_TF, reason="TensorFlow is not installed (pip install tensorflow)")
 
 # Blanz 2019's parameter counts (study 000; sources in runners/_keras_models.py)
 STUDY_000 = {"mnist_1d": 407_050, "imdb_dense": 160_305, "reuters_dense": 647_214, "mnist_2d": 93_322,
@@ -59,7 +59,7 @@ def test_missing_tensorflow_is_an_error_result(tmp_path):
     rc, frames, err = run_with_env(SCRIPT, "--model", "mnist_1d", env_extra=env)
     assert rc == 3, err
     error = events(frames, "error")[0]
-    assert "TensorFlow is not installed: pip install 'edgemon[tensorflow]'" in error["message"]
+    assert "TensorFlow is not installed: pip install tensorflow" in error["message"]
     assert frames[-1] == (proto.BYE, {"reason": "error", "iterations": 0})
 
 

@@ -26,7 +26,7 @@ torch_runner = registry.runner_module("torch")
 MODELS = torch_runner.MODELS
 
 HAVE_TORCH = have("torch")
-needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed (pip install 'edgemon[torch]')")
+needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed (pip install torch)")
 
 # Blanz 2019's parameter counts (study 000; sources in runners/_keras_models.py): facts of the Keras originals.
 STUDY_000 = {"mnist_1d": 407_050, "imdb_dense": 160_305, "reuters_dense": 647_214, "mnist_2d": 93_322,
@@ -68,7 +68,7 @@ def test_missing_torch_is_an_error_result(tmp_path):
     rc, frames, err = run_with_env(SCRIPT, "--model", "resnet18", env_extra=env)
     assert rc == 3, err
     error = events(frames, "error")[0]
-    assert "PyTorch is not installed: pip install 'edgemon[torch]'" in error["message"]
+    assert "PyTorch is not installed: pip install torch" in error["message"]
     assert error["stage"] == "build" and frames[-1] == (proto.BYE, {"reason": "error", "iterations": 0})
 
 

@@ -88,6 +88,36 @@ async def test_help_lists_keys_and_source_statuses():
 
 
 @run_async
+async def test_help_scrolls_at_80x24_and_lists_unavailable_sources_first():
+    from edgemon.telemetry.base import SourceStatus
+
+    class ManySources(FakeFeed):
+        @property
+        def source_statuses(self):
+            ok = [SourceStatus(f"zone{i}", True, detail=f"thermal zone {i}") for i in range(25)]
+            return ok + [SourceStatus("rapl", False, reason="no powercap in /sys/class/powercap")]
+
+    app = DashboardApp(ManySources("linux"))
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        assert text.index("rapl") < text.index("zone0"), "unavailable sources come first"
+        assert "no powercap in /sys/class/powercap" in text
+        scroll = app.screen.query_one("#help-scroll")
+        assert scroll.max_scroll_y > 0, "more than 80x24 holds"
+        assert scroll.region.bottom <= SMALL[1]
+        await pilot.press("end")
+        await pilot.pause()
+        assert scroll.scroll_y == scroll.max_scroll_y
+        await pilot.press("home")
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert 0 < scroll.scroll_y
+
+
+@run_async
 async def test_power_mode_picker_with_confirmation_while_recording():
     app, feed = make_app("jetson")
     async with app.run_test(size=SMALL) as pilot:
@@ -265,18 +295,71 @@ async def test_q_stops_a_live_session_then_exits():
 
 
 @run_async
-async def test_q_on_a_detachable_session_asks_detach_or_stop():
-    for key, expected in (("d", "detach"), ("s", "stop")):
+async def test_q_or_ctrl_c_on_a_detachable_session_asks_detach_or_stop():
+    for quit_key, key, expected in (("q", "d", "detach"), ("q", "s", "stop"), ("ctrl+c", "d", "detach")):
         app, feed = make_app("linux", seconds=10, can_detach=True)
         async with app.run_test(size=SMALL) as pilot:
-            await pilot.press("q")
-            await pilot.pause()
-            assert isinstance(app.screen, QuitScreen)
+            await pilot.press(quit_key)
+            await settle(app, pilot)
+            assert isinstance(app.screen, QuitScreen), quit_key     # ctrl+c: not Textual's "press ctrl+q"
             assert feed.commands == []
             await pilot.press(key)
             await settle(app, pilot)
         assert feed.commands == [(expected, {})]
         assert app.return_code == 0
+
+
+@run_async
+async def test_after_the_session_ends_its_controls_are_disabled_with_a_message():
+    app, feed = make_app("jetson", seconds=10)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        feed.state = "ended"
+        app.poll()
+        await pilot.press("p", "m", "o", "c", "j", "f")
+        await settle(app, pilot)
+        assert feed.commands == [] and app.screen is app.screen_stack[0]
+        entries = {keys: enabled for keys, _what, enabled in app.footer_entries()}
+        assert entries["q"] and entries["?"]
+        assert not any(entries[k] for k in ("p", "m", "o", "c", "j", "f")), "shown, but disabled"
+        header = panel_text(app, "#header")
+        assert "session ended" in header and "controls off" in header and "q quits" in header
+
+
+@run_async
+async def test_the_footer_lists_every_key():
+    """Every key the dashboard takes in a mode is in that mode's footer (pairs share an entry;
+    ctrl+c and shift+arrows are the same actions as q and [ ])."""
+    aliases = {"ctrl+c", "shift+left", "shift+right"}
+    names = {"?": ["question_mark"], "+/-": ["plus", "minus"], "←/→": ["left", "right"],
+             "[/]": ["left_square_bracket", "right_square_bracket"], "Home/End": ["home", "end"]}
+    for scenario, size in (("linux", SMALL), ("jetson", SMALL), ("replay", SMALL), ("replay", (160, 48))):
+        app, feed = make_app(scenario)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            listed = set()
+            for keys, _what, _on in app.footer_entries():
+                listed.update(names.get(keys, keys.split("/")))
+            shown = str(app.key_footer.render())
+            for keys, what, _on in app.footer_entries():
+                assert f"{keys} {what}" in shown, (scenario, keys)     # none cut off, even at 80x24
+            for binding in app.BINDINGS:
+                action, _, args = binding.action.partition("(")
+                params = tuple(a.strip(" '\")") for a in args.split(",") if a.strip(" ')\"")) if args else ()
+                if app.check_action(action, params) is False:
+                    continue
+                keys = [k for k in binding.key.split(",") if k not in aliases]
+                assert not keys or set(keys) & listed, (scenario, binding.key)
+            assert app.query_one("#footer").region.bottom <= size[1]
+
+
+@run_async
+async def test_fast_replay_speed_presses_are_never_dropped():
+    app, feed = make_app("replay", seconds=10)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("plus", "plus", "plus", "minus")     # faster than the feed answers
+        await settle(app, pilot)
+    assert [kw["factor"] for name, kw in feed.commands if name == "speed"] == [20, 50, 100, 50]
 
 
 @run_async
@@ -358,6 +441,29 @@ async def test_very_narrow_terminal_drops_secondary_panels():
         await pilot.pause()
         assert not app.query_one("#throughput").display
         assert app.query_one("#latency").region.width == 60
+
+
+@run_async
+async def test_a_wider_terminal_shows_the_whole_wider_window_at_once():
+    """Five minutes of history arrive at once (as an attach gives them); widening the terminal from
+    80x24 to 200x50 widens the throughput chart and its trend lines to their full window at once,
+    every column filled, not just what arrived since the resize."""
+    app, feed = make_app("linux", seconds=300)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        panel = app.query_one("#throughput", Panel)
+        narrow = int(str(panel.border_subtitle).split(" s")[0])
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause()
+        await pilot.pause()
+        wide = int(str(panel.border_subtitle).split(" s")[0])
+        assert wide >= 3 * narrow, (narrow, wide)
+        lines = panel.render().plain.splitlines()
+        graph_bottom = next(line for line in lines if line.lstrip().startswith("0 "))
+        cells = graph_bottom.lstrip()[2:]
+        assert len(cells) * 2 == wide and " " not in cells and "\u2800" not in cells, graph_bottom
+        temp = next(line for line in lines if line.startswith("temp"))
+        assert len(temp) - 10 == len(cells) and " " not in temp[10:], temp
 
 
 @run_async

@@ -89,12 +89,21 @@ async def test_timeline_is_one_line_at_80x24_and_everything_still_fits():
 
 
 @run_async
-async def test_live_sessions_have_no_timeline_and_no_replay_keys():
+async def test_live_sessions_draw_the_timeline_so_far_and_have_no_replay_keys():
     app, feed = make_app("jetson")
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("t", "a")
         await settle(app, pilot)
-        assert not app.query_one("#timeline").display
+        strip = app.query_one("#timeline")
+        assert strip.display
+        timeline = app.timeline
+        # the scripted session: 60 s so far, thermal throttling (its throttle_begin events) from 40 s
+        assert timeline.length_s == pytest.approx(60.0)
+        assert {(e.domain, e.cause, e.start_s, e.end_s) for e in timeline.episodes} == {
+            ("cpu", "thermal", 40.0, 60.0), ("gpu", "thermal", 40.0, 60.0)}
+        track = str(strip.render()).splitlines()[-1]
+        assert track.index("T") == int(40 / 60 * len(track))       # the stretch starts at 40 s
+        assert "┃" not in track                                     # live: no playhead
         assert feed.commands == [] and app.screen is app.screen_stack[0]
         keys = " ".join(k for k, _ in app.key_help())
         assert " t" not in f" {keys}" and " a" not in f" {keys}"
@@ -181,7 +190,10 @@ async def test_analysis_screen_waits_for_the_analysis():
     app = DashboardApp(feed)
     async with app.run_test(size=LARGE) as pilot:
         await pilot.press("a")
-        await pilot.pause()
+        for _ in range(50):         # the screen composes a few event-loop turns later under load
+            await pilot.pause()
+            if isinstance(app.screen, AnalysisScreen) and app.screen.query("#analysis-text"):
+                break
         assert "analysing the recording" in str(app.screen.query_one("#analysis-text").render())
         assert not app.screen.query_one(DataTable).display
         feed.analysis_state = "ready"
@@ -225,8 +237,9 @@ async def test_jetson_keys_appear_when_controls_arrive_after_the_first_poll():
         app.poll()
         await pilot.pause()
         await pilot.pause()
-        footer_keys = {k.key for k in app.query("FooterKey")}
+        footer_keys = {k for k, _what, _on in app.footer_entries()}
         assert {"o", "c", "j", "f"} <= footer_keys
+        assert "j clocks" in str(app.key_footer.render())
 
 
 def test_redraw_rate_defaults_to_2_hz_and_never_exceeds_4():

@@ -48,3 +48,12 @@ def test_replay_timeline_snapshot(snap_compare, throttled_recording, size):
     assert feed.wait_loaded(60) and feed.analysis_state == "ready", feed.analysis_error
     feed.command("seek", to=75)
     assert snap_compare(DashboardApp(feed), terminal_size=SIZES[size])
+
+
+@pytest.mark.parametrize("ascii", [False, True], ids=["unicode", "ascii"])
+def test_throttled_header_snapshot(snap_compare, ascii):
+    """80x24, 90 s into a session whose CPU and GPU clocks have been throttled (thermal) since
+    40 s: the header flag with its cause, the deepest episode against its ceiling on line two,
+    the live timeline strip, the clocks in yellow/red against their ceilings."""
+    app, _ = make_app("jetson", seconds=90, ascii=ascii)
+    assert snap_compare(app, terminal_size=(80, 24))

@@ -215,7 +215,8 @@ def find_change_points(windows: list[dict[str, Any]], *, min_change_pct: float =
                        max_points: int = 10) -> list[dict[str, Any]]:
     """Candidate steps in the per-window medians: ``[{"at_s", "windows": (first before, first after,
     one past the last after)}]`` (window indices); their before/after medians come from the rows."""
-    rows = [(k, w) for k, w in enumerate(windows) if w["count"] >= 5 and np.isfinite(w["p50_ms"])]
+    # a log needs a positive median (a corrupt recording may have windows of zero latencies)
+    rows = [(k, w) for k, w in enumerate(windows) if w["count"] >= 5 and np.isfinite(w["p50_ms"]) and w["p50_ms"] > 0]
     if len(rows) < 2 * min_windows:
         return []
     y = np.log([w["p50_ms"] for _, w in rows])

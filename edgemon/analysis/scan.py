@@ -105,7 +105,7 @@ def measured_bounds(chunks, filt: RowFilter) -> tuple[int | None, int | None]:
         for p in sorted(pieces, key=order):
             if best is not None and not better(bound(p), best):
                 break
-            ch = chunks._try_read(p)
+            ch = chunks.try_read(p)
             if ch is None:
                 continue
             m = filt.measured(ch)
@@ -270,8 +270,9 @@ class LatencyScan:
                                n_groups=len(rep_starts), moments=True, value_range=vr)
             families.append(self.reps)
         self.value_range = vr
-        slack = int(max(0.25, 1.5 * data.sample_dt_s) * 1e9)
-        self.activity = Activity(data.tel_t, slack)
+        from edgemon.analysis.throttling import busy_slack_s
+
+        self.activity = Activity(data.tel_t, int(busy_slack_s(data.sample_dt_s) * 1e9))
         n_all = max(1, self.chunks.rows)
         self._scatter_step = max(1, n_all // MAX_SCATTER)
         self._scatter_seen = 0

@@ -17,7 +17,10 @@ A clock sample counts as *throttled* when all of these hold:
   is busy where the machine is: a core's or the average CPU load above ``busy_cpu_pct``, or the
   GPU's above ``busy_gpu_pct`` (:func:`busy_source` says which rule applied). A core or GPU whose own
   load (``cpuN_util_pct``, ``gpu_util_pct``) is below ``unit_busy_pct`` does not count
-  either: there the DVFS governor lowers an idle clock, which is not throttling.
+  either: there the DVFS governor lowers an idle clock, which is not throttling. The memory
+  controller's clock follows demand (the activity monitor), so it counts only while its load
+  (``emc_util_pct``) is at least ``emc_saturated_pct``: held below its ceiling while saturated.
+  An unknown load (NaN, no column) vetoes nothing.
 
 Per clock domain (cpu, gpu, emc) the throttled samples form runs; runs closer than
 ``merge_gap_s`` merge, and episodes shorter than ``min_episode_s`` are dropped. Each
@@ -67,6 +70,7 @@ class ThrottleOptions:
     busy_cpu_pct: float = 25.0
     busy_gpu_pct: float = 25.0
     unit_busy_pct: float = 20.0
+    emc_saturated_pct: float = 75.0
     tolerance_pct: float = 1.0
     thermal_margin_c: float = 3.0
     power_margin_pct: float = 3.0
@@ -80,13 +84,18 @@ def domain_of(metric: str) -> str | None:
     return catalogue.clock_domain(metric)
 
 
-def _core(metric: str) -> int | None:
+def unit_busy_threshold(domain: str, opts: ThrottleOptions) -> float:
+    """The load of its own unit below which a lower clock is the governor following demand."""
+    return opts.emc_saturated_pct if domain == "emc" else opts.unit_busy_pct
+
+
+def core_of(metric: str) -> int | None:
     """The core of a ``cpuN_freq_mhz`` clock."""
     m = catalogue.lookup(metric)
     return m.index if m is not None and m.family is catalogue.CPU_FREQ else None
 
 
-def _num(v: Any) -> float | None:
+def positive_number(v: Any) -> float | None:
     if isinstance(v, bool) or v is None:
         return None
     try:
@@ -100,18 +109,23 @@ def _as_dict(d: Any) -> dict:
     return d if isinstance(d, dict) else {}
 
 
-def _ceiling_dict(d: Any) -> dict[str, float] | None:
+def ceilings_from(d: Any) -> dict[str, float] | None:
     if not isinstance(d, dict) or not d:
         return None
     out: dict[str, float] = {}
     for k, v in d.items():
-        f = _num(v)
+        f = positive_number(v)
         if f is not None:
             out[str(k)] = f
     return out or None
 
 
 # ------------------------------------------------------------------ ceilings
+
+
+def busy_slack_s(sample_dt_s: float) -> float:
+    """How close to an iteration a sample must be to count as busy."""
+    return max(0.25, 1.5 * sample_dt_s)
 
 
 def mode_segments(data) -> list[dict[str, Any]]:
@@ -121,24 +135,24 @@ def mode_segments(data) -> list[dict[str, Any]]:
     first_mode = meta.get("power_mode") if isinstance(meta.get("power_mode"), (str, int)) else None
     if first_mode is None:
         first_mode = restore.get("power_mode_name") or restore.get("power_mode_id")
-    base = _ceiling_dict(meta.get("clock_ceilings"))
+    base = ceilings_from(meta.get("clock_ceilings"))
     segs = [{"t0_ns": None, "mode": first_mode, "ceilings": base, "source": "session.json" if base else None}]
     for ev in data.events_of("power_mode"):
         d = ev.details
         if d.get("ok") is False:
             continue  # the change failed: the old mode and its ceilings stand
         mode = d.get("name") if d.get("name") is not None else d.get("to_id")
-        c = _ceiling_dict(d.get("ceilings"))
+        c = ceilings_from(d.get("ceilings"))
         segs.append({"t0_ns": ev.t_ns, "mode": mode, "ceilings": c, "source": "power_mode event" if c else None})
     return segs
 
 
-def _lookup(ceilings: dict[str, float] | None, metric: str) -> float | None:
+def ceiling_for(ceilings: dict[str, float] | None, metric: str) -> float | None:
     if not ceilings:
         return None
     if metric in ceilings:
         return ceilings[metric]
-    if _core(metric) is not None:   # one ceiling for every core
+    if core_of(metric) is not None:   # one ceiling for every core
         return ceilings.get("cpu_freq_mhz")
     return None
 
@@ -146,7 +160,7 @@ def _lookup(ceilings: dict[str, float] | None, metric: str) -> float | None:
 def _offline_mask(data, metric: str) -> np.ndarray:
     t = data.tel_t
     off = np.zeros(t.shape[0], dtype=bool)
-    n = _core(metric)
+    n = core_of(metric)
     if n is None:
         return off
     online_col = catalogue.CPU_ONLINE.name(n)
@@ -197,7 +211,7 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
         sources = []
         for k, seg in enumerate(segs):
             sel = seg_idx == k
-            c = _lookup(seg["ceilings"], metric)
+            c = ceiling_for(seg["ceilings"], metric)
             src = seg["source"]
             if c is None:
                 vals = v[sel & valid]
@@ -209,7 +223,7 @@ def clock_tracks(data, busy: np.ndarray, segs: list[dict[str, Any]], opts: Throt
         unit = catalogue.load_metric(metric)
         if unit and data.has(unit):
             u = data.metric(unit)
-            gate = ~(u < opts.unit_busy_pct)  # NaN: unknown load, no veto
+            gate = ~(u < unit_busy_threshold(dom, opts))  # NaN: unknown load, no veto
         with np.errstate(invalid="ignore"):
             below = valid & busy & gate & (v < ceil * (1.0 - opts.tolerance_pct / 100.0))
         tracks.append(ClockTrack(metric, dom, v, ceil, valid, below, sources))
@@ -242,14 +256,21 @@ def _over(data, names: list[str], threshold: float) -> np.ndarray:
     return over
 
 
+def load_names(names) -> tuple[list[str], list[str]]:
+    """The CPU and the GPU load metrics among ``names`` (what "busy" means without a worker)."""
+    cpus = [n for n in names if _pattern(n) in ("cpu_util_pct", "cpu{N}_util_pct")]
+    gpus = [n for n in names if _pattern(n) in ("gpu_util_pct", "gpu{N}_util_pct")]
+    return cpus, gpus
+
+
 def busy_mask(data, opts: ThrottleOptions, activity: np.ndarray | None = None) -> np.ndarray:
     """Per telemetry sample: is the workload (or, without one, the machine) doing work?
-    ``activity``: per sample, an iteration ran within a moment of it
-    (:class:`edgemon.analysis.scan.Activity`)."""
+    ``activity``: per sample, an iteration ran within :func:`busy_slack_s` of it
+    (:class:`edgemon.analysis.scan.Activity`). The live classifier (``throttle_online.py``)
+    applies the same rule one sample at a time."""
     source = busy_source(data.meta)
-    gpus = [n for n in data.tel_names if _pattern(n) in ("gpu_util_pct", "gpu{N}_util_pct")]
+    cpus, gpus = load_names(data.tel_names)
     if source == "machine":
-        cpus = [n for n in data.tel_names if _pattern(n) in ("cpu_util_pct", "cpu{N}_util_pct")]
         return _over(data, cpus, opts.busy_cpu_pct) | _over(data, gpus, opts.busy_gpu_pct)
     busy = _worker_busy(data, opts, activity)
     if source == "command":
@@ -314,7 +335,7 @@ def _limits(data, meta_key: str, limit_metric: str, value_metric: str) -> dict[s
     slowdown temperature or power limit) for ``value_metric`` where the meta has none."""
     out = {}
     for k, v in _as_dict(data.meta.get(meta_key)).items():
-        f = _num(v)
+        f = positive_number(v)
         if f is not None:
             out[str(k)] = f
     if data.has(limit_metric) and data.has(value_metric):
@@ -343,68 +364,67 @@ def _flag_bits(data, name: str, sl: slice) -> int:
     return int(np.bitwise_or.reduce(v.astype(np.int64)))
 
 
-def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, float],
-            limits: dict[str, float]) -> tuple[str, list[str], list[str]]:
-    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns: only what
-    happened from ``lookback_s`` before ``lo`` up to ``lo`` counts."""
-    look = lo - int(opts.lookback_s * 1e9)
-    hi = lo
-    found: dict[str, list[str]] = {}
+def event_evidence(kind: str, details: dict[str, Any], at_s: float) -> tuple[str, str] | None:
+    """``(evidence key, line)`` for an event that can explain a clock drop, else None."""
+    at = f"at {at_s:.1f} s"
+    if kind == "power_mode" and details.get("ok") is not False:
+        name = details.get("name") if details.get("name") is not None else details.get("to_id")
+        return "power_mode", f"power mode changed to {name} {at}"
+    if kind in USER_EVENTS:
+        d = {k: v for k, v in details.items() if k in ("cpu", "online", "to", "on", "pwm", "pct", "value")}
+        return "user_action", f"{kind} {d or ''} {at}".replace("  ", " ")
+    return None
 
-    def add(cause: str, why: str) -> None:
-        found.setdefault(cause, []).append(why)
 
-    for ev in data.events:
-        if not look <= ev.t_ns <= hi:
-            continue
-        at = f"at {data.rel_s(ev.t_ns):.1f} s"
-        if ev.kind == "power_mode" and ev.details.get("ok") is not False:
-            name = ev.details.get("name") if ev.details.get("name") is not None else ev.details.get("to_id")
-            add("power_mode", f"power mode changed to {name} {at}")
-        elif ev.kind in USER_EVENTS:
-            d = {k: v for k, v in ev.details.items() if k in ("cpu", "online", "to", "on", "pwm", "pct", "value")}
-            add("user_action", f"{ev.kind} {d or ''} {at}".replace("  ", " "))
+# The flags the hardware raises: NVML's clock-event reasons, the Pi firmware's get_throttled bitmask
+# (rpi_throttled is bit 2 alone).
+FLAG_METRICS = (catalogue.GPU_CLOCK_EVENTS.name(), catalogue.RPI_THROTTLED_RAW.name())
 
-    t = data.tel_t
-    sl = _window(t, look, hi)
-    bits = _flag_bits(data, catalogue.GPU_CLOCK_EVENTS.name(), sl)
-    flags_power = [n for b, n in NVML_POWER.items() if bits & b]
-    flags_thermal = [n for b, n in NVML_THERMAL.items() if bits & b]
-    pi = _flag_bits(data, catalogue.RPI_THROTTLED_RAW.name(), sl)   # the bitmask; rpi_throttled is bit 2 alone
-    if pi & RPI_UNDERVOLT:
+
+def flag_evidence(nvml_bits: int, pi_bits: int) -> tuple[list[tuple[str, str]], list[str]]:
+    """What the hardware's own throttle flags say, OR-ed over a window: ``([(key, line)], weak lines)``."""
+    flags_power = [n for b, n in NVML_POWER.items() if nvml_bits & b]
+    flags_thermal = [n for b, n in NVML_THERMAL.items() if nvml_bits & b]
+    if pi_bits & RPI_UNDERVOLT:
         flags_power.append("Raspberry Pi under-voltage")
-    if pi & RPI_SOFT_TEMP:
+    if pi_bits & RPI_SOFT_TEMP:
         flags_thermal.append("Raspberry Pi soft temperature limit")
-    for f in flags_power:
-        add("power_flag", f"hardware reports {f}")
-    for f in flags_thermal:
-        add("thermal_flag", f"hardware reports {f}")
-
-    for metric, trip in trips.items():
-        if not data.has(metric):
-            continue
-        v = data.metric(metric)[sl]
-        v = v[np.isfinite(v)]
-        if v.size and v.max() >= trip - opts.thermal_margin_c:
-            add("thermal", f"{metric} reached {v.max():.1f} C (trip point {trip:g} C)")
-    for metric, limit in limits.items():
-        if not data.has(metric):
-            continue
-        v = data.metric(metric)[sl]
-        v = v[np.isfinite(v)]
-        if v.size and v.max() >= limit * (1.0 - opts.power_margin_pct / 100.0):
-            add("power", f"{metric} reached {v.max():.0f} mW (limit {limit:g} mW)")
+    found = [("power_flag", f"hardware reports {f}") for f in flags_power]
+    found += [("thermal_flag", f"hardware reports {f}") for f in flags_thermal]
     weak = []
-    if bits & NVML_HW_SLOWDOWN:
+    if nvml_bits & NVML_HW_SLOWDOWN:
         weak.append("hardware reports HwSlowdown (thermal or power brake)")
-    if pi & (RPI_CAPPED | RPI_THROTTLED) and not pi & (RPI_UNDERVOLT | RPI_SOFT_TEMP):
+    if pi_bits & (RPI_CAPPED | RPI_THROTTLED) and not pi_bits & (RPI_UNDERVOLT | RPI_SOFT_TEMP):
         weak.append("Raspberry Pi firmware reports its clock capped/throttled")
+    return found, weak
 
-    order = [("power_mode", "power_mode"), ("user_action", "user_action"), ("power_flag", "power"),
-             ("thermal_flag", "thermal"), ("thermal", "thermal"), ("power", "power")]
+
+def near_trip(value: float, trip: float, opts: ThrottleOptions) -> bool:
+    return value >= trip - opts.thermal_margin_c
+
+
+def near_limit(value: float, limit: float, opts: ThrottleOptions) -> bool:
+    return value >= limit * (1.0 - opts.power_margin_pct / 100.0)
+
+
+def thermal_line(metric: str, peak: float, trip: float) -> str:
+    return f"{metric} reached {peak:.1f} C (trip point {trip:g} C)"
+
+
+def power_line(metric: str, peak: float, limit: float) -> str:
+    return f"{metric} reached {peak:.0f} mW (limit {limit:g} mW)"
+
+
+CAUSE_ORDER = (("power_mode", "power_mode"), ("user_action", "user_action"), ("power_flag", "power"),
+               ("thermal_flag", "thermal"), ("thermal", "thermal"), ("power", "power"))
+
+
+def rank_causes(found: dict[str, list[str]], weak: list[str]) -> tuple[str, list[str], list[str]]:
+    """(cause, causes in order, evidence lines) from evidence by key: the first match of
+    :data:`CAUSE_ORDER` wins; weak hardware hints alone make ``thermal_or_power``."""
     causes: list[str] = []
     evidence: list[str] = []
-    for key, cause in order:
+    for key, cause in CAUSE_ORDER:
         if key in found:
             if cause not in causes:
                 causes.append(cause)
@@ -413,6 +433,48 @@ def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, floa
         causes.append("thermal_or_power")
     evidence += weak
     return (causes[0] if causes else "unknown"), causes, evidence
+
+
+def explain(data, lo: int, hi: int, opts: ThrottleOptions, trips: dict[str, float],
+            limits: dict[str, float]) -> tuple[str, list[str], list[str]]:
+    """(cause, causes in order, evidence lines) for an episode from ``lo`` to ``hi`` ns: only what
+    happened from ``lookback_s`` before ``lo`` up to ``lo`` counts. The live classifier
+    (:mod:`edgemon.analysis.throttle_online`) gathers the same evidence as samples arrive and
+    ranks it with the same :func:`rank_causes`."""
+    look = lo - int(opts.lookback_s * 1e9)
+    hi = lo
+    found: dict[str, list[str]] = {}
+
+    def add(cause: str, why: str) -> None:
+        found.setdefault(cause, []).append(why)
+
+    for ev in data.events:
+        if look <= ev.t_ns <= hi:
+            hit = event_evidence(ev.kind, ev.details, data.rel_s(ev.t_ns))
+            if hit is not None:
+                add(*hit)
+
+    t = data.tel_t
+    sl = _window(t, look, hi)
+    flags, weak = flag_evidence(*(_flag_bits(data, name, sl) for name in FLAG_METRICS))
+    for key, line in flags:
+        add(key, line)
+
+    for metric, trip in trips.items():
+        if not data.has(metric):
+            continue
+        v = data.metric(metric)[sl]
+        v = v[np.isfinite(v)]
+        if v.size and near_trip(float(v.max()), trip, opts):
+            add("thermal", thermal_line(metric, float(v.max()), trip))
+    for metric, limit in limits.items():
+        if not data.has(metric):
+            continue
+        v = data.metric(metric)[sl]
+        v = v[np.isfinite(v)]
+        if v.size and near_limit(float(v.max()), limit, opts):
+            add("power", power_line(metric, float(v.max()), limit))
+    return rank_causes(found, weak)
 
 
 # ------------------------------------------------------------------ latency inside / outside
@@ -577,7 +639,7 @@ def _episode(data, dom, dtracks, s, e, i, j, opts, trips, limits) -> dict[str, A
 
 def clocks_text(metrics: list[str]) -> str:
     """``["cpu0_freq_mhz", "cpu1_freq_mhz", "cpu2_freq_mhz", "gpu_freq_mhz"]`` -> ``"cpu0-2, gpu"``."""
-    cores = sorted(c for c in (_core(x) for x in metrics) if c is not None)
+    cores = sorted(c for c in (core_of(x) for x in metrics) if c is not None)
     parts: list[str] = []
     k = 0
     while k < len(cores):
@@ -586,7 +648,7 @@ def clocks_text(metrics: list[str]) -> str:
             j += 1
         parts.append(f"cpu{cores[k]}" if j == k else f"cpu{cores[k]}-{cores[j]}")
         k = j + 1
-    parts += [x.replace("_freq_mhz", "") for x in metrics if _core(x) is None]
+    parts += [x.replace("_freq_mhz", "") for x in metrics if core_of(x) is None]
     return ", ".join(parts)
 
 

@@ -17,7 +17,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("attach", help="open the dashboard on a session running in the background",
                        description="Attach the dashboard to a detached session (`edgemon run --detach`, or "
                        "one whose dashboard was closed with 'detach'). Quitting asks whether to detach "
-                       "(the session goes on) or stop it.", formatter_class=HelpFormatter)
+                       "(the session goes on) or stop it.",
+                       epilog="examples:\n"
+                       "  edgemon attach                   # the newest one running in the background\n"
+                       "  edgemon attach /data/x --ascii   # a session started with --record /data/x",
+                       formatter_class=HelpFormatter)
     session_arg(p, optional=True)
     p.add_argument("--ascii", action="store_true", help="plain ASCII graphs")
     return p
@@ -38,8 +42,10 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
 
     from edgemon.feeds.commands import Stop
     from edgemon.feeds.remote import open_remote
+    from edgemon.view.model import DashboardModel
 
     feed = open_remote(folder)
+    model = DashboardModel()
     code = 0
     interrupted: list[int] = []
 
@@ -57,7 +63,7 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
     try:
         from edgemon.tui import run_dashboard
 
-        code = run_dashboard(feed, ascii=ascii)
+        code = run_dashboard(feed, ascii=ascii, model=model)
     except KeyboardInterrupt:
         code = 130
         if owner and not feed.ended:
@@ -71,7 +77,8 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
             feed.close()            # detach: the terminal went away, or the user chose to leave it running
         status = feed.status()
         if status.state in ("ended", "crashed"):
-            text = f"recording: {folder} ({status.state}{': ' + status.message if status.message else ''})"
+            # The dashboard ended the session (or saw it end): the headless summary, as `--headless` gives it.
+            text = ended_summary(model, feed, status, folder)
         else:
             text = (f"the session goes on in the background: {folder}\n"
                     f"  watch:  edgemon attach {folder}\n  stop:   edgemon stop {folder}")
@@ -80,4 +87,24 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
                 print(text)
         except OSError:             # the terminal is gone (SSH drop): nobody to tell
             pass
+    if owner and status.recording_level == "fail":
+        from edgemon.recording.faults import EXIT_RECORDING_FAILED
+
+        return EXIT_RECORDING_FAILED
     return 1 if status.state == "crashed" else code
+
+
+def ended_summary(model, feed, status, folder) -> str:
+    """The summary table of a session that ended under the dashboard, with its recording's folder.
+    What the dashboard had not drained yet (the last second, the end) is taken in first."""
+    from edgemon.view.status_line import summary_table
+
+    try:
+        model.apply(feed.drain())
+    except Exception:  # noqa: BLE001 - a summary of what arrived beats none
+        pass
+    model.observe(status)
+    where = f"recording: {folder} ({status.state}{': ' + status.message if status.message else ''})"
+    if status.recording_level == "fail":
+        where = f"recording: {status.recording} -- what was recorded before is kept in {folder}"
+    return f"{summary_table(model, status, getattr(feed, 'meta', None))}\n{where}"

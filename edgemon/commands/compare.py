@@ -16,6 +16,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "compare", help="one row per recording with speedups against a reference",
         description="Compare recordings: device, runner, model, power mode, p50/p90/p99, throughput, average "
         "power, energy per item, share of time throttled, and the speedup against a reference session.",
+        epilog="examples:\n"
+        "  edgemon compare runs/a runs/b runs/c --reference runs/a\n"
+        "  edgemon compare latest runs/baseline --csv > compare.csv",
         formatter_class=HelpFormatter,
     )
     p.add_argument("sessions", nargs="+", metavar="DIR", help="recording folders ('latest' allowed)")

@@ -59,7 +59,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     kinds = p.add_subparsers(dest="import_kind", metavar="KIND")
     kinds.required = True
     t = kinds.add_parser("tegrastats", help="a tegrastats log", formatter_class=HelpFormatter,
-                         description="Import a tegrastats log.")
+                         description="Import a tegrastats log.",
+                         epilog="examples:\n"
+                         "  edgemon import tegrastats board.log --record recordings/board\n"
+                         "  edgemon import tegrastats plain.log --interval 500 --start 2024-01-04T10:00:00")
     t.add_argument("log", metavar="LOG", help="the tegrastats output, as saved")
     t.add_argument("--interval", default=None, metavar="MS",
                    help="milliseconds between lines, as given to tegrastats --interval (default: from the "
@@ -72,7 +75,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     _latency_options(t)
     j = kinds.add_parser("jtop", help="the CSV of jetson-stats' logger example", formatter_class=HelpFormatter,
                          description="Import the CSV that jetson-stats' examples/jtop_logger.py writes "
-                         "(one row per jtop.stats).")
+                         "(one row per jtop.stats).",
+                         epilog="examples:\n"
+                         "  edgemon import jtop log.csv --record recordings/jtop\n"
+                         "  edgemon import jtop log.csv --latency lat.csv --latency-duration ms")
     j.add_argument("log", metavar="CSV", help="the jtop logger CSV")
     _record_option(j)
     _latency_options(j)

@@ -14,7 +14,11 @@ from edgemon.help_format import HelpFormatter
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="platform, telemetry sources and runners available here",
                        description="What edgemon can see on this machine, and why a source or runner is "
-                       "unavailable.", formatter_class=HelpFormatter)
+                       "unavailable.",
+                       epilog="examples:\n"
+                       "  edgemon info\n"
+                       "  edgemon info --json | jq '.sources[] | select(.available | not)'",
+                       formatter_class=HelpFormatter)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--sysfs-root", default="/", metavar="DIR", help="read the machine under DIR")
     return p

@@ -70,7 +70,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgemon.units import parse_duration, parse_warmup
+    from edgemon.units import MAX_BATCH, parse_duration, parse_warmup
     from edgemon.workload.matrix import format_table, run_matrix, to_csv, to_json, write_files
 
     if args.iterations < 1:
@@ -81,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     min_time_s = parse_duration(args.min_time, what="--min-time")
     if args.batch < 1:
         raise UserError(f"--batch must be at least 1, got {args.batch}")
+    for name, value, most in (("--iterations", args.iterations, 1_000_000_000), ("--batch", args.batch, MAX_BATCH)):
+        if value > most:
+            raise UserError(f"{name} must be at most {most}, got {value}")
     timeout_s = parse_duration(args.timeout, what="--timeout")
     quiet = args.json or args.csv
 
@@ -100,5 +103,5 @@ def run(args: argparse.Namespace) -> int:
         print(to_csv(result), end="")
     else:
         print(format_table(result))
-        print(f"written: {json_path}, {csv_path}")
+        print(f"written: {json_path.absolute()}, {csv_path.absolute()}")
     return 0

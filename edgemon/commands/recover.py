@@ -14,6 +14,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("recover", help="make a crashed session's recording whole again",
                        description="Turn the live tail a killed session left behind into Parquet. "
                        "Any edgemon command that opens a session does this by itself.",
+                       epilog="examples:\n"
+                       "  edgemon recover ~/bench/recordings/<session>\n"
+                       "  edgemon ls                       # a died session names its recover command",
                        formatter_class=HelpFormatter)
     session_arg(p)
     return p

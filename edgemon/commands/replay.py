@@ -16,6 +16,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        "left/right seek 10 s, [ and ] seek 1 min, home/end, n/N next/previous event, "
                        "t/T next/previous throttling episode, a analysis of the whole recording. A timeline "
                        "strip under the header shows throttled stretches and marks.",
+                       epilog="examples:\n"
+                       "  edgemon replay                   # the newest session\n"
+                       "  edgemon replay /data/runs/night-1 --ascii",
                        formatter_class=HelpFormatter)
     session_arg(p, optional=True)
     p.add_argument("--speed", type=float, default=1.0, help="initial speed, 1 to 1000 (default: 1)")

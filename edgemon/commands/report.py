@@ -17,6 +17,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "report", help="HTML report with plots of a recording (or tables and charts in the terminal)",
         description="Latency, throughput, throttling, levels and energy of a recording, with plots: written as one "
         "self-contained HTML file with --out, otherwise printed with terminal charts.",
+        epilog="examples:\n"
+        "  edgemon report                   # tables and charts in the terminal\n"
+        "  edgemon report latest --out report.html",
         formatter_class=HelpFormatter,
     )
     session_arg(p, optional=True)
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         from edgemon.report.html import write_report
 
         path = write_report(rec, args.out, opts)
-        print(f"report: {path}")
+        print(f"report: {path.absolute()}")
         return 0
     from edgemon.analysis.data import load
     from edgemon.analysis.summary import analyze, format_analysis

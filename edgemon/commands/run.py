@@ -33,7 +33,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "(README: \"Bring your own workload\").\n\n"
         "Durations take s, m, h (90s, 10m, 3h, 1h30m). Warm-up takes iterations, "
         "seconds, or both: 50, 5s, 50,5s (whichever ends later).\n"
-        "Keys in the dashboard: q quit, p pause/resume, m mark, ? help.",
+        "Keys in the dashboard: q quit, p pause/resume, m mark, ? help.\n\n"
+        "examples:\n"
+        "  edgemon run --duration 3h               # an SSH drop only detaches\n"
+        "  edgemon run --detach --duration 3h      # background: edgemon attach/stop\n"
+        "  edgemon run --headless --duration 10m   # status lines, then a summary\n"
+        "  edgemon run --runner torch --model resnet18 --batch 8 --warmup 50,5s\n"
+        "  edgemon run --emulate orin-nano --record /data/x\n"
+        "  edgemon run --profile profiles/stress_3h.toml --dry-run\n"
+        "  edgemon run --profile profiles/stress_3h.toml --time-scale 0.1",
     )
     p.set_defaults(command_argv=None)
     # Defaults of None (filled from _RUN_DEFAULTS in run_config_from_args) tell an option the
@@ -57,7 +65,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     w.add_argument("--python", default=None, metavar="EXE",
                    help="interpreter for the worker, e.g. JetPack's /usr/bin/python3 (default: this one)")
     w.add_argument("--opt", action="append", default=None, metavar="KEY=VALUE",
-                   help="runner-specific option, repeatable (e.g. --opt size=1024 for the matmul model)")
+                   help="runner-specific option, repeatable (e.g. --opt size=1024 for the matmul model; "
+                   "`edgemon models --runner R` lists them)")
+    w.add_argument("--dry-run", action="store_true",
+                   help="print the plan (phases, schedule on the clock, total length) and check it against this "
+                   "machine (runner, model build, telemetry, controls, recording folder); start nothing")
+    w.add_argument("--time-scale", type=float, default=None, metavar="F",
+                   help="multiply every length and time of the run by F: 0.1 rehearses a profile in a tenth of "
+                   "the time, its schedule scaled with it")
     w.add_argument("--latency-regex", default=None, metavar="REGEX",
                    help="with a command: each printed line that matches is one latency row; the "
                    "pattern names its number's unit with a group (?P<ms>...), (?P<us>...), "
@@ -78,6 +93,9 @@ def add_session_options(p: argparse.ArgumentParser, *, worker: bool) -> None:
     r.add_argument("--no-record", action="store_true",
                    help="do not record; the session then runs inside this terminal and ends with it "
                    "(--detach needs a recording)")
+    r.add_argument("--min-free", default=None, metavar="SIZE",
+                   help="stop recording cleanly when less than SIZE is free on its disk, e.g. 500M, 2G, 0 "
+                   "(default: 64M); a warning comes when less than 10 minutes of recording are left")
     m = p.add_argument_group("monitoring")
     m.add_argument("--sample-hz", type=float, default=None, help="telemetry rate in Hz (default: 10)")
     m.add_argument("--sysfs-root", default="/", metavar="DIR",
@@ -87,13 +105,13 @@ def add_session_options(p: argparse.ArgumentParser, *, worker: bool) -> None:
                    "orin-nx, thor; EDGEMON_EMULATE_OPTS=\"tau=10,trip=50\" tunes it (README)")
     if worker:
         m.add_argument("--hang-timeout", default=None, metavar="DURATION",
-                       help="a worker that sends nothing this long (not paused) is recorded as hung; "
-                       "0 turns the watchdog off (default: 30s; off for a command)")
+                       help="a worker that sends nothing this long (not paused) is recorded as hung; at "
+                       "least 1s, 0 turns the watchdog off (default: 30s; off for a command)")
         m.add_argument("--restart-on-hang", action="store_true", default=None,
                        help="kill a hung worker and start a new one; the session goes on")
     m.add_argument("--prometheus", default=None, metavar="[HOST:]PORT",
                    help="serve live metrics for Prometheus on PORT (127.0.0.1 only; 0.0.0.0:PORT or :PORT "
-                   "for every interface); needs edgemon[prometheus]")
+                   "for every interface); needs prometheus_client (the error says how to install it)")
     d = p.add_argument_group("display")
     d.add_argument("--headless", action="store_true",
                    help="no dashboard: a status line every few seconds and a summary at the end; "
@@ -119,7 +137,9 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
 
 # `edgemon run`'s defaults; the parser's are None so that given options can be told apart.
 _RUN_DEFAULTS = {"runner": "numpy", "model": "mnist_1d", "batch": 1, "warmup": "0", "sample_hz": 10.0,
-                 "hang_timeout": "30s", "restart_on_hang": False, "opt": [], "stop_grace": "30s"}
+                 "hang_timeout": "30s", "restart_on_hang": False, "opt": [], "stop_grace": "30s",
+                 "min_free": "64M"}
+MIN_STATUS_EVERY_S = 0.5
 _RUN_OPTIONAL = ("threads", "duration", "python", "emulate", "repetitions", "latency_regex")
 
 
@@ -147,7 +167,8 @@ def _workload_kind(args: argparse.Namespace) -> None:
 
 def run_config_from_args(args: argparse.Namespace):
     from edgemon.session.config import RunConfig
-    from edgemon.units import parse_duration, parse_warmup
+    from edgemon.units import (MAX_BATCH, MAX_REPETITIONS, MAX_THREADS, MIN_HANG_TIMEOUT_S, parse_duration,
+                               parse_size, parse_warmup)
     from edgemon.workload.spec import WorkloadSpec
 
     _workload_kind(args)
@@ -164,13 +185,13 @@ def run_config_from_args(args: argparse.Namespace):
     for key, value in _RUN_DEFAULTS.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
-    if getattr(args, "repetitions", None) is not None and args.repetitions < 1:
-        raise UserError(f"--repetitions must be at least 1, got {args.repetitions}")
+    if getattr(args, "repetitions", None) is not None and not 1 <= args.repetitions <= MAX_REPETITIONS:
+        raise UserError(f"--repetitions must be between 1 and {MAX_REPETITIONS}, got {args.repetitions}")
     warm_iters, warm_s = parse_warmup(args.warmup)
-    if args.batch < 1:
-        raise UserError(f"--batch must be at least 1, got {args.batch}")
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    if not 1 <= args.batch <= MAX_BATCH:
+        raise UserError(f"--batch must be between 1 and {MAX_BATCH}, got {args.batch}")
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise UserError(f"--threads must be between 1 and {MAX_THREADS}, got {args.threads}")
     if not 0.1 <= args.sample_hz <= 100:
         raise UserError(f"--sample-hz must be between 0.1 and 100, got {args.sample_hz:g}")
     root = Path(args.sysfs_root)
@@ -200,18 +221,21 @@ def run_config_from_args(args: argparse.Namespace):
         require_prometheus_client()
     config = RunConfig(
         workload=spec,
-        duration_s=parse_duration(args.duration) if args.duration else None,
+        # `is not None`: an empty --duration (an unset shell variable) is an error, not "forever"
+        duration_s=parse_duration(args.duration, what="--duration") if args.duration is not None else None,
         record_dir=Path(args.record) if args.record else None,
         record=not args.no_record,
         sample_hz=args.sample_hz,
         sysfs_root=root,
         headless=args.headless,
         ascii=args.ascii,
-        status_every_s=parse_duration(args.status_every, what="--status-every"),
+        status_every_s=parse_duration(args.status_every, what="--status-every", minimum_s=MIN_STATUS_EVERY_S),
         emulate=args.emulate,
-        hang_timeout_s=None if hang in ("0", "0s", "off", "none") else parse_duration(hang, what="--hang-timeout"),
+        hang_timeout_s=None if hang in ("0", "0s", "off", "none") else parse_duration(
+            hang, what="--hang-timeout", minimum_s=MIN_HANG_TIMEOUT_S),
         restart_on_hang=bool(args.restart_on_hang),
         prometheus=args.prometheus,
+        min_free_bytes=parse_size(args.min_free, what="--min-free"),
         stop_grace_s=parse_duration(args.stop_grace, what="--stop-grace"),
     )
     if profile is not None:
@@ -225,6 +249,17 @@ def run_config_from_args(args: argparse.Namespace):
 
         if args.repetitions > 1:
             config.plan = simple_plan(asdict(spec), repetitions=args.repetitions, duration_s=config.duration_s)
+    scale = getattr(args, "time_scale", None)
+    if scale is not None:
+        if not 0 < scale <= 100:
+            raise UserError(f"--time-scale takes a factor above 0 and at most 100 (0.1: a tenth of the time), "
+                            f"got {scale:g}")
+        from edgemon.plan.profile import scale_plan
+
+        if config.duration_s is not None:
+            config.duration_s *= scale
+        if config.plan is not None:
+            config.plan = scale_plan(config.plan, scale)
     return config
 
 
@@ -242,12 +277,23 @@ def warmup_warning(config) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     config = run_config_from_args(args)
+    if getattr(args, "dry_run", False):
+        from edgemon.plan.dry_run import dry_run
+
+        return dry_run(config)
     warning = warmup_warning(config)
     if warning:
         print(warning, file=sys.stderr, flush=True)
     detach = args.detach
     if detach and not config.record:
         raise UserError("a detached session must record (that is how you find it again); drop --no-record")
+    if config.record:   # before anything starts: where it records and how much room there is
+        from edgemon.session.recording_watch import disk_outlook
+
+        folder = config.record_dir or config.recordings_root
+        root = config.recordings_root if config.record_dir is None else Path(config.record_dir).absolute().parent
+        print(disk_outlook(folder, config.min_free_bytes, runner=config.workload.runner,
+                           model=config.workload.model, sessions_root=root), flush=True)
     if (config.headless and not detach) or not config.record:
         # --headless: a plain process printing status lines (use --detach to outlive the terminal).
         # --no-record: nothing to come back to, so the session lives and dies with this process.
@@ -326,21 +372,34 @@ def _run_in_process(config) -> int:
     session = LiveSession(config)
     try:
         session.start()
-    except BaseException:
+    except BaseException as exc:
+        session.fail_start(str(exc) or type(exc).__name__)
         session.close()
         raise
     if config.headless:
         from edgemon.session.headless import run_headless
+        from edgemon.session.recording_watch import leave_if_disk_stalled
 
-        return run_headless(session, status_every_s=config.status_every_s)
+        code = run_headless(session, status_every_s=config.status_every_s)
+        leave_if_disk_stalled(session.recorder, code)
+        return code
+    from edgemon.view.model import DashboardModel
+
+    model = DashboardModel()
     try:
         from edgemon.tui import run_dashboard
 
-        code = run_dashboard(session, ascii=config.ascii)
+        code = run_dashboard(session, ascii=config.ascii, model=model)
     finally:
         session.close()
+    from edgemon.view.status_line import summary_table
+
+    model.apply(session.drain())
+    status = session.status()
+    model.observe(status)
+    print(summary_table(model, status, session.meta))
     if session.meta.get("record_path"):
         print(f"recording: {session.meta['record_path']}")
-    if session.status().state == "crashed":
+    if status.state == "crashed":
         return 1
     return code

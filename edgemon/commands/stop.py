@@ -12,7 +12,11 @@ from edgemon.help_format import HelpFormatter
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("stop", help="stop a session running in the background",
                        description="Ask a detached session to stop, wait until its recording is closed, "
-                       "print where it is.", formatter_class=HelpFormatter)
+                       "print where it is.",
+                       epilog="examples:\n"
+                       "  edgemon stop                     # the newest one running in the background\n"
+                       "  edgemon stop ~/bench/recordings/<session> --timeout 5m",
+                       formatter_class=HelpFormatter)
     session_arg(p, optional=True)
     p.add_argument("--timeout", default="120s", metavar="DURATION",
                    help="give up waiting after this long (default: 120s)")

@@ -7,6 +7,7 @@ by which strategy, and why something could not be.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -193,6 +194,15 @@ class Controls:
     def store_clocks(self, file: Path | None = None) -> ControlResult:
         """``jetson_clocks --store``; remembered as the way back for ``set_jetson_clocks(False)``."""
         path = Path(file) if file is not None else self._default_store()
+        if self.state_dir is not None and path.parent == self.state_dir:
+            # In the session folder: jetson_clocks (often as root) writes into a new file
+            # created here, never through a link planted under its name.
+            from edgemon.recording.safe_io import create_exclusive
+
+            try:
+                os.close(create_exclusive(path, replace_stale=True))
+            except OSError as exc:
+                return ControlResult(False, f"cannot create {path} for jetson_clocks --store: {exc.strerror or exc}")
         result = jetson_clocks.store(self.ctx, path)
         if result.ok:
             self.clocks_store = path

@@ -10,7 +10,7 @@ Child side (:func:`main`): runs a :class:`~edgemon.session.live.LiveSession` and
 stdout and stderr go to ``<folder>/session.log``. It drains the session at ~4 Hz (fixed
 delay), and when the session ends (worker finished, duration reached, ``edgemon stop``,
 SIGTERM) it closes the recording, restores the machine, tells attached clients and exits
-(0, or 1 when the workload crashed). With ``--headless`` it also writes the headless
+(0, 1 when the workload crashed, 3 when the recording stopped early). With ``--headless`` it also writes the headless
 status lines and the final summary to session.log.
 
 Which mode runs where (``edgemon run``):
@@ -154,6 +154,8 @@ def spawn(config, *, argv: list[str] | None = None, timeout_s: float = START_TIM
         raise UserError(str(msg["error"]))
     # The child outlives us: do not let Popen's destructor warn about a running process.
     proc.returncode = 0
+    for warning in msg.get("warnings") or []:
+        print(f"edgemon: warning: {warning}", file=sys.stderr, flush=True)
     return Started(Path(msg["folder"]), int(msg["pid"]))
 
 
@@ -201,15 +203,51 @@ def _terminate(proc: subprocess.Popen) -> None:
 # ------------------------------------------------------------------------------ child side
 
 class _Log:
-    def __init__(self, stream=None):
-        self.stream = stream
+    """Lines for session.log, written by a thread of their own: the log is in the session folder,
+    and a full or frozen disk there must never stop the session (lines beyond ``max_lines``
+    waiting are dropped). ``stream``: write there directly instead (tests)."""
 
-    def __call__(self, line: str) -> None:
-        stream = self.stream or sys.stdout
-        try:
-            print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", file=stream, flush=True)
-        except (OSError, ValueError):
-            pass
+    def __init__(self, stream=None, *, max_lines: int = 1000):
+        import collections
+
+        self.stream = stream
+        self._lines: collections.deque[str] = collections.deque(maxlen=max_lines)
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, line: str, *, stamp: bool = True) -> None:
+        text = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}" if stamp else line
+        if self.stream is not None:
+            try:
+                print(text, file=self.stream, flush=True)
+            except (OSError, ValueError):
+                pass
+            return
+        self._idle.clear()
+        self._lines.append(text + "\n")
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="edgemon-log", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._lines:
+                try:
+                    os.write(1, self._lines.popleft().encode("utf-8", "replace"))
+                except (OSError, IndexError):
+                    pass
+            self._idle.set()
+
+    def flush(self, timeout_s: float = 2.0) -> bool:
+        """Wait until the lines are written, at most ``timeout_s``; False when the disk did not take them."""
+        if self.stream is not None or self._thread is None:
+            return True
+        return self._idle.wait(timeout_s)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,6 +287,7 @@ def run_session(config, handshake) -> int:
     try:
         session.start()
     except UserError as exc:
+        session.fail_start(str(exc))
         session.close()
         handshake({"error": str(exc)})
         return exc.exit_code
@@ -256,13 +295,16 @@ def run_session(config, handshake) -> int:
         import traceback
 
         traceback.print_exc()
+        session.fail_start(f"{type(exc).__name__}: {exc}")
         session.close()
         handshake({"error": f"the session could not start: {type(exc).__name__}: {exc}"})
         return 1
     folder = Path(session.meta["record_path"])
     log = _Log()
     try:
-        log_fd = os.open(str(folder / LOG_NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        from edgemon.recording.safe_io import create_exclusive
+
+        log_fd = create_exclusive(folder / LOG_NAME)   # a new file: never through a planted link
         server = SessionServer(session, folder, log=log).start()
     except OSError as exc:
         session.close()
@@ -280,50 +322,54 @@ def run_session(config, handshake) -> int:
         signal.signal(s, on_signal)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
-    handshake({"ready": True, "folder": str(folder), "pid": os.getpid(), "socket": str(server.path)})
+    handshake({"ready": True, "folder": str(folder), "pid": os.getpid(), "socket": str(server.path),
+               "warnings": list(session.warnings)})
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.close(log_fd)
     log(f"session started (pid {os.getpid()}) recording into {folder}; "
         f"attach: edgemon attach {folder}  stop: edgemon stop {folder}")
-    return serve(session, server, log, headless=bool(config.headless), status_every_s=config.status_every_s)
+    code = serve(session, server, log, headless=bool(config.headless), status_every_s=config.status_every_s)
+    from edgemon.session.recording_watch import leave_if_disk_stalled
+
+    if not log.flush(2.0):      # session.log is on a disk that does not take it: do not wait at exit
+        os._exit(code)
+    leave_if_disk_stalled(session.recorder, code)
+    return code
 
 
 def serve(session, server, log, *, headless: bool = False, status_every_s: float = 5.0) -> int:
     """Drain and fan out until the session ends; close it; tell the clients. Exit code."""
-    model = None
-    if headless:
-        from edgemon.view.model import DashboardModel
-        from edgemon.view.status_line import status_line, summary_table
+    from edgemon.view.status_line import status_line, summary_table
 
-        model = DashboardModel()
+    model = server.model            # the server keeps it for attaching dashboards; headless reads it
     next_status = time.monotonic() + status_every_s
     try:
         while not session.wait(TICK_S):   # fixed delay after each tick: ticks never pile up
-            update = server.tick()
-            if model is not None:
-                model.apply(update)
-                if time.monotonic() >= next_status:
-                    next_status += status_every_s
-                    status = session.status()
-                    model.observe(status)
-                    log(status_line(model, status))
-        _apply(model, server.tick())
+            server.tick()
+            if headless and time.monotonic() >= next_status:
+                next_status += status_every_s
+                log(status_line(model, session.status()))
+        server.tick()
     finally:
-        session.close()    # SESSION_END event, recording closed, machine restored
-        _apply(model, server.tick())
+        session.close()    # SESSION_END event, recording closed (bounded), machine restored
+        server.tick()
         status = session.status()
-        if model is not None:
-            model.observe(status)
-            print(summary_table(model, status, session.meta), flush=True)
-        server.close(status.state, status.message)
+        from edgemon.session.recording_watch import summary_lines
+
+        lines = summary_lines(session.recorder, session.meta.get("record_path"), status.elapsed_s)
+        if headless:
+            print(summary_table(model, status, session.meta) + "".join("\n" + line for line in lines), flush=True)
+        elif session.recording_failed:
+            for line in lines:
+                log(line)
+        server.close(status.state, status.message, recording=status.recording,
+                     recording_level=status.recording_level)
         log(f"session {status.state}: {status.message}; recording in {session.meta.get('record_path')}")
-    return 1 if status.state == "crashed" else 0
+    from edgemon.session.headless import exit_code
 
+    return exit_code(session, status.state == "crashed")
 
-def _apply(model, update) -> None:
-    if model is not None:
-        model.apply(update)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 The session process (``edgemon.daemon.process``) is the only one that drains its
 :class:`~edgemon.session.live.LiveSession`. Every tick (~4 Hz, fixed delay) the
-server drains it, keeps a short history ring (the last ``history_s`` seconds of
-samples and latency, the last ``max_events`` events) and fans the tick out to every
-attached client through a per-client bounded queue: a slow client falls behind and
-is resynchronised with a fresh snapshot, it never blocks the session or the others.
+server drains it, feeds its own :class:`~edgemon.view.model.DashboardModel` (what an
+attaching dashboard starts from: every chart's whole window, the whole-session latency
+histogram, events, throttling state; bounded like any dashboard's model) and fans the
+tick out to every attached client through a per-client bounded queue: a slow client
+falls behind and is resynchronised with a fresh snapshot, it never blocks the session
+or the others.
 
 Wire format: frames ``header payload`` with the runner protocol's header (struct
 ``"<BI"``: type, payload length; ``runners/_protocol.py``). Type 1 is a JSON object
@@ -17,8 +19,8 @@ server -> client
   refused {reason}                          then the server closes
   meta    {meta}                            session.json contents (again when it changes)
   reset   {}                                drop what you have: a snapshot follows
-  LATENCY frames, then
-  update  {samples, events, status, machine?, sources?}
+  STATE frame (the model so far), then
+  update  {samples, events, status, machine?, sources?}   (then LATENCY frames + update per tick)
   reply   {id, message}                     answer to a command
   end     {state, message}                  the session is over and its recording closed
 client -> server
@@ -46,6 +48,7 @@ from typing import Any, Callable
 from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import FeedUpdate
+from edgemon.view.model import DashboardModel, ModelState
 
 SOCKET_NAME = "control.sock"
 LOG_NAME = "session.log"
@@ -54,10 +57,13 @@ PROTOCOL_VERSION = 1
 # Same header and latency encoding as the runner protocol (runners/_protocol.py).
 HEADER = struct.Struct("<BI")
 LAT_HEADER = struct.Struct("<IB")
+STATE_HEADER = struct.Struct("<I")
 FLAG_WARMUP = 1
 JSON_FRAME = 1
 LATENCY_FRAME = 2
+STATE_FRAME = 3
 MAX_FRAME = 64 * 1024 * 1024
+STATE_DTYPES = frozenset({"<i8", "<f8", "<i4", "|b1"})
 
 # Commands a client may send; anything else is answered "not available".
 
@@ -97,13 +103,51 @@ def decode_latency(payload: bytes) -> LatencyBatch:
     return LatencyBatch(t_end, dur, items, bool(flags & FLAG_WARMUP))
 
 
+def encode_state(state: ModelState) -> bytes:
+    """A DashboardModel's state as one STATE frame."""
+    import numpy as np
+
+    specs, blobs = [], []
+    for name, arr in state.arrays.items():
+        a = np.ascontiguousarray(arr)
+        a = a.astype(a.dtype.newbyteorder("<")) if a.dtype.byteorder == ">" else a
+        specs.append([name, a.dtype.str, list(a.shape)])
+        blobs.append(a.tobytes())
+    head = json.dumps({"fields": state.fields, "arrays": specs}, separators=(",", ":"), default=str).encode("utf-8")
+    payload = STATE_HEADER.pack(len(head)) + head + b"".join(blobs)
+    return HEADER.pack(STATE_FRAME, len(payload)) + payload
+
+
+def decode_state(payload: bytes) -> ModelState:
+    """The inverse of :func:`encode_state`; ValueError for a frame that does not add up."""
+    import math
+
+    import numpy as np
+
+    (n,) = STATE_HEADER.unpack_from(payload, 0)
+    head = json.loads(payload[STATE_HEADER.size:STATE_HEADER.size + n].decode("utf-8"))
+    off = STATE_HEADER.size + n
+    arrays = {}
+    for name, dtype, shape in head["arrays"]:
+        if dtype not in STATE_DTYPES:
+            raise ValueError(f"unexpected array type {dtype!r} in a state frame")
+        dt = np.dtype(dtype)
+        count = math.prod(int(x) for x in shape)
+        if off + count * dt.itemsize > len(payload):
+            raise ValueError("a state frame shorter than its arrays")
+        arrays[str(name)] = np.frombuffer(payload, dtype=dt, count=count, offset=off).reshape(shape).copy()
+        off += count * dt.itemsize
+    return ModelState(dict(head["fields"]), arrays)
+
+
 def read_frame(recv_exact: Callable[[int], bytes | None]) -> tuple[int, Any] | None:
-    """One frame from ``recv_exact(n)`` (None at EOF): ``(JSON_FRAME, dict)`` or ``(LATENCY_FRAME, bytes)``."""
+    """One frame from ``recv_exact(n)`` (None at EOF): ``(JSON_FRAME, dict)``, or the raw payload
+    of a ``LATENCY_FRAME`` or ``STATE_FRAME``."""
     head = recv_exact(HEADER.size)
     if head is None:
         return None
     ftype, length = HEADER.unpack(head)
-    if length > MAX_FRAME or ftype not in (JSON_FRAME, LATENCY_FRAME):
+    if length > MAX_FRAME or ftype not in (JSON_FRAME, LATENCY_FRAME, STATE_FRAME):
         raise ValueError(f"corrupt frame on the control socket (type {ftype}, length {length})")
     payload = recv_exact(length) if length else b""
     if payload is None:
@@ -184,6 +228,20 @@ class _DirPath:
             self._fd = None
 
 
+def _unlink_bounded(path: Path, *, timeout_s: float) -> None:
+    """Remove ``path``; on a frozen or hung file system give up after ``timeout_s`` (a stuck
+    helper thread is left behind, not the session)."""
+    def unlink() -> None:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+    helper = threading.Thread(target=unlink, name="edgemon-unlink", daemon=True)
+    helper.start()
+    helper.join(timeout_s)
+
+
 def socket_path(folder: Path) -> Path:
     return Path(folder) / SOCKET_NAME
 
@@ -199,51 +257,6 @@ def connect_unix(folder: Path, timeout: float = 5.0) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-# ---------------------------------------------------------------------------- history
-
-class HistoryRing:
-    """What a newly attached client gets first: bounded by time and by size, never by session length."""
-
-    def __init__(self, history_s: float = 120.0, max_latency_rows: int = 500_000, max_events: int = 1000,
-                 max_samples: int = 12_100):
-        self.history_ns = int(history_s * 1e9)
-        self.max_latency_rows = int(max_latency_rows)
-        self.samples: deque[Sample] = deque(maxlen=max_samples)   # 120 s at the 100 Hz maximum
-        self.latency: deque[LatencyBatch] = deque()
-        self.latency_rows = 0
-        self.events: deque[Event] = deque(maxlen=max_events)      # events are rare: kept by count
-
-    def add(self, update: FeedUpdate) -> None:
-        self.samples.extend(update.samples)
-        for b in update.latency:
-            self.latency.append(b)
-            self.latency_rows += len(b)
-        self.events.extend(update.events)
-        self.trim()
-
-    def newest_ns(self) -> int:
-        t = 0
-        if self.samples:
-            t = self.samples[-1].t_ns
-        if self.latency and len(self.latency[-1]):
-            t = max(t, int(self.latency[-1].t_end_ns[-1]))
-        return t
-
-    def trim(self) -> None:
-        cutoff = self.newest_ns() - self.history_ns
-        while self.samples and self.samples[0].t_ns < cutoff:
-            self.samples.popleft()
-        while self.latency and (self.latency_rows > self.max_latency_rows
-                                or len(self.latency[0]) == 0
-                                or int(self.latency[0].t_end_ns[-1]) < cutoff):
-            self.latency_rows -= len(self.latency.popleft())
-
-    def snapshot_message(self) -> tuple[list[bytes], dict[str, Any]]:
-        """The ring as latency frames plus the samples and events of one update message."""
-        frames = [encode_latency(b) for b in self.latency]
-        return frames, {"t": "update", "samples": samples_json(self.samples), "events": events_json(self.events)}
 
 
 # ---------------------------------------------------------------------------- clients
@@ -346,8 +359,6 @@ class SessionServer:
         session,
         folder: Path,
         *,
-        history_s: float = 120.0,
-        max_latency_rows: int = 500_000,
         max_client_updates: int = 240,     # ~60 s of ticks queued for one client before it is resynced
         send_timeout_s: float = 30.0,      # a client that takes nothing for this long is dropped
         machine_every_s: float = 1.0,
@@ -356,7 +367,7 @@ class SessionServer:
         self.session = session
         self.folder = Path(folder)
         self.path = socket_path(self.folder)
-        self.history = HistoryRing(history_s, max_latency_rows)
+        self.model = DashboardModel()      # what an attaching dashboard starts from
         self.max_client_updates = max_client_updates
         self.send_timeout_s = send_timeout_s
         self.machine_every_s = machine_every_s
@@ -381,17 +392,26 @@ class SessionServer:
         except FileNotFoundError:
             pass
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with _DirPath(self.folder) as path:
-            sock.bind(path)
-        os.chmod(self.path, 0o600)  # the uid check below is the real gate; this keeps others off the file
+        # Mode 0600 from the start, through the umask: chmod() after bind() would follow a link
+        # planted in its place. The uid check below is the real gate; this keeps others off the file.
+        old_umask = os.umask(0o177)
+        try:
+            with _DirPath(self.folder) as path:
+                sock.bind(path)
+        finally:
+            os.umask(old_umask)
         sock.listen(8)
         self._listener = sock
         self._accepting = True
         threading.Thread(target=self._accept_loop, name="edgemon-accept", daemon=True).start()
         return self
 
-    def close(self, state: str = "ended", message: str = "", *, flush_s: float = 3.0) -> None:
-        """Tell every client the session is over (after what is queued), then close and remove the socket."""
+    def close(self, state: str = "ended", message: str = "", *, flush_s: float = 3.0,
+              **extra: Any) -> None:
+        """Tell every client the session is over (after what is queued), then close and remove the socket.
+
+        ``extra`` goes into the "end" frame (e.g. the recording's flag: recording, recording_level).
+        Never waits long on the disk: removing the socket file of a frozen file system is given up."""
         self._accepting = False
         if self._listener is not None:
             try:
@@ -399,11 +419,9 @@ class SessionServer:
             except OSError:
                 pass
             self._listener.close()
-        try:   # gone before anyone hears "end": a client that saw the end finds no socket
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
-        end = encode_json({"t": "end", "state": state, "message": message})
+        # gone before anyone hears "end": a client that saw the end finds no socket
+        _unlink_bounded(self.path, timeout_s=2.0)
+        end = encode_json({"t": "end", "state": state, "message": message, **extra})
         with self._lock:
             clients = list(self.clients)
         for c in clients:
@@ -425,18 +443,20 @@ class SessionServer:
     def tick(self) -> FeedUpdate:
         """Drain the session once, remember it, send it to every client. Returns what was drained."""
         update = self.session.drain()
+        status = self.session.status()
         self.ticks += 1
         with self._lock:
-            self.history.add(update)
+            self.model.apply(update)
+            self.model.observe(status)
             if self.clients:
-                self._fan_out(update)
+                self._fan_out(update, status)
         return update
 
-    def _fan_out(self, update: FeedUpdate) -> None:
+    def _fan_out(self, update: FeedUpdate, status) -> None:
         """Under _lock."""
         frames = [encode_latency(b) for b in update.latency if len(b)]
         msg: dict[str, Any] = {"t": "update", "samples": samples_json(update.samples),
-                               "events": events_json(update.events), "status": _plain(self.session.status())}
+                               "events": events_json(update.events), "status": _plain(status)}
         self._add_changes(msg)
         frames.append(encode_json(msg))
         meta = self._meta_frame(changed_only=True)
@@ -444,10 +464,7 @@ class SessionServer:
         for c in list(self.clients):
             if not c.offer("update", data):
                 c.resync(self._snapshot())
-                self.log(f"client pid {c.peer_pid} fell behind; resent the last {self._history_s():.0f} s")
-
-    def _history_s(self) -> float:
-        return self.history.history_ns / 1e9
+                self.log(f"client pid {c.peer_pid} fell behind; resent the whole state")
 
     def _add_changes(self, msg: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -479,11 +496,10 @@ class SessionServer:
         return encode_json({"t": "meta", "meta": json.loads(text)})
 
     def _snapshot(self) -> bytes:
-        """Under _lock: meta, reset, the history ring, current status/machine/sources."""
+        """Under _lock: meta, reset, the model so far, current status/machine/sources."""
         parts = [self._meta_frame(changed_only=False) or encode_json({"t": "meta", "meta": {}}),
-                 encode_json({"t": "reset"})]
-        frames, msg = self.history.snapshot_message()
-        parts += frames
+                 encode_json({"t": "reset"}), encode_state(self.model.state())]
+        msg: dict[str, Any] = {"t": "update", "samples": [], "events": []}
         msg["status"] = _plain(self.session.status())
         self._machine_at = 0.0
         self._sources_text = ""

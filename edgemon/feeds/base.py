@@ -23,12 +23,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class FeedUpdate:
-    """Everything new since the previous ``drain``. ``reset``: drop all state first (replay seek)."""
+    """Everything new since the previous ``drain``. ``reset``: drop all state first (replay seek).
+    ``state``: a whole :class:`edgemon.view.model.ModelState` to start from after the reset (an
+    attach: the session process sends every chart's history at once), then the items."""
 
     samples: list[Sample] = field(default_factory=list)
     latency: list[LatencyBatch] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     reset: bool = False
+    state: Any = None
 
 
 @dataclass
@@ -44,6 +47,9 @@ class FeedStatus:
     position_s: float = 0.0               # replay only: playhead from session start
     length_s: float = 0.0                 # replay only
     message: str = ""                     # one line for the header, e.g. "worker crashed: SIGKILL"
+    recording: str = ""                   # the recording's flag: "REC STOPPED: disk full after 6.2 s",
+                                          # "DISK 8 min left", or the measured rate and free space
+    recording_level: str = ""             # "", info, warn, fail (session/recording_watch.py)
 
 
 @dataclass(frozen=True)

@@ -161,15 +161,15 @@ class FakeFeed(Feed):
             return {
                 "host": "orin-nano", "board": "Jetson Orin Nano 8GB", "l4t": "36.4.3",
                 "runner": "tensorrt", "framework": "TensorRT 10.3", "model": "yolov8n.engine",
-                "record_path": "recordings/20250301-101500-orin-nano-yolov8n",
+                "record_path": "/home/nvidia/bench/recordings/20250301-101500-orin-nano-yolov8n",
                 "emulated": True,
-                "trip_points": {"temp_cpu_c": 99.0, "temp_gpu_c": 99.0, "temp_tj_c": 99.0},
+                "trip_points": {"temp_cpu_c": 99.0, "temp_gpu_c": 70.0, "temp_tj_c": 99.0},
                 "clock_ceilings": {"cpu_freq_mhz": 1510.0, "gpu_freq_mhz": 624.75, "emc_freq_mhz": 2133.0},
             }
         return {
             "host": "bench-01", "board": "generic Linux x86_64", "runner": "onnxruntime",
             "framework": "onnxruntime 1.20", "model": "resnet50.onnx",
-            "record_path": "recordings/20250301-101500-bench-01-resnet50",
+            "record_path": "/home/ci/bench/recordings/20250301-101500-bench-01-resnet50",
             "emulated": False, "trip_points": {"temp_cpu_c": 100.0},
         }
 
@@ -278,16 +278,25 @@ class FakeFeed(Feed):
             out.append(Event(t_ns, EventKind.POWER_MODE,
                              {"from_id": 2, "to_id": 0, "name": "15W", "ok": True,
                               "ceilings": {"cpu_freq_mhz": 1510.0, "gpu_freq_mhz": 624.75, "emc_freq_mhz": 2133.0}}))
-        if self.jetson and tick == int(round(40.0 * self.hz)):
-            out.append(Event(t_ns, EventKind.THROTTLE_BEGIN,
-                             {"reason": "thermal: gpu 83 C near trip", "metric": "gpu_freq_mhz"}))
-        if self.is_replay and tick == int(round(150.0 * self.hz)):
-            out.append(Event(t_ns, EventKind.THROTTLE_END, {"metric": "gpu_freq_mhz"}))
+        if self.jetson and tick in (int(round(40.0 * self.hz)), int(round(150.0 * self.hz))):
+            out += [self._throttle(tick == int(round(40.0 * self.hz)), domain, clock, mhz, ceiling)
+                    for domain, clock, mhz, ceiling in (("gpu", "gpu_freq_mhz", 510.0, 624.75),
+                                                        ("cpu", "cpu0_freq_mhz", 1208.0, 1510.0))
+                    if self.is_replay or tick == int(round(40.0 * self.hz))]
         if self.crash_at_s is not None and tick == int(round(self.crash_at_s * self.hz)) + 1:
             out.append(Event(t_ns, EventKind.WORKER_CRASHED,
                              {"returncode": -9, "signal": 9, "signal_name": "SIGKILL",
                               "reason": "killed by SIGKILL (out of memory)", "oom": True}))
         return out
+
+    def _throttle(self, begin: bool, domain: str, clock: str, mhz: float, ceiling: float) -> Event:
+        """The live classifier's event for the scripted thermal episode (40 s to 150 s)."""
+        from edgemon.analysis.throttle_online import ThrottleChange
+
+        lo, hi = (T0_NS + int(s * NS) for s in THROTTLE_S)
+        return ThrottleChange("begin" if begin else "end", domain, lo, None if begin else hi, "thermal",
+                              ("thermal",), ("temp_gpu_c reached 68.2 C (trip point 70 C)",), clock, mhz, mhz,
+                              ceiling).to_event()
 
     # ---- commands --------------------------------------------------------------------------
 

@@ -23,13 +23,16 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgemon.control.machine_view import MachineView
 from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.errors import UserError
 from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
+
+if TYPE_CHECKING:
+    from edgemon.view.model import ModelState
 
 # Same bounds as LiveSession's pending queues: ~10 min at 10 Hz for a consumer that stalls.
 _MAX_PENDING_SAMPLES = 6000
@@ -64,6 +67,7 @@ class RemoteFeed(Feed):
         self._batches: deque[LatencyBatch] = deque(maxlen=_MAX_PENDING_BATCHES)
         self._events: deque[Event] = deque(maxlen=_MAX_PENDING_EVENTS)
         self._reset = False
+        self._state: ModelState | None = None   # a ModelState to start from (the attach snapshot)
         self._status = FeedStatus(state="starting")
         self._status_at = time.monotonic_ns()
         self._machine: MachineView | None = None
@@ -84,11 +88,13 @@ class RemoteFeed(Feed):
     # ------------------------------------------------------------ Feed
     def drain(self) -> FeedUpdate:
         with self._lock:
-            up = FeedUpdate(list(self._samples), list(self._batches), list(self._events), reset=self._reset)
+            up = FeedUpdate(list(self._samples), list(self._batches), list(self._events), reset=self._reset,
+                            state=self._state)
             self._samples.clear()
             self._batches.clear()
             self._events.clear()
             self._reset = False
+            self._state = None
         return up
 
     def status(self) -> FeedStatus:
@@ -98,7 +104,9 @@ class RemoteFeed(Feed):
             end, gone, detached = self._end, self._gone, self._detached
         if end is not None:
             return FeedStatus(state=str(end.get("state") or "ended"), elapsed_s=st.elapsed_s, t_ns=st.t_ns,
-                              message=str(end.get("message") or ""))
+                              message=str(end.get("message") or ""),
+                              recording=str(end.get("recording") or st.recording),
+                              recording_level=str(end.get("recording_level") or st.recording_level))
         if gone is not None:
             return FeedStatus(state="crashed", elapsed_s=st.elapsed_s, t_ns=st.t_ns, message=gone)
         if detached:   # the last state we saw; the session itself goes on
@@ -110,7 +118,7 @@ class RemoteFeed(Feed):
             dt = (now - at) / 1e9
             remaining = None if st.remaining_s is None else max(0.0, st.remaining_s - dt)
             return FeedStatus(state=st.state, elapsed_s=st.elapsed_s + dt, remaining_s=remaining, t_ns=now,
-                              message=st.message)
+                              message=st.message, recording=st.recording, recording_level=st.recording_level)
         return st
 
     def command(self, cmd: cmds.AnyCommand, **kw: Any) -> str | None:
@@ -218,8 +226,20 @@ class RemoteFeed(Feed):
             pass
 
     def _handle(self, ftype: int, msg: Any) -> None:
-        from edgemon.daemon.server import JSON_FRAME, decode_latency, events_from_json, samples_from_json
+        from edgemon.daemon.server import (
+            JSON_FRAME,
+            STATE_FRAME,
+            decode_latency,
+            decode_state,
+            events_from_json,
+            samples_from_json,
+        )
 
+        if ftype == STATE_FRAME:
+            state = decode_state(msg)
+            with self._lock:
+                self._state = state
+            return
         if ftype != JSON_FRAME:
             batch = decode_latency(msg)
             with self._lock:
@@ -250,6 +270,7 @@ class RemoteFeed(Feed):
                 self._samples.clear()
                 self._batches.clear()
                 self._events.clear()
+                self._state = None
                 self._reset = True
         elif t == "reply":
             with self._reply_cond:

@@ -509,7 +509,9 @@ class _Latency:
         for k in range(k1 - 1, k0 - 1, -1):                 # newest first, to stop at max_rows
             if self._t_max[k] <= lo:
                 continue
-            chunk = self.chunks.read(self.pieces[k], cache=True)
+            chunk = self.chunks.try_read(self.pieces[k], cache=True)
+            if chunk is None:                                # damaged since indexed: named, skipped
+                continue
             t = chunk.t
             if t.shape[0] > 1 and bool(np.all(t[1:] >= t[:-1])):
                 a, b = int(np.searchsorted(t, lo, side="right")), int(np.searchsorted(t, hi, side="right"))

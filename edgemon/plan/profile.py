@@ -14,6 +14,7 @@ counted from 1 in messages, as a person counts them in the file.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -22,7 +23,15 @@ from typing import Any
 
 from edgemon.errors import UserError
 from edgemon.plan.run_plan import Action, Cooldown, PlanItem, RunPlan
-from edgemon.units import format_seconds, seconds_of
+from edgemon.units import (
+    MAX_BATCH,
+    MAX_DURATION_S,
+    MAX_REPETITIONS,
+    MAX_THREADS,
+    MIN_HANG_TIMEOUT_S,
+    format_seconds,
+    seconds_of,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -204,7 +213,8 @@ class _Checker:
             raise self.fail(key + (name,), f"expected a non-empty string, got {_show(v)}")
         return v.strip()
 
-    def integer(self, table: dict, key: tuple, name: str, *, minimum: int = 1) -> int | None:
+    def integer(self, table: dict, key: tuple, name: str, *, minimum: int = 1,
+                maximum: int = 1_000_000_000) -> int | None:
         if name not in table:
             return None
         v = table[name]
@@ -212,6 +222,8 @@ class _Checker:
             raise self.fail(key + (name,), f"expected a whole number, got {_show(v)}")
         if v < minimum:
             raise self.fail(key + (name,), f"must be at least {minimum}, got {v}")
+        if v > maximum:
+            raise self.fail(key + (name,), f"must be at most {maximum}, got {v}")
         return v
 
     def number(self, table: dict, key: tuple, name: str, lo: float, hi: float, unit: str = "") -> float | None:
@@ -232,7 +244,8 @@ class _Checker:
             raise self.fail(key + (name,), f"expected true or false, got {_show(v)}")
         return v
 
-    def seconds(self, table: dict, key: tuple, name: str, *, zero: bool = False, off: bool = False):
+    def seconds(self, table: dict, key: tuple, name: str, *, zero: bool = False, off: bool = False,
+                minimum_s: float | None = None):
         """A duration: "90s", "10m", "1h30m" or a number of seconds."""
         if name not in table:
             return None
@@ -250,8 +263,12 @@ class _Checker:
             s = seconds_of(v)
             if s is None:
                 raise self.fail(k, f"malformed duration {v!r}; use e.g. \"90s\", \"10m\", \"3h\" or \"1h30m\"")
+        if not math.isfinite(s) or s > MAX_DURATION_S:   # inf, nan, a 400-digit number
+            raise self.fail(k, f"must be a finite duration of at most a year, got {_show(v)}")
         if s < 0 or (s == 0 and not zero):
             raise self.fail(k, f"must be {'zero or more' if zero else 'positive'}, got {_show(v)}")
+        if minimum_s is not None and s < minimum_s:
+            raise self.fail(k, f"must be at least {minimum_s:g}s, got {_show(v)}")
         return s
 
     def table(self, data: dict, key: tuple, name: str) -> dict | None:
@@ -288,6 +305,30 @@ def _close(name: str, allowed: tuple) -> str | None:
     return got[0] if got else None
 
 
+def scale_plan(plan: RunPlan | dict[str, Any], factor: float) -> dict[str, Any]:
+    """The plan (as its JSON object) with every length and time multiplied by ``factor``
+    (``--time-scale 0.1``: a rehearsal in a tenth of the time): durations, schedule times,
+    rests, the idle baseline and the cool-down's idle time and timeout (a temperature target
+    cannot be scaled). ``time_scale`` says so in the plan (and session.json)."""
+    out = RunPlan.from_dict(RunPlan.of(plan).to_dict())        # a copy, written back with the keys it had
+
+    def sc(x: float | None) -> float | None:
+        return None if x is None else float(x) * factor
+
+    for item in out.items:
+        item.duration_s = sc(item.duration_s)
+    for a in out.schedule:
+        a.at_s = float(a.at_s) * factor
+    out.rest_s = float(out.rest_s) * factor
+    out.idle_baseline_s = sc(out.idle_baseline_s)
+    if out.cooldown is not None:
+        out.cooldown.timeout_s = float(out.cooldown.timeout_s) * factor
+        out.cooldown.idle_s = sc(out.cooldown.idle_s)
+    scaled = out.to_dict()
+    scaled["time_scale"] = float(out.time_scale or 1.0) * factor
+    return scaled
+
+
 # ------------------------------------------------------------------------------ loading
 
 def load_profile(path: str | Path, *, emulate: str | None = None) -> Profile:
@@ -309,6 +350,9 @@ def load_profile(path: str | Path, *, emulate: str | None = None) -> Profile:
                         line=raw[:exc.start].count(b"\n") + 1) from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise UserError("nested too deeply (arrays or inline tables inside each other); a profile needs "
+                        "two levels at most", path=shown) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
@@ -336,11 +380,11 @@ def profile_from_data(data: dict, text: str, path: str, *, emulate: str | None =
     if p.board and p.emulate and p.board.lower() != p.emulate.lower():
         raise c.fail(("emulate",), f"emulates {p.emulate!r} but the profile targets board {p.board!r}")
     p.duration_s = c.seconds(data, (), "duration")
-    p.repetitions = c.integer(data, (), "repetitions") or 1
+    p.repetitions = c.integer(data, (), "repetitions", maximum=MAX_REPETITIONS) or 1
     p.rest_s = c.seconds(data, (), "rest", zero=True) or 0.0
     p.sample_hz = c.number(data, (), "sample_hz", 0.1, 100, " Hz")
     if "hang_timeout" in data:
-        v = c.seconds(data, (), "hang_timeout", off=True)
+        v = c.seconds(data, (), "hang_timeout", off=True, minimum_s=MIN_HANG_TIMEOUT_S)
         p.hang_timeout_s = None if v == "off" else v
         p.hang_timeout_set = True
     p.restart_on_hang = c.boolean(data, (), "restart_on_hang")
@@ -367,7 +411,7 @@ def profile_from_data(data: dict, text: str, path: str, *, emulate: str | None =
             wl = _workload(c, entry, key, defaults, base, full=True)
             item = SuiteItem(workload=wl, key=_key_text(key))
             item.label = c.string(entry, key, "label") or ""
-            item.repetitions = c.integer(entry, key, "repetitions")
+            item.repetitions = c.integer(entry, key, "repetitions", maximum=MAX_REPETITIONS)
             item.duration_s = c.seconds(entry, key, "duration")
             item.setup = [_action(c, entry, key, name, board) for name in _SETUP_KEYS if name in entry]
             p.items.append(item)
@@ -425,8 +469,8 @@ def _workload(c: _Checker, t: dict, key: tuple, defaults: dict, base: Path | Non
         if v is not None:
             wl[name] = v
             given.add(name)
-    for name in ("batch", "threads"):
-        n = c.integer(t, key, name)
+    for name, most in (("batch", MAX_BATCH), ("threads", MAX_THREADS)):
+        n = c.integer(t, key, name, maximum=most)
         if n is not None:
             wl[name] = n
     if "warmup" in t:
@@ -435,8 +479,8 @@ def _workload(c: _Checker, t: dict, key: tuple, defaults: dict, base: Path | Non
             raise c.fail(key + ("warmup",), f"expected iterations (50), a time (\"5s\") or both (\"50,5s\"), "
                                             f"got {_show(v)}")
         if isinstance(v, int):
-            if v < 0:
-                raise c.fail(key + ("warmup",), f"cannot be negative, got {v}")
+            if not 0 <= v <= 1_000_000_000:
+                raise c.fail(key + ("warmup",), f"must be between 0 and 1000000000 iterations, got {v}")
             wl["warmup_iters"], wl["warmup_s"] = v, 0.0
         else:
             try:

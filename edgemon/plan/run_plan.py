@@ -70,6 +70,8 @@ class RunPlan(Record):
     idle_baseline_s: float | None = member("idle power measured this long before the first repetition",
                                           nullable=True)
     schedule: list[Action] = many(Action, "changes at times within each repetition", empty=True)
+    time_scale: float | None = member("every length and time above was multiplied by this (--time-scale: "
+                                      "a rehearsal); absent for a real run")
 
     @classmethod
     def single(cls, workload: dict[str, Any], *, repetitions: int, duration_s: float | None) -> RunPlan:

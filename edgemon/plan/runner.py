@@ -35,6 +35,7 @@ _CONTROL_KINDS = (EventKind.POWER_MODE, EventKind.CORE_ONLINE, EventKind.JETSON_
                   EventKind.CONTROL_FAILED)
 _TICK_S = 0.5                  # how often a waiting phase looks again (fixed delay; it never spins)
 _METRIC_GRACE_S = 10.0         # a cool-down metric absent this long is never going to appear
+PREFLIGHT_TIMEOUT_S = 600.0    # building a big model on a small board takes minutes
 
 
 def simple_plan(workload: dict[str, Any], *, repetitions: int, duration_s: float | None) -> dict[str, Any]:
@@ -122,6 +123,7 @@ class PlanRunner:
         self._exit: Event | None = None            # its worker's exit
         self._collect: list[Event] | None = None   # control events published during an action
         self.repetitions_done = 0
+        self.failed = False                        # the workload could not run: the session failed to start
 
     # ------------------------------------------------------------------ session side
     def start(self) -> "PlanRunner":
@@ -200,12 +202,19 @@ class PlanRunner:
                      reason=f"profile runner failed: {exc}", traceback=traceback.format_exc()[-2000:],
                      source="profile")
             reason = f"profile runner failed: {exc}"
-        s.finish(reason)
+        s.finish(reason, failed=self.failed)
 
     def _steps(self) -> str:
         plan = self.plan
         cd = plan.cooldown
         total = sum(int(it.repetitions) for it in plan.items)
+        if cd or plan.idle_baseline_s:
+            # Minutes of cool-down and baseline are wasted on a model that cannot load: build each
+            # workload first (one iteration in a worker of its own, not recorded).
+            problem = self._preflight()
+            if problem:
+                self.failed = True
+                return problem
         if cd:
             self.session.set_expected_end(None)     # how long a cool-down takes is not known
             if not self._cooldown(cd):
@@ -235,6 +244,34 @@ class PlanRunner:
         if self.session._end_reason:
             return self.session._end_reason
         return "profile complete" if not self._stop else "stopped by user"
+
+    def _preflight(self) -> str:
+        """Check that every workload of the plan builds and runs; the problem in one line, or ""."""
+        from dataclasses import replace
+
+        from edgemon.workload.matrix import OK, run_cell
+
+        start = time.monotonic_ns()
+        self._phase("preflight", "start", start_ns=start)
+        seen: set = set()
+        problem = ""
+        for spec in workload_specs(self.plan):
+            key = (spec.runner, spec.model, spec.batch, spec.threads, spec.python, tuple(sorted(spec.options.items())))
+            if key in seen or self._stopping() or spec.is_command or spec.is_watch:
+                continue      # a command of the user's is not run twice (one iteration means nothing to it)
+            seen.add(key)
+            self.session.set_message(f"checking {spec.runner}/{spec.model} before the cool-down: building the model")
+            cell = run_cell(replace(spec, warmup_iters=0, warmup_s=0.0), iterations=1,
+                            timeout_s=PREFLIGHT_TIMEOUT_S, env=getattr(self.session, "_worker_env", None))
+            if cell.status != OK:
+                problem = (f"{spec.runner}/{spec.model} does not run here ({cell.status}: {cell.reason}); "
+                           "nothing was started (no cool-down, no baseline)")
+                self.session.record(EventKind.ERROR, message=problem, reason=problem, source="profile")
+                break
+        self._phase("preflight", "end", start_ns=start, end_ns=time.monotonic_ns(), ok=not problem,
+                    workloads=len(seen), problem=problem)
+        self.session.set_message("")
+        return problem
 
     def _stopping(self) -> bool:
         return self._stop or self.session.ended

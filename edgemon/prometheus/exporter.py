@@ -19,7 +19,7 @@ free space where the session records. Every series carries the session's labels
 host, board, runner, model, session (recording folder name) and emulated; runner and model
 follow the worker's hello, so each workload of a suite has its own histogram and counters.
 
-prometheus_client is an optional extra (``pip install 'edgemon[prometheus]'``), imported only
+prometheus_client is an optional extra (``pip install -e '.[prometheus]'`` in a checkout), imported only
 when the exporter starts; this module itself imports nothing heavy.
 """
 

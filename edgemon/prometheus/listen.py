@@ -19,7 +19,10 @@ from edgemon.errors import UserError
 
 DEFAULT_HOST = "127.0.0.1"
 ALL_INTERFACES = "0.0.0.0"
-INSTALL_HINT = "--prometheus needs prometheus_client: pip install 'edgemon[prometheus]'"
+def _install() -> str:
+    from edgemon.install_hint import install_hint
+
+    return install_hint("prometheus")
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -59,7 +62,7 @@ def require_prometheus_client() -> None:
     try:
         import prometheus_client  # noqa: F401 - imported only to see whether it is installed
     except ImportError:
-        raise UserError(INSTALL_HINT) from None
+        raise UserError(f"--prometheus needs prometheus_client: {_install()}") from None
     try:
         from importlib.metadata import version
 
@@ -68,7 +71,7 @@ def require_prometheus_client() -> None:
         return
     if found < MIN_CLIENT:
         raise UserError(f"--prometheus needs prometheus_client {MIN_CLIENT[0]}.{MIN_CLIENT[1]} or newer "
-                        f"(found {'.'.join(map(str, found))}): pip install -U 'edgemon[prometheus]'")
+                        f"(found {'.'.join(map(str, found))}): {_install()} -U")
 
 
 def bind_error(exc: OSError, host: str, port: int) -> UserError:

@@ -11,7 +11,12 @@ second thread while the caller works on the current one (pyarrow and numpy relea
 GIL, so a pass uses both cores of a small board).
 
 Inconsistent files are named in ``problems`` and kept out: a file that is not an edgemon
-latency segment, a segment whose rows duplicate another one's (a copied part file).
+latency segment, a segment whose rows duplicate another one's (a copied part file). Rows no
+recording of ours can hold (a time outside 0..100 years, a latency over a day, a bad item
+count: a corrupt or forged file) are left out of every read of their piece, and counted in
+``problems``; such a piece's statistics are those of the rows kept (found when indexing, by
+reading it once: only pieces whose footer statistics allow such rows are read). A negative
+duration is kept: the analysis counts those rows itself.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from edgemon.recording.layout import SEGMENT_SUFFIX, TAIL_SUFFIX, sorted_files
+from edgemon.recording.layout import MAX_ITEMS, MAX_LATENCY_NS, MAX_T_NS, SEGMENT_SUFFIX, TAIL_SUFFIX, sorted_files
 
 COLUMNS = ("t_end_ns", "duration_ns", "items", "warmup")
 _DTYPES = {"t_end_ns": np.int64, "duration_ns": np.int64, "items": np.int32, "warmup": bool}
@@ -47,6 +52,7 @@ class Piece:
     any_warm: bool | None = None   # warmup statistics: a warm-up row in it (None: unknown)
     items_each: int | None = None  # items statistics: every row has this many (None: they differ)
     arrays: dict[str, np.ndarray] | None = None   # a tail's rows (read when indexed)
+    filtered: bool = False         # rows with impossible values are left out on every read
 
 
 @dataclass
@@ -140,8 +146,12 @@ class LatencyChunks:
             if f is not None:
                 self._files.move_to_end(key)
                 return f
-        # no pre-buffering: it keeps whole column chunks in memory beside the decoded ones
-        f = pq.ParquetFile(str(path), pre_buffer=False)
+        from edgemon.recording.safe_io import regular_file_path
+
+        # no pre-buffering: it keeps whole column chunks in memory beside the decoded ones; opened
+        # as a regular file (no link, no FIFO), the reader keeps its own handle
+        with regular_file_path(path) as own:
+            f = pq.ParquetFile(own, pre_buffer=False)
         with self._lock:
             self._files[key] = f
             while len(self._files) > 8:
@@ -149,19 +159,40 @@ class LatencyChunks:
         return f
 
     def _read_row_group(self, piece: Piece, columns: Sequence[str] = COLUMNS) -> Chunk:
+        raw = self._raw_columns(piece, [c for c in COLUMNS if c in columns or (piece.filtered and c in _CHECKED)])
+        keep = _plausible(raw) if piece.filtered else None
+        cols = {name: (np.asarray(raw[name] if keep is None else raw[name][keep], dtype=_DTYPES[name])
+                       if name in columns else None) for name in COLUMNS}
+        return Chunk(piece, cols["t_end_ns"], cols["duration_ns"], cols["items"], cols["warmup"])
+
+    def _raw_columns(self, piece: Piece, names: list[str]) -> dict[str, np.ndarray]:
+        """A row group's columns as numpy arrays of their file's types."""
         # one thread per read: scan() already decodes the next piece while the caller works, and
         # the column threads would double the decode buffers in memory
-        table = self._parquet(piece.path).read_row_group(piece.row_group, columns=list(columns), use_threads=False)
-        cols: dict[str, np.ndarray | None] = {}
-        for name in COLUMNS:
-            if name not in columns:
-                cols[name] = None
-                continue
+        table = self._parquet(piece.path).read_row_group(piece.row_group, columns=names, use_threads=False)
+        raw: dict[str, np.ndarray] = {}
+        for name in names:
             col = table.column(name)
             if col.null_count:
                 raise ValueError(f"{piece.name}: {name} has {col.null_count} missing values")
-            cols[name] = np.asarray(col.to_numpy(), dtype=_DTYPES[name])
-        return Chunk(piece, cols["t_end_ns"], cols["duration_ns"], cols["items"], cols["warmup"])
+            raw[name] = col.to_numpy()
+        return raw
+
+    def _leave_out_impossible(self, piece: Piece) -> None:
+        """Read a piece whose statistics allow impossible rows; when it has some, read it filtered
+        from now on, with the statistics of the rows kept."""
+        try:
+            raw = self._raw_columns(piece, list(_CHECKED))
+        except Exception:  # noqa: BLE001 - unreadable: scan() names it when it gets there
+            return
+        keep = _plausible(raw)
+        if keep is None:
+            return
+        dropped = int(keep.shape[0] - np.count_nonzero(keep))
+        self.problems.append(f"{piece.name}: {dropped} row(s) with impossible values (a time outside 0..100 "
+                             "years, a latency over a day, a bad item count) left out")
+        piece.filtered = True
+        _set_statistics(piece, *(raw[c][keep] for c in _CHECKED))
 
     def scan(self, pieces: Sequence[Piece] | None = None, *, prefetch: bool = True,
              columns: Callable[[Piece], Sequence[str]] | None = None,
@@ -180,7 +211,7 @@ class LatencyChunks:
         cols = columns or (lambda p: COLUMNS)
 
         def job(p: Piece) -> Any:
-            chunk = self._try_read(p, cols(p))
+            chunk = self.try_read(p, columns=cols(p))
             return chunk if chunk is None or prepare is None else prepare(chunk)
 
         if not prefetch or len(todo) < 2:
@@ -199,9 +230,10 @@ class LatencyChunks:
                 if got is not None:
                     yield got
 
-    def _try_read(self, piece: Piece, columns: Sequence[str] = COLUMNS) -> Chunk | None:
+    def try_read(self, piece: Piece, *, cache: bool = False, columns: Sequence[str] = COLUMNS) -> Chunk | None:
+        """:meth:`read`, or None for a piece that cannot be read (named in :attr:`problems` once)."""
         try:
-            return self.read(piece, columns=columns)
+            return self.read(piece, cache=cache, columns=columns)
         except Exception as e:  # noqa: BLE001 - a damaged piece: say so, go on
             msg = f"{piece.name}: unreadable ({' '.join(str(e).split())[:200]}); skipped"
             with self._lock:
@@ -228,11 +260,46 @@ def _stat(stats, want_min: bool) -> int | None:
         return None
 
 
+_CHECKED = ("t_end_ns", "duration_ns", "items")
+_BOUNDS = {"t_end_ns": (0, MAX_T_NS), "duration_ns": (None, MAX_LATENCY_NS), "items": (0, MAX_ITEMS)}
+
+
+def _plausible(cols: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Rows whose time, duration and item count a recording of ours can hold; None: all of them.
+    (Raw column values: before the cast that would wrap an absurd item count.)"""
+    keep = None
+    for name, (lo, hi) in _BOUNDS.items():
+        v = cols[name]
+        ok = v <= hi if lo is None else (v >= lo) & (v <= hi)
+        keep = ok if keep is None else keep & ok
+    return None if keep is None or keep.all() else keep
+
+
+def _may_be_impossible(p: Piece, items_lo: int | None, items_hi: int | None) -> bool:
+    """Whether a piece's footer statistics (None: unknown) allow a row outside the bounds."""
+    checks = ((p.t_min, p.t_max, "t_end_ns"), (p.d_min, p.d_max, "duration_ns"), (items_lo, items_hi, "items"))
+    for lo_v, hi_v, name in checks:
+        lo, hi = _BOUNDS[name]
+        if lo_v is None or hi_v is None or hi_v > hi or (lo is not None and lo_v < lo):
+            return True
+    return False
+
+
+def _set_statistics(p: Piece, t: np.ndarray, d: np.ndarray, items: np.ndarray) -> None:
+    n = int(t.shape[0])
+    p.rows = n
+    p.t_min, p.t_max = (int(t.min()), int(t.max())) if n else (None, None)
+    p.d_min, p.d_max = (int(d.min()), int(d.max())) if n else (None, None)
+    p.items_each = int(items[0]) if n and bool(np.all(items == items[0])) else None
+
+
 def _parquet_pieces(path: Path, rel: str, problems: list[str]) -> list[Piece]:
     import pyarrow.parquet as pq
 
+    from edgemon.recording.safe_io import regular_file_path
+
     try:
-        with pq.ParquetFile(str(path)) as f:
+        with regular_file_path(path) as own, pq.ParquetFile(own) as f:
             meta = f.metadata
             schema = f.schema_arrow
     except FileNotFoundError:
@@ -263,8 +330,10 @@ def _parquet_pieces(path: Path, rel: str, problems: list[str]) -> list[Piece]:
         its = rg.column(col["items"]).statistics
         lo_i, hi_i = _stat(its, True), _stat(its, False)
         each = lo_i if lo_i is not None and lo_i == hi_i else None
-        pieces.append(Piece(f"{rel}#{k}", path, k, rg.num_rows, _stat(ts, True), _stat(ts, False),
-                            _stat(ds, True), _stat(ds, False), warm, each))
+        piece = Piece(f"{rel}#{k}", path, k, rg.num_rows, _stat(ts, True), _stat(ts, False),
+                      _stat(ds, True), _stat(ds, False), warm, each)
+        piece.filtered = rg.num_rows > 0 and _may_be_impossible(piece, lo_i, hi_i)   # vetted when indexed
+        pieces.append(piece)
     return pieces
 
 
@@ -290,13 +359,20 @@ def _tail_piece(path: Path, rel: str, problems: list[str], live: bool) -> Piece 
     if missing:
         problems.append(f"{rel}: not an edgemon latency tail (missing {', '.join(missing)}); skipped")
         return None
-    arrays = {c: np.asarray(table.column(c).to_numpy(), dtype=_DTYPES[c]) for c in COLUMNS}
-    t = arrays["t_end_ns"]
-    d = arrays["duration_ns"]
-    n = int(t.shape[0])
-    return Piece(rel, path, -1, n, int(t.min()) if n else None, int(t.max()) if n else None,
-                 int(d.min()) if n else None, int(d.max()) if n else None, bool(arrays["warmup"].any()),
-                 arrays=arrays)
+    try:
+        raw = {c: table.column(c).to_numpy() for c in COLUMNS}
+    except Exception as e:  # noqa: BLE001 - missing values, foreign types
+        problems.append(f"{rel}: unreadable ({' '.join(str(e).split())[:200]}); skipped")
+        return None
+    keep = _plausible(raw)
+    if keep is not None:
+        problems.append(f"{rel}: {int(keep.shape[0] - np.count_nonzero(keep))} row(s) with impossible values "
+                        "(a time outside 0..100 years, a latency over a day, a bad item count) left out")
+    arrays = {c: np.asarray(raw[c] if keep is None else raw[c][keep], dtype=_DTYPES[c]) for c in COLUMNS}
+    piece = Piece(rel, path, -1, 0, None, None, any_warm=bool(arrays["warmup"].any()), arrays=arrays)
+    _set_statistics(piece, arrays["t_end_ns"], arrays["duration_ns"], arrays["items"])
+    piece.items_each = None      # a tail's rows are counted, not taken from statistics
+    return piece
 
 
 def _same_rows(a: Piece, b: Piece) -> bool:
@@ -332,9 +408,14 @@ def index_latency(folder: Path, *, live: bool = False) -> LatencyChunks:
             continue
         kept.append((name, pieces))
     flat = [p for _, ps in kept for p in ps]
+    chunks = LatencyChunks(flat, problems)
+    for p in flat:
+        if p.filtered:
+            p.filtered = False           # read it whole once: which rows are impossible
+            chunks._leave_out_impossible(p)
     flat.sort(key=lambda p: (p.t_min is None, p.t_min or 0, p.name))
     problems += _overlaps(flat)
-    return LatencyChunks(flat, problems)
+    return chunks
 
 
 def _overlaps(pieces: list[Piece]) -> list[str]:

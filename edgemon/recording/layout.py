@@ -22,6 +22,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from edgemon.errors import UserError
+from edgemon.recording.safe_io import (
+    create_exclusive,
+    fd_path,
+    is_real_dir,
+    is_regular,
+    open_regular,
+    read_text,
+)
 
 # 2: every Parquet segment has a ``session_id`` column, and the segments of one stream of a
 #    closed (or recovered) session share one schema. 1: neither (``edgemon recover`` upgrades).
@@ -33,6 +41,12 @@ STREAMS = ("telemetry", "latency", "events")
 TAIL_SUFFIX = ".arrows"
 SEGMENT_SUFFIX = ".parquet"
 TMP_SUFFIX = ".tmp"
+
+# Values no recording of ours can hold (a corrupt or forged file): readers leave such rows out
+# and name them in their problems.
+MAX_T_NS = 100 * 365 * 86400 * 10**9     # CLOCK_MONOTONIC counts from boot
+MAX_LATENCY_NS = 86400 * 10**9           # one iteration longer than a day
+MAX_ITEMS = 1 << 24
 
 _PART = re.compile(r"^part-(\d+)$")
 
@@ -63,17 +77,20 @@ def part_index(path: Path) -> int | None:
 
 
 def sorted_files(folder: Path, suffix: str) -> list[Path]:
-    """Files ending in ``suffix``: our parts in numeric order first, then anything else by name."""
+    """Regular files ending in ``suffix`` (never a symlink, and nothing in a folder that is a
+    symlink): our parts in numeric order first, then anything else by name."""
+    if not is_real_dir(folder):
+        return []
     try:
-        found = [p for p in folder.iterdir() if p.name.endswith(suffix) and p.is_file()]
-    except FileNotFoundError:
+        found = [p for p in folder.iterdir() if p.name.endswith(suffix) and is_regular(p)]
+    except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(found, key=lambda p: (part_index(p) is None, part_index(p) or 0, p.name))
 
 
 def fsync_dir(folder: Path) -> None:
     """Make a create/rename/unlink in ``folder`` durable (the directory entry itself)."""
-    fd = os.open(str(folder), os.O_RDONLY)
+    fd = os.open(str(folder), os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
@@ -81,7 +98,7 @@ def fsync_dir(folder: Path) -> None:
 
 
 def fsync_file(path: Path) -> None:
-    fd = os.open(str(path), os.O_RDONLY)
+    fd = open_regular(path)
     try:
         os.fsync(fd)
     finally:
@@ -90,16 +107,22 @@ def fsync_file(path: Path) -> None:
 
 @contextmanager
 def atomic_file(dest: Path, *, fsync: bool = True) -> Iterator[Path]:
-    """Yield a temporary path beside ``dest``; on success fsync it and rename it to ``dest``.
+    """Yield a path to a new temporary file beside ``dest``; on success fsync it and rename it
+    to ``dest``.
 
+    The temporary file (``dest`` + ``.tmp``) is created here without following links (a
+    leftover of that name is removed first: safe_io), and the yielded path names that file
+    itself (``/proc/self/fd/N``), so a writer that opens it by path cannot be sent elsewhere.
     A crash leaves either the old ``dest`` or the new one, never half of one (a stray
-    ``*.tmp`` is removed by recover); on an error the temporary file is deleted.
+    ``*.tmp`` is removed by recover); on an error the temporary file is deleted. A ``dest``
+    that is a symlink is replaced, its target untouched.
     """
     tmp = dest.with_name(dest.name + TMP_SUFFIX)
+    fd = create_exclusive(tmp, replace_stale=True)
     try:
-        yield tmp
+        yield Path(fd_path(fd, tmp))
         if fsync:
-            fsync_file(tmp)
+            os.fsync(fd)
         os.replace(tmp, dest)
     except BaseException:
         try:
@@ -107,6 +130,8 @@ def atomic_file(dest: Path, *, fsync: bool = True) -> Iterator[Path]:
         except OSError:
             pass
         raise
+    finally:
+        os.close(fd)
     if fsync:
         fsync_dir(dest.parent)
 
@@ -128,13 +153,19 @@ def load_session_json(folder: Path) -> dict[str, Any]:
     """``session.json`` as a dict; UserError when missing or unreadable."""
     path = folder / SESSION_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise not_a_recording(folder) from None
     except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror or e}; check its permissions") from None
+        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is corrupt (not UTF-8 text: {e.reason} at byte {e.start}); the data in "
+                        "telemetry/, latency/, events/ is still plain Parquet/Arrow, read it with pyarrow or duckdb"
+                        ) from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise UserError(f"{path} is corrupt (JSON nested too deeply); read the Parquet folders directly") from None
     except ValueError as e:
         raise UserError(
             f"{path} is corrupt ({e}); the data in telemetry/, latency/, events/ is still plain "
@@ -147,14 +178,17 @@ def load_session_json(folder: Path) -> dict[str, Any]:
 
 def recording_folder(path: Path | str) -> Path:
     """The folder for a user-given path (the folder itself, or its session.json); UserError if absent."""
-    p = Path(path).expanduser()
+    p = Path(os.path.abspath(Path(path).expanduser()))    # messages name it absolute
     if p.name == SESSION_FILE and p.is_file():
         p = p.parent
     if not p.exists():
         raise UserError(f"{p} does not exist; pass a recording folder made by `edgemon run`")
     if not p.is_dir():
         raise UserError(f"{p} is not a folder; pass a recording folder made by `edgemon run`")
-    if not (p / SESSION_FILE).is_file():
+    if not is_regular(p / SESSION_FILE):
+        if (p / SESSION_FILE).exists() or os.path.islink(p / SESSION_FILE):
+            raise UserError(f"{p / SESSION_FILE} is not a regular file (a link, a FIFO or a folder); edgemon "
+                            "opens only regular files in a recording folder")
         raise not_a_recording(p)
     return p
 
@@ -162,9 +196,10 @@ def recording_folder(path: Path | str) -> Path:
 def writer_pid(folder: Path) -> int | None:
     """The pid the live writer wrote into ``session.lock`` (for messages only)."""
     try:
-        return int((folder / LOCK_FILE).read_text().strip() or 0) or None
+        pid = int(read_text(folder / LOCK_FILE, limit=64).strip() or 0)
     except (OSError, ValueError):
         return None
+    return pid if 0 < pid < 1 << 22 else None
 
 
 def is_live(folder: Path) -> bool:
@@ -173,7 +208,7 @@ def is_live(folder: Path) -> bool:
     flock, not a pid check: the kernel drops the lock when the writer dies, however it dies.
     """
     try:
-        fd = os.open(str(folder / LOCK_FILE), os.O_RDONLY)
+        fd = open_regular(folder / LOCK_FILE)
     except OSError:
         return False
     try:
@@ -194,8 +229,18 @@ class FolderLock:
         self._fd: int | None = None
 
     def acquire(self) -> bool:
-        """Take the lock without waiting; False when another process holds it."""
-        fd = os.open(str(self.path), os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock without waiting; False when another process holds it.
+
+        The lock file is never opened through a symlink: a new one is created exclusively; an
+        existing one (left by a crash, or held by a live writer: it must stay the same file) is
+        opened only when it is a regular file, and written only when it has no other name (a
+        hard link planted to some other file is not truncated)."""
+        try:
+            fd = create_exclusive(self.path)
+            created = True
+        except FileExistsError:
+            fd = open_regular(self.path, os.O_RDWR)
+            created = False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -205,8 +250,9 @@ class FolderLock:
             raise
         self._fd = fd
         try:  # the pid is only for messages ("being recorded by pid N")
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            if created or os.fstat(fd).st_nlink == 1:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
         except OSError:
             pass
         return True

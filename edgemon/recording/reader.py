@@ -23,6 +23,9 @@ import pyarrow.parquet as pq
 
 from edgemon.errors import UserError
 from edgemon.recording.layout import (
+    MAX_ITEMS,
+    MAX_LATENCY_NS,
+    MAX_T_NS,
     SEGMENT_SUFFIX,
     SESSION_ID_COLUMN,
     STREAMS,
@@ -33,6 +36,8 @@ from edgemon.recording.layout import (
     recording_folder,
     sorted_files,
 )
+from edgemon.recording.meta_check import checked_meta
+from edgemon.recording.safe_io import regular_file_path
 from edgemon.recording.segments import TIME_COLUMN, read_tail, stream_schema
 
 
@@ -210,7 +215,7 @@ def _read_segment(kind: str, path: Path, problems: list[str]) -> pa.Table | None
     try:
         # ParquetFile.read, not pq.read_table: the latter builds a dataset per file (and imports
         # pyarrow.dataset), twice the time for the many small segments of a long session.
-        with pq.ParquetFile(str(path), pre_buffer=False) as f:
+        with regular_file_path(path) as own, pq.ParquetFile(own, pre_buffer=False) as f:
             # session_id is for readers of many sessions at once; a Recording is one session.
             table = f.read(columns=[n for n in f.schema_arrow.names if n != SESSION_ID_COLUMN], use_threads=False)
     except FileNotFoundError:
@@ -242,10 +247,62 @@ def _conform(kind: str, table: pa.Table, name: str, problems: list[str]) -> pa.T
         table = table.select(target.names)
         target = pa.schema([pa.field(f.name, f.type) for f in target])
     try:
-        return table.cast(target)
+        table = table.cast(target)
     except (pa.ArrowException, ValueError, TypeError) as e:
         problems.append(f"{name}: columns of an unexpected type ({_one_line(e)}); skipped")
         return None
+    return _plausible_rows(kind, table, name, problems)
+
+
+# Values no recording of ours can hold (a corrupt or forged file; bounds in layout): rows are
+# left out, telemetry values become null, and the problem is named. Physical plausibility of
+# readings is the telemetry sources' job; this only keeps absurd numbers from the analysis.
+_MAX_ABS_VALUE = 1e15
+
+
+def _plausible_rows(kind: str, table: pa.Table, name: str, problems: list[str]) -> pa.Table:
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return table
+    bounds = {TIME_COLUMN[kind]: (0, MAX_T_NS)}
+    if kind == "latency":
+        bounds.update(duration_ns=(0, MAX_LATENCY_NS), items=(0, MAX_ITEMS))
+    keep = None
+    for column, (lo, hi) in bounds.items():
+        col = table.column(column)
+        mm = pc.min_max(col).as_py()
+        if mm["min"] is not None and lo <= mm["min"] and mm["max"] <= hi and col.null_count == 0:
+            continue
+        ok = pc.fill_null(pc.and_(pc.greater_equal(col, lo), pc.less_equal(col, hi)), False)
+        keep = ok if keep is None else pc.and_(keep, ok)
+    if keep is not None:
+        before = table.num_rows
+        table = table.filter(keep)
+        problems.append(f"{name}: {before - table.num_rows} row(s) with impossible values (a time outside "
+                        "0..100 years, a latency below 0 or over a day, a bad item count) left out")
+    if kind == "telemetry":
+        table = _null_absurd_values(table, name, problems)
+    return table
+
+
+def _null_absurd_values(table: pa.Table, name: str, problems: list[str]) -> pa.Table:
+    import pyarrow.compute as pc
+
+    bad_columns = []
+    for i, column in enumerate(table.column_names):
+        if column == "t_ns":
+            continue
+        col = table.column(i)
+        ok = pc.and_(pc.is_finite(col), pc.less_equal(pc.abs(col), _MAX_ABS_VALUE))  # null stays null
+        if not pc.sum(pc.invert(ok)).as_py():
+            continue
+        table = table.set_column(i, column, pc.if_else(ok, col, pa.scalar(None, pa.float64())))
+        bad_columns.append(column)
+    if bad_columns:
+        problems.append(f"{name}: values that are not finite numbers (NaN, inf, beyond 1e15) in "
+                        f"{', '.join(bad_columns[:5])}{' ...' if len(bad_columns) > 5 else ''} read as missing")
+    return table
 
 
 def _combine(kind: str, parts: list[pa.Table]) -> pa.Table:
@@ -332,4 +389,19 @@ def open_recording(path: Path | str, *, recover: bool = True) -> Recording:
         else:
             problems += report.problems
             meta = load_session_json(folder)
+    meta, meta_problems = checked_meta(meta)
+    problems += meta_problems
+    stopped = stopped_early(meta)
+    if stopped:
+        problems.append(stopped)
     return Recording(folder, meta, live=live, recovered=report, problems=problems)
+
+
+def stopped_early(meta: dict[str, Any]) -> str | None:
+    """One line when the recording stopped before its session ended (``recording_failed``)."""
+    failed = meta.get("recording_failed")
+    if meta.get("state") != "recording_failed" and not isinstance(failed, dict):
+        return None
+    headline = failed.get("headline") if isinstance(failed, dict) else None
+    return (f"the recording stopped early ({headline or meta.get('recording_error') or 'recording failed'}); "
+            "the rest of the session was not recorded")

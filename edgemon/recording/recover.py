@@ -4,7 +4,9 @@
   (a torn last batch is dropped and its bytes counted);
 * a tail whose Parquet twin already exists and is complete (killed between rename and
   delete) is just deleted;
-* stale ``*.tmp`` files (half-written Parquet or session.json) are removed;
+* stale temporary files edgemon names (``part-N.parquet.tmp``, ``session.json.tmp``) and the
+  space reserve (``session.reserve``) are removed; nothing else is deleted, and nothing is
+  followed through a symlink (layout.sorted_files lists regular files only);
 * ``session.json`` saying ``"running"`` becomes ``"crashed"`` with ``recovered_wall``;
 * every segment of a stream is rewritten to the stream's one schema with the ``session_id``
   column (:mod:`edgemon.recording.unify`); a schema-1 recording (edgemon before session ids)
@@ -17,6 +19,7 @@ finds nothing to do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +40,11 @@ from edgemon.recording.layout import (
     sorted_files,
     write_json_atomic,
 )
+
+# The only names recover deletes: what edgemon's own writer leaves behind.
+_OUR_SEGMENT_TMP = re.compile(r"^part-\d+\.parquet\.tmp$")
+_OUR_TAIL = re.compile(r"^part-\d+\.arrows$")
+_OUR_TOP_TMP = (SESSION_FILE + TMP_SUFFIX,)
 
 
 @dataclass
@@ -95,6 +103,7 @@ def recover(path: Path | str, *, fsync: bool = True) -> RecoverReport:
 
 
 def _recover_locked(folder: Path, report: RecoverReport, fsync: bool) -> None:
+    from edgemon.recording.faults import RESERVE_FILE
     from edgemon.recording.segments import parquet_is_complete, tail_to_parquet
 
     try:
@@ -106,9 +115,14 @@ def _recover_locked(folder: Path, report: RecoverReport, fsync: bool) -> None:
     for kind in STREAMS:
         sub = folder / kind
         for tmp in sorted_files(sub, TMP_SUFFIX):
+            if not _OUR_SEGMENT_TMP.match(tmp.name):
+                continue
             tmp.unlink()
             report.removed_tmp.append(str(tmp.relative_to(folder)))
         for tail in sorted_files(sub, TAIL_SUFFIX):
+            if not _OUR_TAIL.match(tail.name):
+                report.problems.append(f"{tail.relative_to(folder)}: not a name edgemon writes; left as it is")
+                continue
             rel = str(tail.relative_to(folder))
             twin = tail.with_suffix(SEGMENT_SUFFIX)
             if twin.exists() and parquet_is_complete(twin):
@@ -126,8 +140,12 @@ def _recover_locked(folder: Path, report: RecoverReport, fsync: bool) -> None:
                     f"{rel}: no complete batch ({contents.error}); {contents.total_bytes} bytes dropped"
                 )
     for tmp in sorted_files(folder, TMP_SUFFIX):
-        tmp.unlink()
-        report.removed_tmp.append(tmp.name)
+        if tmp.name in _OUR_TOP_TMP:
+            tmp.unlink()
+            report.removed_tmp.append(tmp.name)
+    reserve = folder / RESERVE_FILE
+    if reserve.is_symlink() or reserve.is_file():   # unlink removes a link itself, never its target
+        reserve.unlink()
     if meta is None or session_id is None:
         return
     from edgemon.recording.unify import unify_session

@@ -16,8 +16,8 @@ from edgemon.recording.layout import (
     TMP_SUFFIX,
     atomic_file,
     fsync_dir,
-    fsync_file,
 )
+from edgemon.recording.safe_io import create_exclusive, fd_path, regular_file_path
 
 # Fixed columns per stream (telemetry adds one float64 column per metric after t_ns).
 TIME_COLUMN = {"telemetry": "t_ns", "latency": "t_end_ns", "events": "t_ns"}
@@ -80,12 +80,12 @@ def read_tail(path: Path) -> TailContents:
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
-    total = path.stat().st_size
     batches: list = []
     good = 0
     error: str | None = None
     # OSFile reads into owned buffers (no memory map): the tail may be deleted right after.
-    with pa.OSFile(str(path), "rb") as src:
+    with regular_file_path(path) as own, pa.OSFile(own, "rb") as src:
+        total = src.size()
         try:
             reader = ipc.open_stream(src)
         except (OSError, pa.ArrowException, ValueError) as e:
@@ -124,7 +124,8 @@ def parquet_is_complete(path: Path) -> bool:
     import pyarrow.parquet as pq
 
     try:
-        pq.read_metadata(str(path))
+        with regular_file_path(path) as own:
+            pq.read_metadata(own)
         return True
     except Exception:  # noqa: BLE001 - any failure means "not a complete Parquet file"
         return False
@@ -151,7 +152,7 @@ def with_session_id(table, session_id: str | None):
     return table.append_column(SESSION_ID_COLUMN, ids)
 
 
-def segment_writer(path: Path, schema, kind: str):
+def segment_writer(path: Path | str, schema, kind: str):
     """A ParquetWriter for a segment of stream ``kind``: zstd, and the Arrow schema left out of the
     file so that the dictionary-encoded ``session_id`` reads as a plain string in every engine
     (pandas would make it a categorical, polars a Categorical that joins with nothing); the
@@ -170,28 +171,31 @@ def segment_writer(path: Path, schema, kind: str):
     return writer
 
 
-def tail_to_parquet(tail: Path, *, session_id: str | None = None, fsync: bool = True) -> TailContents:
+def tail_to_parquet(tail: Path, *, session_id: str | None = None, fsync: bool = True,
+                    progress=None) -> TailContents:
     """Turn ``part-N.arrows`` into ``part-N.parquet`` (complete batches only) and delete the tail.
 
     Streams: batches go to the Parquet writer a row group (~1 M rows) at a time, so rolling a
     5-minute segment of 10,000 inferences/s costs one row group of memory, not the segment.
     Every row gets the ``session_id`` column when one is given (docs/architecture.md
     "Recording layout"). A tail with no complete batch is deleted without a Parquet file.
-    Returns what was read.
+    Returns what was read. ``progress()``, when given, is called after each row group (a stall
+    watch).
     """
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
     dest = tail.with_suffix(".parquet")
     tmp = dest.with_name(dest.name + TMP_SUFFIX)
-    total = tail.stat().st_size
-    rows = batches = good = 0
+    rows = batches = good = total = 0
     error: str | None = None
     writer = None
+    tmp_fd: int | None = None
     pending: list = []
     pending_rows = 0
     try:
-        with pa.OSFile(str(tail), "rb") as src:
+        with regular_file_path(tail) as own, pa.OSFile(own, "rb") as src:
+            total = src.size()
             try:
                 reader = ipc.open_stream(src)
             except (OSError, pa.ArrowException, ValueError) as e:
@@ -201,14 +205,18 @@ def tail_to_parquet(tail: Path, *, session_id: str | None = None, fsync: bool = 
                 good = src.tell()
 
                 def flush_group():
-                    nonlocal writer, pending, pending_rows
+                    nonlocal writer, pending, pending_rows, tmp_fd
                     if not pending:
                         return
                     table = with_session_id(pa.Table.from_batches(pending, schema=reader.schema), session_id)
                     if writer is None:
-                        writer = segment_writer(tmp, table.schema, tail.parent.name)
+                        # created without following links; the writer opens that very file
+                        tmp_fd = create_exclusive(tmp, replace_stale=True)
+                        writer = segment_writer(fd_path(tmp_fd, tmp), table.schema, tail.parent.name)
                     writer.write_table(table, row_group_size=max(1, pending_rows))
                     pending, pending_rows = [], 0
+                    if progress is not None:
+                        progress()
 
                 while True:
                     try:
@@ -231,17 +239,24 @@ def tail_to_parquet(tail: Path, *, session_id: str | None = None, fsync: bool = 
         if writer is not None:
             writer.close()
             writer = None
-            if fsync:
-                fsync_file(tmp)
+            if fsync and tmp_fd is not None:
+                os.fsync(tmp_fd)
             os.replace(tmp, dest)
     except BaseException:
         if writer is not None:
-            writer.close()
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
+        if tmp_fd is not None:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
         raise
+    finally:
+        if tmp_fd is not None:
+            os.close(tmp_fd)
     if error is None and good < total:
         error = f"{total - good} bytes after the last complete batch"
     tail.unlink()

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgemon.recording.layout import SEGMENT_SUFFIX, SESSION_ID_COLUMN, atomic_file, sorted_files
+from edgemon.recording.safe_io import regular_file_path
 from edgemon.recording.segments import TIME_COLUMN, segment_writer, stream_schema, with_session_id
 
 
@@ -95,7 +96,7 @@ def unify_stream(folder: Path, kind: str, session_id: str, *, fsync: bool = True
             continue
         try:
             with atomic_file(path, fsync=fsync) as tmp:
-                with pq.ParquetFile(str(path)) as src:
+                with regular_file_path(path) as own, pq.ParquetFile(own) as src:
                     writer = segment_writer(tmp, target, kind)
                     try:
                         read = [n for n in src.schema_arrow.names if n != SESSION_ID_COLUMN]

@@ -125,8 +125,9 @@ class FigureInput:
                     held[clocks[0]] = held.get(clocks[0], 0.0) + float(ep.get("duration_s") or 0.0)
             if held:
                 return max(held, key=lambda c: held[c])
+        cores = self.cpu_clocks()
         return next((m for m in ("gpu_freq_mhz", "cpu0_freq_mhz", "emc_freq_mhz") if self.has(m)),
-                    (self.cpu_clocks() or [None])[0])
+                    cores[0] if cores else None)
 
     def temperatures(self) -> list[str]:
         return self.metrics(r"temp_\w+_c")

@@ -172,15 +172,16 @@ def charts(result: dict[str, Any], data) -> list[tuple[str, Chart | None, str]]:
                                        f"{_f(p['after_median_ms'])} ms", dash=None)
         out.append(("Latency over time", _decorate(c, result, data), ""))
         # histogram on a log axis, levels marked
-        lo, hi = scan.approx_ms(0.0005), float(result["latency_ms"]["max"])
-        if hi <= lo:
-            lo, hi = lo * 0.9, hi * 1.1 + 1e-9
-        edges, counts = scan.histogram_ms(lo, hi, 80)
-        h = Chart("Latency histogram (log scale)", x_label="latency (ms)", y_label="iterations", log_x=True)
-        h.bars(edges.tolist(), counts.tolist(), "iterations")
-        for lv in (result.get("levels") or {}).get("levels", []):
-            h.vline(lv["median_ms"], "#d62728", f"level {lv['median_ms']:.3f} ms, {lv['share'] * 100:.1f}%")
-        out.append(("Latency histogram", h, ""))
+        if top > 0:   # a log axis needs positive latencies (a corrupt recording may have none)
+            lo, hi = scan.approx_ms(0.0005), top
+            if hi <= lo:
+                lo, hi = lo * 0.9, hi * 1.1 + 1e-9
+            edges, counts = scan.histogram_ms(lo, hi, 80)
+            h = Chart("Latency histogram (log scale)", x_label="latency (ms)", y_label="iterations", log_x=True)
+            h.bars(edges.tolist(), counts.tolist(), "iterations")
+            for lv in (result.get("levels") or {}).get("levels", []):
+                h.vline(lv["median_ms"], "#d62728", f"level {lv['median_ms']:.3f} ms, {lv['share'] * 100:.1f}%")
+            out.append(("Latency histogram", h, ""))
         if ws:
             tc = Chart("Throughput per window", y_label="items/s", x_range=xr, y_min=0.0)
             tc.line(mids, [w["throughput_ips"] for w in ws], "items/s", color="#2ca02c", width=1.8)
@@ -435,10 +436,12 @@ def write_report(recording, out: Path | str, options=None) -> Path:
     result = analyze(recording, options, data=data)
     text = render_html(result, data)
     try:
+        from edgemon.recording.layout import atomic_file
+
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+        # out may be inside a recording folder: its temporary name is created without following links
+        with atomic_file(out, fsync=False) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     except OSError as e:
         raise UserError(f"cannot write the report to {out}: {e.strerror or e}; "
                         "pass a writable path with --out") from None

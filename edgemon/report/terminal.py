@@ -7,6 +7,7 @@ with vertical lines at their start and end (a terminal has no shading).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 WIDTH, HEIGHT = 100, 16
@@ -20,9 +21,12 @@ def _series(result: dict[str, Any], data) -> list[tuple[str, list[tuple[str, lis
     ws = (result.get("windows") or {}).get("windows") or []
     if ws:
         mids = [(w["start_s"] + w["end_s"]) / 2 for w in ws]
-        lat = [("p50 ms", mids, [w["p50_ms"] for w in ws]), ("p99 ms", mids, [w["p99_ms"] for w in ws])]
-        charts.append(("latency per window (ms)", lat))
-        charts.append(("throughput per window (items/s)", [("items/s", mids, [w["throughput_ips"] for w in ws])]))
+        lat = [_points("p50 ms", mids, [w["p50_ms"] for w in ws]), _points("p99 ms", mids, [w["p99_ms"] for w in ws])]
+        if any(y for _, _, y in lat):
+            charts.append(("latency per window (ms)", [line for line in lat if line[2]]))
+        tp = _points("items/s", mids, [w["throughput_ips"] for w in ws])
+        if tp[2]:
+            charts.append(("throughput per window (items/s)", [tp]))
     t = (data.tel_t - data.start_ns) / 1e9
     groups = [
         ("clocks (MHz)", [n for n in data.tel_names if n in ("gpu_freq_mhz", "emc_freq_mhz")
@@ -35,12 +39,19 @@ def _series(result: dict[str, Any], data) -> list[tuple[str, list[tuple[str, lis
         lines = []
         for n in names:
             x, y = bucket(t, data.metric(n), WIDTH * 2)
-            keep = [(a, b) for a, b in zip(x.tolist(), y.tolist()) if b == b]
-            if keep:
-                lines.append((n, [a for a, _ in keep], [b for _, b in keep]))
+            line = _points(n, x.tolist(), y.tolist())
+            if line[2]:
+                lines.append(line)
         if lines:
             charts.append((title, lines))
     return charts
+
+
+def _points(label: str, x: list, y: list) -> tuple[str, list[float], list[float]]:
+    """The points with a finite value (a window without rows has none; plotext aborts the
+    process on a NaN among numbers)."""
+    keep = [(a, float(b)) for a, b in zip(x, y) if isinstance(b, (int, float)) and math.isfinite(b)]
+    return label, [a for a, _ in keep], [b for _, b in keep]
 
 
 def _marks(result: dict[str, Any]) -> list[float]:

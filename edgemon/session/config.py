@@ -27,6 +27,8 @@ class RunConfig:
     stop_grace_s: float = 30.0         # a stop waits this long for the iteration in progress (a
                                        # runner) or after SIGTERM (a command) before signals
     prometheus: str | None = None      # "[HOST:]PORT": live metrics for Prometheus (PORT alone: 127.0.0.1)
+    # The recording stops cleanly when less than this is free on its disk (recording/faults.py).
+    min_free_bytes: int = 64 * 1024 * 1024
     # A profile's run plan as its JSON object (edgemon.plan.run_plan.RunPlan, so a detached
     # session gets it too): repetitions, cool-down, idle baseline, schedule. None = one worker.
     plan: dict[str, Any] | None = None

@@ -9,11 +9,13 @@ import time
 from edgemon.datatypes import EventKind
 from edgemon.feeds.commands import Stop
 from edgemon.session.live import LiveSession, at_once_line
+from edgemon.session.recording_watch import summary_lines
 
 
 def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None) -> int:
     """Drive a started session until its worker ends. Exit code: 0 success, 1 the workload failed,
-    2 a command that ended at once (one line on stderr, no summary)."""
+    2 a command that ended at once (one line on stderr, no summary), 3 the recording stopped early
+    (README "Exit codes"; 3 wins over 1: the data is incomplete)."""
     from edgemon.view.model import DashboardModel
     from edgemon.view.status_line import status_line, summary_table
 
@@ -53,11 +55,18 @@ def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None)
     status = session.status()
     model.observe(status)
     print(summary_table(model, status, session.meta), file=out, flush=True)
-    if session.recorder is not None:
-        print(f"recording: {session.meta.get('record_path')}", file=out, flush=True)
-    if status.state == "crashed":
-        failed = True
-    return 1 if failed else 0
+    for text in summary_lines(session.recorder, session.meta.get("record_path"), status.elapsed_s):
+        print(text, file=out, flush=True)
+    return exit_code(session, failed or status.state == "crashed")
+
+
+def exit_code(session: LiveSession, workload_failed: bool) -> int:
+    """0 success, 1 the workload failed, 3 the recording stopped early (it wins: the data is short)."""
+    from edgemon.recording.faults import EXIT_RECORDING_FAILED
+
+    if session.recording_failed:
+        return EXIT_RECORDING_FAILED
+    return 1 if workload_failed else 0
 
 
 def _apply(model, session: LiveSession, out) -> bool:
@@ -82,6 +91,8 @@ def _apply(model, session: LiveSession, out) -> bool:
             print(f"edgemon: runner error: {ev.details.get('reason') or ev.details.get('message', '')}",
                   file=out, flush=True)
             failed = True
-        elif ev.kind in (EventKind.RECORDING_ERROR, EventKind.CONTROL_FAILED):
+        elif ev.kind in (EventKind.RECORDING_ERROR, EventKind.CONTROL_FAILED, EventKind.DISK_LOW):
             print(f"edgemon: {ev.kind.replace('_', ' ')}: {ev.details.get('message', '')}", file=out, flush=True)
+        elif ev.kind == EventKind.DISK_SPACE:
+            print(f"edgemon: {ev.details.get('message', '')}", file=out, flush=True)
     return failed

@@ -24,8 +24,10 @@ from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
 from edgemon.plan.run_plan import RunPlan
 from edgemon.session.config import RunConfig
+from edgemon.session.recording_watch import RecordingWatch
 
 if TYPE_CHECKING:
+    from edgemon.analysis.throttle_online import ThrottleClassifier
     from edgemon.workload.output import WorkerOutput
 
 # Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
@@ -78,6 +80,7 @@ class LiveSession(Feed):
         self._closed = False
         self.exit_event: Event | None = None
         self.recorder = None
+        self.recording = RecordingWatch()   # the recording's fault / disk flag, for header and summary
         self.exporter = None       # Prometheus (--prometheus)
         # Subscribers that see every sample, latency batch and event as it happens
         # (recorder, exporter); each has on_sample/on_latency/on_event and must be cheap.
@@ -100,6 +103,11 @@ class LiveSession(Feed):
         # workers (repetitions, cool-down, idle baseline, schedule); it sees samples and events.
         self.plan = None
         self._workload_spec = None       # the plan's current workload (a suite runs several)
+        self.warnings: list[str] = []    # said once at start (e.g. the session index is not writable)
+        # Live throttling (edgemon/analysis/throttle_online.py): `throttle.active` holds the open
+        # episodes by clock domain; their begin and end are published as events.
+        self.throttle: ThrottleClassifier | None = None
+        self._throttle_lock = threading.Lock()
         self.output: WorkerOutput | None = None   # what workers print, in the session folder
 
     # ------------------------------------------------------------------ start
@@ -148,12 +156,20 @@ class LiveSession(Feed):
             if plan is not None and len(plan.items) > 1:   # a suite: name it after the profile
                 label = "suite-" + Path(str(plan.source or "profile")).stem
             folder = cfg.record_dir or default_session_dir(cfg.recordings_root, self.meta["host"], label)
+            folder = Path(os.path.abspath(folder))     # every message names it; any shell can paste it
             # The exporter first: a busy port then leaves no empty recording behind.
-            self._start_exporter(session_name=Path(folder).name)
-            self.recorder = Recorder(Path(folder), self.meta, on_error=self._recording_error)
-            self.recorder.open()
-            self._sinks.insert(0, self.recorder)
+            self._start_exporter(session_name=folder.name)
+            recorder = Recorder(folder, self.meta, on_error=self._recording_error,
+                                on_disk=self._recording_disk, min_free_bytes=cfg.min_free_bytes)
+            self.recorder = recorder
+            recorder.open()
+            self.recording.recording_started(recorder.folder)
+            self._sinks.insert(0, recorder)
             self.meta["record_path"] = str(folder)
+            # The per-user index: `edgemon ls` and `latest` find it from any folder.
+            from edgemon.recording.index import register
+
+            register(folder, host=self.meta["host"], warn=self._index_warning)
             if not cfg.workload.is_watch:
                 from edgemon.workload.output import WorkerOutput
 
@@ -163,6 +179,7 @@ class LiveSession(Feed):
                     self._message = f"worker output not kept: {exc.strerror or exc}"
         if self.exporter is None:
             self._start_exporter(session_name=None)
+        self._start_throttle_classifier()
         # Controls after the recorder: jetson_clocks --store keeps its file in the session
         # folder, so `edgemon restore DIR` can undo jetson_clocks exactly after a crash.
         self._setup_controls(root, executables, platform_info)
@@ -198,11 +215,34 @@ class LiveSession(Feed):
             self.worker = self._spawn_worker()
         self._t0_ns = time.monotonic_ns()
         with self._lock:
-            self._state = "running"
+            if self._state == "starting":   # a worker that died at once has already said "crashed"
+                self._state = "running"
         if cfg.duration_s:
             self._t_end_ns = self._t0_ns + int(cfg.duration_s * 1e9)
             self._timer = threading.Thread(target=self._duration_timer, name="edgemon-duration", daemon=True)
             self._timer.start()
+
+    def _index_warning(self, message: str) -> None:
+        """The session index could not be written: say so (stderr, and the handshake of a
+        detached session); the session goes on."""
+        self.warnings.append(message)
+        print(f"edgemon: warning: {message}", file=sys.stderr, flush=True)
+
+    def _never_ran(self) -> bool:
+        """The workload never ran: start() raised, a runner died before its hello, or a command
+        failed at once."""
+        if self._state == "starting":
+            return True
+        if self._state != "crashed":
+            return False
+        if (self._workload_spec or self.config.workload).is_command:
+            return bool(self.exit_event is not None and self.exit_event.details.get("at_once"))
+        return not self.meta.get("runner_hello")
+
+    def fail_start(self, reason: str) -> None:
+        """start() raised: close() records the session as failed to start, with this reason."""
+        if not self._end_reason:
+            self._end_reason = reason
 
     # ------------------------------------------------------------ worker + watchdog
     def _spawn_worker(self):
@@ -323,6 +363,8 @@ class LiveSession(Feed):
     def _initial_meta(self, platform_info) -> dict[str, Any]:
         from dataclasses import asdict, is_dataclass
 
+        from edgemon.platform.identity import identity
+
         cfg = self.config
         plat = asdict(platform_info) if is_dataclass(platform_info) else dict(vars(platform_info))
         meta: dict[str, Any] = {
@@ -349,6 +391,7 @@ class LiveSession(Feed):
             "sysfs_root": str(cfg.sysfs_root),
             "emulated": bool(cfg.emulate),
             "emulated_board": cfg.emulate,
+            "machine": identity(),        # `edgemon restore` undoes a session of this machine and boot only
             "profile": cfg.plan,          # the run plan of a profile / --repetitions (None without)
             "sources": [
                 {"name": s.name, "available": s.available, "reason": s.reason, "detail": s.detail}
@@ -367,6 +410,33 @@ class LiveSession(Feed):
         if trips:
             meta["trip_points"] = trips
         return meta
+
+    def _start_throttle_classifier(self) -> None:
+        """Throttling as it happens, by the analysis' rule: each episode's begin and end become
+        throttle_begin / throttle_end events (recording, event log, header flag, Prometheus)."""
+        from edgemon.analysis.throttle_online import ThrottleClassifier
+
+        self.throttle = ThrottleClassifier(self.meta, sample_dt_s=1.0 / self.config.sample_hz,
+                                           origin_ns=(self.meta.get("clock") or {}).get("monotonic_ns", self._t0_ns))
+
+    def _feed_throttle(self, feed) -> None:
+        """Hand something to the classifier (under its lock: several threads publish) and
+        publish the episodes it begins or ends. A bug there never stops the session."""
+        if self.throttle is None:
+            return
+        with self._throttle_lock:
+            try:
+                changes = feed(self.throttle)
+            except Exception as exc:  # noqa: BLE001 - a classifier bug must never stop the session
+                self.throttle = None
+                changes = []
+                failed = f"live throttling detection stopped: {type(exc).__name__}: {exc}"
+            else:
+                failed = ""
+        if failed:
+            self._publish_event(Event(time.monotonic_ns(), EventKind.ERROR, {"message": failed, "source": "throttle"}))
+        for change in changes:
+            self._publish_event(change.to_event())
 
     def _start_exporter(self, session_name: str | None) -> None:
         if not self.config.prometheus:
@@ -402,12 +472,14 @@ class LiveSession(Feed):
             self.plan.on_sample(sample)
         with self._lock:
             self._samples.append(sample)
+        self._feed_throttle(lambda c: c.add_sample(sample.t_ns, sample.values))
 
     def _publish_latency(self, batch: LatencyBatch) -> None:
         for sink in self._sinks:
             sink.on_latency(batch)
         with self._lock:
             self._batches.append(batch)
+        self._feed_throttle(lambda c: c.add_latency(batch.t_end_ns, batch.duration_ns))
 
     def _publish_event(self, event: Event) -> None:
         for sink in self._sinks:
@@ -416,6 +488,8 @@ class LiveSession(Feed):
             self.plan.on_event(event)
         with self._lock:
             self._events.append(event)
+        if event.kind not in (EventKind.THROTTLE_BEGIN, EventKind.THROTTLE_END):
+            self._feed_throttle(lambda c: c.add_event(event.t_ns, event.kind, event.details))
 
     def _on_control_event(self, event: Event) -> None:
         """A power-mode change moves the clock ceilings: record the new ones with the event."""
@@ -457,12 +531,16 @@ class LiveSession(Feed):
                                   {"source": status.name, "reason": status.reason}))
 
     def _recording_error(self, message: str) -> None:
-        ev = Event(time.monotonic_ns(), EventKind.RECORDING_ERROR, {"message": message})
+        """The recorder stopped (any thread; never waits on the disk): an event, the header flag."""
+        ev = self.recording.fault_event(self.recorder, message)
         if self.exporter is not None:  # the recorder itself is what failed: not through _sinks
             self.exporter.on_event(ev)
         with self._lock:
             self._events.append(ev)
-            self._message = "recording stopped: " + message
+
+    def _recording_disk(self, kind: str, details: dict) -> None:
+        """The recorder's disk watch: the measured rate, or less than 10 minutes of recording left."""
+        self._publish_event(self.recording.disk_event(kind, details))
 
     def _stopping_message(self) -> None:
         worker = self.worker
@@ -506,8 +584,9 @@ class LiveSession(Feed):
         remaining = None
         if self._t_end_ns is not None:
             remaining = max(0.0, (self._t_end_ns - now) / 1e9)
+        note, level = self.recording.flag()
         return FeedStatus(state=state, elapsed_s=(now - self._t0_ns) / 1e9, remaining_s=remaining,
-                          t_ns=now, message=msg)
+                          t_ns=now, message=msg, recording=note, recording_level=level)
 
     @property
     def source_statuses(self) -> list:
@@ -521,6 +600,11 @@ class LiveSession(Feed):
     @property
     def ended(self) -> bool:
         return self._ended.is_set()
+
+    @property
+    def recording_failed(self) -> bool:
+        """The recording stopped before the session ended (README "Exit codes": 3)."""
+        return self.recorder is not None and self.recorder.fault is not None
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._ended.wait(timeout)
@@ -613,14 +697,17 @@ class LiveSession(Feed):
         if self.worker is not None:
             self.worker.stop()
 
-    def finish(self, reason: str) -> None:
-        """The plan is done: end the session (no-op when it ended already, e.g. a crash)."""
+    def finish(self, reason: str, *, failed: bool = False) -> None:
+        """The plan is done: end the session (no-op when it ended already, e.g. a crash).
+        ``failed``: it could not run its workload at all (the session is crashed, failed to start)."""
         if self._ended.is_set():
             return
         if not self._end_reason:
             self._end_reason = reason
         with self._lock:
-            if self._state != "crashed":
+            if failed:
+                self._state = "crashed"
+            elif self._state != "crashed":
                 self._state = "ended"
             self._message = self._end_reason
         self._ended.set()
@@ -643,6 +730,7 @@ class LiveSession(Feed):
                 pass
         if self.sampler is not None:
             self.sampler.stop()
+        self._feed_throttle(lambda c: c.finish())     # open episodes end with the session
         restore_results = []
         if self.controls is not None and self.restore_state is not None:
             try:
@@ -653,6 +741,12 @@ class LiveSession(Feed):
             "state": "crashed" if self._state == "crashed" else "ended",
             "reason": self._end_reason or (self._message or "worker finished"),
         }
+        if self._never_ran():
+            # `edgemon ls` shows it as "failed to start", and it is never what `latest` means.
+            end["state"] = "crashed"
+            end["failed_to_start"] = True
+            if self._state == "starting" and not self._end_reason:
+                end["reason"] = "the session failed to start"
         if self.exit_event is not None:
             end["worker"] = self.exit_event.details
         if self.output is not None:
@@ -662,7 +756,7 @@ class LiveSession(Feed):
             end["restore"] = [getattr(r, "message", str(r)) for r in restore_results]
         self._publish_event(Event(time.monotonic_ns(), EventKind.SESSION_END, end))
         if self.recorder is not None:
-            self.recorder.close(end)
+            self.recorder.close(end)       # bounded: a stalled disk never holds the session (recording/writer.py)
         if self.exporter is not None:
             self.exporter.close()
         if self.board is not None:

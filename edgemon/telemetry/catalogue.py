@@ -189,7 +189,7 @@ GPU_UTIL = _f("gpu_util_pct", "%", PERCENT, "gpu", "GPU load (GR3D on a Jetson)"
 GPU_FREQ = _f("gpu_freq_mhz", "MHz", CLOCK, "gpu", "GPU clock (the highest GPC clock when a list is given)",
               prometheus="edgemon_gpu_freq_hertz", clock="gpu", load="gpu_util_pct")
 EMC_FREQ = _f("emc_freq_mhz", "MHz", CLOCK, "emc", "memory controller clock", prometheus="edgemon_emc_freq_hertz",
-              clock="emc")
+              clock="emc", load="emc_util_pct")
 TEMP = _f("temp_{zone}_c", "C", TEMPERATURE, "thermal",
           "a thermal zone or sensor, lower-case as the source names it (CPU@ -> temp_cpu_c)",
           prometheus="edgemon_temperature_celsius", labels=("zone",), field="c")

@@ -238,7 +238,7 @@ class NvmlSource(Source):
             self._nvml = importlib.import_module("pynvml")
         except ImportError:
             return SourceStatus(self.name, False,
-                                "pynvml not installed (pip install nvidia-ml-py, or edgemon[nvml])")
+                                "pynvml not installed (pip install nvidia-ml-py)")
         nv = self._nvml
         errors = self._nvml_errors()
         try:

@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from edgemon.feeds.base import Feed
+    from edgemon.view.model import DashboardModel
 
 
-def run_dashboard(feed: "Feed", *, ascii: bool = False) -> int:
-    """Show the dashboard on ``feed`` until the user quits; returns an exit status."""
+def run_dashboard(feed: "Feed", *, ascii: bool = False, model: "DashboardModel | None" = None) -> int:
+    """Show the dashboard on ``feed`` until the user quits; returns an exit status. ``model``:
+    the caller's, to read what the dashboard saw afterwards (the end-of-session summary)."""
     from edgemon.tui.app import DashboardApp
 
-    app = DashboardApp(feed, ascii=ascii)
+    app = DashboardApp(feed, ascii=ascii, model=model)
     result = app.run()
     return int(result or 0)

@@ -23,7 +23,6 @@ from typing import cast
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer
 
 from edgemon.control.machine_view import MachineView
 from edgemon.analysis.result import AnalysisResult
@@ -41,6 +40,7 @@ from edgemon.tui.screens import (
 from edgemon.tui.widgets.base import Panel, ViewState
 from edgemon.tui.widgets.cpu import CpuPanel
 from edgemon.tui.widgets.events import EventLog, StatusStrip
+from edgemon.tui.widgets.footer import KeyFooter
 from edgemon.tui.widgets.header import Header
 from edgemon.tui.widgets.jetson import JetsonPanel
 from edgemon.tui.widgets.latency import LatencyPanel
@@ -52,6 +52,28 @@ from edgemon.view.model import DashboardModel
 from edgemon.view.timeline import Timeline
 
 REPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+ENDED_STATES = ("ended", "crashed")
+# The footer: every key, pairs on one entry, in this order; an entry shows when its action is
+# available here (check_action), dimmed while disabled (a session that ended).
+FOOTER_KEYS = (
+    ("q", "quit", "quit_dashboard", ()),
+    ("p", "pause", "pause", ()),
+    ("m", "mark", "mark", ()),
+    ("?", "help", "help", ()),
+    ("w", "10s/all", "toggle_window", ()),
+    ("o", "mode", "power_mode", ()),
+    ("c", "cores", "cores", ()),
+    ("j", "clocks", "jetson_clocks", ()),
+    ("f", "fan", "fan", ()),
+    ("space", "play", "replay", ("toggle",)),
+    ("+/-", "speed", "speed", (1,)),
+    ("←/→", "10s", "seek", (10,)),
+    ("[/]", "1min", "seek", (60,)),
+    ("Home/End", "ends", "seek_to", ("start",)),
+    ("n/N", "event", "replay", ("next_event",)),
+    ("t/T", "throttling", "replay", ("next_episode",)),
+    ("a", "analysis", "analysis", ()),
+)
 TERMINAL_CHECK_S = 5.0
 LIVE_ONLY = {"mark", "pause"}
 JETSON_ONLY = {"power_mode", "cores", "jetson_clocks", "fan"}
@@ -69,6 +91,8 @@ class DashboardApp(App[int]):
 
     BINDINGS = [
         Binding("q", "quit_dashboard", "quit"),
+        # Ctrl+C asks like q does (Textual's own would only say "press ctrl+q")
+        Binding("ctrl+c", "quit_dashboard", "quit", key_display="^c", priority=True),
         Binding("p", "pause", "pause"),
         Binding("m", "mark", "mark"),
         Binding("question_mark", "help", "help", key_display="?"),
@@ -110,6 +134,9 @@ class DashboardApp(App[int]):
         self.timeline: Timeline | None = None
         self.feed_error = ""
         self.polls = 0
+        self._speed_wanted: float | None = None   # replay speed asked for, not confirmed yet
+        self._speed_pending = 0
+        self._ended = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemon-command")
 
     # ---- layout ----------------------------------------------------------------------------
@@ -132,7 +159,8 @@ class DashboardApp(App[int]):
             yield self._panel(self.jetson_panel)
         yield self._panel(EventLog(id="events"))
         yield self._panel(self.strip)
-        yield Footer()
+        self.key_footer = KeyFooter(id="footer")
+        yield self.key_footer
 
     def _panel(self, panel: Panel) -> Panel:
         self.panels.append(panel)
@@ -142,9 +170,9 @@ class DashboardApp(App[int]):
         if self.ascii:
             self.screen.add_class("ascii")
         self.jetson_panel.display = False
-        has_timeline = self.feed.capabilities.timeline
-        self.timeline_strip.display = has_timeline
-        self.screen.set_class(has_timeline, "-timeline")
+        # Replay: the recording's timeline; live: the session so far from its throttle events.
+        self.timeline_strip.display = True
+        self.screen.set_class(True, "-timeline")
         self.poll()
         self.set_interval(1.0 / self.redraw_hz, self.poll)
         self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
@@ -167,10 +195,14 @@ class DashboardApp(App[int]):
         except Exception as exc:  # the dashboard stays up and says what broke
             update = FeedUpdate()
             self.feed_error = f"{type(exc).__name__}: {exc}"
-        if (self.machine is not None) != had_machine:
-            self.refresh_bindings()     # the Jetson keys come and go with the controls
+        ended = not self.feed.is_replay and self.status.state in ENDED_STATES
+        if (self.machine is not None) != had_machine or ended != self._ended:
+            self._ended = ended
+            self.refresh_bindings()     # the Jetson keys come and go with the controls; an end disables them
         self.model.apply(update)
         self.model.observe(self.status)
+        if not self.feed.capabilities.timeline:
+            self.timeline = self.model.live_timeline()
         self.polls += 1
         view = self.view_state()
         show_jetson = self.machine is not None or has_accelerator_metrics(self.model.latest)
@@ -180,6 +212,7 @@ class DashboardApp(App[int]):
             self.strip.set_class(bool(view.unavailable), "-has-items")
             for panel in self.panels:
                 panel.show(view)
+            self.update_footer()
         if isinstance(self.screen, CoresScreen) and self.machine is not None:
             self.screen.update_machine(self.machine)
         elif isinstance(self.screen, AnalysisScreen):
@@ -240,14 +273,37 @@ class DashboardApp(App[int]):
         except Exception as exc:  # a failing control must never take the dashboard down
             message = f"{cmd.name} failed: {type(exc).__name__}: {exc}"
             self.notify(message, severity="error", timeout=6)
+            self._answered(cmd.name)
             return message
         if message:
             self.notify(message, timeout=4)
+        self._answered(cmd.name)
         self.poll()
         return message
 
+    def _answered(self, name: str) -> None:
+        if name == "speed":
+            self._speed_pending -= 1
+            if self._speed_pending <= 0:    # every press answered: the feed's own speed rules again
+                self._speed_pending, self._speed_wanted = 0, None
+
+    def footer_entries(self) -> list[tuple[str, str, bool]]:
+        """``(keys, what, enabled)`` for every key available here, in :data:`FOOTER_KEYS` order."""
+        out = []
+        for keys, what, action, params in FOOTER_KEYS:
+            state = self.check_action(action, params)
+            if state is False:
+                continue
+            out.append((keys, what, state is True))
+        return out
+
+    def update_footer(self) -> None:
+        self.key_footer.set_entries(self.footer_entries(), ascii=self.ascii)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         replay = bool(self.feed.is_replay)
+        if action in LIVE_ONLY | JETSON_ONLY and not replay and self.status.state in ENDED_STATES:
+            return None if action in LIVE_ONLY or self.machine is not None else False   # shown, disabled
         if action == "analysis":
             return self.feed.capabilities.analysis
         if action == "replay" and parameters and str(parameters[0]).endswith("_episode"):
@@ -419,9 +475,13 @@ class DashboardApp(App[int]):
         self.send(cmds.Seek(to=to))
 
     def action_speed(self, direction: int) -> None:
-        current = self.status.speed or 1.0
+        # Fast presses: step from the speed last asked for, not from the feed's (not answered yet),
+        # so that + + + goes three steps up and none is lost.
+        current = self._speed_wanted if self._speed_wanted is not None else (self.status.speed or 1.0)
         if direction > 0:
             factor = next((s for s in REPLAY_SPEEDS if s > current), REPLAY_SPEEDS[-1])
         else:
             factor = next((s for s in reversed(REPLAY_SPEEDS) if s < current), REPLAY_SPEEDS[0])
+        self._speed_wanted = factor
+        self._speed_pending += 1
         self.send(cmds.Speed(factor=factor))

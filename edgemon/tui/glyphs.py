@@ -85,3 +85,12 @@ def frame_chars(ascii: bool) -> dict[str, str]:
                 "track": "-", "head": "|", "done": "="}
     return {"sep": "│", "dot": "●", "play": "▶", "pause": "⏸", "arrow": "→", "marker": "◀", "cross": "✖",
             "track": "─", "head": "┃", "done": "━"}
+
+
+def truncate(text, width: int, ascii: bool) -> None:
+    """Cut a rich Text to ``width`` cells in place, ending in an ellipsis ("..." in ASCII mode)."""
+    if not ascii or text.cell_len <= width:
+        text.truncate(width, overflow="ellipsis")
+        return
+    text.truncate(max(0, width - 3))
+    text.append("..."[:width])

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 
 class HelpScreen(ModalScreen[None]):
-    """All keys for this mode, then every source and control with its status and reason."""
+    """All keys for this mode, then every source and control with its status and reason
+    (unavailable ones first, with why). Scrolls (arrows, PgUp/PgDn, Home/End) where it does
+    not fit, as at 80x24."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
 
@@ -36,19 +38,23 @@ class HelpScreen(ModalScreen[None]):
         for key, what in self.keys:
             text.append(f"  {key:<{key_w}}", style="bold cyan")
             text.append(f"{what}\n")
-        text.append("\nsources and controls\n", style="bold underline")
+        text.append("\nsources and controls (unavailable first)\n", style="bold underline")
         if not self.sources:
             text.append("  (none reported)\n", style="dim")
         name_w = max((len(n) for n, _, _ in self.sources), default=0) + 2
-        for name, ok, why in self.sources:
+        for name, ok, why in sorted(self.sources, key=lambda s: s[1]):     # stable: n/a first
             text.append(f"  {name:<{name_w}}")
             text.append("ok " if ok else "n/a", style="green" if ok else "yellow")
             if why:
                 text.append(f"  {why}", style="dim" if ok else "")
             text.append("\n")
-        text.append("\nescape closes", style="dim")
         with Vertical(id="help-box", classes="modal-box"):
-            yield Static(text, id="help-text")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(text, id="help-text")
+            yield Static(Text("arrows/PgUp/PgDn scroll   Escape closes", style="dim"), id="help-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll", VerticalScroll).focus()
 
     def action_dismiss(self) -> None:  # type: ignore[override]  # closes without a result, where Textual's takes one
         self.dismiss(None)

@@ -49,6 +49,8 @@ def megabytes(mb: float | None) -> str:
 
 def event_summary(kind: str, details: dict) -> str:
     """One line for an event, e.g. ``worker_crashed: killed by SIGKILL``."""
+    if kind in ("throttle_begin", "throttle_end"):
+        return f"{kind}: {throttle_summary(details, ended=kind == 'throttle_end')}"
     for key in ("reason", "note", "message", "name"):
         value = details.get(key)
         if value:
@@ -62,3 +64,31 @@ def event_summary(kind: str, details: dict) -> str:
         parts = [f"{k}={v}" for k, v in sorted(details.items()) if not isinstance(v, (dict, list))][:3]
         return f"{kind}: {' '.join(parts)}" if parts else kind
     return kind
+
+
+def mhz_against(mhz: float | None, ceiling: float | None) -> str:
+    """``612/918 MHz``; just ``612 MHz`` without a ceiling."""
+    if mhz is None or not math.isfinite(mhz):
+        return "- MHz"
+    if ceiling is None or not math.isfinite(ceiling) or ceiling <= 0:
+        return f"{mhz:.0f} MHz"
+    return f"{mhz:.0f}/{ceiling:.0f} MHz"
+
+
+def throttle_summary(details: dict, *, ended: bool = False) -> str:
+    """A throttling episode in one line: ``gpu 612/918 MHz -33% (thermal)``, ended: ``gpu for 12.3 s``."""
+    from edgemon.view.timeline import CAUSE_NAMES
+
+    def num(key: str) -> float | None:
+        value = details.get(key)
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+    domain = str(details.get("domain", "?"))
+    cause = str(details.get("cause") or "unknown")
+    text = f"{domain} {mhz_against(num('clock_mhz'), num('ceiling_mhz'))}"
+    drop = num("drop_pct")
+    if drop is not None:
+        text += f" -{drop:.0f}%"
+    if ended and num("duration_s") is not None:
+        text += f" for {num('duration_s'):.1f} s"
+    return f"{text} ({CAUSE_NAMES.get(cause, cause)})"

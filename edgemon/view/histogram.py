@@ -84,11 +84,12 @@ class LogHistogram:
         self.min_ns: int | None = None
         self.max_ns: int | None = None
 
-    def add(self, durations_ns) -> None:
+    def add(self, durations_ns, index: np.ndarray | None = None) -> None:
+        """``index``: ``bucket_index(durations_ns)`` when the caller has it already (one search per batch)."""
         d = np.asarray(durations_ns, dtype=np.int64)
         if d.size == 0:
             return
-        self.counts += np.bincount(bucket_index(d), minlength=self.counts.size)
+        self.counts += np.bincount(bucket_index(d) if index is None else index, minlength=self.counts.size)
         self._note(int(d.size), int(d.sum()), int(d.min()), int(d.max()))
 
     def merge(self, other: "LogHistogram") -> None:
@@ -103,6 +104,18 @@ class LogHistogram:
         self.total_ns += total
         self.min_ns = lo if self.min_ns is None else min(self.min_ns, lo)
         self.max_ns = hi if self.max_ns is None else max(self.max_ns, hi)
+
+    def state(self) -> tuple[dict, np.ndarray]:
+        return {"count": self.count, "total_ns": self.total_ns, "min_ns": self.min_ns, "max_ns": self.max_ns}, \
+            self.counts.copy()
+
+    def load_state(self, fields: dict, counts: np.ndarray) -> None:
+        self.reset()
+        if counts.shape != self.counts.shape:
+            return
+        self.counts[:] = counts
+        self.count, self.total_ns = int(fields["count"]), int(fields["total_ns"])
+        self.min_ns, self.max_ns = fields.get("min_ns"), fields.get("max_ns")
 
     @property
     def mean_ns(self) -> float:
@@ -187,7 +200,7 @@ class WindowedHistogram:
         self._slots.clear()
         self._newest = None
 
-    def add(self, t_end_ns, durations_ns) -> None:
+    def add(self, t_end_ns, durations_ns, index: np.ndarray | None = None) -> None:
         t = np.asarray(t_end_ns, dtype=np.int64)
         d = np.asarray(durations_ns, dtype=np.int64)
         if t.size == 0:
@@ -196,12 +209,13 @@ class WindowedHistogram:
         first, last = int(slot_ids.min()), int(slot_ids.max())
         if first == last:  # the usual case: a 100 ms batch sits in one slot
             if self._keeps(first):
-                self._slot(first).add(d)
+                self._slot(first).add(d, index)
         else:
             for sid in np.unique(slot_ids):
                 sid = int(sid)
                 if self._keeps(sid):
-                    self._slot(sid).add(d[slot_ids == sid])
+                    sel = slot_ids == sid
+                    self._slot(sid).add(d[sel], None if index is None else index[sel])
         self.expire((last + 1) * self.slot_ns - 1)
 
     def _keeps(self, sid: int) -> bool:
@@ -224,6 +238,21 @@ class WindowedHistogram:
         self._newest = now_sid if self._newest is None else max(self._newest, now_sid)
         while self._slots and self._slots[0][0] <= self._newest - self.n_slots:
             self._slots.popleft()
+
+    def state(self) -> tuple[dict, np.ndarray]:
+        """Slot ids and each slot's fields, and the slots' counts stacked (one row per slot)."""
+        fields = [hist.state()[0] for _, hist in self._slots]
+        counts = np.stack([hist.counts for _, hist in self._slots]) if self._slots else np.zeros((0, n_slots()),
+                                                                                              dtype=np.int64)
+        return {"sids": [sid for sid, _ in self._slots], "slots": fields, "newest": self._newest}, counts
+
+    def load_state(self, fields: dict, counts: np.ndarray) -> None:
+        self.reset()
+        for sid, slot, row in zip(fields.get("sids", []), fields.get("slots", []), counts):
+            hist = LogHistogram()
+            hist.load_state(slot, row)
+            self._slots.append((int(sid), hist))
+        self._newest = fields.get("newest")
 
     def histogram(self) -> LogHistogram:
         """The window as one histogram (a fresh object; cost: n_slots array adds)."""

@@ -8,6 +8,7 @@ Which family a name belongs to, and which part of a panel's item it fills (a cor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from edgemon.telemetry import catalogue
@@ -53,12 +54,21 @@ def cores(values: dict[str, float]) -> list[Core]:
     return out
 
 
+SENSOR_OFF_C = -40.0     # at or below: a sensor that is off (-256 C), not a temperature
+
+
+def is_temperature(celsius: float) -> bool:
+    """A reading worth showing: not NaN, not a powered-down sensor's -256 C and not the exact 0.0 C
+    that power-gated Jetson zones report (a real sensor reads millidegrees around 0, not 0.000)."""
+    return math.isfinite(celsius) and celsius > SENSOR_OFF_C and celsius != 0.0
+
+
 def temperatures(values: dict[str, float]) -> dict[str, float]:
-    """``{zone: celsius}`` in name order (``temp_cpu_c`` -> ``cpu``)."""
+    """``{zone: celsius}`` in name order (``temp_cpu_c`` -> ``cpu``), sensors that are off left out."""
     out = {}
     for name in sorted(values):
         m = catalogue.lookup(name)
-        if m is not None and m.family is catalogue.TEMP:
+        if m is not None and m.family is catalogue.TEMP and is_temperature(values[name]):
             out[m.key] = values[name]
     return out
 

@@ -8,16 +8,39 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, deque
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
 
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
 from edgemon.feeds.base import FeedStatus, FeedUpdate
-from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram
+from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram, bucket_index
 from edgemon.view.series import NS, MetricHistory, ThroughputSeries
+from edgemon.view.timeline import MARK_KINDS, Episode, Timeline, marks_from_events
 
 # Data that arrives after its second has begun (runner batches ~100 ms, redraw 250 ms)
 # would make the newest second look slow; "now" throughput looks this far back.
 THROUGHPUT_LAG_NS = 500_000_000
+
+
+@dataclass
+class ModelState:
+    """All a :class:`DashboardModel` holds, so that a dashboard attaching to a running session
+    starts with every chart's whole window (the session process keeps a model of its own; the
+    control socket sends this as one binary frame, ``edgemon/daemon/server.py``). ``fields`` is
+    JSON-able, ``arrays`` are numpy arrays by name."""
+
+    fields: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+
+def _event_row(e: Event) -> list:
+    return [e.t_ns, e.kind, e.details]
+
+
+def _event_of(row: list) -> Event:
+    return Event(int(row[0]), str(row[1]), dict(row[2] or {}))
 
 
 class DashboardModel:
@@ -29,12 +52,15 @@ class DashboardModel:
         throughput_capacity_s: int = 600,  # 10 min of 1-second buckets
         max_events: int = 500,
         max_metrics: int = 1024,
+        max_episodes: int = 2000,          # the live timeline: throttling episodes and marks
     ) -> None:
         self.latency_all = LogHistogram()
         self.latency_window = WindowedHistogram(window_s)
         self.throughput = ThroughputSeries(throughput_capacity_s)
         self.history = MetricHistory(history_capacity, max_metrics)
         self.events: deque[Event] = deque(maxlen=max_events)
+        self._episodes: deque[tuple[int, int, dict]] = deque(maxlen=max_episodes)  # (start, end, details)
+        self._marks: deque[Event] = deque(maxlen=max_episodes)
         self.reset()
 
     def reset(self) -> None:
@@ -67,12 +93,20 @@ class DashboardModel:
         self.now_ns = 0
         self.origin_ns: int | None = None
         self._data_now_ns = 0
+        self._episodes.clear()
+        self._marks.clear()
+        self.throttled: dict[str, Event] = {}   # open throttling episodes by domain (their throttle_begin)
+        self.ceilings: dict[str, float] = {}    # clock ceilings of the last power-mode change (MHz)
+        self._timeline_version = 0
+        self._timeline: tuple[tuple[int, int], Timeline] | None = None
 
     # ---- input -------------------------------------------------------------------------
 
     def apply(self, update: FeedUpdate) -> None:
         if update.reset:
             self.reset()
+        if update.state is not None:
+            self.load_state(update.state)
         self.add_samples(update.samples)
         self.add_events(update.events)      # first: a worker's hello opens the run its rows belong to
         self.add_latency(update.latency)
@@ -106,8 +140,9 @@ class DashboardModel:
                 self.warmup_iterations += n
                 self.warmup_items += int(batch.items.sum())
                 continue
-            self.latency_all.add(batch.duration_ns)
-            self.latency_window.add(batch.t_end_ns, batch.duration_ns)
+            index = bucket_index(batch.duration_ns)      # one search for both histograms
+            self.latency_all.add(batch.duration_ns, index)
+            self.latency_window.add(batch.t_end_ns, batch.duration_ns, index)
             self.iterations += n
             self.items += int(batch.items.sum())
             start = int((batch.t_end_ns - batch.duration_ns).min())
@@ -133,6 +168,15 @@ class DashboardModel:
                 self.hello = dict(event.details)
             elif event.kind == EventKind.WARMUP_DONE:
                 self.warmup_done = dict(event.details)
+            elif event.kind in (EventKind.THROTTLE_BEGIN, EventKind.THROTTLE_END):
+                self._throttle(event)
+            elif event.kind == EventKind.POWER_MODE and event.details.get("ok") is not False:
+                ceilings = event.details.get("ceilings")
+                if isinstance(ceilings, dict):
+                    self.ceilings = {str(k): float(v) for k, v in ceilings.items() if isinstance(v, (int, float))}
+            if event.kind in MARK_KINDS:
+                self._marks.append(event)
+                self._timeline_version += 1
             if event.kind == EventKind.WORKER_HELLO and len(self._run_starts) < 100_000:
                 bisect.insort(self._run_starts, event.t_ns)
             elif event.kind == EventKind.PAUSE and (not self._paused or self._paused[-1][1] is not None):
@@ -141,6 +185,17 @@ class DashboardModel:
             elif event.kind == EventKind.RESUME and self._paused and self._paused[-1][1] is None:
                 self._paused[-1] = (self._paused[-1][0], event.t_ns)
             self._data_now_ns = max(self._data_now_ns, event.t_ns)
+
+    def _throttle(self, event: Event) -> None:
+        domain = str(event.details.get("domain", "?"))
+        if event.kind == EventKind.THROTTLE_BEGIN:
+            self.throttled[domain] = event
+        else:
+            self.throttled.pop(domain, None)
+            start = event.details.get("start_ns")
+            self._episodes.append((int(start) if isinstance(start, int) else event.t_ns, event.t_ns,
+                                   dict(event.details)))
+        self._timeline_version += 1
 
     # ---- derived -----------------------------------------------------------------------
 
@@ -178,6 +233,89 @@ class DashboardModel:
             return None
         return (t_ns - self.origin_ns) / NS
 
+    # ---- state (attach) -----------------------------------------------------------------
+
+    _SCALARS = ("latest_t_ns", "samples_seen", "iterations", "items", "warmup_iterations", "warmup_items",
+                "measured_start_ns", "measured_end_ns", "hello", "warmup_done", "now_ns", "origin_ns",
+                "_data_now_ns", "latest", "ceilings")
+
+    def state(self) -> ModelState:
+        """Everything this model holds (a copy), for :meth:`load_state` in another process."""
+        fields: dict[str, Any] = {k: getattr(self, k) for k in self._SCALARS}
+        fields["event_counts"] = dict(self.event_counts)
+        fields["events"] = [_event_row(e) for e in self.events]
+        fields["crash"] = _event_row(self.crash) if self.crash is not None else None
+        fields["exit"] = _event_row(self.exit) if self.exit is not None else None
+        fields["run_starts"] = list(self._run_starts)
+        fields["runs"] = [[k, v[0], v[1]] for k, v in self._runs.items()]
+        fields["paused"] = [list(p) for p in self._paused]
+        fields["throttled"] = [_event_row(e) for e in self.throttled.values()]
+        fields["episodes"] = [list(e) for e in self._episodes]
+        fields["marks"] = [_event_row(e) for e in self._marks]
+        arrays: dict[str, np.ndarray] = {}
+        fields["latency_all"], arrays["latency_all"] = self.latency_all.state()
+        fields["latency_window"], arrays["latency_window"] = self.latency_window.state()
+        fields["throughput"], tp = self.throughput.state()
+        fields["history"], hist = self.history.state()
+        arrays.update({f"throughput.{k}": v for k, v in tp.items()})
+        arrays.update({f"history.{k}": v for k, v in hist.items()})
+        return ModelState(fields, arrays)
+
+    def load_state(self, state: ModelState) -> None:
+        """Become the model ``state`` was taken from (what an attached dashboard starts with)."""
+        f, a = state.fields, state.arrays
+        self.reset()
+        for key in self._SCALARS:
+            if key in f:
+                setattr(self, key, f[key])
+        self.event_counts = Counter({str(k): int(v) for k, v in (f.get("event_counts") or {}).items()})
+        self.events.extend(_event_of(r) for r in f.get("events") or [])
+        self.crash = _event_of(f["crash"]) if f.get("crash") else None
+        self.exit = _event_of(f["exit"]) if f.get("exit") else None
+        self._run_starts = [int(x) for x in f.get("run_starts") or []]
+        self._runs = {int(k): [int(a), int(b)] for k, a, b in f.get("runs") or []}
+        self._paused = [(int(p0), None if p1 is None else int(p1)) for p0, p1 in f.get("paused") or []]
+        for row in f.get("throttled") or []:
+            ev = _event_of(row)
+            self.throttled[str(ev.details.get("domain", "?"))] = ev
+        self._episodes.extend((int(s), int(e), dict(d)) for s, e, d in f.get("episodes") or [])
+        self._marks.extend(_event_of(r) for r in f.get("marks") or [])
+        self.latency_all.load_state(f["latency_all"], a["latency_all"])
+        self.latency_window.load_state(f["latency_window"], a["latency_window"])
+        self.throughput.load_state(f["throughput"], {k.split(".", 1)[1]: v for k, v in a.items()
+                                                     if k.startswith("throughput.")})
+        self.history.load_state(f["history"], {k.split(".", 1)[1]: v for k, v in a.items()
+                                               if k.startswith("history.")})
+        self._timeline_version += 1
+
+    def throttle_episodes(self, now_ns: int | None = None) -> list[tuple[int, int, dict]]:
+        """``(start_ns, end_ns, throttle event details)`` of every episode so far (open ones end now)."""
+        now = now_ns if now_ns is not None else (self.now_ns or self._data_now_ns)
+        out = list(self._episodes)
+        out += [(int(ev.details.get("start_ns") or ev.t_ns), max(now, ev.t_ns), dict(ev.details))
+                for ev in self.throttled.values()]
+        return sorted(out, key=lambda e: e[0])
+
+    def live_timeline(self) -> Timeline | None:
+        """The whole session so far as the replay's timeline strip draws it: throttling episodes
+        (from the session's throttle_begin/throttle_end events; an open one runs to now) and
+        marks. None until the session's start is known."""
+        if self.origin_ns is None or not self.now_ns:
+            return None
+        length_ns = max(0, self.now_ns - self.origin_ns)
+        key = (self._timeline_version, length_ns // (NS // 2))    # rebuilt at most twice a second
+        if self._timeline is not None and self._timeline[0] == key:
+            return self._timeline[1]
+        rel = self.relative_s
+        episodes = [_episode(rel(a), rel(b), d) for a, b, d in self._episodes]
+        episodes += [_episode(rel(int(ev.details.get("start_ns") or ev.t_ns)), length_ns / NS, ev.details)
+                     for ev in self.throttled.values()]
+        episodes.sort(key=lambda e: e.start_s)
+        marks = marks_from_events((rel(e.t_ns) or 0.0, e.kind, e.details) for e in self._marks)
+        timeline = Timeline(length_s=length_ns / NS, episodes=tuple(episodes), marks=tuple(marks))
+        self._timeline = (key, timeline)
+        return timeline
+
     @property
     def last_event(self) -> Event | None:
         return self.events[-1] if self.events else None
@@ -188,3 +326,15 @@ class DashboardModel:
         total += sum(s.nbytes for s in self.history.series.values())
         total += self.latency_window.slot_count * self.latency_all.counts.nbytes
         return total
+
+
+def _episode(start_s: float | None, end_s: float | None, details: dict) -> Episode:
+    def num(key: str) -> float:
+        value = details.get(key)
+        return float(value) if isinstance(value, (int, float)) else float("nan")
+
+    start = start_s if start_s is not None else 0.0
+    return Episode(start_s=start, end_s=max(start, end_s if end_s is not None else start),
+                   domain=str(details.get("domain", "?")), cause=str(details.get("cause") or "unknown"),
+                   clock=str(details.get("clock") or ""), clock_mhz=num("clock_mhz"),
+                   ceiling_mhz=num("ceiling_mhz"), drop_pct=num("drop_pct"))

@@ -99,6 +99,24 @@ class MetricHistory:
                 ring = self.series[name] = RingSeries(self.capacity)
             ring.append(sample.t_ns, value)
 
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """Names and lengths, and every ring oldest first, concatenated (see :meth:`load_state`)."""
+        names = list(self.series)
+        rings = [self.series[n] for n in names]
+        t = np.concatenate([r.times() for r in rings]) if rings else np.zeros(0, dtype=np.int64)
+        v = np.concatenate([r.values() for r in rings]) if rings else np.zeros(0)
+        return ({"names": names, "lengths": [len(r) for r in rings], "dropped": self.dropped_metrics},
+                {"t": t, "v": v})
+
+    def load_state(self, fields: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.clear()
+        self.dropped_metrics = int(fields.get("dropped", 0))
+        offset = 0
+        for name, n in zip(fields.get("names", []), fields.get("lengths", [])):
+            ring = self.series[str(name)] = RingSeries(self.capacity)
+            ring.extend(arrays["t"][offset:offset + n], arrays["v"][offset:offset + n])
+            offset += int(n)
+
     def get(self, name: str) -> RingSeries | None:
         return self.series.get(name)
 
@@ -163,6 +181,18 @@ class ThroughputSeries:
             self._measured[idx] = 0
             self._warmup[idx] = 0
         self.last_sec = sec
+
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        return ({"first_sec": self.first_sec, "last_sec": self.last_sec, "capacity": self.capacity},
+                {"measured": self._measured.copy(), "warmup": self._warmup.copy()})
+
+    def load_state(self, fields: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.clear()
+        if int(fields.get("capacity", -1)) != self.capacity or fields.get("last_sec") is None:
+            return          # another ring size (a differently configured sender): start empty
+        self._measured[:] = arrays["measured"]
+        self._warmup[:] = arrays["warmup"]
+        self.first_sec, self.last_sec = fields.get("first_sec"), fields.get("last_sec")
 
     def window(self, now_ns: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The ``n`` complete seconds before ``now``: (measured, warmup, valid) arrays, oldest first.

@@ -11,6 +11,7 @@ from edgemon.feeds.base import FeedStatus
 from edgemon.view import fmt
 from edgemon.view.metric_groups import max_temperature
 from edgemon.view.model import DashboardModel
+from edgemon.view.throttle import throttle_flag
 
 
 def status_line(model: DashboardModel, status: FeedStatus) -> str:
@@ -41,6 +42,11 @@ def status_line(model: DashboardModel, status: FeedStatus) -> str:
     power = values.get("power_total_mw")
     if power is not None:
         parts.append(fmt.watts(power))
+    flag = throttle_flag(model)
+    if flag is not None:
+        parts.append(f"{flag.text} ({flag.detail})")
+    if status.recording_level in ("warn", "fail"):   # a recording in trouble is said on every line
+        parts.append(status.recording)
     if status.message:
         parts.append(status.message)
     elif model.last_event is not None:
@@ -91,6 +97,9 @@ def summary_table(model: DashboardModel, status: FeedStatus, meta: dict | None =
     startup = _startup(model)
     if startup:
         lines.append(f"start-up     {startup}")
+    throttling = _throttling(model)
+    if throttling:
+        lines.append(f"throttling   {throttling}")
     if status.elapsed_s and math.isfinite(status.elapsed_s):
         lines.append(f"elapsed      {fmt.clock(status.elapsed_s):>9} ({status.state})")
     if model.crash is not None:
@@ -110,3 +119,21 @@ def _startup(model: DashboardModel) -> str:
     if isinstance(first_ms, (int, float)):
         parts.append(f"first inference {fmt.ms(first_ms)} ms")
     return ", ".join(parts)
+
+
+def _throttling(model: DashboardModel) -> str:
+    """``3 episodes (thermal), cpu 41.2 s, gpu 40.0 s`` from the live throttle events ("" without)."""
+    episodes = model.throttle_episodes()
+    if not episodes:
+        return ""
+    per: dict[str, float] = {}
+    causes: list[str] = []
+    for start_ns, end_ns, details in episodes:
+        domain = str(details.get("domain", "?"))
+        per[domain] = per.get(domain, 0.0) + max(0, end_ns - start_ns) / 1e9
+        cause = str(details.get("cause") or "unknown")
+        if cause not in causes:
+            causes.append(cause)
+    n = len(episodes)
+    return (f"{n} episode{'s' if n != 1 else ''} ({', '.join(c.replace('_', ' ') for c in causes)}), "
+            + ", ".join(f"{d} {s:.1f} s" for d, s in per.items()) + " throttled")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgemon.telemetry import catalogue
+from edgemon.view.metric_groups import is_temperature
 from edgemon.view.series import MetricHistory, RingSeries
 
 # name shown, how its metrics are picked, unit; in the order rows are given out
@@ -94,6 +95,8 @@ def trends(history: MetricHistory, latest: dict[str, float], lo_ns: int, bucket_
             continue
         if kind == "clock":   # offline cores report no clock; a 0 MHz reading is "off", not a level
             now = _latest_max({m: v for m, v in latest.items() if m in metrics and v > 0}, metrics)
+        elif kind == "temp":  # a sensor that is off (-256 C, a power-gated 0.0 C) is no temperature
+            now = _latest_max({m: v for m, v in latest.items() if m in metrics and is_temperature(v)}, metrics)
         else:
             now = _latest_max(latest, metrics)
         out.append(Trend(name, kind, _highest(history, metrics, lo_ns, bucket_ns, n), now))

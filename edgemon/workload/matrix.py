@@ -91,9 +91,10 @@ class MatrixResult:
 
 
 def run_cell(spec, iterations: int = DEFAULT_ITERATIONS, timeout_s: float = 120.0,
-             min_time_s: float = 0.0) -> Cell:
+             min_time_s: float = 0.0, env: dict[str, str] | None = None) -> Cell:
     """Run ``spec`` (a WorkloadSpec) until ``iterations`` measured rows covering at least
-    ``min_time_s`` arrive, it fails, or time runs out."""
+    ``min_time_s`` arrive, it fails, or time runs out. ``env``: the worker's environment
+    (default: this process's)."""
     from edgemon.datatypes import EventKind
     from edgemon.errors import UserError
     from edgemon.workload import registry
@@ -137,7 +138,7 @@ def run_cell(spec, iterations: int = DEFAULT_ITERATIONS, timeout_s: float = 120.
         enough.set()
 
     t0 = time.monotonic()
-    worker = Worker(spec, on_hello=on_hello, on_latency=on_latency, on_event=on_event, on_exit=on_exit)
+    worker = Worker(spec, on_hello=on_hello, on_latency=on_latency, on_event=on_event, on_exit=on_exit, env=env)
     try:
         worker.start()
     except OSError as exc:

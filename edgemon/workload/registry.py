@@ -48,6 +48,9 @@ FRAMEWORKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tensorrt": (("tensorrt",), ("tensorrt",)),
 }
 
+# Where the runner's framework does not come from its extra.
+INSTALL_NOTES = {"tensorrt": "TensorRT ships with JetPack; on x86 with CUDA: pip install tensorrt"}
+
 _lock = threading.Lock()
 
 
@@ -125,6 +128,17 @@ def runner_module(name: str) -> ModuleType:
 def models_for(name: str) -> dict[str, dict]:
     """The runner's MODELS catalogue: name -> {input_shape, params, gflops, description} (a copy)."""
     return copy.deepcopy(getattr(runner_module(name), "MODELS", {}))
+
+
+def options_for(name: str) -> dict[str, str] | None:
+    """The runner's --opt keys with help text, or None if the runner does not declare them."""
+    options = getattr(runner_module(name), "OPTIONS", None)
+    return dict(options) if options is not None else None
+
+
+def option_defaults(name: str) -> dict[str, str]:
+    """What each of the runner's --opt keys is when not given (``OPTION_DEFAULTS``)."""
+    return dict(getattr(runner_module(name), "OPTION_DEFAULTS", {}) or {})
 
 
 def _python_exists(python: str) -> bool:
@@ -227,8 +241,11 @@ def runner_statuses() -> list[dict]:
             except metadata.PackageNotFoundError:
                 continue
         if imports and not any(importlib.util.find_spec(m) for m in imports):
+            from edgemon.install_hint import install_hint
+
             entry["available"] = False
-            entry["reason"] = f"needs {' or '.join(imports)} (pip install 'edgemon[{name}]')"
+            how = INSTALL_NOTES.get(name) or install_hint(name)
+            entry["reason"] = f"needs {' or '.join(imports)} ({how})"
         try:
             reason = getattr(runner_module(name), "probe", lambda: None)()
         except Exception as exc:  # a broken runner module is a reason, not a crash of `info`

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from edgemon.tui.widgets.base import Panel, ViewState, gauge, level_style
 from edgemon.view.metric_groups import Core, cores
+from edgemon.view.throttle import clock_ceiling
 
 
 class CpuPanel(Panel):
@@ -22,7 +23,14 @@ class CpuPanel(Panel):
             return out
         mean = values.get("cpu_util_pct")
         online = sum(1 for c in found if c.online)
-        self.set_titles(title=f"cpu {online}/{len(found)} online" + (f", {mean:.0f}%" if mean is not None else ""))
+        ceilings = {c.index: clock_ceiling(f"cpu{c.index}_freq_mhz", view.meta, view.model) for c in found}
+        common = set(ceilings.values())
+        title = f"cpu {online}/{len(found)} online" + (f", {mean:.0f}%" if mean is not None else "")
+        if len(common) == 1 and None not in common:   # one ceiling for all: in the title, if it fits
+            longer = title + f", max {common.pop():.0f}"
+            title = longer if len(longer) + 4 <= width else title
+        self.set_titles(title=title)
+        throttled = "cpu" in view.model.throttled
         columns = max(1, math.ceil(len(found) / max(height, 1)))
         col_w = max(8, (width - (columns - 1)) // columns)
         rows = math.ceil(len(found) / columns)
@@ -36,11 +44,15 @@ class CpuPanel(Panel):
                     break
                 if c:
                     out.append(" ")
-                out.append_text(_core_cell(found[i], col_w, label_w, view.ascii))
+                out.append_text(_core_cell(found[i], col_w, label_w, view.ascii, ceilings.get(found[i].index),
+                                           throttled))
         return out
 
 
-def _core_cell(core: Core, width: int, label_w: int, ascii: bool) -> Text:
+def _core_cell(core: Core, width: int, label_w: int, ascii: bool, ceiling: float | None = None,
+               throttled: bool = False) -> Text:
+    """``cpu0 ████ 100% 1510/1728``: the clock against its ceiling where there is room, in
+    yellow below it (red while the cpu domain is in a throttling episode)."""
     prefix = "cpu" if label_w > len(str(core.index)) + 2 else ""
     label = f"{prefix}{core.index}".rjust(label_w)
     cell = Text()
@@ -49,8 +61,14 @@ def _core_cell(core: Core, width: int, label_w: int, ascii: bool) -> Text:
         cell.append("off".ljust(max(0, width - len(label) - 1)), style="dim")
         return cell
     util = core.util_pct or 0.0
-    right = f"{util:3.0f}%"
+    clock, style = "", ""
     if core.freq_mhz is not None and width >= 22:
-        right += f" {core.freq_mhz:4.0f}"
-    gauge(cell, label, util / 100.0, width, ascii, level_style(util / 100.0), right)
+        clock = f" {core.freq_mhz:4.0f}"
+        if ceiling is not None:
+            if width >= 30:
+                clock += f"/{ceiling:.0f}"
+            if core.freq_mhz < ceiling * 0.99:
+                style = "bold red" if throttled else "yellow"
+    gauge(cell, label, util / 100.0, width - len(clock), ascii, level_style(util / 100.0), f"{util:3.0f}%")
+    cell.append(clock, style=style)
     return cell

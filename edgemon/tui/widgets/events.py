@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from edgemon.datatypes import EventKind
+from edgemon.tui.glyphs import truncate
 from edgemon.tui.widgets.base import Panel, ViewState
 from edgemon.view import fmt
 
@@ -49,7 +50,7 @@ class EventLog(Panel):
             stamp = fmt.clock(rel) if rel is not None else "--:--"
             line = Text(f"{stamp:>7} ", style="dim")
             line.append(fmt.event_summary(event.kind, event.details), style=EVENT_STYLES.get(event.kind, ""))
-            line.truncate(width, overflow="ellipsis")
+            truncate(line, width, view.ascii)
             out.append_text(line)
         return out
 
@@ -66,5 +67,5 @@ class StatusStrip(Panel):
         out.append(" unavailable: ", style="bold yellow")
         out.append("; ".join(f"{name} ({reason})" for name, reason in view.unavailable), style="yellow")
         out.append("  ? for details", style="dim")
-        out.truncate(width, overflow="ellipsis")
+        truncate(out, width, view.ascii)
         return out

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from edgemon.tui.glyphs import frame_chars
+from edgemon.tui.glyphs import frame_chars, truncate
 from edgemon.tui.widgets.base import Panel, ViewState
 from edgemon.tui.widgets.timeline import CAUSE_STYLES
 from edgemon.view import fmt
 from edgemon.view import meta as session_meta
+from edgemon.view.throttle import ThrottleFlag, throttle_flag
 
 STATE_STYLES = {
     "running": "bold green", "starting": "bold cyan", "paused": "bold yellow",
@@ -16,21 +17,33 @@ STATE_STYLES = {
 }
 
 
+def flag_style(cause: str) -> str:
+    """A badge in the cause's colour (the timeline strip's), readable on it."""
+    colour = CAUSE_STYLES.get(cause, "yellow")
+    text = "white" if colour in ("red", "magenta", "dark_orange") else "black"
+    return f"bold {text} on {colour}"
+
+
 class Header(Panel):
     DEFAULT_CLASSES = ""
 
     def render_panel(self, view: ViewState, width: int, height: int) -> Text:
         g = frame_chars(view.ascii)
-        line = self._first_line(view, g, with_what=True)
+        flag = None if view.is_replay else throttle_flag(view.model)
+        line = self._first_line(view, g, with_what=True, flag=flag)
         moved = len(line) > width
-        if moved:   # state and time matter more on line one; runner/model move to line two
-            line = self._first_line(view, g, with_what=False)
-        line.truncate(width, overflow="ellipsis")
+        if moved:   # state, time and flags matter more on line one; runner/model move to line two
+            for form in range(3 if flag is not None else 1):    # then the flag gets shorter
+                line = self._first_line(view, g, with_what=False, flag=flag, form=form)
+                if len(line) <= width:
+                    break
+        truncate(line, width, view.ascii)
         if height < 2:
             return line
-        return Text("\n").join([line, self._second_line(view, width, g, moved)])
+        return Text("\n").join([line, self._second_line(view, width, g, moved, flag)])
 
-    def _first_line(self, view: ViewState, g: dict[str, str], with_what: bool) -> Text:
+    def _first_line(self, view: ViewState, g: dict[str, str], with_what: bool, flag: ThrottleFlag | None = None,
+                    form: int = 0) -> Text:
         meta, status, model = view.meta, view.status, view.model
         sep = f" {g['sep']} "
         line = Text()
@@ -51,20 +64,30 @@ class Header(Panel):
             line.append(f" {fmt.clock(status.elapsed_s)}")
             if status.remaining_s is not None:
                 line.append(f" / {fmt.clock(status.remaining_s)} left", style="dim")
+        if flag is not None:
+            line.append(" ")
+            line.append(f" {flag.forms[form]} ", style=flag_style(flag.cause))
         return line
 
-    def _second_line(self, view: ViewState, width: int, g: dict[str, str], with_what: bool = False) -> Text:
+    def _second_line(self, view: ViewState, width: int, g: dict[str, str], with_what: bool = False,
+                     flag: ThrottleFlag | None = None) -> Text:
         status, model = view.status, view.model
         line = Text(" ")
         if view.feed_error:
             line.append(f"{g['cross']} feed error: {view.feed_error}", style="bold red")
-            line.truncate(width, overflow="ellipsis")
+            truncate(line, width, view.ascii)
             return line
         crash_text = status.message or (
             fmt.event_summary(model.crash.kind, model.crash.details) if model.crash is not None else "")
         if model.crash is not None or status.state == "crashed":
             line.append(f"{g['cross']} {crash_text}", style="bold red")
-            line.append(" - dashboard still up, q quits", style="red")
+            line.append(" - dashboard still up, controls off, q quits" if status.state == "crashed"
+                        else " - dashboard still up, q quits", style="red")
+        elif status.state == "ended" and not view.is_replay:    # the session's keys are disabled now
+            line.append("session ended" + (f": {status.message}" if status.message else ""), style="bold blue")
+            line.append(" - controls off, q quits", style="blue")
+            if view.meta.get("record_path"):
+                line.append(f" {g['sep']} rec {view.meta['record_path']}", style="dim")
         elif view.is_replay:
             icon = g["play"] if status.playing else g["pause"]
             line.append(f"{icon} {status.speed:g}x ", style="bold magenta")
@@ -84,16 +107,31 @@ class Header(Panel):
             if status.message:
                 line.append(status.message, style="bold yellow")
                 line.append("  ")
+            if flag is not None:    # the deepest episode: clock against ceiling, since when, why
+                line.append(flag.detail, style=f"bold {CAUSE_STYLES.get(flag.cause, 'yellow')}")
+                line.append(f" {g['sep']} ")
             what = session_meta.workload(view.meta)
             if with_what and what:
                 line.append(what + f" {g['sep']} ")
             path = view.meta.get("record_path")
-            if path:
+            note, level = status.recording, status.recording_level
+            if level == "fail":   # the recording stopped: say so first, where it cannot be missed
+                line.append(f"{g['cross']} {note}", style="bold white on red")
+                line.append(" ")
+                if path:
+                    line.append(str(path), style="dim")
+            elif path:
+                if level == "warn":    # low disk: before the path, so a narrow terminal keeps it
+                    line.append(note, style="bold black on yellow")
+                    line.append(" ")
                 line.append("rec ", style="bold red")
                 line.append(str(path), style="dim")
+                if note and level != "warn":
+                    line.append(f" {g['sep']} ")
+                    line.append(note, style="dim")
             else:
                 line.append("not recording", style="dim")
-        line.truncate(width, overflow="ellipsis")
+        truncate(line, width, view.ascii)
         return line
 
     @staticmethod

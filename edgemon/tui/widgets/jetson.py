@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from edgemon.tui.glyphs import truncate
 from edgemon.tui.widgets.base import Panel, ViewState, gauge, level_style
 from edgemon.view import fmt
 from edgemon.view import meta as session_meta
 from edgemon.view.metric_groups import fans, rails
+from edgemon.view.throttle import clock_ceiling
 
 
 def compress_ranges(ids: list[int]) -> str:
@@ -45,8 +47,15 @@ class JetsonPanel(Panel):
             if util is None and freq is None:
                 continue
             line = Text()
-            right = (f"{util:3.0f}%" if util is not None else "  -") + (f" {freq:4.0f}MHz" if freq is not None else "")
-            gauge(line, name, (util or 0.0) / 100.0, width, view.ascii, level_style((util or 0) / 100.0), right)
+            clock, style = "", ""
+            if freq is not None:    # the clock against the ceiling of the current power mode
+                ceiling = clock_ceiling(freq_key, view.meta, view.model)
+                clock = f" {freq:.0f}/{ceiling:.0f}M" if ceiling is not None and width >= 22 else f" {freq:4.0f}MHz"
+                if ceiling is not None and freq < ceiling * 0.99:
+                    style = "bold red" if name in view.model.throttled else "yellow"
+            gauge(line, name, (util or 0.0) / 100.0, width - len(clock), view.ascii, level_style((util or 0) / 100.0),
+                  f"{util:3.0f}%" if util is not None else "  -")
+            line.append(clock, style=style)
             lines.append(line)
         all_rails = rails(v)
         total = next((r for r in all_rails if r.name == "total"), None)
@@ -87,6 +96,6 @@ class JetsonPanel(Panel):
         for i, line in enumerate(lines[:max(height, 1)]):
             if i:
                 out.append("\n")
-            line.truncate(width, overflow="ellipsis")
+            truncate(line, width, view.ascii)
             out.append_text(line)
         return out

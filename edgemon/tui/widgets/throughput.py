@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from rich.text import Text
 
-from edgemon.tui.glyphs import graph_rows, spark
+from edgemon.tui.glyphs import graph_rows, spark, truncate
 from edgemon.tui.widgets.base import Panel, ViewState
 from edgemon.view import fmt
 from edgemon.view.series import NS
@@ -37,7 +37,7 @@ class ThroughputPanel(Panel):
             out.append(f"now {fmt.rate(now)}/s", style="bold cyan")
         out.append(f"  mean {fmt.rate(mean)}/s", style="bold")
         out.append(f"  {fmt.count(model.items)} items", style="dim")
-        out.truncate(width, overflow="ellipsis")
+        truncate(out, width, view.ascii)
         rows = height - 1
         if rows <= 0 or not model.now_ns:
             return out

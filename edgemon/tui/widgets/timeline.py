@@ -1,5 +1,5 @@
-"""Replay timeline strip under the header: the whole session, throttled stretches shaded by
-cause (letter + colour), event marks and the playhead.
+"""Timeline strip under the header: the whole session (live: so far), throttled stretches shaded
+by cause (letter + colour), event marks and, in replay, the playhead.
 
 Two lines when there is room (marks above the track), one on short terminals (marks drawn
 on the track). What each cell shows comes from ``edgemon.view.timeline``.
@@ -44,7 +44,8 @@ class TimelineStrip(Panel):
             return Text("")
         g = timeline_chars(view.ascii)
         row = self._cells_for(timeline, width)
-        head = playhead_cell(view.status.position_s, timeline.length_s, width)
+        # Live, the strip is the session so far, growing to the right: no playhead.
+        head = playhead_cell(view.status.position_s, timeline.length_s, width) if view.is_replay else -1
         track_cells: list[tuple[str, str]] = []
         for i, cell in enumerate(row):
             if i == head:
