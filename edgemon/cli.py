@@ -18,8 +18,8 @@ from edgemon.errors import UserError
 from edgemon.help_format import HelpFormatter
 
 # In the order `edgemon --help` lists them.
-COMMANDS = ("run", "watch", "attach", "ls", "stop", "replay", "analyze", "info", "models", "recover", "restore",
-            "report", "compare", "matrix", "import")
+COMMANDS = ("run", "watch", "attach", "serve", "ls", "stop", "replay", "analyze", "info", "models", "recover",
+            "restore", "report", "plot", "compare", "matrix", "import")
 # Commands whose module name differs from the command (`import` is a Python keyword).
 _MODULES = {"import": "import_"}
 

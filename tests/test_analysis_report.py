@@ -51,13 +51,37 @@ def _run(argv):
     return args.handler(args)
 
 
-def test_html_report_is_self_contained_with_marked_time_axes(tmp_path, capsys):
+def test_html_report_with_figures_is_self_contained(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    folder = _folder(tmp_path)
+    assert _run(["report", str(folder), "--out", str(tmp_path / "r.html")]) == 0
+    text = (tmp_path / "r.html").read_text()
+    assert "<script" not in text
+    assert "http://" not in text.replace("http://www.w3.org/2000/svg", "").replace("http://www.w3.org/1999/xlink", "")
+    figures = re.findall(r'<figure class="mpl" id="figure-(\w+)">(<svg.*?</svg>)</figure>', text, re.S)
+    assert [name for name, _ in figures] == ["latency", "clocks", "thermal", "power", "memory"]
+    for _, svg in figures:
+        ET.fromstring(svg)  # well-formed
+    latency = dict(figures)["latency"]
+    assert "mark: look &lt;here&gt;" in latency and "fan " in latency   # events labelled in the figure
+    assert ">thermal<" in latency                                        # the episode's cause, written
+    assert "drawn by matplotlib" in text
+
+
+def test_html_report_without_matplotlib_is_self_contained_with_marked_time_axes(tmp_path, capsys, monkeypatch):
+    from edgemon.report import figures
+
+    def missing():
+        raise UserError(figures.INSTALL_HINT)
+
+    monkeypatch.setattr(figures, "require_matplotlib", missing)
     folder = _folder(tmp_path)
     assert _run(["report", str(folder), "--out", str(tmp_path / "out" / "r")]) == 0
     path = tmp_path / "out" / "r.html"
     assert f"report: {path}" in capsys.readouterr().out
     text = path.read_text()
     assert "<script" not in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
+    assert 'class="mpl"' not in text and "edgemon[plot]" in text   # the fallback says how to get the figures
     svgs = re.findall(r"<svg.*?</svg>", text, re.S)
     for s in svgs:
         ET.fromstring(s)  # well-formed

@@ -51,7 +51,9 @@ def test_round_trip_plain_readers(tmp_path):
 
     meta = json.loads((folder / "session.json").read_text())
     assert meta["state"] == "ended" and meta["end"] == {"reason": "duration reached"}
-    assert meta["schema_version"] == 1 and meta["host"] == "box" and "ended_wall" in meta
+    assert meta["schema_version"] == 2 and meta["host"] == "box" and "ended_wall" in meta
+    sid = meta["session_id"]
+    assert sid.endswith(tuple("0123456789abcdef")) and "-box-" in sid
     assert set(meta["clock"]) >= {"monotonic_ns", "wall_time", "unix_ns"}
     assert not list(folder.glob("*/*.arrows")) and not (folder / "session.lock").exists()
 
@@ -69,6 +71,10 @@ def test_round_trip_plain_readers(tmp_path):
 
     ev = pq.read_table(str(folder / "events"))
     assert ev.column("kind").to_pylist() == ["session_start", "mark"]
+    # every row of every stream names its session, as a plain string for every engine
+    for table in (tel, lat, ev):
+        assert table.column("session_id").to_pylist() == [sid] * table.num_rows
+        assert str(table.schema.field("session_id").type) == "string"
     assert json.loads(ev.column("details")[1].as_py()) == {"note": "hot ü"}
 
     glob = str(folder / "telemetry" / "*.parquet")
@@ -83,7 +89,7 @@ def test_round_trip_plain_readers(tmp_path):
 
     r = open_recording(folder)
     assert not r.is_live and r.problems == [] and r.recovered is None
-    assert r.telemetry().to_pydict() == tel.to_pydict()
+    assert r.telemetry().to_pydict() == tel.drop_columns(["session_id"]).to_pydict()
     assert r.latency().num_rows == 50 and r.events().num_rows == 2
     assert r.start_ns == meta["clock"]["monotonic_ns"]
     assert r.wall_time(r.start_ns).year >= 2024
@@ -111,12 +117,10 @@ def test_segments_roll_and_new_metric_mid_session(tmp_path):
     files = sorted((folder / "telemetry").glob("*.parquet"))
     assert [p.name for p in files] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
     assert [k for k, _ in rolled] == ["telemetry"] * 3
-    schemas = [pq.read_schema(str(f)).names for f in files]
-    assert schemas == [
-        ["t_ns", "cpu_util_pct"],
-        ["t_ns", "cpu_util_pct", "gpu_util_pct"],
-        ["t_ns", "cpu_util_pct", "gpu_util_pct", "power_total_mw"],
-    ]
+    # rolled with the columns known then, rewritten at close to the session's full set
+    schemas = [pq.read_schema(str(f)) for f in files]
+    assert all(s == schemas[0] for s in schemas)
+    assert schemas[0].names == ["t_ns", "cpu_util_pct", "gpu_util_pct", "power_total_mw", "session_id"]
 
     tel = open_recording(folder).telemetry()
     assert tel.column("t_ns").to_pylist() == [s.t_ns for s in rows]
@@ -132,6 +136,12 @@ def test_segments_roll_and_new_metric_mid_session(tmp_path):
                      s.values.get("power_total_mw")) for s in rows]
     pol = pl.concat([pl.read_parquet(f) for f in files], how="diagonal").sort("t_ns")
     assert pol["gpu_util_pct"].to_list() == [s.values.get("gpu_util_pct") for s in rows]
+    # readers that take the first file's schema lose nothing now
+    plain = duckdb.sql(f"SELECT * FROM read_parquet('{glob}') ORDER BY t_ns").fetchall()
+    assert [r[3] for r in plain] == [s.values.get("power_total_mw") for s in rows]
+    assert pl.read_parquet(glob).sort("t_ns")["power_total_mw"].to_list() == [s.values.get("power_total_mw")
+                                                                             for s in rows]
+    assert ds.dataset(str(folder / "telemetry"), format="parquet").to_table().num_columns == 5
 
 
 def test_time_based_roll_by_the_writer_thread(tmp_path):

@@ -5,9 +5,11 @@ that `edgemon run` opens on the session process it started). Standard library on
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from edgemon.commands.common import resolve_running_session, session_arg
+from edgemon.commands.serve import SERVED_ENV
 from edgemon.help_format import HelpFormatter
 
 
@@ -81,7 +83,8 @@ def dashboard_on(folder: Path, *, ascii: bool, owner: bool = False) -> int:
             text = (f"the session goes on in the background: {folder}\n"
                     f"  watch:  edgemon attach {folder}\n  stop:   edgemon stop {folder}")
         try:
-            print(text)
+            if not os.environ.get(SERVED_ENV):   # a browser tab's dashboard: its stdout is the page's pipe
+                print(text)
         except OSError:             # the terminal is gone (SSH drop): nobody to tell
             pass
     if owner and status.recording_level == "fail":

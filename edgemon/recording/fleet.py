@@ -1,26 +1,26 @@
-"""Many recordings from many boards as one data set, for DuckDB, polars or Spark.
+"""Many recordings from many boards as one data set, for DuckDB, polars, pandas, pyarrow or Spark.
 
 Recordings copied from several boards into one tree (``fleet/<board>/<session>/...``, any
 depth) are already a queryable data set: every session folder holds ``session.json`` and
-plain Parquet segments (docs/architecture.md "Recording layout"). What a fleet query needs is a key
-that ties a Parquet row to its session: the session *folder*, taken from the file name
-(DuckDB ``read_parquet(..., filename = true)``, polars ``include_file_paths``, Spark
-``input_file_name()``) by stripping ``/<stream>/<part file>``. This module provides
+plain Parquet segments (docs/architecture.md "Recording layout"). Every Parquet row carries
+its session's ``session_id`` (also in session.json), so any engine joins a stream to its
+session by that column: nothing is parsed from file paths. This module provides
 
 * :func:`sessions_table` / :func:`write_sessions_parquet`: one row per session (the
   ``sessions`` table, :data:`SESSION_COLUMNS`) built in Python from every session.json;
 * :func:`sessions_sql`, :func:`stream_sql`, :func:`latency_summary_sql`,
   :func:`telemetry_summary_sql`: the same as plain DuckDB SQL (``read_text`` + JSON paths,
-  ``read_parquet(..., filename = true, union_by_name = true)``), so the queries run without
-  edgemon; docs/fleet.md shows them, and the Spark equivalents;
+  ``read_parquet(..., union_by_name = true)``), so the queries run without edgemon;
+  docs/fleet.md shows them, and the polars, pandas, pyarrow and Spark equivalents;
 * :func:`connect`: a DuckDB connection with the views ``sessions``, ``latency``,
   ``telemetry`` and ``events`` over a tree.
 
 Only rolled Parquet segments are read: a session still recording contributes what it has
 rolled so far, not its live ``.arrows`` tail (``edgemon recover`` turns a crashed tail into
-Parquet). Percentiles here are linear-interpolated (``quantile_cont`` = numpy's default, and
-Spark's ``percentile``) so every engine agrees; ``edgemon analyze`` reports trtexec's
-nearest-rank percentiles, which differ by less than one sample's spacing.
+Parquet, and gives a recording from an edgemon before session ids its ``session_id``).
+Percentiles here are linear-interpolated (``quantile_cont`` = numpy's default, and Spark's
+``percentile``) so every engine agrees; ``edgemon analyze`` reports trtexec's nearest-rank
+percentiles, which differ by less than one sample's spacing.
 
 Nothing heavy is imported at module level (pyarrow and duckdb inside functions).
 """
@@ -33,12 +33,13 @@ from typing import Any, Iterable
 
 from edgemon.errors import UserError
 from edgemon.recording.layout import board_of  # noqa: F401 - re-exported: fleet users call it
-from edgemon.recording.layout import SESSION_FILE, STREAMS, section
+from edgemon.recording.layout import SESSION_FILE, SESSION_ID_COLUMN, STREAMS, section
 
-# The sessions table, in order. ``folder`` is the join key (the session folder as the glob
-# over ``root`` spells it); ``parent`` is the folder above it (``<board>`` in fleet/<board>/<session>).
+# The sessions table, in order. ``session_id`` is the join key (every Parquet row has it);
+# ``folder`` is where the session lies (absolute), ``session`` its name and ``parent`` the
+# folder above it (``<board>`` in fleet/<board>/<session>).
 SESSION_COLUMNS = (
-    "folder", "session", "parent", "host", "board", "platform_kind", "l4t", "runner", "framework",
+    "session_id", "folder", "session", "parent", "host", "board", "platform_kind", "l4t", "runner", "framework",
     "framework_version", "model", "batch", "power_mode", "power_mode_id", "start_wall", "start_unix_ns",
     "clock_monotonic_ns", "duration_s", "state", "emulated", "edgemon_version", "schema_version",
 )
@@ -84,7 +85,9 @@ def session_row(meta: dict[str, Any], folder: Path | str) -> dict[str, Any]:
     mono = _int(clock.get("monotonic_ns"))
     ended = _int(meta.get("ended_monotonic_ns"))
     unix_ns = _int(clock.get("unix_ns"))
+    sid = meta.get(SESSION_ID_COLUMN)
     return {
+        "session_id": sid if isinstance(sid, str) and sid else None,
         "folder": folder.as_posix(),
         "session": folder.name,
         "parent": folder.parent.name,
@@ -175,6 +178,7 @@ def sessions_sql(root: Path | str) -> str:
     """
     j = "json"
     return f"""SELECT
+    {j} ->> '$.session_id' AS session_id,
     regexp_extract(filename, '^(.*)/session\\.json$', 1) AS folder,
     regexp_extract(filename, '([^/]+)/session\\.json$', 1) AS session,
     regexp_extract(filename, '([^/]*)/[^/]+/session\\.json$', 1) AS parent,
@@ -205,12 +209,11 @@ FROM (SELECT filename, content::JSON AS json FROM read_text({_glob(root, '**/' +
 
 def stream_sql(root: Path | str, stream: str) -> str:
     """A DuckDB SELECT of every row of one stream (telemetry, latency, events) under ``root``,
-    with the session ``folder`` first; telemetry columns are the union over all files."""
+    ``session_id`` first; telemetry columns are the union over all files (boards differ)."""
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; one of {', '.join(STREAMS)}")
-    return (f"SELECT regexp_extract(filename, '^(.*)/{stream}/[^/]+$', 1) AS folder, * EXCLUDE (filename)\n"
-            f"FROM read_parquet({_glob(root, '**/' + stream + '/*.parquet')}, filename = true, "
-            f"union_by_name = true)")
+    return (f"SELECT session_id, * EXCLUDE (session_id)\n"
+            f"FROM read_parquet({_glob(root, '**/' + stream + '/*.parquet')}, union_by_name = true)")
 
 
 def _group(by: Iterable[str]) -> list[str]:
@@ -237,19 +240,19 @@ def latency_summary_sql(root: Path | str, by: Iterable[str] = ("board", "model")
 {sessions_sql(root)}
 ),
 latency AS (
-    SELECT regexp_extract(filename, '^(.*)/latency/[^/]+$', 1) AS folder, t_end_ns, duration_ns, items
-    FROM read_parquet({_glob(root, '**/latency/*.parquet')}, filename = true, union_by_name = true)
+    SELECT session_id, t_end_ns, duration_ns, items
+    FROM read_parquet({_glob(root, '**/latency/*.parquet')}, union_by_name = true)
     WHERE NOT warmup
 ),
 per_session AS (
-    SELECT folder, count(*) AS iterations, sum(items) AS items,
+    SELECT session_id, count(*) AS iterations, sum(items) AS items,
            (max(t_end_ns) - min(t_end_ns - duration_ns)) / 1e9 AS measured_s
-    FROM latency GROUP BY folder
+    FROM latency GROUP BY session_id
 ),
 t AS (
     SELECT {keys}, count(*) AS sessions, sum(p.iterations) AS iterations, sum(p.items) AS items,
            sum(p.measured_s) AS measured_s, sum(p.items) / sum(p.measured_s) AS throughput_ips
-    FROM per_session p JOIN sessions s USING (folder) GROUP BY {keys}
+    FROM per_session p JOIN sessions s USING (session_id) GROUP BY {keys}
 ),
 l AS (
     SELECT {keys},
@@ -258,7 +261,7 @@ l AS (
            quantile_cont(x.duration_ns, 0.99) / 1e6 AS p99_ms,
            avg(x.duration_ns) / 1e6 AS mean_ms,
            max(x.duration_ns) / 1e6 AS max_ms
-    FROM latency x JOIN sessions s USING (folder) GROUP BY {keys}
+    FROM latency x JOIN sessions s USING (session_id) GROUP BY {keys}
 )
 SELECT {', '.join(f't.{c}' for c in cols)}, t.sessions, t.iterations, t.items, t.measured_s,
        l.p50_ms, l.p90_ms, l.p99_ms, l.mean_ms, l.max_ms, t.throughput_ips
@@ -288,9 +291,9 @@ def telemetry_summary_sql(root: Path | str, metrics: Iterable[str], by: Iterable
 telemetry AS (
 {stream_sql(root, 'telemetry')}
 )
-SELECT {keys}, count(DISTINCT x.folder) AS sessions, count(*) AS samples,
+SELECT {keys}, count(DISTINCT x.session_id) AS sessions, count(*) AS samples,
        {aggs}
-FROM telemetry x JOIN sessions s USING (folder)
+FROM telemetry x JOIN sessions s USING (session_id)
 GROUP BY {keys}
 ORDER BY {keys}"""
 
@@ -312,23 +315,25 @@ def _has_files(root: Path | str, stream: str) -> bool:
 
 
 _EMPTY = {
-    "latency": "SELECT NULL::VARCHAR AS folder, NULL::BIGINT AS t_end_ns, NULL::BIGINT AS duration_ns, "
+    "latency": "SELECT NULL::VARCHAR AS session_id, NULL::BIGINT AS t_end_ns, NULL::BIGINT AS duration_ns, "
                "NULL::INTEGER AS items, NULL::BOOLEAN AS warmup WHERE false",
-    "events": "SELECT NULL::VARCHAR AS folder, NULL::BIGINT AS t_ns, NULL::VARCHAR AS kind, "
+    "events": "SELECT NULL::VARCHAR AS session_id, NULL::BIGINT AS t_ns, NULL::VARCHAR AS kind, "
               "NULL::VARCHAR AS details WHERE false",
-    "telemetry": "SELECT NULL::VARCHAR AS folder, NULL::BIGINT AS t_ns WHERE false",
+    "telemetry": "SELECT NULL::VARCHAR AS session_id, NULL::BIGINT AS t_ns WHERE false",
 }
 
 
 def connect(root: Path | str, con=None):
     """A DuckDB connection (``con`` or a new in-memory one) with views over the tree at ``root``:
     ``sessions`` (:data:`SESSION_COLUMNS`), ``latency``, ``telemetry``, ``events`` (each with
-    ``folder`` first: join them to ``sessions`` USING (folder)). A stream without any Parquet
-    file yet is an empty view. UserError when ``root`` holds no recording."""
+    ``session_id`` first: join them to ``sessions`` USING (session_id)). A stream without any
+    Parquet file yet is an empty view. UserError when ``root`` holds no recording, or one from
+    an edgemon before session ids (its rows would join nothing)."""
     duckdb = _duckdb()
     if not find_sessions(root):
         raise UserError(f"no recordings (no {SESSION_FILE}) under {_root(root)}; "
                         "copy session folders there, e.g. fleet/<board>/<session>/")
+    require_session_ids(root)
     con = con if con is not None else duckdb.connect()
     con.execute(f"CREATE OR REPLACE VIEW sessions AS {sessions_sql(root)}")
     for stream in STREAMS:
@@ -340,4 +345,15 @@ def connect(root: Path | str, con=None):
 def telemetry_metrics(con) -> list[str]:
     """The telemetry columns (metric names) of a :func:`connect` ed tree, union over all files."""
     rows = con.execute("DESCRIBE telemetry").fetchall()
-    return [r[0] for r in rows if r[0] not in ("folder", "t_ns")]
+    return [r[0] for r in rows if r[0] not in (SESSION_ID_COLUMN, "t_ns")]
+
+
+def require_session_ids(root: Path | str) -> None:
+    """UserError naming the sessions under ``root`` whose session.json has no ``session_id``
+    (recorded by an edgemon before schema 2): ``edgemon recover`` adds it to every row."""
+    rows, _ = session_rows(root)
+    old = [r["folder"] for r in rows if r["session_id"] is None]
+    if old:
+        more = f" and {len(old) - 1} more" if len(old) > 1 else ""
+        raise UserError(f"{old[0]}{more} has no session_id (recorded by an older edgemon); "
+                        f"run `edgemon recover {old[0]}` on each to add it, then query again")

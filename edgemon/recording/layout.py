@@ -31,7 +31,10 @@ from edgemon.recording.safe_io import (
     read_text,
 )
 
-SCHEMA_VERSION = 1
+# 2: every Parquet segment has a ``session_id`` column, and the segments of one stream of a
+#    closed (or recovered) session share one schema. 1: neither (``edgemon recover`` upgrades).
+SCHEMA_VERSION = 2
+SESSION_ID_COLUMN = "session_id"
 SESSION_FILE = "session.json"
 LOCK_FILE = "session.lock"
 STREAMS = ("telemetry", "latency", "events")
@@ -46,6 +49,21 @@ MAX_LATENCY_NS = 86400 * 10**9           # one iteration longer than a day
 MAX_ITEMS = 1 << 24
 
 _PART = re.compile(r"^part-(\d+)$")
+
+
+def new_session_id(host: str, unix_ns: int | None = None) -> str:
+    """A session's identity: ``<UTC start, YYYYmmddTHHMMSSZ>-<host>-<6 hex>``, unique across a fleet
+    (the random part tells apart sessions a host starts in the same second), safe in any path,
+    SQL literal or Prometheus label. It is in session.json and in every Parquet row."""
+    import datetime as _dt
+    import secrets
+    import time
+
+    from edgemon.recording.naming import safe_name_part
+
+    ns = time.time_ns() if unix_ns is None else unix_ns
+    stamp = _dt.datetime.fromtimestamp(ns / 1e9, tz=_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{safe_name_part(host, 'host')}-{secrets.token_hex(3)}"
 
 
 def part_name(index: int, suffix: str) -> str:

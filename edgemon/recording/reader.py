@@ -27,6 +27,7 @@ from edgemon.recording.layout import (
     MAX_LATENCY_NS,
     MAX_T_NS,
     SEGMENT_SUFFIX,
+    SESSION_ID_COLUMN,
     STREAMS,
     TAIL_SUFFIX,
     TMP_SUFFIX,
@@ -215,7 +216,8 @@ def _read_segment(kind: str, path: Path, problems: list[str]) -> pa.Table | None
         # ParquetFile.read, not pq.read_table: the latter builds a dataset per file (and imports
         # pyarrow.dataset), twice the time for the many small segments of a long session.
         with regular_file_path(path) as own, pq.ParquetFile(own, pre_buffer=False) as f:
-            table = f.read(use_threads=False)
+            # session_id is for readers of many sessions at once; a Recording is one session.
+            table = f.read(columns=[n for n in f.schema_arrow.names if n != SESSION_ID_COLUMN], use_threads=False)
     except FileNotFoundError:
         return None
     except Exception as e:  # noqa: BLE001 - corrupt/foreign file: say so, go on
@@ -227,6 +229,8 @@ def _read_segment(kind: str, path: Path, problems: list[str]) -> pa.Table | None
 def _conform(kind: str, table: pa.Table, name: str, problems: list[str]) -> pa.Table | None:
     """Cast a file's table to the stream's column types; None (and a problem) when it does not fit."""
     table = table.replace_schema_metadata(None)
+    if SESSION_ID_COLUMN in table.column_names:
+        table = table.drop_columns([SESSION_ID_COLUMN])
     if kind == "telemetry":
         if "t_ns" not in table.column_names:
             problems.append(f"{name}: not an edgemon telemetry segment (no t_ns column); skipped")

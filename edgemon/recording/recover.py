@@ -7,7 +7,10 @@
 * stale temporary files edgemon names (``part-N.parquet.tmp``, ``session.json.tmp``) and the
   space reserve (``session.reserve``) are removed; nothing else is deleted, and nothing is
   followed through a symlink (layout.sorted_files lists regular files only);
-* ``session.json`` saying ``"running"`` becomes ``"crashed"`` with ``recovered_wall``.
+* ``session.json`` saying ``"running"`` becomes ``"crashed"`` with ``recovered_wall``;
+* every segment of a stream is rewritten to the stream's one schema with the ``session_id``
+  column (:mod:`edgemon.recording.unify`); a schema-1 recording (edgemon before session ids)
+  gets its ``session_id`` here and becomes schema 2.
 
 Refuses while a live writer holds ``session.lock``; holds that lock itself while working,
 so two recovers (or a recover and a new writer) never interleave. Running it again
@@ -22,6 +25,7 @@ from pathlib import Path
 
 from edgemon.errors import UserError
 from edgemon.recording.layout import (
+    SCHEMA_VERSION,
     SEGMENT_SUFFIX,
     SESSION_FILE,
     STREAMS,
@@ -30,7 +34,9 @@ from edgemon.recording.layout import (
     FolderLock,
     live_writer_error,
     load_session_json,
+    new_session_id,
     recording_folder,
+    section,
     sorted_files,
     write_json_atomic,
 )
@@ -49,13 +55,15 @@ class RecoverReport:
     bytes_dropped: int = 0                                    # torn tails: bytes after the last complete batch
     removed_tmp: list[str] = field(default_factory=list)
     removed_tails: list[str] = field(default_factory=list)   # tails deleted without a new file (see problems)
+    rewritten: list[str] = field(default_factory=list)       # segments rewritten to the stream's one schema
     problems: list[str] = field(default_factory=list)
     state_before: str | None = None
     state_after: str | None = None
 
     @property
     def changed(self) -> bool:
-        return bool(self.converted or self.removed_tmp or self.removed_tails or self.state_before != self.state_after)
+        return bool(self.converted or self.removed_tmp or self.removed_tails or self.rewritten
+                    or self.state_before != self.state_after)
 
     def summary(self) -> str:
         """One line for the CLI."""
@@ -67,6 +75,8 @@ class RecoverReport:
             parts.append(f"{self.bytes_dropped} bytes of torn batches dropped")
         if self.removed_tmp:
             parts.append(f"{len(self.removed_tmp)} temporary file(s) removed")
+        if self.rewritten:
+            parts.append(f"{len(self.rewritten)} segment(s) rewritten to one schema per stream")
         if self.state_before != self.state_after:
             parts.append(f"state {self.state_before} -> {self.state_after}")
         return f"{self.path}: " + "; ".join(parts)
@@ -93,10 +103,15 @@ def recover(path: Path | str, *, fsync: bool = True) -> RecoverReport:
 
 
 def _recover_locked(folder: Path, report: RecoverReport, fsync: bool) -> None:
+    from edgemon.recording.faults import RESERVE_FILE
     from edgemon.recording.segments import parquet_is_complete, tail_to_parquet
 
-    from edgemon.recording.faults import RESERVE_FILE
-
+    try:
+        meta: dict | None = load_session_json(folder)
+    except UserError as e:
+        meta = None
+        report.problems.append(f"{SESSION_FILE} left as it is: {e}")
+    session_id = _session_id(folder, meta, fsync) if meta is not None else None
     for kind in STREAMS:
         sub = folder / kind
         for tmp in sorted_files(sub, TMP_SUFFIX):
@@ -114,7 +129,7 @@ def _recover_locked(folder: Path, report: RecoverReport, fsync: bool) -> None:
                 tail.unlink()  # the writer died after renaming the Parquet, before deleting the tail
                 report.removed_tails.append(rel)
                 continue
-            contents = tail_to_parquet(tail, fsync=fsync)
+            contents = tail_to_parquet(tail, session_id=session_id, fsync=fsync)
             report.bytes_dropped += contents.dropped_bytes
             if contents.rows:
                 report.converted.append(str(twin.relative_to(folder)))
@@ -131,17 +146,36 @@ def _recover_locked(folder: Path, report: RecoverReport, fsync: bool) -> None:
     reserve = folder / RESERVE_FILE
     if reserve.is_symlink() or reserve.is_file():   # unlink removes a link itself, never its target
         reserve.unlink()
-
-    try:
-        meta = load_session_json(folder)
-    except UserError as e:
-        report.problems.append(f"{SESSION_FILE} left as it is: {e}")
+    if meta is None or session_id is None:
         return
+    from edgemon.recording.unify import unify_session
+
+    unified = unify_session(folder, session_id, fsync=fsync)
+    report.rewritten += unified.rewritten
+    report.problems += unified.skipped
     report.state_before = report.state_after = meta.get("state")
+    changed = False
     if meta.get("state") == "running":
         from edgemon.recording.writer import utc_iso
 
         meta["state"] = "crashed"
         meta["recovered_wall"] = utc_iso()
-        write_json_atomic(folder / SESSION_FILE, meta, fsync=fsync)
         report.state_after = "crashed"
+        changed = True
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        meta["schema_version"] = SCHEMA_VERSION
+        changed = True
+    if changed:
+        write_json_atomic(folder / SESSION_FILE, meta, fsync=fsync)
+
+
+def _session_id(folder: Path, meta: dict, fsync: bool) -> str:
+    """The session's id; a schema-1 recording gets one now (written before any segment names it)."""
+    sid = meta.get("session_id")
+    if isinstance(sid, str) and sid:
+        return sid
+    unix_ns = section(meta, "clock").get("unix_ns")
+    unix_ns = unix_ns if isinstance(unix_ns, int) else None
+    meta["session_id"] = new_session_id(str(meta.get("host") or "host"), unix_ns)
+    write_json_atomic(folder / SESSION_FILE, meta, fsync=fsync)
+    return meta["session_id"]

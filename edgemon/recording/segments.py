@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgemon.recording.layout import SCHEMA_VERSION, TMP_SUFFIX, atomic_file, fsync_dir
+from edgemon.recording.layout import (
+    SCHEMA_VERSION,
+    SESSION_ID_COLUMN,
+    TMP_SUFFIX,
+    atomic_file,
+    fsync_dir,
+)
 from edgemon.recording.safe_io import create_exclusive, fd_path, regular_file_path
 
 # Fixed columns per stream (telemetry adds one float64 column per metric after t_ns).
@@ -128,17 +134,56 @@ def parquet_is_complete(path: Path) -> bool:
 ROW_GROUP_ROWS = 1 << 20
 
 
-def tail_to_parquet(tail: Path, *, fsync: bool = True, progress=None) -> TailContents:
+def with_session_id(table, session_id: str | None):
+    """``table`` with the constant ``session_id`` column appended (replaced if it has one).
+
+    Dictionary-encoded in memory (one byte a row, not the id's length), and stored as a plain
+    string by :func:`segment_writer`, which Parquet keeps as one dictionary entry plus run
+    lengths: a few bytes per row group on disk.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if session_id is None:
+        return table
+    if SESSION_ID_COLUMN in table.column_names:
+        table = table.drop_columns([SESSION_ID_COLUMN])
+    ids = pa.DictionaryArray.from_arrays(pa.array(np.zeros(table.num_rows, dtype=np.int8)), pa.array([session_id]))
+    return table.append_column(SESSION_ID_COLUMN, ids)
+
+
+def segment_writer(path: Path | str, schema, kind: str):
+    """A ParquetWriter for a segment of stream ``kind``: zstd, and the Arrow schema left out of the
+    file so that the dictionary-encoded ``session_id`` reads as a plain string in every engine
+    (pandas would make it a categorical, polars a Categorical that joins with nothing); the
+    stream and schema version go into the file's key-value metadata instead."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = schema.remove_metadata()
+    index = schema.get_field_index(SESSION_ID_COLUMN)
+    if index >= 0:   # the tables written hold it dictionary-encoded (with_session_id)
+        schema = schema.set(index, pa.field(SESSION_ID_COLUMN, pa.dictionary(pa.int8(), pa.string())))
+    writer = pq.ParquetWriter(str(path), schema, compression="zstd", store_schema=False)
+    add = getattr(writer, "add_key_value_metadata", None)   # pyarrow >= 14
+    if add is not None:
+        add({"edgemon_stream": kind, "edgemon_schema_version": str(SCHEMA_VERSION)})
+    return writer
+
+
+def tail_to_parquet(tail: Path, *, session_id: str | None = None, fsync: bool = True,
+                    progress=None) -> TailContents:
     """Turn ``part-N.arrows`` into ``part-N.parquet`` (complete batches only) and delete the tail.
 
     Streams: batches go to the Parquet writer a row group (~1 M rows) at a time, so rolling a
     5-minute segment of 10,000 inferences/s costs one row group of memory, not the segment.
-    A tail with no complete batch is deleted without a Parquet file. Returns what was read.
-    ``progress()``, when given, is called after each row group (a stall watch).
+    Every row gets the ``session_id`` column when one is given (docs/architecture.md
+    "Recording layout"). A tail with no complete batch is deleted without a Parquet file.
+    Returns what was read. ``progress()``, when given, is called after each row group (a stall
+    watch).
     """
     import pyarrow as pa
     import pyarrow.ipc as ipc
-    import pyarrow.parquet as pq
 
     dest = tail.with_suffix(".parquet")
     tmp = dest.with_name(dest.name + TMP_SUFFIX)
@@ -163,12 +208,12 @@ def tail_to_parquet(tail: Path, *, fsync: bool = True, progress=None) -> TailCon
                     nonlocal writer, pending, pending_rows, tmp_fd
                     if not pending:
                         return
+                    table = with_session_id(pa.Table.from_batches(pending, schema=reader.schema), session_id)
                     if writer is None:
                         # created without following links; the writer opens that very file
                         tmp_fd = create_exclusive(tmp, replace_stale=True)
-                        writer = pq.ParquetWriter(fd_path(tmp_fd, tmp), reader.schema, compression="zstd")
-                    writer.write_table(pa.Table.from_batches(pending, schema=reader.schema),
-                                       row_group_size=max(1, pending_rows))
+                        writer = segment_writer(fd_path(tmp_fd, tmp), table.schema, tail.parent.name)
+                    writer.write_table(table, row_group_size=max(1, pending_rows))
                     pending, pending_rows = [], 0
                     if progress is not None:
                         progress()

@@ -9,7 +9,10 @@ to a tmp name, fsync'ed, renamed) and the tail is deleted. ``recover`` finishes 
 job for tails a crash left behind.
 
 Telemetry is wide (``t_ns`` + one float64 column per metric). When a new metric
-appears the telemetry segment is rolled first, so every file has one fixed schema.
+appears the telemetry segment is rolled first (an IPC stream has one schema); at close
+the earlier segments are rewritten to the session's full set of columns
+(:mod:`edgemon.recording.unify`), so every Parquet file of a stream has the same schema.
+Every Parquet row carries the session's ``session_id`` (added when a tail is rolled).
 
 A write error (disk full, I/O error, a folder removed, a disk that stalls) never reaches
 the session as an exception: the recorder turns it into a :class:`RecordingFault`
@@ -44,6 +47,7 @@ from edgemon.recording.layout import (
     fsync_dir,
     is_live,
     live_writer_error,
+    new_session_id,
     part_name,
     write_json_atomic,
 )
@@ -74,6 +78,7 @@ class _Tail:
         self.folder = folder / kind
         self.kind = kind
         self.fsync = fsync
+        self.session_id: str | None = None      # set when the recorder opens
         self.index = 0
         self.path: Path | None = None
         self._file: Any = None       # the open tail file (binary, unbuffered)
@@ -140,7 +145,7 @@ class _Tail:
             self._file = None
             self.schema = None
             self.index += 1
-        contents = tail_to_parquet(tail, fsync=self.fsync, progress=progress)
+        contents = tail_to_parquet(tail, session_id=self.session_id, fsync=self.fsync, progress=progress)
         return tail.with_suffix(".parquet") if contents.rows else None
 
     def abandon(self) -> None:
@@ -301,6 +306,10 @@ class Recorder:
                 raise live_writer_error(self.folder, "choose another folder")
             for kind in STREAMS:
                 (self.folder / kind).mkdir(exist_ok=True)
+            if not isinstance(self.meta.get("session_id"), str) or not self.meta["session_id"]:
+                self.meta["session_id"] = new_session_id(str(self.meta.get("host") or "host"))
+            for tail in self._tails.values():
+                tail.session_id = self.meta["session_id"]
             self.meta.update(
                 schema_version=SCHEMA_VERSION,
                 edgemon_version=_edgemon_version(),
@@ -418,6 +427,7 @@ class Recorder:
                 try:   # Parquet first: a session.json that says "ended" means every segment is Parquet
                     for kind in STREAMS:
                         self._roll(kind)
+                    self._unify()
                 except Exception as e:  # noqa: BLE001 - a failed roll becomes the recording's fault, never a crash
                     self._fail(e)
             if self.fault is not None:
@@ -717,6 +727,13 @@ class Recorder:
                 self.on_roll(kind, path)
             except Exception:  # noqa: BLE001 - a logging callback must not stop the recording
                 pass
+
+    def _unify(self) -> None:
+        """Every segment of a stream to one schema (module docstring); before session.json says
+        "ended", so a crash in between leaves a "running" session that recover finishes."""
+        from edgemon.recording.unify import unify_session
+
+        unify_session(self.folder, self.meta["session_id"], fsync=self.fsync)
 
     def _write_meta(self) -> None:
         write_json_atomic(self.folder / SESSION_FILE, self.meta, fsync=self.fsync)

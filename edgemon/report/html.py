@@ -1,10 +1,10 @@
 """`edgemon report DIR --out PATH`: one self-contained HTML file with plots and tables.
 
-Plots are inline SVG written by :mod:`edgemon.report.svg` (no matplotlib): one file to
-mail or attach to an issue, vector graphics that stay sharp when zoomed, text that a
-browser can search, and nothing to install beyond edgemon. Every time axis shades the
-throttling episodes (colour = cause) and marks events with vertical lines; hovering
-either shows what it was.
+The plots are the figures of ``edgemon plot`` (:mod:`edgemon.report.figures`, matplotlib,
+the ``plot`` extra) inlined as SVG: one file to mail or attach to an issue, vector graphics
+that stay sharp when zoomed, text that a browser can search. Without matplotlib the report
+falls back to the simpler charts of :mod:`edgemon.report.svg` (no dependency; events and
+episodes named on hover only) and says how to get the figures.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ th { background: #f4f4f4; } td.l, th.l { text-align: left; }
 .legend span { display: inline-block; margin-right: 14px; font-size: 12px; }
 .legend i { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -2px; }
 details { margin: 8px 0; } summary { cursor: pointer; }
+figure.mpl { margin: 14px 0; } figure.mpl svg { max-width: 100%; height: auto; }
 """
 
 
@@ -350,6 +351,26 @@ def _events_table(data) -> str:
     return (f"<details><summary>events{more}</summary>" + _table(["at s", "kind", "details"], rows) + "</details>")
 
 
+def _figures(result: dict[str, Any], data) -> list[str] | None:
+    """The ``edgemon plot`` figures as inline SVG (a note for each one this recording cannot
+    give); None when matplotlib is not installed."""
+    try:
+        from edgemon.report import figures
+        figures.require_matplotlib()
+    except Exception:  # noqa: BLE001 - UserError (missing) or a broken matplotlib: the fallback charts
+        return None
+    inp = figures.FigureInput(result, data)
+    out = []
+    for subject in figures.SUBJECTS:
+        why = figures.missing(inp, subject)
+        if why:
+            out.append(f'<p class="muted">{_e(subject)}: {_e(why)}</p>')
+        else:
+            out.append(f'<figure class="mpl" id="figure-{subject}">{figures.svg_text(figures.build(subject, inp))}'
+                       '</figure>')
+    return out
+
+
 def render_html(result: dict[str, Any], data) -> str:
     meta = data.meta
     title = f"edgemon report: {Path(result['session']).name}"
@@ -371,17 +392,26 @@ def render_html(result: dict[str, Any], data) -> str:
                     "".join(f'<li class="note">{_e(p)}</li>' for p in result["problems"]) + "</ul>")
     body += _tables(result)
     body.append("<h2>Plots</h2>")
-    body.append('<p class="muted">time axes: seconds since the session start; shaded spans are throttling episodes '
-                '(hover for clock, cause and evidence), vertical lines are events (hover for details).</p>')
-    for name, chart, note in charts(result, data):
-        if chart is None or chart.empty:
-            body.append(f'<p class="muted">{_e(name)}: {_e(note or "nothing recorded")}</p>')
-        else:
-            body.append(chart.render())
+    figures = _figures(result, data)
+    if figures is not None:
+        body.append('<p class="muted">the figures of <code>edgemon plot</code>: shaded spans are throttling '
+                    'episodes, labelled by cause; dotted lines are events, labelled in the figure.</p>')
+        body += figures
+    else:
+        body.append('<p class="muted">install matplotlib (<code>pip install \'edgemon[plot]\'</code>) for the '
+                    'figures of <code>edgemon plot</code>; these are simpler. Time axes: seconds since the session '
+                    'start; shaded spans are throttling episodes (hover for clock, cause and evidence), vertical '
+                    'lines are events (hover for details).</p>')
+        for name, chart, note in charts(result, data):
+            if chart is None or chart.empty:
+                body.append(f'<p class="muted">{_e(name)}: {_e(note or "nothing recorded")}</p>')
+            else:
+                body.append(chart.render())
     body.append(_events_table(data))
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    drawn = "matplotlib" if figures is not None else "edgemon (no plotting library)"
     body.append(f'<p class="muted">generated {stamp} by edgemon {meta.get("edgemon_version", "")}; plots are inline '
-                'SVG written by edgemon (no plotting library).</p>')
+                f'SVG drawn by {drawn}.</p>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{_e(title)}</title><style>{PAGE_CSS}{SVG_CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")

@@ -17,8 +17,9 @@ from typing import Any, Sequence
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f", "#393b79", "#637939")
-CAUSE_COLORS = {"thermal": "#d62728", "power": "#ff7f0e", "power_mode": "#9467bd", "user_action": "#2ca02c",
-                "thermal_or_power": "#e377c2", "unknown": "#7f7f7f"}
+# Throttling causes, in Okabe-Ito colours (the figures of edgemon plot use the same).
+CAUSE_COLORS = {"thermal": "#D55E00", "power": "#E69F00", "power_mode": "#CC79A7", "user_action": "#009E73",
+                "thermal_or_power": "#F0E442", "unknown": "#999999"}
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:

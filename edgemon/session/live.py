@@ -398,8 +398,11 @@ class LiveSession(Feed):
                 for s in self._statuses
             ],
         }
+        from edgemon.recording.layout import new_session_id
         from edgemon.telemetry.limits import clock_ceilings, power_limits, power_total_source
 
+        # One identity for the recording's rows and the Prometheus series (session_info).
+        meta["session_id"] = new_session_id(meta["host"])
         meta["clock_ceilings"] = clock_ceilings(self._sources)
         meta["power_limits"] = power_limits(self._sources)
         meta["power_total_source"] = power_total_source(self._sources)

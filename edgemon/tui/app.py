@@ -273,7 +273,11 @@ class DashboardApp(App[int]):
 
     def _check_terminal(self) -> None:
         # Over SSH a dropped connection can leave us spinning on a dead TTY (Dolphie does this too).
-        if not self.is_headless and not sys.stdin.isatty():
+        # A dashboard served to a browser (`edgemon serve`: textual-serve's web driver) reads its
+        # keys from a pipe and has no terminal to lose; the server ends it when the page closes.
+        if self.is_headless or self.is_web:
+            return
+        if not sys.stdin.isatty():
             self.exit(1)
 
     # ---- commands --------------------------------------------------------------------------
