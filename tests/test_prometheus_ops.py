@@ -6,7 +6,6 @@ energy counter and the disk gauges."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -334,10 +333,6 @@ def test_dashboard_queries_are_valid_promql(tmp_path):
 def test_a_session_that_throttles_shows_it_live(tmp_path):
     """End to end: a hot emulated Nano, `edgemon run --prometheus`; the throttled gauge turns
     on with its cause while the session runs (the online classifier's events, issue 13)."""
-    if importlib.util.find_spec("edgemon.analysis.throttle_online") is None:
-        # Not an import attempt: once the module is here, a broken import must fail, not skip.
-        pytest.skip("needs the session's online throttling classifier (edgemon/analysis/throttle_online.py, "
-                    "issue 13): until it is in the checkout no session emits throttle_begin/throttle_end live")
     from serve_helpers import child_env, free_port, wait_for
 
     port = free_port()
