@@ -128,6 +128,41 @@ def test_repetition_spread_is_exact_on_a_known_recording(tmp_path):
     assert sp["std"] == pytest.approx(float(np.std([1.0, 2.0, 4.0], ddof=1)))
 
 
+
+def test_rows_before_a_late_hello_stay_with_their_repetition(tmp_path):
+    """The repetition's start is the worker's hello as the session read it; on a loaded machine
+    that is after the worker's first iterations. Those rows are the new repetition's, not the
+    previous one's (nor nobody's): each repetition keeps all its rows and they add up."""
+    import numpy as np
+
+    from analysis_helpers import end_at
+    from edgemon.analysis.summary import analyze
+    from edgemon.datatypes import Event, LatencyBatch
+    from edgemon.recording.reader import open_recording
+    from edgemon.recording.writer import Recorder
+
+    rec = Recorder(tmp_path / "rec", {"host": "synthetic"}, flush_s=3600, roll_s=3600, fsync=False).open()
+    t0 = int(rec.meta["clock"]["monotonic_ns"])
+    for i, (a, b, ms) in enumerate([(1.0, 3.0, 1.0), (4.0, 6.0, 2.0), (7.0, 9.0, 4.0)], 1):
+        lo, hi = t0 + int(a * S), t0 + int(b * S)
+        n = int((b - a) * 1000 / ms)
+        t_end = lo + (np.arange(n, dtype=np.int64) + 1) * int(ms * 1e6)
+        rec.on_latency(LatencyBatch.from_lists(t_end, [int(ms * 1e6)] * n, [1] * n))
+        hello = lo + int(0.3 * S)          # read 0.3 s after the loop began
+        rec.on_event(Event(hello, "phase", {"name": "repetition", "at": "start", "index": i, "label": "w",
+                                            "start_ns": hello}))
+        rec.on_event(Event(hi, "phase", {"name": "repetition", "at": "end", "index": i, "label": "w",
+                                         "start_ns": hello, "end_ns": hi, "outcome": "duration"}))
+    rec.close({"reason": "test"})
+    end_at(tmp_path / "rec", t0 + int(9 * S))
+
+    result = analyze(open_recording(tmp_path / "rec"))
+    runs = result["repetitions"]["runs"]
+    assert [r["count"] for r in runs] == [2000, 1000, 500]
+    assert [r["latency_ms"]["max"] for r in runs] == pytest.approx([1.0, 2.0, 4.0])   # nothing of the next one
+    assert sum(r["count"] for r in runs) == result["latency_ms"]["count"]
+
+
 EMULATED = """\
 emulate = "nano"
 duration = "3s"

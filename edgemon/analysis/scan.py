@@ -261,9 +261,17 @@ class LatencyScan:
         self.rep_spans = _repetitions(data)
         self.reps: Family | None = None
         if self.rep_spans:
-            # a repetition's rows run until the next one starts (its worker stops a few frames
-            # after the plan marks the end; rests have no worker, so no rows of their own)
-            rep_starts = [int(r["start_ns"]) for r in self.rep_spans]
+            # A repetition's rows run from the previous repetition's end (its worker's exit) to
+            # the next one's: its start is the worker's hello as the session read it, after the
+            # worker's first iterations when the machine is loaded; rests have no worker, so no
+            # rows of their own, and the first repetition has nothing measured before it.
+            rep_starts = [MIN_T]
+            for prev, rep in zip(self.rep_spans, self.rep_spans[1:]):
+                end, start = prev.get("end_ns"), int(rep["start_ns"])
+                if isinstance(end, int) and not isinstance(end, bool) and rep_starts[-1] <= end <= start:
+                    rep_starts.append(end + 1)      # a row ending at the exit is the old one's
+                else:
+                    rep_starts.append(start)
             rep_ends = rep_starts[1:] + [MAX_T]
             keep = [i for i in range(len(rep_starts)) if rep_ends[i] > rep_starts[i]]
             self.reps = Family("repetitions", [rep_starts[i] for i in keep], [rep_ends[i] for i in keep], keep,

@@ -14,7 +14,7 @@ SUBJECTS = ("latency", "clocks", "thermal", "power", "memory")   # edgemon.repor
 
 _EXAMPLES = """\
 examples:
-  edgemon plot latest --out fig.pdf              # every figure: fig-latency.pdf, ...
+  edgemon plot latest --out fig.pdf    # every figure: fig-latency.pdf, ...
   edgemon plot DIR --out latency.png --what latency
   edgemon plot DIR --out run.svg --what clocks,thermal
 """
