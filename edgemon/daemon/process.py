@@ -126,6 +126,7 @@ def spawn(config, *, argv: list[str] | None = None, timeout_s: float = START_TIM
             close_fds=True,
             env=_child_env(),
         )
+        assert proc.stdout is not None   # a pipe, opened above
         try:
             line = _read_handshake(proc, timeout_s)
         except KeyboardInterrupt:   # the user gave up on the start: leave nothing running
@@ -161,6 +162,7 @@ def spawn(config, *, argv: list[str] | None = None, timeout_s: float = START_TIM
 
 def _read_handshake(proc: subprocess.Popen, timeout_s: float) -> str | None:
     """One line from the child's stdout; None at EOF (it died); TimeoutError when too slow."""
+    assert proc.stdout is not None   # the handshake pipe
     fd = proc.stdout.fileno()
     buf = b""
     deadline = time.monotonic() + timeout_s
@@ -258,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # fd 1 is the handshake pipe; keep it aside and send anything printed to stderr until ready.
-    handshake_fd = os.dup(1)
+    handshake_fd: int | None = os.dup(1)
     os.dup2(2, 1)
 
     def handshake(msg: dict[str, Any]) -> None:
@@ -311,7 +313,7 @@ def run_session(config, handshake) -> int:
         handshake({"error": f"cannot open the control socket in {folder}: {exc.strerror or exc}"})
         return 2
 
-    stopping = []
+    stopping: list[int] = []
 
     def on_signal(signum, _frame):
         if not stopping:   # stop gracefully, once; Worker.stop escalates to SIGKILL by itself

@@ -46,7 +46,7 @@ from edgemon.datatypes import Event, LatencyBatch, Sample
 from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
 from edgemon.units import format_duration
-from edgemon.view.timeline import Timeline, episodes_from_throttling, marks_from_events
+from edgemon.view.timeline import Episode, Mark, Timeline, episodes_from_throttling, marks_from_events
 
 if TYPE_CHECKING:
     from edgemon.analysis.result import AnalysisResult
@@ -134,7 +134,7 @@ class ReplayFeed(Feed):
         self._analysis_state = "waiting"
         self._analysis_error = ""
         self._timeline: Timeline | None = None
-        self._marks = None
+        self._marks: tuple[Mark, ...] | None = None
         self._set_span(rec)
         self._generation += 1
         generation = self._generation
@@ -260,12 +260,14 @@ class ReplayFeed(Feed):
         with self._lock:
             if self._timeline is not None:
                 return self._timeline
-            if self._marks is None:
-                self._marks = tuple(marks_from_events(
+            marks = self._marks
+            if marks is None:
+                marks = self._marks = tuple(marks_from_events(
                     ((int(t) - self.start_ns) / 1e9, k, _details(d))
                     for t, k, d in zip(self._ev_t.tolist(), self._ev_kind, self._ev_details)))
             length = self.length_s
-            state, note, episodes = "analysing", "", ()
+            episodes: tuple[Episode, ...] = ()
+            state, note = "analysing", ""
             if self._analysis_state == "ready" and self._analysis is not None:
                 throttling = self._analysis.throttling
                 shift = ((self._analysis_origin_ns or self.start_ns) - self.start_ns) / 1e9
@@ -279,7 +281,7 @@ class ReplayFeed(Feed):
             elif self._analysis_state in ("failed", "off"):
                 state = "unavailable"
                 note = self._analysis_error or "analysis off"
-            timeline = Timeline(length, episodes, self._marks, state, note)
+            timeline = Timeline(length, episodes, marks, state, note)
             if state != "analysing":
                 self._timeline = timeline
             return timeline

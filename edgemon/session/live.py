@@ -27,8 +27,21 @@ from edgemon.session.config import RunConfig
 from edgemon.session.recording_watch import RecordingWatch
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from edgemon.analysis.throttle_online import ThrottleClassifier
+    from edgemon.control import Controls
+    from edgemon.control.context import ControlResult
+    from edgemon.control.snapshot import MachineState
+    from edgemon.emulate import EmulatedBoard
+    from edgemon.plan.runner import PlanRunner
+    from edgemon.prometheus.exporter import PrometheusExporter
+    from edgemon.recording.writer import Recorder
+    from edgemon.telemetry.sampler import Sampler
     from edgemon.workload.output import WorkerOutput
+    from edgemon.workload.spec import WorkloadSpec
+    from edgemon.workload.watchdog import Watchdog
+    from edgemon.workload.worker import Worker
 
 # Bounds of what waits for a slow consumer: ~10 min of samples at 10 Hz and of
 # latency frames at 10/s. Older items are dropped from the *view* only; the
@@ -79,30 +92,30 @@ class LiveSession(Feed):
         self._paused = False
         self._closed = False
         self.exit_event: Event | None = None
-        self.recorder = None
+        self.recorder: Recorder | None = None
         self.recording = RecordingWatch()   # the recording's fault / disk flag, for header and summary
-        self.exporter = None       # Prometheus (--prometheus)
+        self.exporter: PrometheusExporter | None = None       # Prometheus (--prometheus)
         # Subscribers that see every sample, latency batch and event as it happens
         # (recorder, exporter); each has on_sample/on_latency/on_event and must be cheap.
         self._sinks: list = []
-        self.sampler = None
-        self.worker = None
-        self.board = None          # EmulatedBoard
-        self.controls = None       # edgemon.control.Controls on a Jetson
-        self.restore_state = None  # MachineState captured at start
+        self.sampler: Sampler | None = None
+        self.worker: Worker | None = None
+        self.board: EmulatedBoard | None = None
+        self.controls: Controls | None = None       # on a Jetson
+        self.restore_state: MachineState | None = None  # captured at start
         self._sources: list = []
         self._statuses: list = []
         self._timer: threading.Thread | None = None
         # Watchdog (edgemon/workload/watchdog.py): a worker silent for hang_timeout_s is
         # recorded as hung and, with restart_on_hang, replaced.
-        self.watchdog = None
+        self.watchdog: Watchdog | None = None
         self.worker_restarts = 0
         self._worker_gen = 0             # bumps when a worker is replaced; old exits are not the end
         self._worker_env: dict[str, str] | None = None
         # Profiles (edgemon/plan/runner.py): with config.plan a PlanRunner starts and stops the
         # workers (repetitions, cool-down, idle baseline, schedule); it sees samples and events.
-        self.plan = None
-        self._workload_spec = None       # the plan's current workload (a suite runs several)
+        self.plan: PlanRunner | None = None
+        self._workload_spec: WorkloadSpec | None = None       # the plan's current workload (a suite runs several)
         self.warnings: list[str] = []    # said once at start (e.g. the session index is not writable)
         # Live throttling (edgemon/analysis/throttle_online.py): `throttle.active` holds the open
         # episodes by clock domain; their begin and end are published as events.
@@ -129,10 +142,11 @@ class LiveSession(Feed):
         if cfg.emulate:
             from edgemon.emulate import EmulatedBoard
 
-            self.board = EmulatedBoard(cfg.emulate)
-            self.board.start()
-            root = self.board.root
-            executables.update(self.board.executables)
+            board = EmulatedBoard(cfg.emulate)
+            self.board = board
+            board.start()
+            root = board.root
+            executables.update(board.executables)
         from edgemon.platform.detect import detect
         from edgemon.telemetry.base import SourceContext
         from edgemon.telemetry.registry import build_sources
@@ -195,8 +209,9 @@ class LiveSession(Feed):
 
         from edgemon.telemetry.sampler import Sampler
 
-        self.sampler = Sampler(sources, cfg.sample_hz, self._publish_sample, on_status=self._source_status)
-        self.sampler.start()
+        sampler = Sampler(sources, cfg.sample_hz, self._publish_sample, on_status=self._source_status)
+        self.sampler = sampler
+        sampler.start()
 
         if self.board is not None:
             env = dict(os.environ)
@@ -245,7 +260,7 @@ class LiveSession(Feed):
             self._end_reason = reason
 
     # ------------------------------------------------------------ worker + watchdog
-    def _spawn_worker(self):
+    def _spawn_worker(self) -> Worker:
         """Start a worker whose callbacks know their generation (a replaced worker's exit is not the end)."""
         from edgemon.workload.worker import Worker
 
@@ -354,8 +369,9 @@ class LiveSession(Feed):
             return
         try:
             state_dir = Path(self.meta["record_path"]) if self.meta.get("record_path") else None
-            self.controls = Controls(root, executables, on_event=self._on_control_event, state_dir=state_dir)
-            self.restore_state = self.controls.capture()
+            controls = Controls(root, executables, on_event=self._on_control_event, state_dir=state_dir)
+            self.controls = controls
+            self.restore_state = controls.capture()
         except Exception as exc:  # controls are a convenience; the session goes on without them
             self.controls = None
             self._message = f"controls unavailable: {exc}"
@@ -366,7 +382,8 @@ class LiveSession(Feed):
         from edgemon.platform.identity import identity
 
         cfg = self.config
-        plat = asdict(platform_info) if is_dataclass(platform_info) else dict(vars(platform_info))
+        plat = (asdict(platform_info) if is_dataclass(platform_info) and not isinstance(platform_info, type)
+                else dict(vars(platform_info)))
         meta: dict[str, Any] = {
             "host": socket.gethostname(),
             "edgemon_version": __version__,
@@ -731,7 +748,7 @@ class LiveSession(Feed):
         if self.sampler is not None:
             self.sampler.stop()
         self._feed_throttle(lambda c: c.finish())     # open episodes end with the session
-        restore_results = []
+        restore_results: Sequence[ControlResult | str] = []
         if self.controls is not None and self.restore_state is not None:
             try:
                 restore_results = self.controls.restore(self.restore_state)

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO, cast
 
 from edgemon.telemetry.base import Source, SourceContext, SourceStatus
 from edgemon.telemetry.tegrastats import parse_line_ex
@@ -242,8 +243,8 @@ class TegrastatsSource(Source):
 
     def _pump(self, proc: subprocess.Popen) -> None:
         """Read stdout (lines) and stderr (last message) until both close or we are stopped."""
-        # per stream: [pending bytes, dropping the rest of an oversized line]
-        buffers = {proc.stdout: [bytearray(), False], proc.stderr: [bytearray(), False]}
+        assert proc.stdout is not None and proc.stderr is not None   # _spawn opens both as pipes
+        buffers: dict[IO[bytes], _Pending] = {proc.stdout: _Pending(), proc.stderr: _Pending()}
         sel = selectors.DefaultSelector()
         try:
             for stream in buffers:
@@ -253,26 +254,26 @@ class TegrastatsSource(Source):
                 if not events and _has_exited(proc):
                     break  # exited, but a child of it still holds the pipe open
                 for key, _ in events:
-                    stream = key.fileobj
+                    stream = cast("IO[bytes]", key.fileobj)   # one of the pipes registered above
                     is_stdout = stream is proc.stdout
                     state = buffers[stream]
                     chunk = os.read(key.fd, 65536)
                     if not chunk:
                         sel.unregister(stream)
                         del buffers[stream]
-                        if state[0].strip() and not state[1]:
-                            self._on_partial(is_stdout, bytes(state[0]))
+                        if state.data.strip() and not state.dropping:
+                            self._on_partial(is_stdout, bytes(state.data))
                         continue
-                    state[0] += chunk
-                    *complete, rest = state[0].split(b"\n")
-                    if complete and state[1]:
+                    state.data += chunk
+                    *complete, rest = state.data.split(b"\n")
+                    if complete and state.dropping:
                         del complete[0]          # the end of the oversized line
-                        state[1] = False
+                        state.dropping = False
                     if len(rest) > self.max_line_bytes:
-                        if not state[1]:
+                        if not state.dropping:
                             self._on_partial(is_stdout, bytes(rest[:200]))
-                        rest, state[1] = b"", True
-                    state[0] = bytearray(rest)
+                        rest, state.dropping = bytearray(), True
+                    state.data = bytearray(rest)
                     for raw in complete:
                         if len(raw) > self.max_line_bytes:
                             self._on_partial(is_stdout, bytes(raw[:200]))
@@ -287,7 +288,7 @@ class TegrastatsSource(Source):
         finally:
             sel.close()
 
-    def _on_line(self, raw: bytes) -> None:
+    def _on_line(self, raw: bytes | bytearray) -> None:
         line = raw.decode("utf-8", "replace").strip()
         if not line:
             return
@@ -304,7 +305,7 @@ class TegrastatsSource(Source):
                 if result.power_total_source is not None:
                     self._total_source = result.power_total_source
 
-    def _on_stderr(self, raw: bytes) -> None:
+    def _on_stderr(self, raw: bytes | bytearray) -> None:
         msg = raw.decode("utf-8", "replace").strip()
         if msg:
             with self._lock:
@@ -321,6 +322,8 @@ class TegrastatsSource(Source):
         with self._term_lock:
             _terminate(proc, self.stop_timeout_s)
         for stream in (proc.stdout, proc.stderr):
+            if stream is None:
+                continue
             try:
                 stream.close()
             except (OSError, AttributeError):
@@ -329,6 +332,16 @@ class TegrastatsSource(Source):
             self._stats.last_exit = proc.returncode
             if self._proc is proc:
                 self._proc = None
+
+
+class _Pending:
+    """One pipe's bytes after its last newline, and whether the rest of an oversized line is being dropped."""
+
+    __slots__ = ("data", "dropping")
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.dropping = False
 
 
 def _is_executable(path: str) -> bool:

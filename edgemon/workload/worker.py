@@ -412,7 +412,8 @@ class Worker:
                 self.send({"cmd": "stop"})
                 with self._send_lock:  # EOF on stdin also means stop, for a runner between reads
                     try:
-                        proc.stdin.close()
+                        if proc.stdin is not None:   # a runner's stdin is a pipe
+                            proc.stdin.close()
                     except OSError:
                         pass
             steps = ((None, grace), (signal.SIGTERM, kill_after), (signal.SIGKILL, None))
@@ -435,13 +436,15 @@ class Worker:
         return self._delivered.wait(timeout)
 
     def _signal(self, signum: int, record: bool = True) -> None:
+        proc = self._proc
+        assert proc is not None   # callers signal a started process only
         if record:
             self._sent_signal = signum
         try:
-            os.killpg(self._proc.pid, signum)  # the runner leads its own group: take its children too
+            os.killpg(proc.pid, signum)  # the runner leads its own group: take its children too
         except (ProcessLookupError, PermissionError):
             try:
-                self._proc.send_signal(signum)
+                proc.send_signal(signum)
             except ProcessLookupError:
                 pass
 
@@ -543,6 +546,7 @@ class Worker:
 
     def _wait(self) -> None:
         proc = self._proc
+        assert proc is not None   # the waiter thread starts after the process
         rc = proc.wait()
         self.returncode = rc
         oom_after = death.OomCounters.read(self._oom_dirs)
