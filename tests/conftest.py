@@ -12,6 +12,15 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_session_index_for_shared_fixtures(tmp_path_factory):
+    """Module- and session-scoped fixtures record sessions before any test's own index is set:
+    they register in a throwaway index of the whole run, never the developer's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state-shared")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _private_session_index(tmp_path_factory, monkeypatch):
     """Each test's sessions register in its own throwaway session index (XDG_STATE_HOME), never

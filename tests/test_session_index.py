@@ -80,3 +80,15 @@ def test_bad_entries_are_one_warning_each_and_prunable(state, tmp_path):
     assert latest_session([tmp_path / "nothing"]) == rec, "a gone entry is never latest"
     assert index.forget([b.file for b in bad] + [i.index_file for i in infos if i.state == "gone"]) == 7
     assert len(list(state.iterdir())) == 1 and rec.is_dir()
+
+
+@pytest.fixture(scope="module")
+def _index_seen_by_a_module_fixture():
+    return os.environ.get("XDG_STATE_HOME", "")
+
+
+def test_shared_fixtures_never_see_the_developers_index(_index_seen_by_a_module_fixture, tmp_path_factory):
+    """A module-scoped fixture (a recorded fleet, a real session shared by tests) runs before the
+    per-test index is set; it still registers in a throwaway index under pytest's temp folder."""
+    assert _index_seen_by_a_module_fixture
+    assert Path(_index_seen_by_a_module_fixture).is_relative_to(tmp_path_factory.getbasetemp())
