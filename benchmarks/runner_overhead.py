@@ -8,7 +8,8 @@ per iteration. (c) also times the plain design (monotonic_ns x2 + LatencyBuffer.
 to /dev/null as under `edgemon run -- CMD`: ``with edgemon_probe.timed(items=1):`` made each
 iteration (d), one timer made once and reused (e), ``iteration(t0, t1)`` with the user's own clock
 reads (f), ``for x in loop(...)`` (the generator form, compared with the bare loop although the
-bare loop counts with ``while``), and ``timed()`` without edgemon (g, the probe idle).
+bare loop counts with ``while``), and ``timed()`` without edgemon (g, the probe idle). (h), for scale:
+a ``with`` block around an empty Python context manager, the floor under any ``with timed()``.
 
     .venv/bin/python benchmarks/runner_overhead.py [--iterations N] [--repeats R]
     /root/.pyenv/versions/3.6.15/bin/python benchmarks/runner_overhead.py   # the 3.6 clock fallback
@@ -82,7 +83,8 @@ def instrumented(n, sink):
     t = _clock()
     session.loop(op, _Ctrl())
     elapsed = _clock() - t
-    assert session.iterations == n, session.iterations
+    # n measured iterations plus the cold first inference, which the runner times on its own
+    assert session.iterations == n + 1, session.iterations
     return elapsed
 
 
@@ -174,6 +176,32 @@ def probe_iteration(n):
             break
 
 
+class _EmptyContext(object):
+    """A context manager that does nothing: what any ``with`` written in Python costs."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        return False
+
+
+def empty_with(n, _sink):
+    """(h) for scale: ``with`` an empty Python context manager (made once) around the op."""
+    empty = _EmptyContext()
+    t = _clock()
+    i = 0
+    while True:
+        with empty:
+            op()
+        i += 1
+        if i >= n:
+            break
+    return _clock() - t
+
+
 def probe_idle(n, _sink):
     """(g) ``with timed(items=1):`` without edgemon (and without a summary): the probe idle."""
     return probe_timed(n, None)
@@ -193,12 +221,13 @@ def main(argv=None):
                   ("probe: for x in loop(range(n), items=1):", probe_loop),
                   ("probe: iteration(t0, t1), own clock reads", probe_iteration),
                   ("probe without edgemon (idle)", probe_idle))
-        b, m, r = [], [], []
+        b, m, r, e = [], [], [], []
         p = {name: [] for name, _ in probes}
         for _ in range(args.repeats):  # interleaved, so drifts in clock speed hit all alike
             b.append(bare(n) / n * 1e9)
             m.append(instrumented(n, sink) / n * 1e9)
             r.append(latency_buffer_loop(n, sink) / n * 1e9)
+            e.append(empty_with(n, sink) / n * 1e9)
             for name, fn in probes:
                 p[name].append(fn(n, sink) / n * 1e9)
     bare_ns, inst_ns, ref_ns = statistics.median(b), statistics.median(m), statistics.median(r)
@@ -216,6 +245,8 @@ def main(argv=None):
     for name, _ in probes:
         cost = statistics.median(p[name]) - bare_ns
         print("  %-44s %8.1f ns/iteration  (%s)" % (name, cost, "met" if cost < 1000 else "NOT met"))
+    print("for scale, not the probe: `with` an empty Python context manager, made once:  %8.1f ns/iteration"
+          % (statistics.median(e) - bare_ns))
     return 0
 
 

@@ -55,3 +55,24 @@ def test_openvino_fidelity_runs_every_comparison():
                      "--slice", "0.3", "--short", "1", "--short-cycles", "1", "--cycles", "2", "--guard", "0.05",
                      "--settle", "1", "--startup", "8")
     check_rows(summary_rows(out), {"1", "2", "3", "4"}, {"median latency", "throughput"})
+
+
+@pytest.mark.parametrize("python", ["current", "3.6"])
+def test_runner_overhead_script_runs_every_case(python):
+    """runners/ changed under this script once (the cold first inference became its own
+    iteration) and it failed on an assertion; a tiny run of it keeps it honest."""
+    from workload_helpers import PY36
+
+    exe = sys.executable if python == "current" else str(PY36)
+    if python == "3.6" and not PY36.is_file():
+        pytest.skip(f"no Python 3.6 interpreter at {PY36} (set EDGEMON_TEST_PY36)")
+    p = subprocess.run([exe, str(BENCH / "runner_overhead.py"), "--iterations", "3000", "--repeats", "1"],
+                       capture_output=True, text=True, timeout=280)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    costs = re.findall(r"^  (probe.*?)\s+(-?\d+\.\d) ns/iteration", p.stdout, re.M)
+    assert [name for name, _ in costs] == [
+        "probe: with timed(items=1), new each time", "probe: one timer reused, with timer:",
+        "probe: for x in loop(range(n), items=1):", "probe: iteration(t0, t1), own clock reads",
+        "probe without edgemon (idle)"]
+    assert re.search(r"^overhead: +-?\d+\.\d ns/iteration", p.stdout, re.M)
+    assert re.search(r"empty Python context manager, made once: +-?\d+\.\d ns/iteration", p.stdout)
