@@ -9,7 +9,8 @@ to /dev/null as under `edgemon run -- CMD`: ``with edgemon_probe.timed(items=1):
 iteration (d), one timer made once and reused (e), ``iteration(t0, t1)`` with the user's own clock
 reads (f), ``for x in loop(...)`` (the generator form, compared with the bare loop although the
 bare loop counts with ``while``), and ``timed()`` without edgemon (g, the probe idle). (h), for scale:
-a ``with`` block around an empty Python context manager, the floor under any ``with timed()``.
+a ``with`` block around an empty Python context manager, the floor under any ``with timed()``, and (i)
+around the least a ``with`` timer can do (two clock reads, one append).
 
     .venv/bin/python benchmarks/runner_overhead.py [--iterations N] [--repeats R]
     /root/.pyenv/versions/3.6.15/bin/python benchmarks/runner_overhead.py   # the 3.6 clock fallback
@@ -202,6 +203,40 @@ def empty_with(n, _sink):
     return _clock() - t
 
 
+class _MinimalTimer(object):
+    """The least a ``with`` timer can do: two clock reads and one append, nothing kept per row."""
+
+    __slots__ = ("t0", "out")
+
+    def __init__(self):
+        self.out = []
+
+    def __enter__(self):
+        self.t0 = _probe_clock()
+
+    def __exit__(self, exc_type, exc, tb):
+        self.out.append(_probe_clock() - self.t0)
+
+
+_probe_clock = getattr(time, "monotonic_ns", time.monotonic)
+
+
+def minimal_timer(n, _sink):
+    """(i) for scale: ``with`` the minimal timer above (made once) around the op."""
+    timer = _MinimalTimer()
+    t = _clock()
+    i = 0
+    while True:
+        with timer:
+            op()
+        i += 1
+        if i >= n:
+            break
+        if i & 0xFFFF == 0:
+            del timer.out[:]
+    return _clock() - t
+
+
 def probe_idle(n, _sink):
     """(g) ``with timed(items=1):`` without edgemon (and without a summary): the probe idle."""
     return probe_timed(n, None)
@@ -221,13 +256,14 @@ def main(argv=None):
                   ("probe: for x in loop(range(n), items=1):", probe_loop),
                   ("probe: iteration(t0, t1), own clock reads", probe_iteration),
                   ("probe without edgemon (idle)", probe_idle))
-        b, m, r, e = [], [], [], []
+        b, m, r, e, mt = [], [], [], [], []
         p = {name: [] for name, _ in probes}
         for _ in range(args.repeats):  # interleaved, so drifts in clock speed hit all alike
             b.append(bare(n) / n * 1e9)
             m.append(instrumented(n, sink) / n * 1e9)
             r.append(latency_buffer_loop(n, sink) / n * 1e9)
             e.append(empty_with(n, sink) / n * 1e9)
+            mt.append(minimal_timer(n, sink) / n * 1e9)
             for name, fn in probes:
                 p[name].append(fn(n, sink) / n * 1e9)
     bare_ns, inst_ns, ref_ns = statistics.median(b), statistics.median(m), statistics.median(r)
@@ -247,6 +283,8 @@ def main(argv=None):
         print("  %-44s %8.1f ns/iteration  (%s)" % (name, cost, "met" if cost < 1000 else "NOT met"))
     print("for scale, not the probe: `with` an empty Python context manager, made once:  %8.1f ns/iteration"
           % (statistics.median(e) - bare_ns))
+    print("for scale, not the probe: `with` a minimal timer (2 clock reads, 1 append), made once: %8.1f ns/iteration"
+          % (statistics.median(mt) - bare_ns))
     return 0
 
 

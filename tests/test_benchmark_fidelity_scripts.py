@@ -76,3 +76,4 @@ def test_runner_overhead_script_runs_every_case(python):
         "probe without edgemon (idle)"]
     assert re.search(r"^overhead: +-?\d+\.\d ns/iteration", p.stdout, re.M)
     assert re.search(r"empty Python context manager, made once: +-?\d+\.\d ns/iteration", p.stdout)
+    assert re.search(r"minimal timer \(2 clock reads, 1 append\), made once: +-?\d+\.\d ns/iteration", p.stdout)
