@@ -189,18 +189,20 @@ class _EmptyContext(object):
         return False
 
 
-def empty_with(n, _sink):
-    """(h) for scale: ``with`` an empty Python context manager (made once) around the op."""
-    empty = _EmptyContext()
+def with_loop(n, manager):
+    """The bare loop with ``with manager:`` around the op (for scale, not the probe)."""
     t = _clock()
     i = 0
     while True:
-        with empty:
+        with manager:
             op()
         i += 1
         if i >= n:
             break
     return _clock() - t
+
+
+_probe_clock = getattr(time, "monotonic_ns", time.monotonic)
 
 
 class _MinimalTimer(object):
@@ -216,25 +218,6 @@ class _MinimalTimer(object):
 
     def __exit__(self, exc_type, exc, tb):
         self.out.append(_probe_clock() - self.t0)
-
-
-_probe_clock = getattr(time, "monotonic_ns", time.monotonic)
-
-
-def minimal_timer(n, _sink):
-    """(i) for scale: ``with`` the minimal timer above (made once) around the op."""
-    timer = _MinimalTimer()
-    t = _clock()
-    i = 0
-    while True:
-        with timer:
-            op()
-        i += 1
-        if i >= n:
-            break
-        if i & 0xFFFF == 0:
-            del timer.out[:]
-    return _clock() - t
 
 
 def probe_idle(n, _sink):
@@ -262,8 +245,8 @@ def main(argv=None):
             b.append(bare(n) / n * 1e9)
             m.append(instrumented(n, sink) / n * 1e9)
             r.append(latency_buffer_loop(n, sink) / n * 1e9)
-            e.append(empty_with(n, sink) / n * 1e9)
-            mt.append(minimal_timer(n, sink) / n * 1e9)
+            e.append(with_loop(n, _EmptyContext()) / n * 1e9)           # (h)
+            mt.append(with_loop(n, _MinimalTimer()) / n * 1e9)          # (i)
             for name, fn in probes:
                 p[name].append(fn(n, sink) / n * 1e9)
     bare_ns, inst_ns, ref_ns = statistics.median(b), statistics.median(m), statistics.median(r)
