@@ -18,9 +18,10 @@ Under ``edgemon run -- python loop.py`` the rows travel to edgemon as the built-
 frames do (the same format, on the pipe edgemon passes in ``EDGEMON_FRAMES_FD``): the loop
 only reads the clock twice and appends three numbers to a list; every ~100 ms they become one
 frame. Per iteration (``benchmarks/runner_overhead.py``): ``loop()`` about half a microsecond
-on Python 3.11 and 3.6; ``with timed()`` about one on 3.11 and 1.2-1.6 on 3.6. Without edgemon the calls do almost
-nothing, and ``EDGEMON_PROBE_SUMMARY=1`` (or :func:`summary_at_exit`) prints a latency summary
-when the program ends.
+on Python 3.11 and 3.6; ``with timed()`` about one on 3.11 and 1.2-1.7 on 3.6 (where no
+``with`` timer can go under one: see the README). Without edgemon the calls do almost nothing,
+and ``EDGEMON_PROBE_SUMMARY=1`` (or :func:`summary_at_exit`) prints a latency summary when the
+program ends.
 
 Standard library only, Python 3.6 or newer: JetPack's system Python can use it. edgemon puts
 this folder on the command's ``PYTHONPATH``; elsewhere, put it there yourself
