@@ -24,6 +24,7 @@ is measured once per round for scale. Memory: each process's RSS at the end of i
     python benchmarks/monitor_cost.py --rounds 5 --seconds 90 --sizes 80x24,120x40
     python benchmarks/monitor_cost.py --only headless,btop   # skip the dashboard turns
     python benchmarks/monitor_cost.py --compare-tree /tmp/edgemon-old   # before/after a change
+    python benchmarks/monitor_cost.py --only btop,headless --also-hz 2   # and headless at 2 Hz, for scale
 """
 
 from __future__ import annotations
@@ -234,10 +235,13 @@ def tree_env(tree: Path | None) -> tuple[dict[str, str] | None, str]:
     return env, f" ({tree.name})"
 
 
-def turn_headless(args, rnd: int, tmp: Path, tree: Path | None = None) -> list[Turn]:
+def turn_headless(args, rnd: int, tmp: Path, tree: Path | None = None, hz: float | None = None) -> list[Turn]:
+    """``hz``: a rate other than ``--hz`` (an --also-hz turn, labelled with its rate)."""
     env, label = tree_env(tree)
-    rec = tmp / f"headless-{rnd}{label.strip(' ()')}"
-    p = subprocess.Popen([*EDGEMON, "run", "--headless", "--sample-hz", str(args.hz), "--record", str(rec),
+    if hz is not None:
+        label += f" at {hz:g} Hz"
+    rec = tmp / f"headless-{rnd}{label.strip(' ()').replace(' ', '-')}"
+    p = subprocess.Popen([*EDGEMON, "run", "--headless", "--sample-hz", str(hz or args.hz), "--record", str(rec),
                           "--status-every", "1h"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env=env, cwd=tree)
     try:
@@ -349,6 +353,18 @@ def summary(res: Results, args) -> None:
         over = sum(r > limit for r in ratios)
         verdict = "within it in every round" if not over else f"OVER it in {over} of {len(ratios)} rounds"
         print(f"  {name:<30} / btop {size:<8} {span(ratios):>10} x   target <= {limit:g}x: {verdict}")
+    for hz in args.also_hz:           # for scale: no target applies to another rate
+        ours = res.cpu(f"edgemon headless at {hz:g} Hz")
+        for size in args.sizes:
+            ratios = [ours[r] / btop[size][r] for r in ours if btop[size].get(r)]
+            if ratios:
+                print(f"  {f'edgemon headless at {hz:g} Hz':<30} / btop {size:<8} {span(ratios):>10} x   (for scale)")
+
+
+def _turn_name(kind: str, arg, tree: Path | None) -> str:
+    if kind == "headless" and arg is not None:
+        arg = f"at {arg:g} Hz"
+    return " ".join(str(x) for x in (kind, arg, tree and tree.name) if x)
 
 
 def main() -> int:
@@ -356,6 +372,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60, help="length of one turn (default 60)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of every turn (default 3)")
     ap.add_argument("--hz", type=float, default=10, help="edgemon's sample rate (default 10, the default)")
+    ap.add_argument("--also-hz", default="", metavar="LIST",
+                    help="also run headless turns at these sample rates, e.g. 2 (for scale; default: none)")
     ap.add_argument("--sizes", default="80x24,120x40", help="terminal sizes COLSxROWS (default 80x24,120x40)")
     ap.add_argument("--only", default="btop,headless,dashboard,glances",
                     help="comma-separated turns to run (default: all)")
@@ -365,6 +383,7 @@ def main() -> int:
     args = ap.parse_args()
     args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     args.only = {s.strip() for s in args.only.split(",")}
+    args.also_hz = [float(x) for x in args.also_hz.split(",") if x.strip()]
     have_btop = shutil.which(args.btop) is not None
     btop_version = ""
     if have_btop:
@@ -381,6 +400,8 @@ def main() -> int:
     if "headless" in args.only:
         for tree in reversed(trees):
             turns.insert(1 if turns else 0, ("headless", None, tree))
+        for hz in args.also_hz:
+            turns.insert(2 if len(turns) > 1 else len(turns), ("headless", hz, None))
     for size in args.sizes:
         if "dashboard" in args.only:
             turns += [("dashboard", size, tree) for tree in trees]
@@ -392,16 +413,15 @@ def main() -> int:
         for rnd in range(1, args.rounds + 1):
             k = (rnd - 1) % len(turns)
             order = turns[k:] + turns[:k]     # each round starts elsewhere: load falls on all alike
-            names = ", ".join(" ".join(str(x) for x in (kind, size, tree and tree.name) if x)
-                              for kind, size, tree in order)
+            names = ", ".join(_turn_name(kind, arg, tree) for kind, arg, tree in order)
             print(f"round {rnd}: {names}", flush=True)
-            for kind, size, tree in order:
+            for kind, arg, tree in order:     # arg: the terminal size, or a headless turn's other rate
                 if kind == "btop":
-                    res.add(*turn_btop(args, rnd, size, tmp))
+                    res.add(*turn_btop(args, rnd, arg, tmp))
                 elif kind == "headless":
-                    res.add(*turn_headless(args, rnd, tmp, tree))
+                    res.add(*turn_headless(args, rnd, tmp, tree, arg))
                 elif kind == "dashboard":
-                    res.add(*turn_dashboard(args, rnd, size, tmp, tree))
+                    res.add(*turn_dashboard(args, rnd, arg, tmp, tree))
                 else:
                     res.add(*turn_glances(args, rnd))
     if _BTOP_REFRESH:

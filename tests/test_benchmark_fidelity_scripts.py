@@ -77,3 +77,12 @@ def test_runner_overhead_script_runs_every_case(python):
     assert re.search(r"^overhead: +-?\d+\.\d ns/iteration", p.stdout, re.M)
     assert re.search(r"empty Python context manager, made once: +-?\d+\.\d ns/iteration", p.stdout)
     assert re.search(r"minimal timer \(2 clock reads, 1 append\), made once: +-?\d+\.\d ns/iteration", p.stdout)
+
+
+def test_monitor_cost_script_measures_headless_at_each_rate():
+    """The figures of issue 18 come from this script; a tiny run (no btop needed) keeps it working."""
+    out = run_script("monitor_cost.py", "--only", "headless", "--seconds", "1", "--rounds", "1", "--also-hz", "2")
+    rows = out.split("\nsummary over", 1)[1]
+    for name in ("edgemon headless", "edgemon headless at 2 Hz"):
+        # a 1-s turn can read 0 clock ticks: the row and its number are what is checked here
+        assert re.search(rf"^  {re.escape(name)} +{NUMBER} %  median", rows, re.M), out[-2000:]
