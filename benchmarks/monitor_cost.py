@@ -239,7 +239,7 @@ def turn_headless(args, rnd: int, tmp: Path, tree: Path | None = None, hz: float
     """``hz``: a rate other than ``--hz`` (an --also-hz turn, labelled with its rate)."""
     env, label = tree_env(tree)
     if hz is not None:
-        label += f" at {hz:g} Hz"
+        label += " " + _at_rate(hz)
     rec = tmp / f"headless-{rnd}{label.strip(' ()').replace(' ', '-')}"
     p = subprocess.Popen([*EDGEMON, "run", "--headless", "--sample-hz", str(hz or args.hz), "--record", str(rec),
                           "--status-every", "1h"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -354,17 +354,34 @@ def summary(res: Results, args) -> None:
         verdict = "within it in every round" if not over else f"OVER it in {over} of {len(ratios)} rounds"
         print(f"  {name:<30} / btop {size:<8} {span(ratios):>10} x   target <= {limit:g}x: {verdict}")
     for hz in args.also_hz:           # for scale: no target applies to another rate
-        ours = res.cpu(f"edgemon headless at {hz:g} Hz")
+        name = f"edgemon headless {_at_rate(hz)}"
+        ours = res.cpu(name)
         for size in args.sizes:
             ratios = [ours[r] / btop[size][r] for r in ours if btop[size].get(r)]
             if ratios:
-                print(f"  {f'edgemon headless at {hz:g} Hz':<30} / btop {size:<8} {span(ratios):>10} x   (for scale)")
+                print(f"  {name:<30} / btop {size:<8} {span(ratios):>10} x   (for scale)")
+
+
+def _at_rate(hz: float) -> str:
+    """How a headless turn at another sample rate is labelled."""
+    return f"at {hz:g} Hz"
 
 
 def _turn_name(kind: str, arg, tree: Path | None) -> str:
     if kind == "headless" and arg is not None:
-        arg = f"at {arg:g} Hz"
+        arg = _at_rate(arg)
     return " ".join(str(x) for x in (kind, arg, tree and tree.name) if x)
+
+
+def _rates(text: str) -> list[float]:
+    """``--also-hz``: comma-separated positive sample rates."""
+    try:
+        rates = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of rates: {text!r} (for example 2 or 1,2)") from None
+    if any(not r > 0 for r in rates):
+        raise argparse.ArgumentTypeError(f"rates must be above 0: {text!r}")
+    return rates
 
 
 def main() -> int:
@@ -372,7 +389,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60, help="length of one turn (default 60)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of every turn (default 3)")
     ap.add_argument("--hz", type=float, default=10, help="edgemon's sample rate (default 10, the default)")
-    ap.add_argument("--also-hz", default="", metavar="LIST",
+    ap.add_argument("--also-hz", type=_rates, default=[], metavar="LIST",
                     help="also run headless turns at these sample rates, e.g. 2 (for scale; default: none)")
     ap.add_argument("--sizes", default="80x24,120x40", help="terminal sizes COLSxROWS (default 80x24,120x40)")
     ap.add_argument("--only", default="btop,headless,dashboard,glances",
@@ -383,7 +400,6 @@ def main() -> int:
     args = ap.parse_args()
     args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     args.only = {s.strip() for s in args.only.split(",")}
-    args.also_hz = [float(x) for x in args.also_hz.split(",") if x.strip()]
     have_btop = shutil.which(args.btop) is not None
     btop_version = ""
     if have_btop:
