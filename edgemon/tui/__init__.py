@@ -11,9 +11,12 @@ if TYPE_CHECKING:
 
 def run_dashboard(feed: "Feed", *, ascii: bool = False, model: "DashboardModel | None" = None) -> int:
     """Show the dashboard on ``feed`` until the user quits; returns an exit status. ``model``:
-    the caller's, to read what the dashboard saw afterwards (the end-of-session summary)."""
+    the caller's, to read what the dashboard saw afterwards (the end-of-session summary).
+    A SIGINT or SIGTERM closes the dashboard cleanly, then raises KeyboardInterrupt here."""
     from edgemon.tui.app import DashboardApp
+    from edgemon.tui.signals import exit_on_signals
 
     app = DashboardApp(feed, ascii=ascii, model=model)
-    result = app.run()
+    with exit_on_signals(app):
+        result = app.run()
     return int(result or 0)

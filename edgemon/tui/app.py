@@ -55,6 +55,7 @@ from edgemon.view.timeline import Timeline
 
 REPLAY_SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 ENDED_STATES = ("ended", "crashed")
+SIGNAL_EXIT_CODE = 130
 # The footer: every key, pairs on one entry, in this order; an entry shows when its action is
 # available here (check_action), dimmed while disabled (a session that ended).
 FOOTER_KEYS = (
@@ -144,6 +145,9 @@ class DashboardApp(App[int]):
         self._speed_wanted: float | None = None   # replay speed asked for, not confirmed yet
         self._speed_pending = 0
         self._ended = False
+        # A SIGINT/SIGTERM (edgemon.tui.signals) ends the app through this loop, set while mounted.
+        self.exit_signal: int | None = None
+        self._signal_loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemon-command")
 
     # ---- layout ----------------------------------------------------------------------------
@@ -174,6 +178,10 @@ class DashboardApp(App[int]):
         return panel
 
     def on_mount(self) -> None:
+        self._signal_loop = asyncio.get_running_loop()
+        if self.exit_signal is not None:    # a signal came while Textual was starting
+            self.exit(SIGNAL_EXIT_CODE)
+            return
         if self.ascii:
             self.screen.add_class("ascii")
         self.jetson_panel.display = False
@@ -185,7 +193,19 @@ class DashboardApp(App[int]):
         self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
 
     def on_unmount(self) -> None:
+        self._signal_loop = None
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def exit_on_signal(self, signum: int) -> None:
+        """From a signal handler, which may run in the middle of any of Textual's code: only
+        schedule the exit, so Textual shuts down in order (before mount, on_mount does it)."""
+        self.exit_signal = signum
+        loop = self._signal_loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self.exit, SIGNAL_EXIT_CODE)
+            except RuntimeError:    # the loop closed: run() is returning anyway
+                pass
 
     # ---- polling ---------------------------------------------------------------------------
 
