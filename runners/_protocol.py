@@ -224,13 +224,21 @@ class FrameReader(object):
     in it. ``pace_s`` > 0 sleeps that long after each read before the next one, so the
     frames written meanwhile arrive in one read: one wake-up of the reading thread per
     pace instead of one per frame. The writer must then have room to keep writing for
-    that long (a big enough pipe).
+    that long (a big enough pipe). A fast writer (a loop of millions of rows a second)
+    gets shorter pauses: at the writer's byte rate, a pause lets at most half a chunk pile
+    up, and a read that filled the whole chunk is followed by none: the writer must never
+    wait on a full pipe because the reader was asleep. The rate is the highest seen lately
+    (halved every ``RATE_HALF_LIFE_S``), so one short read, as when the reader wakes at the
+    first bytes of a big write, does not buy a whole pace.
     """
+
+    RATE_HALF_LIFE_S = 1.0
 
     def __init__(self, stream, pace_s=0.0, chunk=1 << 18):
         self._in = stream
         self._pace_s = pace_s
         self._chunk = chunk
+        self._rate = 0.0        # bytes/s: the writer's rate, highest lately
 
     def __iter__(self):
         # read1: at most one read of the underlying file, returning what is there (a plain
@@ -238,10 +246,14 @@ class FrameReader(object):
         read = getattr(self._in, "read1", None) or self._in.read
         buf = bytearray()
         need = HEADER.size
+        last_read = time.monotonic()
         while True:
             data = read(max(self._chunk, need - len(buf)))
             if not data:
                 return          # EOF; a partial frame left in buf is a torn write
+            now = time.monotonic()
+            pause = self._pause_after(len(data), now - last_read)
+            last_read = now
             buf += data
             pos = 0
             while len(buf) - pos >= HEADER.size:
@@ -261,8 +273,16 @@ class FrameReader(object):
             need = HEADER.size
             if len(buf) >= HEADER.size:
                 need = HEADER.size + HEADER.unpack_from(buf, 0)[1]
-            if self._pace_s > 0:
-                time.sleep(self._pace_s)
+            if pause > 0:
+                time.sleep(pause)
+
+    def _pause_after(self, nbytes, since_last_read_s):
+        """How long to sleep after a read of ``nbytes`` that came ``since_last_read_s`` after the previous one."""
+        if self._pace_s <= 0 or nbytes >= self._chunk:
+            return 0.0
+        rate = nbytes / max(since_last_read_s, 1e-6)     # bytes/s the writer wrote meanwhile
+        self._rate = max(rate, self._rate * 0.5 ** (since_last_read_s / self.RATE_HALF_LIFE_S))
+        return min(self._pace_s, 0.5 * self._chunk / self._rate)
 
 
 def decode_latency(payload):

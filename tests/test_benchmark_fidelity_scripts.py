@@ -86,3 +86,14 @@ def test_monitor_cost_script_measures_headless_at_each_rate():
     for name in ("edgemon headless", "edgemon headless at 2 Hz"):
         # a 1-s turn can read 0 clock ticks: the row and its number are what is checked here
         assert re.search(rf"^  {re.escape(name)} +{NUMBER} %  median", rows, re.M), out[-2000:]
+
+
+def test_probe_pipe_rate_script_measures_the_loop_both_ways(tmp_path):
+    """The README's figure for a fast loop under edgemon_probe; a tiny run, the old tree being
+    this one, so that the --compare-tree path (its own runners) runs too."""
+    out = run_script("probe_pipe_rate.py", "--rounds", "1", "--seconds", "1",
+                     "--compare-tree", str(BENCH.parent), "--out", str(tmp_path / "r.txt"))
+    table = out.split("median it/s", 1)[1]
+    for name in ("bare reader", "edgemon", f"({BENCH.parent.name})"):
+        assert re.search(rf"^{re.escape(name)} +[\d,]+ +\d+ %", table, re.M), out[-2000:]
+    assert (tmp_path / "r.txt").read_text().startswith("# probe_pipe_rate")

@@ -81,6 +81,64 @@ def test_frames_cross_a_real_pipe_in_small_reads():
     assert t_end == big and len(items) == len(big)
 
 
+def test_pause_after_a_read_is_the_pace_for_a_slow_writer_and_short_or_none_for_a_fast_one():
+    reader = proto.FrameReader(io.BytesIO(), pace_s=0.25, chunk=1 << 18)
+    # the default workload: ~16,000 rows/s of 20 bytes, 80 KB a pace: the whole pace
+    assert reader._pause_after(80_000, 0.25) == 0.25
+    # a loop of millions of rows a second: half a chunk's worth at its rate, well under the pace
+    assert reader._pause_after(200_000, 0.004) == pytest.approx(0.5 * (1 << 18) / 50e6)
+    # a read that filled the whole chunk: more is waiting, read again at once
+    assert reader._pause_after(1 << 18, 0.25) == 0.0
+    # a short read right after (the reader woke at a big write's first bytes): still the fast rate
+    assert reader._pause_after(4096, 0.001) < 0.01
+    # the writer slowed down (paused): the remembered rate fades, back to the whole pace in seconds
+    assert reader._pause_after(4096, 1.0) < 0.25
+    for _ in range(10):
+        last = reader._pause_after(4096, 1.0)
+    assert last == 0.25
+    assert proto.FrameReader(io.BytesIO(), pace_s=0.0)._pause_after(10, 1.0) == 0.0
+
+
+class _PauseLog(proto.FrameReader):
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.pauses = []
+
+    def _pause_after(self, nbytes, since_last_read_s):
+        pause = super()._pause_after(nbytes, since_last_read_s)
+        self.pauses.append(pause)
+        return pause
+
+
+def test_a_paced_reader_does_not_sleep_while_a_fast_writer_fills_the_pipe():
+    """A writer of many frames in a row (a tight loop under edgemon_probe) must not wait on a
+    full pipe while the reader sleeps a whole pace after each read."""
+    r, w = os.pipe()
+    frames = 64
+    reader = None
+    received = []
+
+    def read():
+        nonlocal reader
+        with os.fdopen(r, "rb") as stream:
+            reader = _PauseLog(stream, pace_s=0.25, chunk=1 << 16)
+            received.extend(reader)
+
+    t = threading.Thread(target=read)
+    t.start()
+    with os.fdopen(w, "wb") as stream:
+        writer = proto.FrameWriter(stream)
+        rows = array("q", range(20_000))         # 400 KB a frame: several chunks, more than a 64 KiB pipe
+        for _ in range(frames):
+            writer.latency(rows, rows, array("i", [1]) * len(rows))
+    t.join(60)
+    assert len(received) == frames
+    assert len(reader.pauses) > frames           # every frame took several reads
+    # After the first read (no rate known yet), less than one pace in all (the old reader slept
+    # 0.25 s after every read: > 100 s here).
+    assert sum(reader.pauses[1:]) < 0.25, sorted(reader.pauses)[-5:]
+
+
 def test_control_reads_commands_and_eof_means_stop():
     r, w = os.pipe()
     reader = os.fdopen(r, "r")

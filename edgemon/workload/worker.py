@@ -22,7 +22,8 @@ of frames at the highest rates), so a callback or a thread that is late for a wh
 delays nothing but itself. The monitor's own CPU is what it must keep small, and a
 thread wake-up is a good part of it: frames are read and delivered on one thread
 (not handed to a second one), and the pipe is read every ``FRAME_PACE_S``, taking the
-two or three 100 ms frames written meanwhile at once.
+two or three 100 ms frames written meanwhile at once; sooner for a writer fast enough to fill
+the pipe in that time (``FrameReader``: a loop of millions of rows a second must not wait on us).
 """
 
 from __future__ import annotations
