@@ -132,7 +132,7 @@ def main() -> int:
     report = Report()
     report(f"# probe_pipe_rate: {platform.node()} {platform.machine()}, Python {platform.python_version()}, "
            f"{os.cpu_count()} CPUs; {args.rounds} rounds of {args.seconds:g} s")
-    turns: list[tuple[str, object]] = [("bare reader", None), ("edgemon", None)]
+    turns: list[tuple[str, Path | None]] = [("bare reader", None), ("edgemon", None)]
     if args.compare_tree is not None:
         turns.append((f"({args.compare_tree.name})", args.compare_tree.resolve()))
     rates: dict[str, list[float]] = {name: [] for name, _ in turns}
@@ -147,7 +147,7 @@ def main() -> int:
                 if name == "bare reader":
                     rate, cpu = bare(loop, args.seconds, tmp)
                 else:
-                    rate, cpu = under_edgemon(loop, args.seconds, tmp, tree)  # type: ignore[arg-type]
+                    rate, cpu = under_edgemon(loop, args.seconds, tmp, tree)
                 cpu_text = "" if cpu is None else f", monitor {cpu:.1f} % of a core"
                 report(f"round {rnd + 1}  {name:<16} {rate or 0:>12,.0f} it/s{cpu_text}")
                 if rate:

@@ -104,7 +104,7 @@ def test_the_old_buckets_were_this_far_off_for_the_default_model():
 @pytest.fixture(scope="module")
 def real_latencies(tmp_path_factory):
     """Measured iterations of two real sessions: the default model (~40 us here) and a numpy
-    matmul sized to take about 100 ms."""
+    matmul of 1000x1000 on one thread (20-100 ms, by the machine's BLAS)."""
     from fleet_helpers import record_fleet
 
     from edgemon.recording.reader import open_recording
@@ -122,7 +122,7 @@ def real_latencies(tmp_path_factory):
 @pytest.mark.slow
 def test_histogram_quantile_within_15_percent_on_real_sessions(real_latencies):
     assert np.median(real_latencies["default"]) < 1e6                      # a fast model...
-    assert 2e7 < np.median(real_latencies["matmul_100ms"]) < 5e8           # ...and one of ~100 ms
+    assert 5e6 < np.median(real_latencies["matmul_100ms"]) < 5e8           # ...and one >100x slower
     for name, d in real_latencies.items():
         for q, err in _errors(d).items():
             assert err < 0.15, (name, q, err)

@@ -333,9 +333,15 @@ def _session_span(data, scan) -> tuple[int, int]:
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
+    """``digits`` decimals; a small positive value at the default 3 (milliseconds, millijoules)
+    keeps 3 significant figures instead: a loop of 312 ns is 0.000312 ms, not 0.000."""
     if isinstance(v, float):
         if math.isnan(v):
             return "-"
+        if digits == 3 and 0 < v < 0.1:
+            from edgemon.view.fmt import ms
+
+            return ms(v)
         return f"{v:.{digits}f}"
     return str(v)
 

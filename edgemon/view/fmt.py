@@ -13,7 +13,9 @@ def clock(seconds: float | None) -> str:
 
 
 def ms(value: float | None) -> str:
-    """Milliseconds with 3 significant figures (``6.51``, ``12.3``, ``153``); ``-`` if unknown."""
+    """Milliseconds with 3 significant figures (``6.51``, ``12.3``, ``153``, ``0.0786``, and for
+    a loop of a microsecond or less, ``0.00123``, ``0.000312``: never ``0.000`` for a time that
+    is not zero); ``-`` if unknown."""
     if value is None or not math.isfinite(value):
         return "-"
     if value >= 100:
@@ -22,7 +24,13 @@ def ms(value: float | None) -> str:
         return f"{value:.1f}"
     if value >= 1:
         return f"{value:.2f}"
-    return f"{value:.3f}"
+    if value >= 0.1 or value <= 0:
+        return f"{value:.3f}"
+    if value >= 0.01:
+        return f"{value:.4f}"
+    if value >= 0.001:
+        return f"{value:.5f}"
+    return f"{value:.3g}"       # 0.000312; 1.23e-05 below 100 ns
 
 
 def rate(value: float | None) -> str:
