@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hz", type=float, default=10.0)
     ap.add_argument("--smi", default="nvidia-smi", help="nvidia-smi to compare with ('' to skip)")
     ap.add_argument("--quiet", action="store_true", help="do not print every read")
+    ap.add_argument("--per-query", type=int, default=20, metavar="N",
+                    help="first time each NVML query N times on its own: where a read's time goes (0: skip)")
     args = ap.parse_args(argv)
 
     platform = detect(Path("/"))
@@ -105,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     for index, lim in sorted(src.limits().items()):
         print(f"  GPU {index} {lim.name}: power limit {lim.power_limit_mw} mW, slowdown {lim.temp_slowdown_c} C, "
               f"shutdown {lim.temp_shutdown_c} C, max SM {lim.max_sm_mhz} MHz, max mem {lim.max_mem_mhz} MHz")
+
+    if args.per_query > 0:
+        costs = src.query_costs_us(args.per_query)
+        print(f"per query, median of {args.per_query} (us): "
+              + ", ".join(f"{metric} {us:.0f}" for metric, us in sorted(costs.items(), key=lambda kv: -kv[1])))
 
     smi = shutil.which(args.smi) if args.smi else None
     if args.smi and smi is None:

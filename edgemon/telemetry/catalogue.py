@@ -228,8 +228,8 @@ _NVML = (
     _f("gpu_mem_freq_mhz", "MHz", CLOCK, "gpu", "NVML memory clock", prometheus="edgemon_gpu_mem_freq_hertz"),
     GPU_POWER,
     GPU_POWER_LIMIT,
-    _f("gpu_energy_mj", "mJ", NON_NEGATIVE, "gpu", "NVML energy since the driver loaded", kind=COUNTER,
-       prometheus="edgemon_gpu_energy_mj"),
+    _f("gpu_energy_mj", "mJ", NON_NEGATIVE, "gpu", "NVML energy since the driver loaded (read once a second)",
+       kind=COUNTER, prometheus="edgemon_gpu_energy_mj"),
     GPU_TEMP_SLOWDOWN,
     GPU_CLOCK_EVENTS,
 )

@@ -35,6 +35,13 @@ def clock_ceilings(sources: list[Any]) -> dict[str, float]:
     emc = _limits_of(sources, "jetson_emc")
     if emc is not None and emc.ceiling_mhz:
         out[catalogue.EMC_FREQ.name()] = float(emc.ceiling_mhz)
+    nvml = _limits_of(sources, "nvml")
+    if nvml:
+        from edgemon.telemetry.nvml import gpu_prefix
+
+        for index, lim in nvml.items():      # a desktop/server GPU: NVML's highest SM clock
+            if lim.max_sm_mhz:
+                out.setdefault(f"{gpu_prefix(index)}_freq_mhz", float(lim.max_sm_mhz))
     return out
 
 

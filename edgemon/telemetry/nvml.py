@@ -10,7 +10,8 @@ in the prefix (``gpu1_util_pct``, ``temp_gpu1_c``):
 ``gpu_mem_freq_mhz``            memory clock (NVML_CLOCK_MEM)
 ``gpu_power_mw``                nvmlDeviceGetPowerUsage (mW)
 ``gpu_power_limit_mw``          nvmlDeviceGetEnforcedPowerLimit (mW)
-``gpu_energy_mj``               nvmlDeviceGetTotalEnergyConsumption (mJ since driver load)
+``gpu_energy_mj``               nvmlDeviceGetTotalEnergyConsumption (mJ since driver load),
+                                once a second (``ENERGY_EVERY_S``: a slow query)
 ``temp_gpu_c``                  nvmlDeviceGetTemperature(NVML_TEMPERATURE_GPU)
 ``gpu_temp_slowdown_c``         NVML_TEMPERATURE_THRESHOLD_SLOWDOWN (read once at probe)
 ``gpu_clock_event_reasons``     the clock-event ("throttle") reasons bitmask; see
@@ -37,6 +38,7 @@ NotSupported: https://github.com/rbonghi/jetson_stats/pull/889).
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -120,15 +122,23 @@ def _error_value(exc: BaseException) -> int | None:
     return value if isinstance(value, int) else None
 
 
+# nvmlDeviceGetTotalEnergyConsumption took 2.7-2.9 ms per call on an H200 (driver 580; every other
+# query 2-9 us; benchmarks/results/gpu-nvml_probe-*.txt): at 10 Hz, 3 % of a core for a counter.
+ENERGY_EVERY_S = 1.0
+
+
 class _Field:
-    """One per-GPU query: ``metric`` and how to turn a handle into a float."""
+    """One per-GPU query: ``metric`` and how to turn a handle into a float; ``every_s`` > 0: at most
+    that often (the metric is absent from the samples in between)."""
 
-    __slots__ = ("metric", "query", "core")
+    __slots__ = ("metric", "query", "core", "every_s", "next_at")
 
-    def __init__(self, metric: str, query: Callable[[Any], float], core: bool = False):
+    def __init__(self, metric: str, query: Callable[[Any], float], core: bool = False, every_s: float = 0.0):
         self.metric = metric
         self.query = query
         self.core = core         # load/memory/clock: NotSupported here on a Jetson means "step aside"
+        self.every_s = every_s
+        self.next_at = 0.0       # time.monotonic() of the next query, with every_s
 
 
 class NvmlSource(Source):
@@ -205,7 +215,8 @@ class NvmlSource(Source):
             _Field(f"{p}_mem_freq_mhz", lambda h: float(nv.nvmlDeviceGetClockInfo(h, mem))),
             _Field(f"{p}_power_mw", lambda h: float(nv.nvmlDeviceGetPowerUsage(h))),
             _Field(f"{p}_power_limit_mw", lambda h: float(nv.nvmlDeviceGetEnforcedPowerLimit(h))),
-            _Field(f"{p}_energy_mj", lambda h: float(nv.nvmlDeviceGetTotalEnergyConsumption(h))),
+            _Field(f"{p}_energy_mj", lambda h: float(nv.nvmlDeviceGetTotalEnergyConsumption(h)),
+                   every_s=ENERGY_EVERY_S),
             _Field(f"temp_{p}_c", lambda h: float(nv.nvmlDeviceGetTemperature(h, temp))),
             _Field(f"{p}_clock_event_reasons", self._reasons_query()),
         ]
@@ -326,8 +337,13 @@ class NvmlSource(Source):
         errors = self._nvml_errors()
         last_error: BaseException | None = None
         n_read = 0
+        now = time.monotonic()
         for _, handle, fields in self._gpus:
             for field in fields:
+                if field.every_s:
+                    if now < field.next_at:
+                        continue
+                    field.next_at = now + field.every_s
                 try:
                     out[field.metric] = field.query(handle)
                     n_read += 1
@@ -338,6 +354,27 @@ class NvmlSource(Source):
         if self.ctx.worker_pids and self._process_lists:
             out.update(self._worker_gpu_memory(self.ctx.worker_pids))
         return out
+
+    def query_costs_us(self, repeats: int = 20) -> dict[str, float]:
+        """Median microseconds of each query, ``repeats`` times each (benchmarks/nvml_probe.py:
+        where a read's time goes; a query that fails is left out)."""
+        import statistics
+
+        errors = self._nvml_errors()
+        costs: dict[str, float] = {}
+        for _, handle, fields in self._gpus:
+            for field in fields:
+                times = []
+                for _ in range(max(1, repeats)):
+                    t0 = time.perf_counter_ns()
+                    try:
+                        field.query(handle)
+                    except errors:
+                        break
+                    times.append((time.perf_counter_ns() - t0) / 1e3)
+                if times:
+                    costs[field.metric] = statistics.median(times)
+        return costs
 
     def _worker_gpu_memory(self, pids: frozenset[int]) -> dict[str, float]:
         """``proc_worker_gpu_mem_mb`` for ``pids``, or ``{}`` where NVML cannot tell."""
