@@ -41,6 +41,7 @@ import importlib
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -123,8 +124,8 @@ def _error_value(exc: BaseException) -> int | None:
     return value if isinstance(value, int) else None
 
 
-# nvmlDeviceGetTotalEnergyConsumption took 2.7-2.9 ms per call on an H200 (driver 580; every other
-# query 2-9 us; benchmarks/results/gpu-nvml_probe-*.txt): at 10 Hz, 3 % of a core for a counter.
+# nvmlDeviceGetTotalEnergyConsumption took 2.7-3.1 ms per call on an H200 (driver 580; every other
+# query 2-11 us; benchmarks/results/gpu-h200/): at 10 Hz, 3 % of a core for a counter.
 ENERGY_EVERY_S = 1.0
 
 
@@ -362,27 +363,27 @@ class NvmlSource(Source):
         import statistics
 
         errors = self._nvml_errors()
-        costs: dict[str, float] = {}
-        for _, handle, fields in self._gpus:
-            for field in fields:
-                times = []
-                for _ in range(max(1, repeats)):
-                    t0 = time.perf_counter_ns()
-                    try:
-                        field.query(handle)
-                    except errors:
-                        break
-                    times.append((time.perf_counter_ns() - t0) / 1e3)
-                if times:
-                    costs[field.metric] = statistics.median(times)
-        if self._process_lists:       # what a session adds per read once it knows the worker's pids
-            pids = frozenset({os.getpid()})
+
+        def median_us(call: Callable[[], Any]) -> float | None:
             times = []
             for _ in range(max(1, repeats)):
                 t0 = time.perf_counter_ns()
-                self._worker_gpu_memory(pids)
+                try:
+                    call()
+                except errors:
+                    return None
                 times.append((time.perf_counter_ns() - t0) / 1e3)
-            costs["proc_worker_gpu_mem_mb"] = statistics.median(times)
+            return statistics.median(times)
+
+        timed: list[tuple[str, Callable[[], Any]]] = [
+            (field.metric, partial(field.query, handle)) for _, handle, fields in self._gpus for field in fields]
+        if self._process_lists:       # what a session adds per read once it knows the worker's pids
+            timed.append(("proc_worker_gpu_mem_mb", partial(self._worker_gpu_memory, frozenset({os.getpid()}))))
+        costs: dict[str, float] = {}
+        for metric, call in timed:
+            us = median_us(call)
+            if us is not None:
+                costs[metric] = us
         return costs
 
     def _worker_gpu_memory(self, pids: frozenset[int]) -> dict[str, float]:

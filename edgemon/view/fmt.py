@@ -24,13 +24,9 @@ def ms(value: float | None) -> str:
         return f"{value:.1f}"
     if value >= 1:
         return f"{value:.2f}"
-    if value >= 0.1 or value <= 0:
-        return f"{value:.3f}"
-    if value >= 0.01:
-        return f"{value:.4f}"
-    if value >= 0.001:
-        return f"{value:.5f}"
-    return f"{value:.3g}"       # 0.000312; 1.23e-05 below 100 ns
+    if 0 < value < 0.1:
+        return f"{value:#.3g}"  # trailing zeros kept: 0.0100, 0.000312; 1.23e-05 below 100 ns
+    return f"{value:.3f}"
 
 
 def rate(value: float | None) -> str:
