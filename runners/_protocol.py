@@ -241,6 +241,14 @@ class FrameReader(object):
         self._rate = 0.0        # bytes/s: the writer's rate, highest lately
 
     def __iter__(self):
+        for frames in self.reads():
+            for frame in frames:
+                yield frame
+
+    def reads(self):
+        """Like iterating, but yields the frames of each read together, as one list (never
+        empty): a reader can then handle what one wake-up brought in one go. A corrupt frame
+        raises after the list of the frames before it."""
         # read1: at most one read of the underlying file, returning what is there (a plain
         # read() of a buffered stream would wait for the whole chunk).
         read = getattr(self._in, "read1", None) or self._in.read
@@ -255,26 +263,40 @@ class FrameReader(object):
             pause = self._pause_after(len(data), now - last_read)
             last_read = now
             buf += data
-            pos = 0
-            while len(buf) - pos >= HEADER.size:
-                ftype, length = HEADER.unpack_from(buf, pos)
-                if length > MAX_FRAME or ftype not in (HELLO, LATENCY, EVENT, BYE):
-                    raise ValueError("corrupt frame from runner (type %d, length %d)" % (ftype, length))
-                end = pos + HEADER.size + length
-                if end > len(buf):
-                    break
-                payload = bytes(buf[pos + HEADER.size:end])
-                pos = end
-                if ftype == LATENCY:
-                    yield ftype, payload
-                else:
-                    yield ftype, json.loads(payload.decode("utf-8"))
+            frames = []
+            try:
+                pos = self._parse(buf, frames)
+            except ValueError:      # corrupt: what came before it is still news
+                if frames:
+                    yield frames
+                raise
             del buf[:pos]
             need = HEADER.size
             if len(buf) >= HEADER.size:
                 need = HEADER.size + HEADER.unpack_from(buf, 0)[1]
+            if frames:
+                yield frames
             if pause > 0:
                 time.sleep(pause)
+
+    @staticmethod
+    def _parse(buf, frames):
+        """Append every complete frame at the start of ``buf`` to ``frames``; the bytes used."""
+        pos = 0
+        while len(buf) - pos >= HEADER.size:
+            ftype, length = HEADER.unpack_from(buf, pos)
+            if length > MAX_FRAME or ftype not in (HELLO, LATENCY, EVENT, BYE):
+                raise ValueError("corrupt frame from runner (type %d, length %d)" % (ftype, length))
+            end = pos + HEADER.size + length
+            if end > len(buf):
+                break
+            payload = bytes(buf[pos + HEADER.size:end])
+            pos = end
+            if ftype == LATENCY:
+                frames.append((ftype, payload))
+            else:
+                frames.append((ftype, json.loads(payload.decode("utf-8"))))
+        return pos
 
     def _pause_after(self, nbytes, since_last_read_s):
         """How long to sleep after a read of ``nbytes`` that came ``since_last_read_s`` after the previous one."""

@@ -185,3 +185,37 @@ def test_slow_source_does_not_pile_up_ticks():
     # After an overrun the next tick waits a full period: no burst of catch-up ticks.
     gaps = [(b.t_ns - a.t_ns) / 1e9 for a, b in zip(got, got[1:])]
     assert min(gaps) >= sleep_s + period_s * 0.5
+
+
+def test_a_slow_source_is_read_at_its_own_pace_and_its_metrics_are_absent_between(monkeypatch):
+    import types
+
+    import edgemon.telemetry.sampler as sampler_mod
+
+    now = [10**12]
+    monkeypatch.setattr(sampler_mod, "time", types.SimpleNamespace(
+        monotonic_ns=lambda: now[0], perf_counter_ns=time.perf_counter_ns, thread_time_ns=time.thread_time_ns))
+    fast = Const("fast", {"cpu_util_pct": 5.0})
+    slow = Const("meminfo", {"ram_used_mb": 100.0})
+    slow.every_s = 0.5
+    later = Const("tegrastats", {"ram_used_mb": 999.0, "gpu_util_pct": 7.0})  # the same metric, read every tick
+    got: list[Sample] = []
+    s = Sampler([fast, slow, later], 10.0, got.append)
+    for _ in range(20):
+        s.tick()
+        now[0] += 100_000_000 + 3_000_000 * (len(got) % 2)     # ticks a little late now and then
+    assert fast.reads == later.reads == 20
+    assert slow.reads == 4                                     # every fifth tick of 100 ms, no drift
+    with_ram = [k for k, sample in enumerate(got) if "ram_used_mb" in sample.values]
+    assert with_ram == [0, 5, 10, 15]
+    assert all(got[k].values["ram_used_mb"] == 100.0 for k in with_ram)   # never the later source's value
+    assert all(sample.values["gpu_util_pct"] == 7.0 for sample in got)
+
+
+def test_the_slow_sources_of_this_project_say_so():
+    from edgemon.telemetry.loadavg import LoadAvgSource
+    from edgemon.telemetry.memory import MemorySource
+    from edgemon.telemetry.procstat import ProcStatSource
+
+    assert LoadAvgSource.every_s == 1.0 and MemorySource.every_s == 0.5
+    assert ProcStatSource.every_s is None        # CPU load is read at every tick

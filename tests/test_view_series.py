@@ -80,3 +80,27 @@ def test_throughput_batch_spanning_seconds():
     tp.add(batch([0.1, 0.2, 1.1, 3.9]))
     measured, _, _ = tp.window(4 * NS, 4)
     assert measured.tolist() == [2, 1, 0, 1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_throughput_of_rows_in_time_order_equals_the_general_path(seed):
+    """Rows in time order take a bisection path; shuffled, the same rows take the general one."""
+    rng = np.random.default_rng(seed)
+    in_order, shuffled = ThroughputSeries(capacity_s=10), ThroughputSeries(capacity_s=10)
+    t = 1_000 * NS
+    for _ in range(8):
+        n = int(rng.integers(2, 400))
+        span = int(rng.choice([NS // 10, 3 * NS, 25 * NS]))        # within a second, a few, past the ring
+        ends = np.sort(t + rng.integers(0, span, n)).astype(np.int64)
+        items = rng.integers(1, 5, n).astype(np.int32)
+        warm = bool(rng.integers(0, 2))
+        order = rng.permutation(n)
+        while (np.diff(ends[order]) >= 0).all():                 # must really be out of order
+            order = rng.permutation(n)
+        in_order.add(LatencyBatch(ends, np.ones(n, np.int64), items, warm))
+        shuffled.add(LatencyBatch(ends[order], np.ones(n, np.int64), items[order], warm))
+        t = int(ends[-1]) + int(rng.integers(0, 2 * NS))
+    a, b = in_order.state(), shuffled.state()
+    assert a[0] == b[0]
+    assert np.array_equal(a[1]["measured"], b[1]["measured"]) and np.array_equal(a[1]["warmup"], b[1]["warmup"])
+    assert a[1]["measured"].sum() + a[1]["warmup"].sum() > 0

@@ -209,3 +209,29 @@ def test_the_monitor_decodes_frames_as_the_protocol_does():
         assert list(batch.items) == list(items) and batch.warmup is warm
     with pytest.raises(ValueError):
         decode_latency(proto, frames[0][:-1])          # a frame shorter than its row count says
+
+
+def test_reads_hands_over_the_frames_of_each_read_together():
+    buf = io.BytesIO()
+    _write_session(buf)
+    whole = buf.getvalue()
+    size_hello = proto.HEADER.size + proto.HEADER.unpack_from(whole, 0)[1]
+
+    class TwoReads(io.BytesIO):  # the hello alone, then everything else in one read
+        def read1(self, n=-1):
+            return super().read1(size_hello if self.tell() == 0 else n)
+
+    reads = list(proto.FrameReader(TwoReads(whole)).reads())
+    assert [[t for t, _ in frames] for frames in reads] == [
+        [proto.HELLO], [proto.LATENCY, proto.LATENCY, proto.EVENT, proto.BYE]]
+    assert [f for frames in reads for f in frames] == list(proto.FrameReader(io.BytesIO(whole)))
+
+
+def test_reads_gives_the_frames_before_a_corrupt_one_then_raises():
+    buf = io.BytesIO()
+    _write_session(buf)
+    got = []
+    with pytest.raises(ValueError, match="corrupt frame"):
+        for frames in proto.FrameReader(io.BytesIO(buf.getvalue() + b"\x09\x00\x00\x00\x00junk")).reads():
+            got.append([t for t, _ in frames])
+    assert got == [[proto.HELLO, proto.LATENCY, proto.LATENCY, proto.EVENT, proto.BYE]]

@@ -461,9 +461,9 @@ class SessionServer:
 
     def _fan_out(self, update: FeedUpdate, status) -> None:
         """Under _lock."""
-        from edgemon.view.model import merged
+        from edgemon.datatypes import merged_batches
 
-        frames = [encode_latency(b) for b in merged(update.latency)]   # one frame per tick, not per batch
+        frames = [encode_latency(b) for b in merged_batches(update.latency)]   # one frame per tick, not per batch
         msg: dict[str, Any] = {"t": "update", "samples": samples_json(update.samples),
                                "events": events_json(update.events), "status": _plain(status)}
         # session.json and the source list change rarely (a hello, a source failing): they are

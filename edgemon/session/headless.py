@@ -11,9 +11,9 @@ from edgemon.feeds.commands import Stop
 from edgemon.session.live import LiveSession, at_once_line
 from edgemon.session.recording_watch import summary_lines
 
-# How often the loop drains the session into the model and looks for crash events. The
-# session ending wakes it at once; a slower poll means fewer wake-ups of the monitor.
-POLL_S = 1.0
+# The longest the loop lets samples and latency rows wait (a long --status-every must not make
+# one drain hold minutes of rows).
+APPLY_EVERY_S = 5.0
 
 
 def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None) -> int:
@@ -37,8 +37,13 @@ def run_headless(session: LiveSession, *, status_every_s: float = 5.0, out=None)
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     failed = False
     try:
+        # The loop wakes for a status line, or for an event (a crash is said at once) and the end;
+        # samples and latency rows wait for the next of those: one wake-up every few seconds.
         next_status = time.monotonic() + status_every_s
-        while not session.wait(POLL_S):
+        while True:
+            session.wait_news(min(APPLY_EVERY_S, max(0.0, next_status - time.monotonic())))
+            if session.wait(0):
+                break
             failed |= _apply(model, session, out)
             if time.monotonic() >= next_status:
                 next_status += status_every_s

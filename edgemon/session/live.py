@@ -29,7 +29,6 @@ from edgemon.session.recording_watch import RecordingWatch
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from edgemon.analysis.throttle_online import ThrottleClassifier
     from edgemon.control import Controls
     from edgemon.control.context import ControlResult
     from edgemon.control.snapshot import MachineState
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from edgemon.plan.runner import PlanRunner
     from edgemon.prometheus.exporter import PrometheusExporter
     from edgemon.recording.writer import Recorder
+    from edgemon.session.throttle_feed import ThrottleFeed
     from edgemon.telemetry.sampler import Sampler
     from edgemon.workload.output import WorkerOutput
     from edgemon.workload.spec import WorkloadSpec
@@ -88,6 +88,7 @@ class LiveSession(Feed):
         self._t0_ns = time.monotonic_ns()
         self._t_end_ns: int | None = None
         self._ended = threading.Event()
+        self._news = threading.Event()   # an event was published, or the session ended (wait_news)
         self._end_reason = ""
         self._paused = False
         self._closed = False
@@ -117,10 +118,9 @@ class LiveSession(Feed):
         self.plan: PlanRunner | None = None
         self._workload_spec: WorkloadSpec | None = None       # the plan's current workload (a suite runs several)
         self.warnings: list[str] = []    # said once at start (e.g. the session index is not writable)
-        # Live throttling (edgemon/analysis/throttle_online.py): `throttle.active` holds the open
-        # episodes by clock domain; their begin and end are published as events.
-        self.throttle: ThrottleClassifier | None = None
-        self._throttle_lock = threading.Lock()
+        # Live throttling (edgemon/analysis/throttle_online.py, fed in bursts by
+        # edgemon/session/throttle_feed.py): each episode's begin and end is published as an event.
+        self.throttle: ThrottleFeed | None = None
         self.output: WorkerOutput | None = None   # what workers print, in the session folder
 
     # ------------------------------------------------------------------ start
@@ -336,6 +336,7 @@ class LiveSession(Feed):
             with self._lock:
                 self._state, self._message = "ended", self._end_reason or "stopped"
             self._ended.set()
+            self._news.set()
             return "worker stopped"
         self.worker = self._spawn_worker()
         self.worker_restarts += 1
@@ -432,28 +433,20 @@ class LiveSession(Feed):
         """Throttling as it happens, by the analysis' rule: each episode's begin and end become
         throttle_begin / throttle_end events (recording, event log, header flag, Prometheus)."""
         from edgemon.analysis.throttle_online import ThrottleClassifier
+        from edgemon.session.throttle_feed import ThrottleFeed
 
-        self.throttle = ThrottleClassifier(self.meta, sample_dt_s=1.0 / self.config.sample_hz,
-                                           origin_ns=(self.meta.get("clock") or {}).get("monotonic_ns", self._t0_ns))
+        classifier = ThrottleClassifier(self.meta, sample_dt_s=1.0 / self.config.sample_hz,
+                                        origin_ns=(self.meta.get("clock") or {}).get("monotonic_ns", self._t0_ns))
+        self.throttle = ThrottleFeed(classifier, publish=lambda change: self._publish_event(change.to_event()),
+                                     failed=self._throttle_failed)
 
-    def _feed_throttle(self, feed) -> None:
-        """Hand something to the classifier (under its lock: several threads publish) and
-        publish the episodes it begins or ends. A bug there never stops the session."""
-        if self.throttle is None:
-            return
-        with self._throttle_lock:
-            try:
-                changes = feed(self.throttle)
-            except Exception as exc:  # noqa: BLE001 - a classifier bug must never stop the session
-                self.throttle = None
-                changes = []
-                failed = f"live throttling detection stopped: {type(exc).__name__}: {exc}"
-            else:
-                failed = ""
-        if failed:
-            self._publish_event(Event(time.monotonic_ns(), EventKind.ERROR, {"message": failed, "source": "throttle"}))
-        for change in changes:
-            self._publish_event(change.to_event())
+    def _throttle_failed(self, message: str) -> None:
+        self._publish_event(Event(time.monotonic_ns(), EventKind.ERROR, {"message": message, "source": "throttle"}))
+
+    def _feed_throttle(self, item: Sample | LatencyBatch | Event) -> None:
+        if self.throttle is not None:
+            self.throttle.add(item)
+            self.throttle.poll()
 
     def _start_exporter(self, session_name: str | None) -> None:
         if not self.config.prometheus:
@@ -489,14 +482,14 @@ class LiveSession(Feed):
             self.plan.on_sample(sample)
         with self._lock:
             self._samples.append(sample)
-        self._feed_throttle(lambda c: c.add_sample(sample.t_ns, sample.values))
+        self._feed_throttle(sample)
 
     def _publish_latency(self, batch: LatencyBatch) -> None:
         for sink in self._sinks:
             sink.on_latency(batch)
         with self._lock:
             self._batches.append(batch)
-        self._feed_throttle(lambda c: c.add_latency(batch.t_end_ns, batch.duration_ns))
+        self._feed_throttle(batch)
 
     def _publish_event(self, event: Event) -> None:
         for sink in self._sinks:
@@ -505,8 +498,9 @@ class LiveSession(Feed):
             self.plan.on_event(event)
         with self._lock:
             self._events.append(event)
-        if event.kind not in (EventKind.THROTTLE_BEGIN, EventKind.THROTTLE_END):
-            self._feed_throttle(lambda c: c.add_event(event.t_ns, event.kind, event.details))
+        self._news.set()
+        if self.throttle is not None:     # the next sample or batch hands it over: an event never waits on that
+            self.throttle.add(event)      # (its own throttle_begin/end it leaves out)
 
     def _on_control_event(self, event: Event) -> None:
         """A power-mode change moves the clock ceilings: record the new ones with the event."""
@@ -542,6 +536,7 @@ class LiveSession(Feed):
                 self._message = self._end_reason or ("command ended: " + str(event.details.get("reason", ""))
                                                      if spec.is_command else "worker finished")
         self._ended.set()
+        self._news.set()
 
     def _source_status(self, status) -> None:
         self._publish_event(Event(time.monotonic_ns(), EventKind.SOURCE_UNAVAILABLE,
@@ -625,6 +620,14 @@ class LiveSession(Feed):
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._ended.wait(timeout)
+
+    def wait_news(self, timeout: float | None = None) -> bool:
+        """Sleep until an event is published or the session ends (True), or ``timeout`` (False).
+        Samples and latency rows never wake it: a loop that reads them anyway is woken for news
+        only, not ten times a second."""
+        news = self._news.wait(timeout)
+        self._news.clear()    # what came before this is in the next drain; anything later sets it again
+        return news
 
     def machine_state(self) -> MachineView | None:
         if self.controls is None:
@@ -728,6 +731,7 @@ class LiveSession(Feed):
                 self._state = "ended"
             self._message = self._end_reason
         self._ended.set()
+        self._news.set()
 
     # ------------------------------------------------------------------ close
     def close(self) -> None:
@@ -747,7 +751,8 @@ class LiveSession(Feed):
                 pass
         if self.sampler is not None:
             self.sampler.stop()
-        self._feed_throttle(lambda c: c.finish())     # open episodes end with the session
+        if self.throttle is not None:
+            self.throttle.finish()    # open episodes end with the session
         restore_results: Sequence[ControlResult | str] = []
         if self.controls is not None and self.restore_state is not None:
             try:

@@ -46,6 +46,8 @@ class Source:
     """Base class. Subclasses set ``name`` and implement ``probe`` and ``read``."""
 
     name = "source"
+    # Read at most this often (seconds), not at every tick; None: every tick (sampler.py).
+    every_s: float | None = None
     # Values this source dropped itself as physically impossible (the metric catalogue's
     # ranges: a -256 C "sensor off" zone, a utilisation over 100 %); the sampler adds the
     # ones it drops and shows the total in the source's status.

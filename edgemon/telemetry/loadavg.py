@@ -1,4 +1,5 @@
-"""``load1`` (one-minute load average) from ``/proc/loadavg``."""
+"""``load1`` (one-minute load average) from ``/proc/loadavg``, once a second: the kernel
+recomputes it only every 5 s, so reading it at every tick would repeat the same number."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_tex
 
 class LoadAvgSource(Source):
     name = "loadavg"
+    every_s = 1.0
 
     def __init__(self, ctx: SourceContext):
         super().__init__(ctx)

@@ -14,6 +14,12 @@ Merge rule: sources are ordered and the first source to set a key wins; a
 later source never overwrites it. Registry order puts sysfs readers before
 command-based ones (tegrastats), so a direct sysfs reading beats a parsed one.
 
+A source with ``every_s`` (a metric the kernel updates slowly, or one that changes slowly
+next to the cost of reading it ten times a second) is read at the first tick at least
+``every_s`` after its previous read; in the ticks between, its metrics are absent from the
+sample, never repeated, and no later source fills them in (a row must not switch between
+two sources' definitions of the same metric).
+
 A value outside the physical range the metric catalogue gives its metric (a utilisation
 over 100 %, a negative clock) is dropped and counted per source (:meth:`Sampler.statuses`);
 a later source may still set that metric.
@@ -52,11 +58,16 @@ class SamplerStats:
 
 class _SourceState:
     __slots__ = ("source", "name", "enabled", "reason", "detail", "consecutive", "failures",
-                 "reads", "cost_ns", "first_cost_ns", "last_error", "implausible", "last_implausible")
+                 "reads", "cost_ns", "first_cost_ns", "last_error", "implausible", "last_implausible",
+                 "every_ns", "next_ns", "keys")
 
     def __init__(self, source: Source, name: str):
         self.source = source
         self.name = name
+        every_s = getattr(source, "every_s", None)     # test doubles may lack it
+        self.every_ns = int(every_s * 1e9) if every_s else 0
+        self.next_ns = 0
+        self.keys: frozenset[str] = frozenset()         # what a slow source set at its last read
         self.enabled = True
         self.reason = ""
         self.detail = ""
@@ -172,9 +183,16 @@ class Sampler:
         known = self._bounds
         if len(known) > _MAX_BOUNDS:
             known.clear()
+        skipped: set[str] = set()    # metrics of slow sources not due this tick
         for st in self._states:
             if not st.enabled:
                 continue
+            if st.every_ns:
+                if t_ns < st.next_ns:
+                    skipped |= st.keys
+                    continue
+                # due again at the tick nearest its interval (half a period early: no drift past it)
+                st.next_ns = t_ns + st.every_ns - self.period_ns // 2
             t0 = time.perf_counter_ns()
             error: Exception | None = None
             reading: dict = {}
@@ -196,8 +214,10 @@ class Sampler:
                 self._failed(st, error)
                 continue
             st.consecutive = 0
+            if st.every_ns:
+                st.keys = frozenset(reading)
             for key, value in reading.items():
-                if key not in values:         # first source wins (see module docstring)
+                if key not in values and key not in skipped:  # first source wins (see module docstring)
                     b = known.get(key)        # a dict lookup: this runs for every value of every tick
                     if b is None:
                         b = known[key] = bounds(key)

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample
+from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample, merged_batches
 from edgemon.feeds.base import FeedStatus, FeedUpdate
 from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram, bucket_index
 from edgemon.view.series import NS, MetricHistory, ThroughputSeries
@@ -25,33 +25,6 @@ from edgemon.view.timeline import MARK_KINDS, Episode, Timeline, marks_from_even
 THROUGHPUT_LAG_NS = 1_000_000_000
 # The monitor's own CPU (edgemon/telemetry/process.py): the process that samples and records.
 MONITOR_CPU = "proc_monitor_cpu_pct"
-
-
-def merged(batches: Iterable[LatencyBatch]) -> list[LatencyBatch]:
-    """Consecutive batches with the same warm-up flag as one (empty ones left out).
-
-    The model's work per batch is a dozen numpy calls whatever its size; a feed drained once
-    a second holds ten 100 ms batches, so one concatenation saves nine rounds of them."""
-    out: list[LatencyBatch] = []
-    run: list[LatencyBatch] = []
-
-    def close_run() -> None:
-        if len(run) == 1:
-            out.append(run[0])
-        elif run:
-            out.append(LatencyBatch(np.concatenate([b.t_end_ns for b in run]),
-                                    np.concatenate([b.duration_ns for b in run]),
-                                    np.concatenate([b.items for b in run]), run[0].warmup))
-        run.clear()
-
-    for batch in batches:
-        if len(batch) == 0:
-            continue
-        if run and bool(batch.warmup) != bool(run[0].warmup):
-            close_run()
-        run.append(batch)
-    close_run()
-    return out
 
 
 @dataclass
@@ -166,7 +139,7 @@ class DashboardModel:
             self._data_now_ns = max(self._data_now_ns, sample.t_ns)
 
     def add_latency(self, batches: Iterable[LatencyBatch]) -> None:
-        for batch in merged(batches):
+        for batch in merged_batches(batches):
             n = len(batch)
             self.throughput.add(batch)
             self._data_now_ns = max(self._data_now_ns, int(batch.t_end_ns.max()))

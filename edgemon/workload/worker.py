@@ -22,7 +22,7 @@ of frames at the highest rates), so a callback or a thread that is late for a wh
 delays nothing but itself. The monitor's own CPU is what it must keep small, and a
 thread wake-up is a good part of it: frames are read and delivered on one thread
 (not handed to a second one), and the pipe is read every ``FRAME_PACE_S``, taking the
-two or three 100 ms frames written meanwhile at once; sooner for a writer fast enough to fill
+five 100 ms frames written meanwhile at once, as one batch; sooner for a writer fast enough to fill
 the pipe in that time (``FrameReader``: a loop of millions of rows a second must not wait on us).
 """
 
@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgemon.datatypes import Event, EventKind, LatencyBatch
+from edgemon.datatypes import Event, EventKind, LatencyBatch, merged_batches
 from edgemon.errors import UserError
 from edgemon.workload import death, registry
 from edgemon.workload.output import TextTail
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 STDERR_LINES = 50
 PIPE_BYTES = 1 << 20        # frame pipe: ~3 s of frames at 16,000 iterations/s (64 KiB would be 0.2 s)
-FRAME_PACE_S = 0.25         # read the pipe at most this often: the frames written meanwhile come in one read
+FRAME_PACE_S = 0.5          # read the pipe at most this often: the frames written meanwhile come in one read
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)   # Python < 3.10 lacks the names
 _F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -243,6 +243,7 @@ class Worker:
         self._exit_ready = threading.Event()   # the waiter built the exit Event
         self._pending_exit: Event | None = None
         self._pace_s = 0.0                     # FRAME_PACE_S once the pipe is big enough for it
+        self._read_chunk = 1 << 18             # bytes per read: half the pipe once it is enlarged
         self._send_lock = threading.Lock()
         self._stderr = TextTail(STDERR_LINES)
         self._threads: list[threading.Thread] = []
@@ -321,8 +322,10 @@ class Worker:
         finally:
             os.close(frames_w)              # the worker holds the only write end: its exit is our EOF
         self.started_ns = time.monotonic_ns()
-        if _enlarge_pipe(frames_r) >= PIPE_BYTES // 4:
-            self._pace_s = FRAME_PACE_S
+        pipe_bytes = _enlarge_pipe(frames_r)
+        if pipe_bytes >= PIPE_BYTES // 4:
+            # A pause lets at most half a read pile up (FrameReader): a quarter of the pipe.
+            self._pace_s, self._read_chunk = FRAME_PACE_S, pipe_bytes // 2
         self._frames = os.fdopen(frames_r, "rb")
         if self._output is not None:
             self._output.header(f"{self._label} started (pid {self._proc.pid}): {' '.join(cmd)}")
@@ -456,20 +459,29 @@ class Worker:
         proto = self._proto
         stream = self._frames
         try:
-            for ftype, payload in proto.FrameReader(stream, pace_s=self._pace_s):
-                if ftype == proto.LATENCY:
-                    batch = decode_latency(proto, payload)   # a malformed frame is a corrupt stream
-                    if batch is not None:
-                        self._deliver(self._deliver_batch, batch)
-                elif ftype == proto.EVENT:
-                    if payload.get("kind") == "error":
-                        self._error = payload  # for the crash reason, read by the waiter after this thread ends
-                    self._deliver(self._deliver_event, payload)
-                elif ftype == proto.HELLO:
-                    self._hello = payload
-                    self._deliver(self._on_hello, payload)
-                elif ftype == proto.BYE:
-                    self._bye = payload
+            for frames in proto.FrameReader(stream, pace_s=self._pace_s, chunk=self._read_chunk).reads():
+                # The latency frames of one read (a runner sends ~10 a second, the pipe is read ~2
+                # times) go on as one batch: one hand-over to the recorder, the view and the
+                # throttling detection instead of one per frame. An event between them splits them,
+                # so everything keeps its order.
+                joined: list[LatencyBatch] = []
+                for ftype, payload in frames:
+                    if ftype == proto.LATENCY:
+                        batch = decode_latency(proto, payload)   # a malformed frame is a corrupt stream
+                        if batch is not None:
+                            joined.append(batch)
+                        continue
+                    self._deliver_joined(joined)
+                    if ftype == proto.EVENT:
+                        if payload.get("kind") == "error":
+                            self._error = payload  # for the crash reason, read by the waiter after this thread ends
+                        self._deliver(self._deliver_event, payload)
+                    elif ftype == proto.HELLO:
+                        self._hello = payload
+                        self._deliver(self._on_hello, payload)
+                    elif ftype == proto.BYE:
+                        self._bye = payload
+                self._deliver_joined(joined)
         except Exception as exc:  # corrupt stream: say so, then keep draining so the worker never blocks
             self._protocol_error = f"unreadable output from runner: {exc}"
             message = self._protocol_error
@@ -488,6 +500,12 @@ class Worker:
                 pass
         self._exit_ready.wait()
         self._deliver_exit()
+
+    def _deliver_joined(self, batches: list[LatencyBatch]) -> None:
+        """Deliver ``batches`` as few batches as the warm-up flag allows, and empty the list."""
+        for batch in merged_batches(batches):
+            self._deliver(self._deliver_batch, batch)
+        batches.clear()
 
     def _deliver(self, callback: Callable, *args) -> None:
         with self._deliver_lock:
