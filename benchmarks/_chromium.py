@@ -12,7 +12,9 @@ import asyncio
 import base64
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -39,7 +41,8 @@ class Chromium:
             [exe, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
              "--disable-extensions", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              f"--user-data-dir={self._profile.name}", f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)    # its helper processes too can be ended as one group
         port_file = Path(self._profile.name) / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
         while not (port_file.exists() and port_file.read_text().strip()):
@@ -57,14 +60,28 @@ class Chromium:
         self.close()
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
+        # The whole group: a renderer or crash handler left behind still writes into the
+        # profile while it is being removed ("Directory not empty").
+        self._signal_group(signal.SIGTERM)
+        try:
+            self._proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self._proc.wait()
+        for _ in range(10):
             try:
-                self._proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        self._profile.cleanup()
+                self._profile.cleanup()
+                return
+            except OSError:           # a helper still exiting: try again shortly
+                self._signal_group(signal.SIGKILL)
+                time.sleep(0.2)
+        shutil.rmtree(self._profile.name, ignore_errors=True)
+
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self._proc.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     # ------------------------------------------------------------------ tabs
 
