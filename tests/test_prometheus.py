@@ -129,10 +129,24 @@ def test_telemetry_gauges_in_base_units_with_session_labels(exporter):
     for name, rows in s.items():
         for labels, _ in rows:
             assert {k: labels.get(k) for k in LABELS} == LABELS, name
-    # the latest sample wins; a metric it lacks (a core went offline) disappears
-    exporter.on_sample(Sample(now + 100_000_000, {"cpu0_freq_mhz": 102.0}))
+    # the latest reading of each metric wins; one absent from the samples between two reads of
+    # its slow source (memory twice a second) stays, one not read for STALE_S (a core went
+    # offline) disappears
+    from edgemon.prometheus.exporter import STALE_NS
+
+    exporter.on_sample(Sample(now + 100_000_000, {"cpu0_freq_mhz": 102.0, "cpu1_freq_mhz": 800.0,
+                                                  "temp_cpu_c": 42.0, "power_vdd_in_mw": 5000.0}))
     s = scrape(exporter)
     assert one(s, "edgemon_cpu_freq_hertz", cpu=0) == pytest.approx(102.0e6)
+    assert one(s, "edgemon_ram_used_bytes") == pytest.approx(1500.0 * 1024 * 1024)   # kept between reads
+    later = now + 100_000_000 + STALE_NS
+    exporter.on_sample(Sample(later, {"cpu0_freq_mhz": 103.0}))
+    s = scrape(exporter)
+    assert one(s, "edgemon_cpu_freq_hertz", cpu=0) == pytest.approx(103.0e6)
+    assert one(s, "edgemon_cpu_freq_hertz", cpu=1) == pytest.approx(800.0e6)   # read STALE_S ago: kept
+    assert "edgemon_ram_used_bytes" not in s and "edgemon_cpu_util_mean_ratio" not in s   # STALE_S + 0.1 s
+    exporter.on_sample(Sample(later + 200_000_000, {"cpu0_freq_mhz": 104.0}))
+    s = scrape(exporter)
     assert len(s["edgemon_cpu_freq_hertz"]) == 1 and "edgemon_temperature_celsius" not in s
     assert one(s, "edgemon_telemetry_age_seconds") >= 0
 

@@ -219,3 +219,91 @@ def test_the_slow_sources_of_this_project_say_so():
 
     assert LoadAvgSource.every_s == 1.0 and MemorySource.every_s == 0.5
     assert ProcStatSource.every_s is None        # CPU load is read at every tick
+    from edgemon.telemetry.process import ProcessSource
+
+    assert ProcessSource.every_s == 0.5          # /proc/PID/stat counts 10 ms ticks: 2 % steps at 2 Hz
+
+
+class Split(Const):
+    """Captures a counter at the tick; decodes it later (raising on the decodes in ``bad``)."""
+
+    def __init__(self, name: str, bad: set[int] = frozenset()):
+        super().__init__(name, {})
+        self.bad = bad
+        self.captures = 0
+        self.decoded: list[int] = []
+
+    def read(self):
+        return self.decode(self.capture())
+
+    def capture(self):
+        self.captures += 1
+        return self.captures
+
+    def decode(self, captured):
+        self.decoded.append(captured)
+        if captured in self.bad:
+            raise ValueError(f"bad capture {captured}")
+        return {"n": float(captured)}
+
+
+def test_captures_are_decoded_in_order_and_a_source_disabled_midway_is_not_decoded_again():
+    src = Split("split", bad={2, 3, 4})
+    got: list[Sample] = []
+    reported: list[SourceStatus] = []
+    sampler = Sampler([src, Const("other", {"x": 1.0})], 10, got.append, on_status=reported.append,
+                      max_failures=3)
+    for _ in range(6):
+        sampler._capture()                      # what the thread does between deliveries
+    assert got == [] and src.decoded == []      # nothing decoded or handed on at the tick itself
+    sampler._deliver()
+    # decoded in capture order; after the third failure in a row (capture 4) it is disabled and
+    # the captures 5 and 6 of the same batch are dropped, not decoded
+    assert src.decoded == [1, 2, 3, 4]
+    assert [r.name for r in reported] == ["split"] and "ValueError: bad capture 4" in reported[0].reason
+    assert [s.values.get("n") for s in got] == [1.0, None, None, None, None, None]
+    assert all(s.values["x"] == 1.0 for s in got)
+    assert [s.t_ns for s in got] == sorted(s.t_ns for s in got) and len({s.t_ns for s in got}) == 6
+
+
+def test_a_capture_that_raises_is_judged_in_order_with_the_decodes():
+    class CaptureFails(Split):
+        def capture(self):
+            n = super().capture()
+            if n in (1, 3):
+                raise OSError(5, "Input/output error")
+            return n
+
+    src = CaptureFails("cf", bad={2})
+    sampler = Sampler([src], 10, lambda s: None, max_failures=3)
+    for _ in range(4):
+        sampler._capture()
+    sampler._deliver()
+    # capture 1 failed, 2 decoded badly, 3 failed: three in a row disable it; 4 is never decoded
+    assert src.decoded == [2]
+    assert not sampler.statuses()[0].available and "OSError" in sampler.statuses()[0].reason
+
+
+def test_the_thread_hands_samples_on_in_batches_and_the_rest_at_stop():
+    src = Split("split")
+    arrivals: list[tuple[Sample, int]] = []
+    sampler = Sampler([src], 20, lambda s: arrivals.append((s, time.monotonic_ns())))
+    assert sampler.batch_ticks == 10            # half a second of ticks at 20 Hz
+    sampler.start()
+    deadline = time.monotonic() + 10
+    while len(arrivals) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.12)                            # a few ticks more, not yet a whole batch
+    sampler.stop()
+    samples = [s for s, _ in arrivals]
+    assert len(samples) == sampler.stats().ticks >= 11   # the ticks after the last batch came at stop
+    assert [s.values["n"] for s in samples] == [float(k) for k in range(1, len(samples) + 1)]
+    # the first sample was handed on no earlier than the tenth tick: the batch waited for it
+    assert arrivals[0][1] >= samples[9].t_ns
+    assert [a for _, a in arrivals[:10]] == sorted(a for _, a in arrivals[:10])
+
+
+def test_one_tick_a_second_is_handed_on_at_once():
+    assert Sampler([], 1, lambda s: None).batch_ticks == 1
+    assert Sampler([], 2, lambda s: None).batch_ticks == 1
+    assert Sampler([], 10, lambda s: None).batch_ticks == 5

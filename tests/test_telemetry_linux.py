@@ -84,6 +84,29 @@ def test_procstat_core_going_offline_and_back(x86):
     assert src.read()["cpu1_util_pct"] == pytest.approx(10.0)
 
 
+def test_procstat_reads_the_online_list_again_when_proc_stat_changes_or_a_second_passed(x86, monkeypatch):
+    import types
+
+    import edgemon.telemetry.procstat as procstat_mod
+
+    now = [10**12]
+    monkeypatch.setattr(procstat_mod, "time", types.SimpleNamespace(monotonic_ns=lambda: now[0]))
+    src = probed(ProcStatSource, x86)
+    src.read()
+    # Only the online list changes (an emulated or odd kernel): seen once its second is over.
+    write(x86.root, "/sys/devices/system/cpu/online", "0,3\n")
+    now[0] += 500_000_000
+    assert src.read()["cpu1_online"] == 1.0
+    now[0] += 600_000_000
+    assert src.read()["cpu1_online"] == 0.0
+    # A core leaves /proc/stat (the kernel lists online cores only): the list is read at once.
+    write(x86.root, "/sys/devices/system/cpu/online", "0\n")
+    write_proc_stat(x86.root, {0: (1300, 9300)})
+    now[0] += 100_000_000
+    values = src.read()
+    assert values["cpu3_online"] == 0.0 and values["cpu0_online"] == 1.0
+
+
 def test_procstat_without_online_file_uses_proc_stat(x86):
     (x86.root / "sys/devices/system/cpu/online").unlink()
     src = probed(ProcStatSource, x86)

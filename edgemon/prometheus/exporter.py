@@ -6,7 +6,7 @@ sampler and worker-reader threads). Those calls only update in-memory state unde
 lock (latency: one ``searchsorted`` + ``bincount`` per batch, no per-row Python) and never
 raise. A scrape (prometheus_client's HTTP server, its own thread) copies that state under
 the same lock and builds the exposition outside it, so a slow scraper never holds up the
-sampler. Memory is fixed: the latest sample, fixed bucket arrays, counters per event kind.
+sampler. Memory is fixed: each metric's latest reading, fixed bucket arrays, counters per event kind.
 
 Names follow Prometheus conventions (base units, ``_total`` counters, labels instead of
 numbers in names; :mod:`edgemon.prometheus.names`); docs/fleet.md lists them. Besides the
@@ -48,6 +48,10 @@ DEFAULT_BUCKETS_S: tuple[float, ...] = tuple(
     float(f"{10.0 ** (k / BUCKETS_PER_DECADE - 6):.4g}") for k in range(8 * BUCKETS_PER_DECADE + 1))
 
 WINDOW_S = 10.0
+# A metric missing from the samples this long is gone (an offlined core, a source that stopped);
+# shorter gaps are a slow source's rhythm (docs/metrics.md "How often": at most once a second).
+STALE_S = 3.0
+STALE_NS = int(STALE_S * 1e9)
 WINDOW_QUANTILES = (0.5, 0.9, 0.99)
 
 # The worker's state as the events tell it (kube-state-metrics style: one series per state, 1 = current).
@@ -109,6 +113,7 @@ class PrometheusExporter:
 
         self._lock = threading.Lock()
         self._values: dict[str, float] = {}
+        self._seen_ns: dict[str, int] = {}    # metric -> time of the sample that last had it
         self._sample_t_ns: int | None = None
         # Counters and histograms per workload: a suite (profile) runs several models in one
         # session, and one model's latency must not mix into another's series.
@@ -185,11 +190,21 @@ class PrometheusExporter:
     # ------------------------------------------------------------ subscriber API (any thread, never raises)
     def on_sample(self, sample) -> None:
         try:
-            values = {k: float(v) for k, v in sample.values.items()
-                      if v is not None and math.isfinite(float(v))}
+            fresh = {k: float(v) for k, v in sample.values.items()
+                     if v is not None and math.isfinite(float(v))}
             t_ns = int(sample.t_ns)
             with self._lock:
-                self._values = values             # the latest reading; a vanished metric vanishes here too
+                # Each metric's latest reading: a slow source's metric (memory twice a second)
+                # is absent from the samples between its reads, so it is kept; one not read for
+                # STALE_S (an offlined core, a source that stopped) vanishes.
+                seen = self._seen_ns
+                for k in fresh:
+                    seen[k] = t_ns
+                values = dict(self._values)
+                values.update(fresh)
+                for k in [k for k in values if k not in fresh and t_ns - seen.get(k, t_ns) > STALE_NS]:
+                    del values[k], seen[k]
+                self._values = values             # replaced, never mutated (a scrape shares it)
                 self._sample_t_ns = t_ns
                 power = values.get(POWER_TOTAL)
                 if power is not None:

@@ -3,7 +3,9 @@
 Callers (sampler, workload reader, session) only append to in-memory buffers. One
 background thread, every ``flush_s``, appends the buffered rows as one record batch to
 each stream's live tail (``<stream>/part-NNNNN.arrows``, Arrow IPC *stream* format,
-flushed and fsync'ed), so a SIGKILL or power cut loses at most the last ``flush_s``.
+flushed and fsync'ed), so a SIGKILL or power cut loses at most the last ``flush_s`` of what reached
+the recorder (rows reach it up to half a second after they happen: the sampler's batches, the
+worker pipe's reads).
 Every ``roll_s`` (and on close) a tail becomes ``part-NNNNN.parquet`` (zstd, written
 to a tmp name, fsync'ed, renamed) and the tail is deleted. ``recover`` finishes the
 job for tails a crash left behind.

@@ -74,6 +74,19 @@ class Source:
         line has arrived since the previous read."""
         raise NotImplementedError
 
+    def capture(self) -> object:
+        """What one reading needs from the machine, taken at the tick (the sampler calls this).
+
+        The sampler hands the captures of a few ticks to :meth:`decode` together, in order
+        (``sampler.py``): a source that splits its read into copying bytes here and parsing
+        them there does the parsing warm, for several ticks in a row. The default takes the
+        whole reading now."""
+        return self.read()
+
+    def decode(self, captured: object) -> dict[str, float]:
+        """The reading of one :meth:`capture`; called in capture order. May raise like ``read``."""
+        return captured  # type: ignore[return-value]  # the default capture is the reading itself
+
     @property
     def files(self) -> "OpenFiles":
         """The files this source reads every tick, kept open (see :class:`OpenFiles`)."""

@@ -26,4 +26,10 @@ class LoadAvgSource(Source):
         return SourceStatus(self.name, True)
 
     def read(self) -> dict[str, float]:
-        return {"load1": float(self.files.raw(self._file).split()[0])}
+        return self.decode(self.capture())
+
+    def capture(self) -> bytes:
+        return self.files.raw(self._file)
+
+    def decode(self, captured: object) -> dict[str, float]:
+        return {"load1": float(captured.split()[0])}  # type: ignore[attr-defined]  # our capture: bytes

@@ -75,7 +75,13 @@ class MemorySource(Source):
         return SourceStatus(self.name, True)
 
     def read(self) -> dict[str, float]:
-        values = meminfo_metrics(parse_meminfo(self.files.raw(self._file)))
+        return self.decode(self.capture())
+
+    def capture(self) -> bytes:
+        return self.files.raw(self._file)
+
+    def decode(self, captured: object) -> dict[str, float]:
+        values = meminfo_metrics(parse_meminfo(captured))  # type: ignore[arg-type]  # our capture: bytes
         if not values:
             raise ValueError(f"no MemTotal in {self._path}")
         return values
