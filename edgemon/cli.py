@@ -15,7 +15,7 @@ import sys
 
 from edgemon import __version__
 from edgemon.errors import UserError
-from edgemon.help_format import HelpFormatter
+from edgemon.help_format import ArgumentParser, HelpFormatter
 
 # In the order `edgemon --help` lists them.
 COMMANDS = ("run", "watch", "attach", "serve", "ls", "stop", "replay", "analyze", "info", "models", "recover",
@@ -72,7 +72,7 @@ def _command_module(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="edgemon", description=_DESCRIPTION, epilog=_EXAMPLES, formatter_class=HelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"edgemon {__version__}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from typing import NoReturn
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -19,3 +20,12 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             else:
                 out.append(textwrap.fill(" ".join(lines), width, initial_indent=indent, subsequent_indent=indent))
         return "\n\n".join(out)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line (the usage block buries it on an 80x24
+    screen) and where to find the options; exit 2 as argparse does. Subcommands' parsers are
+    of this class too (``add_subparsers`` uses the parser's own class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; `{self.prog} --help` lists the options\n")

@@ -16,14 +16,13 @@ from tests.conftest import REPO
 def _one_line_error(capsys, argv, expect: str) -> None:
     try:
         code = cli.main(argv)
-    except SystemExit as e:      # argparse's own type errors: usage + one error line, exit 2
+    except SystemExit as e:      # argparse's own errors: one line too (help_format.ArgumentParser)
         code = e.code
     err = capsys.readouterr().err
     assert code == 2, (argv, err)
     assert expect in err, (argv, err)
     assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if not line.startswith(("usage:", " "))]
-    assert len(lines) == 1, err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 @pytest.mark.parametrize("argv, expect", [
@@ -47,6 +46,12 @@ def _one_line_error(capsys, argv, expect: str) -> None:
     (["replay", "--speed", "nan"], "--speed must be between 1 and 1000"),
     (["stop", "--timeout", "", "x"], "empty --timeout"),
     (["matrix", "--batch", "1000000"], "--batch must be at most 65536"),
+    # argparse's own checks: the error and where the options are, without the usage block
+    (["run", "--batch", "x"], "edgemon run: argument --batch: invalid int value: 'x'; `edgemon run --help`"),
+    (["run", "--sample-hz", "nonsense"], "argument --sample-hz: invalid float value: 'nonsense'"),
+    (["run", "--no-such-option"], "unrecognized arguments: --no-such-option; `edgemon --help` lists"),
+    (["analyze", "--busy-pct"], "edgemon analyze: argument --busy-pct: expected one argument"),
+    (["import", "jtop"], "edgemon import jtop: the following arguments are required: CSV"),
 ])
 def test_option_values_are_range_checked(capsys, argv, expect):
     _one_line_error(capsys, argv, expect)
