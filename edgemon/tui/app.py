@@ -150,6 +150,16 @@ class DashboardApp(App[int]):
         self._signal_loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgemon-command")
 
+    def get_driver_class(self):
+        """Textual's choice, but on a Linux terminal its driver with the quiet input thread
+        (edgemon.tui.driver); a driver set through TEXTUAL_DRIVER (the browser) is kept."""
+        from textual.drivers.linux_driver import LinuxDriver
+
+        from edgemon.tui.driver import QuietLinuxDriver
+
+        chosen = super().get_driver_class()
+        return QuietLinuxDriver if chosen is LinuxDriver else chosen
+
     # ---- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
