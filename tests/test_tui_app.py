@@ -535,3 +535,74 @@ async def test_a_command_with_latency_rows_shows_them():
         await pilot.pause()
         text = panel_text(app, "#latency")
         assert text.startswith("n ") and "p50" in text and "edgemon_probe" not in text
+
+
+@run_async
+async def test_latency_subtitle_counts_outliers_in_three_figures_so_it_rarely_repaints_the_panel():
+    """A new border subtitle repaints the whole panel; an exact outlier count changed it at every
+    redraw at 30,000 rows/s (10 of the panel's lines repainted per redraw instead of 1)."""
+    import numpy as np
+
+    app, _feed = make_app("linux")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        hist = app.model.latency_all
+        hist.reset()
+        hist.add(np.full(2_000_000, 1_000_000))          # 1 ms
+        hist.add(np.full(1_230, 20_000_000_000))         # 20 s: above p99.9, past the bins shown
+        panel = app.query_one("#latency", Panel)
+        text = panel.render_panel(app.view_state(), panel.size.width, panel.size.height)
+        assert text.plain
+        subtitle = str(panel.border_subtitle)
+        assert subtitle.startswith("1.23k > "), subtitle
+        hist.add(np.full(3, 20_000_000_000))
+        panel.render_panel(app.view_state(), panel.size.width, panel.size.height)
+        assert str(panel.border_subtitle) == subtitle
+
+
+@run_async
+async def test_event_log_and_live_timeline_render_only_when_what_they_show_moved():
+    """Panels with a render_key skip rendering a redraw that cannot change them: the event log
+    until an event comes or the model is reset, the live strip until it has cells to shade."""
+    from edgemon.datatypes import Event, EventKind
+    from edgemon.view.timeline import Episode, Timeline
+
+    app, _feed = make_app("linux")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        log, strip = app.query_one("#events", Panel), app.timeline_strip
+        calls = {"log": 0, "strip": 0}
+        for name, panel in (("log", log), ("strip", strip)):
+            def counting(view, w, h, _render=panel.render_panel, _name=name):
+                calls[_name] += 1
+                return _render(view, w, h)
+            panel.render_panel = counting
+
+        def show(view):
+            log.show(view)
+            strip.show(view)
+
+        view = app.view_state()
+        show(view)
+        first = dict(calls)
+        show(view)
+        assert calls == first                 # the same redraw again: nothing rendered
+        app.model.add_events([Event(app.model.now_ns, EventKind.MARK, {"note": "here"})])
+        show(app.view_state())
+        assert calls["log"] == first["log"] + 1 and "here" in log.render().plain
+        app.model.reset()
+        show(app.view_state())
+        assert calls["log"] == first["log"] + 2 and "here" not in log.render().plain
+
+        live = Timeline(length_s=10.0, episodes=(), marks=())
+        longer = Timeline(length_s=20.0, episodes=(), marks=())
+        shaded = Timeline(length_s=20.0, marks=(),
+                          episodes=(Episode(start_s=5.0, end_s=15.0, domain="cpu", cause="thermal"),))
+        before = calls["strip"]
+        for timeline in (live, longer):       # no episode, no mark: the same bare track
+            app.timeline = timeline
+            strip.show(app.view_state())
+        assert calls["strip"] == before + 1
+        app.timeline = shaded
+        strip.show(app.view_state())
+        assert calls["strip"] == before + 2 and "T" in strip.render().plain

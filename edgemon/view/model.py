@@ -64,10 +64,13 @@ class DashboardModel:
         self.events: deque[Event] = deque(maxlen=max_events)
         self._episodes: deque[tuple[int, int, dict]] = deque(maxlen=max_episodes)  # (start, end, details)
         self._marks: deque[Event] = deque(maxlen=max_episodes)
+        # Bumped by every event added and every reset: the event log redraws only when it moved.
+        self.event_version = 0
         self.reset()
 
     def reset(self) -> None:
         """Forget everything (a replay seek sends ``FeedUpdate(reset=True)``)."""
+        self.event_version += 1
         self.latency_all.reset()
         self.latency_window.reset()
         self.throughput.clear()
@@ -165,6 +168,7 @@ class DashboardModel:
 
     def add_events(self, events: Iterable[Event]) -> None:
         for event in events:
+            self.event_version += 1
             self.events.append(event)
             self.event_counts[event.kind] += 1
             if event.kind in (EventKind.WORKER_CRASHED, EventKind.WORKER_EXIT):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Hashable
 
 from rich.segment import Segment
 from rich.text import Span, Text
@@ -62,6 +62,7 @@ class Panel(Widget):
         self._lines: list[Text | None] | None = None      # the text at ``_text_size`` by line (None: past its end)
         self._strips: dict[int, tuple[Text, Any, Strip]] = {}   # y -> (line, (width, style), strip)
         self._titles = (self.TITLE, "")
+        self._render_key: Hashable | None = None     # render_key() of the text in ``_lines``
         self._styles: dict[tuple, Style] = {}          # (panel style, span style) -> combined style
         self._offset_styles: dict[tuple, Any] = {}     # (combined style, x) -> Rich style with its offset
         self._rich_styles: dict[Any, Any] = {}         # span style (a string or a Rich style) -> Rich style
@@ -75,6 +76,11 @@ class Panel(Widget):
             self.border_subtitle = new[1]
         self._titles = new
 
+    def render_key(self, view: ViewState) -> Hashable | None:
+        """What the panel's text depends on besides its size, when that is cheap to say: a
+        redraw whose key equals the last one's renders nothing. None (the default): always render."""
+        return None
+
     def show(self, view: ViewState) -> None:
         """Take a new snapshot; repaint only the lines whose text at the current size changed."""
         self.view = view
@@ -82,9 +88,12 @@ class Panel(Widget):
         if size[0] <= 0 or size[1] <= 0:   # hidden or not laid out yet: render_line computes on layout
             self._lines = None
             return
+        key = self.render_key(view)
+        if key is not None and key == self._render_key and self._lines is not None and self._text_size == size:
+            return
         lines = _split(self.render_panel(view, *size), size[1])
         old = self._lines if self._text_size == size else None
-        self._text_size, self._lines = size, lines
+        self._text_size, self._lines, self._render_key = size, lines, key
         if old is None:
             self.refresh()
             return
@@ -102,6 +111,7 @@ class Panel(Widget):
             return []
         if self._lines is None or self._text_size != size:   # resized (or first laid out) since the last poll
             self._text_size, self._lines = size, _split(self.render_panel(self.view, *size), size[1])
+            self._render_key = self.render_key(self.view)
         return self._lines
 
     def render(self) -> Text:

@@ -32,6 +32,10 @@ EVENT_STYLES = {
 class EventLog(Panel):
     TITLE = "events"
 
+    def render_key(self, view: ViewState):
+        """The events shown, their clock's origin and the glyphs: nothing else moves the log."""
+        return view.model.event_version, view.model.origin_ns, view.ascii
+
     def render_panel(self, view: ViewState, width: int, height: int) -> Text:
         model = view.model
         out = Text()

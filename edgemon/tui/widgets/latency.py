@@ -60,11 +60,13 @@ class LatencyPanel(Panel):
             mark = marks.get(i)
             if mark:
                 out.append(f" {mark}", style="bold")
+        # 3 figures, as the bins: a new subtitle repaints the whole panel, border and all, and an
+        # exact count of outliers would change at every redraw
         outside = []
         if below and counts.size:
-            outside.append(f"{below} < {fmt.ms(lower[0] / 1e6)}")
+            outside.append(f"{fmt.count_short(below)} < {fmt.ms(lower[0] / 1e6)}")
         if above and counts.size:
-            outside.append(f"{above} > {fmt.ms(upper[-1] / 1e6)}")
+            outside.append(f"{fmt.count_short(above)} > {fmt.ms(upper[-1] / 1e6)}")
         self.set_titles(subtitle=(" ".join(outside) + " ms") if outside else "")
         return out
 

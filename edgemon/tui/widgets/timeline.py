@@ -30,13 +30,28 @@ class TimelineStrip(Panel):
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
-        self._cells: tuple[Timeline, int, list[Cell]] | None = None
+        self._cells: tuple[Timeline | None, int, list[Cell]] | None = None
+        self._cells_made = 0     # cell rows computed so far: a new row, a new key
 
     def _cells_for(self, timeline: Timeline, width: int) -> list[Cell]:
-        # A Timeline is immutable and the feed hands out the same object until it changes.
-        if self._cells is None or self._cells[0] is not timeline or self._cells[1] != width:
-            self._cells = (timeline, width, cells(timeline, width))
+        # A Timeline is immutable and the feed hands out the same object until it changes. Live,
+        # a new one comes with every redraw (its length grows), but with neither episodes nor
+        # marks its cells are all bare track, whatever its length: the same row serves.
+        shape = timeline if timeline.episodes or timeline.marks else None
+        if self._cells is None or self._cells[0] is not shape or self._cells[1] != width:
+            self._cells = (shape, width, cells(timeline, width))
+            self._cells_made += 1
         return self._cells[2]
+
+    def render_key(self, view: ViewState):
+        """Live, the strip only moves when its cells do (replay: the playhead moves; always drawn)."""
+        timeline = view.timeline
+        if view.is_replay:
+            return None
+        if timeline is None:
+            return "none", view.ascii
+        self._cells_for(timeline, self.size.width)
+        return self._cells_made, timeline.state, view.ascii
 
     def render_panel(self, view: ViewState, width: int, height: int) -> Text:
         timeline = view.timeline
