@@ -102,6 +102,20 @@ class Source:
             files.close()
 
 
+class SplitSource(Source):
+    """A source whose tick only copies bytes (:meth:`capture`) and whose parsing waits for
+    the batch (:meth:`decode`); subclasses implement those two, and a read is both at once."""
+
+    def read(self) -> dict[str, float]:
+        return self.decode(self.capture())
+
+    def capture(self) -> object:
+        raise NotImplementedError
+
+    def decode(self, captured: object) -> dict[str, float]:
+        raise NotImplementedError
+
+
 def read_raw(path) -> bytes:
     """Bytes of a small sysfs/procfs file; raises OSError.
 

@@ -3,10 +3,10 @@ recomputes it only every 5 s, so reading it at every tick would repeat the same 
 
 from __future__ import annotations
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
+from edgemon.telemetry.base import SourceContext, SourceStatus, SplitSource, read_text
 
 
-class LoadAvgSource(Source):
+class LoadAvgSource(SplitSource):
     name = "loadavg"
     every_s = 1.0
 
@@ -24,9 +24,6 @@ class LoadAvgSource(Source):
         except (ValueError, IndexError):
             return SourceStatus(self.name, False, f"unexpected content in {self._path}: {text[:40]!r}")
         return SourceStatus(self.name, True)
-
-    def read(self) -> dict[str, float]:
-        return self.decode(self.capture())
 
     def capture(self) -> bytes:
         return self.files.raw(self._file)

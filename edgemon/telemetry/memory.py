@@ -8,7 +8,7 @@ estimated as MemFree + Buffers + Cached. Read twice a second, not at every tick.
 
 from __future__ import annotations
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
+from edgemon.telemetry.base import SourceContext, SourceStatus, SplitSource, read_text
 
 _WANTED = ("MemTotal", "MemAvailable", "MemFree", "Buffers", "Cached",
            "SwapTotal", "SwapFree", "SwapCached")
@@ -55,7 +55,7 @@ def meminfo_metrics(kb: dict[str, int]) -> dict[str, float]:
     return out
 
 
-class MemorySource(Source):
+class MemorySource(SplitSource):
     name = "meminfo"
     # Twice a second (the dashboard's redraw rate): memory moves on the scale of seconds, and
     # this is the costliest read of a tick after /proc/stat (benchmarks/monitor_profile.py).
@@ -73,9 +73,6 @@ class MemorySource(Source):
         if "MemTotal" not in parse_meminfo(text):
             return SourceStatus(self.name, False, f"no MemTotal in {self._path}")
         return SourceStatus(self.name, True)
-
-    def read(self) -> dict[str, float]:
-        return self.decode(self.capture())
 
     def capture(self) -> bytes:
         return self.files.raw(self._file)

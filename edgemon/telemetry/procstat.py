@@ -19,7 +19,7 @@ import re
 import time
 from typing import cast
 
-from edgemon.telemetry.base import Source, SourceContext, SourceStatus, read_text
+from edgemon.telemetry.base import SourceContext, SourceStatus, SplitSource, read_text
 
 _CPU_DIR_RE = re.compile(r"^cpu(\d+)$")
 
@@ -81,7 +81,7 @@ def parse_proc_stat(text: str | bytes) -> dict[int, tuple[int, int]]:
     return cores
 
 
-class ProcStatSource(Source):
+class ProcStatSource(SplitSource):
     """CPU utilisation per core. The first read only primes the counters."""
 
     name = "procstat"
@@ -112,9 +112,6 @@ class ProcStatSource(Source):
         offline = len(self._known) - len(cores)
         detail = f"{len(self._known)} cores" + (f", {offline} offline" if offline > 0 else "")
         return SourceStatus(self.name, True, detail=detail)
-
-    def read(self) -> dict[str, float]:
-        return self.decode(self.capture())
 
     def capture(self) -> tuple[bytes, bool, bytes | None]:
         """``(/proc/stat, whether the online list was read, its bytes or None)``: only copies."""
