@@ -10,7 +10,11 @@ takes the CPU time of one process over --seconds, as % of one core (user + syste
   headless       `edgemon run --headless` (sampling at --hz, recording on): the session
                  process, whose child is the workload;
   dashboard WxH  `edgemon run` in a pseudo-terminal of that size (redraw at the default
-                 2 Hz): the dashboard process and the session process it attaches to.
+                 2 Hz): the dashboard process and the session process it attaches to;
+  textual WxH    benchmarks/textual_floor.py in a pseudo-terminal of that size: a bare app
+                 of the dashboard's Textual, redrawing one line at 2 Hz, the workload beside
+                 it (the floor under any Textual dashboard at that rate: what is Textual's
+                 and what is edgemon's in the dashboard's figure).
 
 Rounds repeat (--rounds) and each starts at a different point of the list, so that
 load from other work on the machine falls on edgemon and btop alike; the summary gives
@@ -25,6 +29,7 @@ is measured once per round for scale. Memory: each process's RSS at the end of i
     python benchmarks/monitor_cost.py --only headless,btop   # skip the dashboard turns
     python benchmarks/monitor_cost.py --compare-tree /tmp/edgemon-old   # before/after a change
     python benchmarks/monitor_cost.py --only btop,headless --also-hz 2   # and headless at 2 Hz, for scale
+    python benchmarks/monitor_cost.py --only btop,dashboard,textual --sizes 80x24
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 EDGEMON = [sys.executable, "-m", "edgemon"]
 WORKLOAD = [sys.executable, str(ROOT / "runners" / "numpy_runner.py"), "--model", "mnist_1d", "--batch", "1"]
+TEXTUAL_FLOOR = [sys.executable, str(ROOT / "benchmarks" / "textual_floor.py"), "--lines", "1", "--hz", "2"]
 SETTLE_S = 6.0          # start-up (imports, first layout) is not the steady state measured
 
 
@@ -102,8 +108,17 @@ def measure(procs: dict[str, psutil.Process], seconds: float) -> dict[str, tuple
     wall = time.monotonic() - t0
     out = {}
     for k, p in procs.items():
+        if not _alive(p):      # a dead process reads 0 % and must not pass for a cheap one
+            raise SystemExit(f"{k} (pid {p.pid}) ended during its turn: its figure would be meaningless")
         out[k] = (100.0 * (cpu_seconds(p) - c0[k]) / wall, p.memory_info().rss / 2**20)
     return out
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 class Pty:
@@ -188,17 +203,32 @@ def size_of(text: str) -> tuple[int, int]:
 # ---------------------------------------------------------------------------- the turns
 
 def turn_btop(args, rnd: int, size: str, tmp: Path) -> list[Turn]:
-    cols, rows = size_of(size)
     home = tmp / f"btop-home-{rnd}-{size}"
     home.mkdir()
+    try:
+        return turn_beside_workload(f"btop {size}", [args.btop], size, rnd, args.seconds,
+                                    {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")})
+    finally:
+        note_btop_refresh(home)
+
+
+def turn_textual(args, rnd: int, size: str) -> list[Turn]:
+    """A bare Textual app redrawing one line at the dashboard's 2 Hz (benchmarks/textual_floor.py)."""
+    return turn_beside_workload(f"textual floor {size}", TEXTUAL_FLOOR, size, rnd, args.seconds)
+
+
+def turn_beside_workload(name: str, argv: list[str], size: str, rnd: int, seconds: float,
+                         env: dict[str, str] | None = None) -> list[Turn]:
+    """``argv`` in a pseudo-terminal of ``size`` (quit with q), the workload started beside it on its own."""
+    cols, rows = size_of(size)
     workload = subprocess.Popen(WORKLOAD, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
-    term = Pty([args.btop], cols, rows, env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")})
+    term = Pty(argv, cols, rows, env=env)
     try:
         time.sleep(SETTLE_S)
         term.rate_reset()
-        (cpu, rss), = measure({"btop": psutil.Process(term.pid)}, args.seconds).values()
-        return [Turn(f"btop {size}", rnd, cpu, rss, term.kib_per_s())]
+        (cpu, rss), = measure({name: psutil.Process(term.pid)}, seconds).values()
+        return [Turn(name, rnd, cpu, rss, term.kib_per_s())]
     finally:
         term.send(b"q")
         time.sleep(1.0)
@@ -209,7 +239,6 @@ def turn_btop(args, rnd: int, size: str, tmp: Path) -> list[Turn]:
         except subprocess.TimeoutExpired:
             workload.kill()
             workload.wait()
-        note_btop_refresh(home)
 
 
 _BTOP_REFRESH: set[str] = set()
@@ -339,6 +368,16 @@ def summary(res: Results, args) -> None:
         rss = [t.rss_mb for t in turns]
         print(f"  {name:<34} {span(cpus):>12} %  median {statistics.median(cpus):5.2f} %   "
               f"RSS {min(rss):.0f}-{max(rss):.0f} MB")
+    floor_lines = []
+    for size in args.sizes:
+        floor = res.cpu(f"textual floor {size}")
+        dash = res.cpu(f"dashboard {size}")
+        above = [dash[r] - floor[r] for r in dash if r in floor]
+        if above:
+            floor_lines.append(f"  dashboard {size:<8} above the textual floor {span(above):>12} % of one core")
+    if floor_lines:
+        print("\nthe dashboard process against Textual's floor of the same round (edgemon's own share):")
+        print("\n".join(floor_lines))
     btop = {size: res.cpu(f"btop {size}") for size in args.sizes}
     if not any(btop.values()):
         return
@@ -353,6 +392,11 @@ def summary(res: Results, args) -> None:
         over = sum(r > limit for r in ratios)
         verdict = "within it in every round" if not over else f"OVER it in {over} of {len(ratios)} rounds"
         print(f"  {name:<30} / btop {size:<8} {span(ratios):>10} x   target <= {limit:g}x: {verdict}")
+    for size in args.sizes:           # Textual's floor: for scale, and what of the dashboard is Textual's
+        floor = res.cpu(f"textual floor {size}")
+        ratios = [floor[r] / btop[size][r] for r in floor if btop[size].get(r)]
+        if ratios:
+            print(f"  {'textual floor ' + size:<30} / btop {size:<8} {span(ratios):>10} x   (for scale)")
     for hz in args.also_hz:           # for scale: no target applies to another rate
         name = f"edgemon headless {_at_rate(hz)}"
         ours = res.cpu(name)
@@ -392,7 +436,7 @@ def main() -> int:
     ap.add_argument("--also-hz", type=_rates, default=[], metavar="LIST",
                     help="also run headless turns at these sample rates, e.g. 2 (for scale; default: none)")
     ap.add_argument("--sizes", default="80x24,120x40", help="terminal sizes COLSxROWS (default 80x24,120x40)")
-    ap.add_argument("--only", default="btop,headless,dashboard,glances",
+    ap.add_argument("--only", default="btop,headless,dashboard,textual,glances",
                     help="comma-separated turns to run (default: all)")
     ap.add_argument("--btop", default=shutil.which("btop") or "btop", help="btop executable")
     ap.add_argument("--compare-tree", type=Path, default=None, metavar="DIR",
@@ -421,6 +465,8 @@ def main() -> int:
     for size in args.sizes:
         if "dashboard" in args.only:
             turns += [("dashboard", size, tree) for tree in trees]
+        if "textual" in args.only:
+            turns.append(("textual", size, None))
     if "glances" in args.only and shutil.which("glances"):
         turns.append(("glances", None, None))
     res = Results()
@@ -438,6 +484,8 @@ def main() -> int:
                     res.add(*turn_headless(args, rnd, tmp, tree, arg))
                 elif kind == "dashboard":
                     res.add(*turn_dashboard(args, rnd, arg, tmp, tree))
+                elif kind == "textual":
+                    res.add(*turn_textual(args, rnd, arg))
                 else:
                     res.add(*turn_glances(args, rnd))
     if _BTOP_REFRESH:

@@ -88,6 +88,15 @@ def test_monitor_cost_script_measures_headless_at_each_rate():
         assert re.search(rf"^  {re.escape(name)} +{NUMBER} %  median", rows, re.M), out[-2000:]
 
 
+def test_monitor_cost_script_measures_the_textual_floor_in_a_terminal():
+    """The floor under the dashboard (a bare Textual app redrawing at 2 Hz, on the dashboard's
+    driver) runs in a pseudo-terminal; a turn whose app died would have stopped the script."""
+    out = run_script("monitor_cost.py", "--only", "textual", "--sizes", "80x24", "--seconds", "1", "--rounds", "1")
+    rows = out.split("\nsummary over", 1)[1]
+    assert re.search(rf"^  textual floor 80x24 +{NUMBER} %  median", rows, re.M), out[-2000:]
+    assert re.search(r"round 1: textual floor 80x24 .* RSS +[1-9]\d*\.\d MB", out), out[-2000:]
+
+
 def test_probe_pipe_rate_script_measures_the_loop_both_ways(tmp_path):
     """The README's figure for a fast loop under edgemon_probe; a tiny run, the old tree being
     this one, so that the --compare-tree path (its own runners) runs too."""

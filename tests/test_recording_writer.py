@@ -337,3 +337,27 @@ def test_on_error_may_close_the_recorder_from_the_writer_thread(tmp_path, monkey
     meta = json.loads((folder / "session.json").read_text())
     assert meta["state"] == "recording_failed" and "No space left" in meta["end"]["reason"]
     assert meta["recording_failed"]["headline"].startswith("disk full after ")
+
+
+@pytest.mark.parametrize("odd", [None, "abc"])
+def test_telemetry_columns_keep_each_sample_value_and_null_where_absent(tmp_path, odd):
+    """The metric columns are cut from one matrix: each value stays in its own row and column,
+    a metric a sample lacks, None or NaN is null; a value that is no number sends the batch
+    down the column-by-column path, where it alone becomes null."""
+    folder = tmp_path / "rec"
+    rec = Recorder(folder, {"host": "box"}, flush_s=3600, roll_s=3600)
+    rec.open()
+    rows = [
+        {"a": 1.5, "b": 2, "c": float("nan")},
+        {"b": None, "c": float("inf")},
+        {"a": -3.25, "c": 4.0, "b": True},
+        {"a": odd, "b": 7},
+    ]
+    for i, values in enumerate(rows):
+        rec.on_sample(Sample(T0 + i, values))
+    rec.close({"reason": "test"})
+    tel = ds.dataset(str(folder / "telemetry"), format="parquet").to_table()
+    assert tel.column("a").to_pylist() == [1.5, None, -3.25, None]
+    assert tel.column("b").to_pylist() == [2.0, None, 1.0, 7.0]
+    assert tel.column("c").to_pylist() == [None, float("inf"), 4.0, None]
+    assert all(str(tel.schema.field(m).type) == "double" for m in "abc")
