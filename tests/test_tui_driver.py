@@ -69,7 +69,7 @@ class _Driver(QuietLinuxDriver):
 
     def __init__(self, fileno: int) -> None:
         async def make():
-            return QuietLinuxDriver.__init__(self, app=None)   # type: ignore[arg-type]
+            return QuietLinuxDriver.__init__(self, app=None)   # type: ignore[arg-type] - no app: messages are collected here
         asyncio.run(make())
         self.fileno = fileno
         self.messages: list = []
