@@ -66,12 +66,10 @@ class FloorApp(App):
 
     def get_driver_class(self):
         """The dashboard's driver (its input thread sleeps until input), unless --stock-driver."""
-        from textual.drivers.linux_driver import LinuxDriver
-
-        from edgemon.tui.driver import QuietLinuxDriver
+        from edgemon.tui.driver import terminal_driver
 
         chosen = super().get_driver_class()
-        return QuietLinuxDriver if chosen is LinuxDriver and not self.stock_driver else chosen
+        return chosen if self.stock_driver else terminal_driver(chosen)
 
     def compose(self) -> ComposeResult:
         yield self.lines

@@ -153,12 +153,9 @@ class DashboardApp(App[int]):
     def get_driver_class(self):
         """Textual's choice, but on a Linux terminal its driver with the quiet input thread
         (edgemon.tui.driver); a driver set through TEXTUAL_DRIVER (the browser) is kept."""
-        from textual.drivers.linux_driver import LinuxDriver
+        from edgemon.tui.driver import terminal_driver
 
-        from edgemon.tui.driver import QuietLinuxDriver
-
-        chosen = super().get_driver_class()
-        return QuietLinuxDriver if chosen is LinuxDriver else chosen
+        return terminal_driver(super().get_driver_class())
 
     # ---- layout ----------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from textual._loop import loop_last
 from textual._parser import ParseError
 from textual._time import get_time
 from textual._xterm_parser import XTermParser
+from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
 
 FALLBACK_TIMEOUT_S = 0.1    # Textual's own wake-up period
@@ -125,3 +126,9 @@ class QuietLinuxDriver(LinuxDriver):
                     pass
             except (EOFError, ParseError):
                 pass
+
+
+def terminal_driver(chosen: type[Driver]) -> type[Driver]:
+    """The driver an app of edgemon's runs on: Textual's choice ``chosen``, except its Linux
+    driver, which becomes :class:`QuietLinuxDriver` (one set through TEXTUAL_DRIVER is kept)."""
+    return QuietLinuxDriver if chosen is LinuxDriver else chosen
