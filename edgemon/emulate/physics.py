@@ -233,11 +233,13 @@ class Physics:
         b, opt = self.board, self.opt
 
         online = self._online()
+        # The online lists before /proc/stat: a reader that saw a core leave /proc/stat must
+        # find it gone from cpu/online too (the kernel changes both at once).
+        self._write_online(online)
         stat_text = tree.mirror_proc(b, self.root, self.host_proc, set(online), writer=self.w)
         host = self._host_utils(stat_text)
         util = {c: host[j % len(host)] for j, c in enumerate(online)}
         host_mean = sum(host) / len(host)
-        self._write_online(online)
         self._worker_tick(dt)
         self._worker_floor(util, online)
         self._memory()
