@@ -106,3 +106,15 @@ def test_probe_pipe_rate_script_measures_the_loop_both_ways(tmp_path):
     for name in ("bare reader", "edgemon", f"({BENCH.parent.name})"):
         assert re.search(rf"^{re.escape(name)} +[\d,]+ +\d+ %", table, re.M), out[-2000:]
     assert (tmp_path / "r.txt").read_text().startswith("# probe_pipe_rate")
+
+
+def test_roll_cost_script_rolls_a_real_tail_every_way():
+    """The README adds the segment roll, spread over its five minutes, to the headless turn;
+    a tiny run (a 3-s session, a 4-s tail) keeps the script working, every variant writing
+    every row (the script stops otherwise)."""
+    out = run_script("roll_cost.py", "--rounds", "1", "--record-s", "3", "--roll-s", "4")
+    rows = out.split("\nsummary (median of the rounds)\n", 1)[1]
+    names = ["edgemon", "dictionary"] + (["duckdb"] if "duckdb is not installed" not in out else [])
+    for name in names:
+        assert re.search(rf"^  {name} +{NUMBER} s CPU per roll = {NUMBER} % of a core; peak \+\d+ MB; "
+                         rf"{NUMBER} MB; read back {NUMBER} s$", rows, re.M), out[-2000:]

@@ -83,6 +83,18 @@ def test_round_trip_plain_readers(tmp_path):
     measured = duckdb.sql(f"SELECT count(*) FROM read_parquet('{folder}/latency/*.parquet') WHERE NOT warmup")
     assert measured.fetchall() == [(40,)]
 
+    # times and durations are delta-encoded (recording/segments.py); every engine reads them
+    lat_file = pq.ParquetFile(next((folder / "latency").glob("*.parquet")))
+    chunks = {lat_file.schema_arrow.field(i).name: lat_file.metadata.row_group(0).column(i)
+              for i in range(lat_file.metadata.num_columns)}
+    for name in ("t_end_ns", "duration_ns"):
+        assert "DELTA_BINARY_PACKED" in chunks[name].encodings, name
+    assert chunks["t_end_ns"].statistics.min == int(t_end.min())
+    assert "DELTA_BINARY_PACKED" not in chunks["items"].encodings
+    duck_lat = duckdb.sql(f"SELECT t_end_ns, duration_ns FROM read_parquet('{folder}/latency/*.parquet') "
+                          "ORDER BY t_end_ns").fetchall()
+    assert duck_lat == list(zip(t_end.tolist(), dur.tolist()))
+
     pol = pl.read_parquet(glob).sort("t_ns")
     assert pol["cpu0_util_pct"].to_list() == [s.values["cpu0_util_pct"] for s in samples]
     assert pl.read_parquet(str(folder / "latency" / "*.parquet"))["duration_ns"].to_list() == dur.tolist()
