@@ -87,8 +87,9 @@ def session_state(rec: Path) -> str:
 
 
 def latency_rows(feed) -> int:
-    """Drain ``feed`` once; number of latency rows received."""
-    return sum(len(b) for b in feed.drain().latency)
+    """Drain ``feed`` once; number of latency rows received (as digests from a detached session)."""
+    update = feed.drain()
+    return sum(len(b) for b in update.latency) + sum(g.rows for g in update.digests)
 
 
 class ScriptedSession:

@@ -45,6 +45,7 @@ def _drain_until(feed: RemoteFeed, server: SessionServer, pred, what: str) -> Fe
         total.reset |= up.reset
         total.samples += up.samples
         total.latency += up.latency
+        total.digests += up.digests
         total.events += up.events
         return pred(total)
 
@@ -72,7 +73,7 @@ def test_attach_gets_history_first_then_live_updates_and_commands(served):
     feed = open_remote(folder)
     first = feed.drain()
     assert first.reset, "an attach starts with a reset so the dashboard fills from the history"
-    assert first.state is not None and not first.samples and not first.latency
+    assert first.state is not None and not first.samples and not first.latency and not first.digests
     model = DashboardModel()
     model.apply(first)
     assert model.samples_seen == 30 and model.iterations == 500
@@ -82,9 +83,12 @@ def test_attach_gets_history_first_then_live_updates_and_commands(served):
     assert feed.can_detach and not feed.is_replay
 
     session.push(samples=3, rows=70)
-    got = _drain_until(feed, server, lambda t: len(t.samples) >= 3 and sum(map(len, t.latency)) >= 70, "update")
-    assert not got.reset
-    assert len(got.samples) == 3 and sum(len(b) for b in got.latency) == 70
+    got = _drain_until(feed, server, lambda t: len(t.samples) >= 3 and sum(g.rows for g in t.digests) >= 70,
+                       "update")
+    assert not got.reset and got.latency == []
+    assert len(got.samples) == 3 and sum(g.rows for g in got.digests) == 70
+    model.apply(got)
+    assert model.iterations == 570
 
     assert feed.command("mark", note="door opened") == "did mark"
     assert feed.command("power_mode", id=2) == "did power_mode"
@@ -134,8 +138,8 @@ def test_a_client_that_reads_nothing_never_blocks_the_session(served):
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     wait_for(lambda: server.clients, what="the raw client")
     client = server.clients[0]
-    for _ in range(60):                       # ~1.5 MB of latency per tick: far more than the socket holds
-        session.push(samples=1, rows=100_000)
+    for _ in range(60):                       # ~55 kB of samples a tick: far more than the socket holds
+        session.push(samples=1000, rows=1000)
         server.tick()                          # must return: a stuck client only loses its queue
     queued = sum(1 for kind, _ in client.queue if kind == "update")
     assert queued <= server.max_client_updates
@@ -222,16 +226,20 @@ def test_state_frames_round_trip_and_refuse_odd_arrays():
         srv.decode_state(srv.STATE_HEADER.pack(len(head)) + head + b"\0" * 24)
 
 
-def test_latency_frames_round_trip_exactly():
+def test_latency_goes_out_as_digest_frames_not_rows():
+    from edgemon.view.latency_digest import digest_batch
+
     session = ScriptedSession()
     session.push(rows=1234)
     batch = session.drain().latency[0]
-    data = srv.encode_latency(batch)
+    data = srv.encode_digest_frame(digest_batch(batch))
     ftype, length = srv.HEADER.unpack_from(data)
-    assert ftype == srv.LATENCY_FRAME and length == len(data) - srv.HEADER.size
-    back = srv.decode_latency(data[srv.HEADER.size:])
-    assert (back.t_end_ns == batch.t_end_ns).all() and (back.duration_ns == batch.duration_ns).all()
-    assert (back.items == batch.items).all() and back.warmup == batch.warmup
+    assert ftype == srv.DIGEST_FRAME and length == len(data) - srv.HEADER.size
+    assert length < 20 * len(batch) / 4          # a quarter of the rows' bytes at most
+    back = srv.decode_digest_frame(data[srv.HEADER.size:])
+    assert back.rows == len(batch) and back.items == int(batch.items.sum()) and not back.warmup
+    with pytest.raises(ValueError, match="on the control socket"):
+        srv.decode_digest_frame(data[srv.HEADER.size:-4])
 
 
 def test_long_folder_paths_still_get_a_socket(tmp_path):
@@ -293,6 +301,7 @@ def test_frames_that_arrive_with_the_greeting_are_not_lost(served, monkeypatch):
     import numpy as np
 
     from edgemon.datatypes import LatencyBatch
+    from edgemon.view.latency_digest import digest_batch
 
     folder, _session, _server, _log = served
     ours, theirs = socket.socketpair()
@@ -301,7 +310,8 @@ def test_frames_that_arrive_with_the_greeting_are_not_lost(served, monkeypatch):
     update = {"t": "update", "samples": [[1, {"cpu_util_pct": 5.0}]], "events": []}
     theirs.sendall(srv.encode_json({"t": "hello", "pid": os.getpid(), "protocol": srv.PROTOCOL_VERSION})
                    + srv.encode_json({"t": "meta", "meta": {"host": "test"}}) + srv.encode_json(update)
-                   + srv.encode_latency(batch) + srv.encode_json({**update, "samples": [[2, {"cpu_util_pct": 7.0}]]})
+                   + srv.encode_digest_frame(digest_batch(batch))
+                   + srv.encode_json({**update, "samples": [[2, {"cpu_util_pct": 7.0}]]})
                    + srv.encode_json({"t": "end", "state": "ended", "message": "done"}))
     monkeypatch.setattr(srv, "connect_unix", lambda _folder, _timeout=5.0: ours)
     feed = open_remote(folder)
@@ -309,8 +319,24 @@ def test_frames_that_arrive_with_the_greeting_are_not_lost(served, monkeypatch):
         wait_for(lambda: feed.ended, what="the end message, read after the greeting")
         got = feed.drain()
         assert [s.t_ns for s in got.samples] == [1, 2]
-        assert [len(b) for b in got.latency] == [100]
+        assert [g.rows for g in got.digests] == [100] and got.latency == []
         assert feed.status().state == "ended"
     finally:
         feed.close()
+        theirs.close()
+
+
+def test_a_session_of_another_protocol_is_refused_in_one_line(served, monkeypatch):
+    """An edgemon upgraded while a 3-hour session runs must not misread what that session sends."""
+    folder, _session, _server, _log = served
+    ours, theirs = socket.socketpair()
+    theirs.sendall(srv.encode_json({"t": "hello", "pid": 4242, "protocol": srv.PROTOCOL_VERSION - 1}))
+    monkeypatch.setattr(srv, "connect_unix", lambda _folder, _timeout=5.0: ours)
+    try:
+        with pytest.raises(UserError) as err:
+            open_remote(folder)
+        message = str(err.value)
+        assert "\n" not in message and f"protocol {srv.PROTOCOL_VERSION - 1}" in message
+        assert "pid 4242" in message and str(folder / "session.log") in message
+    finally:
         theirs.close()

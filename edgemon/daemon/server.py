@@ -11,8 +11,10 @@ or the others.
 
 Wire format: frames ``header payload`` with the runner protocol's header (struct
 ``"<BI"``: type, payload length; ``runners/_protocol.py``). Type 1 is a JSON object
-with a ``"t"`` field; type 2 is a latency batch in the runner's LATENCY encoding
-(``"<IB"`` rows + flags, then int64 t_end_ns, int64 duration_ns, int32 items).
+with a ``"t"`` field; type 3 the model so far (a snapshot); type 4 a batch of latency
+rows as a digest (``edgemon/view/latency_digest.py``: per second, items and histogram
+cells), not the rows: what an attached dashboard costs does not grow with the workload's
+rate. A client whose protocol differs from the hello's is told so (``open_remote``).
 
 server -> client
   hello   {pid, folder, protocol}           first frame of every connection
@@ -20,7 +22,7 @@ server -> client
   meta    {meta}                            session.json contents (again when it changes)
   reset   {}                                drop what you have: a snapshot follows
   STATE frame (the model so far), then
-  update  {samples, events, status, machine?, sources?}   (then LATENCY frames + update per tick)
+  update  {samples, events, status, machine?, sources?}   (then DIGEST frames + update per tick)
   reply   {id, message}                     answer to a command
   end     {state, message}                  the session is over and its recording closed
 client -> server
@@ -41,27 +43,26 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from edgemon.datatypes import Event, LatencyBatch, Sample
+from edgemon.datatypes import Event, Sample, merged_batches
 from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import FeedUpdate
+from edgemon.view.latency_digest import LatencyDigest, decode_digest, digest_batch, encode_digest
 from edgemon.view.model import DashboardModel, ModelState
 
 SOCKET_NAME = "control.sock"
 LOG_NAME = "session.log"
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2          # 2: latency as digests (type 4) instead of rows (type 2)
 
-# Same header and latency encoding as the runner protocol (runners/_protocol.py).
+# Same header as the runner protocol (runners/_protocol.py).
 HEADER = struct.Struct("<BI")
-LAT_HEADER = struct.Struct("<IB")
 STATE_HEADER = struct.Struct("<I")
-FLAG_WARMUP = 1
 JSON_FRAME = 1
-LATENCY_FRAME = 2
 STATE_FRAME = 3
+DIGEST_FRAME = 4
 MAX_FRAME = 64 * 1024 * 1024
 STATE_DTYPES = frozenset({"<i8", "<f8", "<i4", "|b1"})
 
@@ -77,31 +78,17 @@ def encode_json(obj: dict[str, Any]) -> bytes:
     return HEADER.pack(JSON_FRAME, len(payload)) + payload
 
 
-def encode_latency(batch: LatencyBatch) -> bytes:
-    import numpy as np
-
-    n = len(batch)
-    payload = b"".join((
-        LAT_HEADER.pack(n, FLAG_WARMUP if batch.warmup else 0),
-        np.asarray(batch.t_end_ns, dtype="<i8").tobytes(),
-        np.asarray(batch.duration_ns, dtype="<i8").tobytes(),
-        np.asarray(batch.items, dtype="<i4").tobytes(),
-    ))
-    return HEADER.pack(LATENCY_FRAME, len(payload)) + payload
+def encode_digest_frame(digest: LatencyDigest) -> bytes:
+    payload = encode_digest(digest)
+    return HEADER.pack(DIGEST_FRAME, len(payload)) + payload
 
 
-def decode_latency(payload: bytes) -> LatencyBatch:
-    """A LATENCY frame's batch: read-only views of its bytes (no copies)."""
-    import numpy as np
-
-    n, flags = LAT_HEADER.unpack_from(payload, 0)
-    off = LAT_HEADER.size
-    if len(payload) != off + 20 * n:
-        raise ValueError(f"corrupt latency frame on the control socket ({len(payload)} bytes for {n} rows)")
-    t_end = np.frombuffer(payload, dtype="<i8", count=n, offset=off)
-    dur = np.frombuffer(payload, dtype="<i8", count=n, offset=off + 8 * n)
-    items = np.frombuffer(payload, dtype="<i4", count=n, offset=off + 16 * n)
-    return LatencyBatch(t_end, dur, items, bool(flags & FLAG_WARMUP))
+def decode_digest_frame(payload: bytes) -> LatencyDigest:
+    """A DIGEST frame's digest; ValueError (saying where) for one that does not add up."""
+    try:
+        return decode_digest(payload)
+    except ValueError as exc:
+        raise ValueError(f"{exc} on the control socket") from None
 
 
 def encode_state(state: ModelState) -> bytes:
@@ -143,12 +130,12 @@ def decode_state(payload: bytes) -> ModelState:
 
 def read_frame(recv_exact: Callable[[int], bytes | None]) -> tuple[int, Any] | None:
     """One frame from ``recv_exact(n)`` (None at EOF): ``(JSON_FRAME, dict)``, or the raw payload
-    of a ``LATENCY_FRAME`` or ``STATE_FRAME``."""
+    of a ``DIGEST_FRAME`` or ``STATE_FRAME``."""
     head = recv_exact(HEADER.size)
     if head is None:
         return None
     ftype, length = HEADER.unpack(head)
-    if length > MAX_FRAME or ftype not in (JSON_FRAME, LATENCY_FRAME, STATE_FRAME):
+    if length > MAX_FRAME or ftype not in (JSON_FRAME, DIGEST_FRAME, STATE_FRAME):
         raise ValueError(f"corrupt frame on the control socket (type {ftype}, length {length})")
     payload = recv_exact(length) if length else b""
     if payload is None:
@@ -448,8 +435,11 @@ class SessionServer:
 
     # ------------------------------------------------------------ tick
     def tick(self) -> FeedUpdate:
-        """Drain the session once, remember it, send it to every client. Returns what was drained."""
-        update = self.session.drain()
+        """Drain the session once, remember it, send it to every client. Returns what was drained
+        (its latency as digests: computed once, for this model and every client)."""
+        drained = self.session.drain()
+        update = replace(drained, latency=[],
+                         digests=drained.digests + [digest_batch(b) for b in merged_batches(drained.latency)])
         status = self.session.status()
         self.ticks += 1
         with self._lock:
@@ -461,9 +451,7 @@ class SessionServer:
 
     def _fan_out(self, update: FeedUpdate, status) -> None:
         """Under _lock."""
-        from edgemon.datatypes import merged_batches
-
-        frames = [encode_latency(b) for b in merged_batches(update.latency)]   # one frame per tick, not per batch
+        frames = [encode_digest_frame(g) for g in update.digests]
         msg: dict[str, Any] = {"t": "update", "samples": samples_json(update.samples),
                                "events": events_json(update.events), "status": _plain(status)}
         # session.json and the source list change rarely (a hello, a source failing): they are

@@ -18,6 +18,7 @@ from edgemon.telemetry.base import SourceStatus
 
 if TYPE_CHECKING:
     from edgemon.analysis.result import AnalysisResult
+    from edgemon.view.latency_digest import LatencyDigest
     from edgemon.view.timeline import Timeline
 
 
@@ -25,13 +26,16 @@ if TYPE_CHECKING:
 class FeedUpdate:
     """Everything new since the previous ``drain``. ``reset``: drop all state first (replay seek).
     ``state``: a whole :class:`edgemon.view.model.ModelState` to start from after the reset (an
-    attach: the session process sends every chart's history at once), then the items."""
+    attach: the session process sends every chart's history at once), then the items.
+    ``digests``: latency rows as :mod:`edgemon.view.latency_digest` summarises them."""
 
     samples: list[Sample] = field(default_factory=list)
     latency: list[LatencyBatch] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     reset: bool = False
     state: Any = None
+    # Latency rows already summarised (a detached session sends these, not its rows).
+    digests: list[LatencyDigest] = field(default_factory=list)
 
 
 @dataclass

@@ -26,17 +26,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgemon.control.machine_view import MachineView
-from edgemon.datatypes import Event, LatencyBatch, Sample
+from edgemon.datatypes import Event, Sample
 from edgemon.errors import UserError
 from edgemon.feeds import commands as cmds
 from edgemon.feeds.base import Capabilities, Feed, FeedStatus, FeedUpdate
 
 if TYPE_CHECKING:
+    from edgemon.view.latency_digest import LatencyDigest
     from edgemon.view.model import ModelState
 
 # Same bounds as LiveSession's pending queues: ~10 min at 10 Hz for a consumer that stalls.
 _MAX_PENDING_SAMPLES = 6000
-_MAX_PENDING_BATCHES = 6000
+_MAX_PENDING_DIGESTS = 6000
 _MAX_PENDING_EVENTS = 2000
 COMMAND_TIMEOUT_S = 60.0      # nvpmodel can take seconds; a stop waits for the worker to exit
 
@@ -66,7 +67,7 @@ class RemoteFeed(Feed):
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._samples: deque[Sample] = deque(maxlen=_MAX_PENDING_SAMPLES)
-        self._batches: deque[LatencyBatch] = deque(maxlen=_MAX_PENDING_BATCHES)
+        self._digests: deque[LatencyDigest] = deque(maxlen=_MAX_PENDING_DIGESTS)
         self._events: deque[Event] = deque(maxlen=_MAX_PENDING_EVENTS)
         self._reset = False
         self._state: ModelState | None = None   # a ModelState to start from (the attach snapshot)
@@ -90,10 +91,10 @@ class RemoteFeed(Feed):
     # ------------------------------------------------------------ Feed
     def drain(self) -> FeedUpdate:
         with self._lock:
-            up = FeedUpdate(list(self._samples), list(self._batches), list(self._events), reset=self._reset,
-                            state=self._state)
+            up = FeedUpdate(list(self._samples), [], list(self._events), reset=self._reset,
+                            state=self._state, digests=list(self._digests))
             self._samples.clear()
-            self._batches.clear()
+            self._digests.clear()
             self._events.clear()
             self._reset = False
             self._state = None
@@ -231,7 +232,7 @@ class RemoteFeed(Feed):
         from edgemon.daemon.server import (
             JSON_FRAME,
             STATE_FRAME,
-            decode_latency,
+            decode_digest_frame,
             decode_state,
             events_from_json,
             samples_from_json,
@@ -243,9 +244,9 @@ class RemoteFeed(Feed):
                 self._state = state
             return
         if ftype != JSON_FRAME:
-            batch = decode_latency(msg)
+            digest = decode_digest_frame(msg)
             with self._lock:
-                self._batches.append(batch)
+                self._digests.append(digest)
             return
         t = msg.get("t")
         if t == "update":
@@ -270,7 +271,7 @@ class RemoteFeed(Feed):
         elif t == "reset":
             with self._lock:
                 self._samples.clear()
-                self._batches.clear()
+                self._digests.clear()
                 self._events.clear()
                 self._state = None
                 self._reset = True
@@ -308,7 +309,14 @@ def _state_of(folder: Path) -> tuple[dict[str, Any], str]:
 
 def open_remote(path: Path | str, *, timeout: float = 10.0) -> RemoteFeed:
     """Attach to the detached session recording into ``path``; UserError (one line) when it cannot be."""
-    from edgemon.daemon.server import JSON_FRAME, SOCKET_NAME, connect_unix, read_frame, socket_recv_exact
+    from edgemon.daemon.server import (
+        JSON_FRAME,
+        PROTOCOL_VERSION,
+        SOCKET_NAME,
+        connect_unix,
+        read_frame,
+        socket_recv_exact,
+    )
     from edgemon.recording.layout import is_live, recording_folder, writer_pid
 
     folder = recording_folder(path)
@@ -346,6 +354,10 @@ def open_remote(path: Path | str, *, timeout: float = 10.0) -> RemoteFeed:
         if frame is None or frame[0] != JSON_FRAME or frame[1].get("t") != "hello":
             raise UserError(f"{sock_file} did not greet like an edgemon session; is it one?")
         hello = frame[1]
+        if hello.get("protocol") != PROTOCOL_VERSION:
+            raise UserError(f"session {folder} speaks control protocol {hello.get('protocol')}, this edgemon "
+                            f"{PROTOCOL_VERSION}: attach with the edgemon that started it (pid {hello.get('pid')}, "
+                            f"see {folder / 'session.log'}), or `edgemon replay {folder}`")
         frame = read_frame(recv)
         if frame is not None and frame[0] == JSON_FRAME and frame[1].get("t") == "refused":
             raise UserError(f"session {folder} refused the connection: {frame[1].get('reason', '')}")

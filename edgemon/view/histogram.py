@@ -119,6 +119,19 @@ class LogHistogram:
         self.counts += np.bincount(bucket_index(d) if slots is None else slots, minlength=self.counts.size)
         self._note(int(d.size), int(d.sum()), int(d.min()), int(d.max()))
 
+    def add_cells(self, slots: np.ndarray, counts: np.ndarray, n: int, total_ns: int, min_ns: int,
+                  max_ns: int, *, unique: bool = False) -> None:
+        """Add counted rows without the rows: ``counts[j]`` in slot ``slots[j]``, and their
+        number, sum, min and max (a :class:`~edgemon.view.latency_digest.LatencyDigest`).
+        ``unique``: no slot appears twice (one second's cells), so a plain fancy add will do."""
+        if n <= 0:
+            return
+        if unique:
+            self.counts[slots] += counts
+        else:
+            np.add.at(self.counts, slots, counts)
+        self._note(int(n), int(total_ns), int(min_ns), int(max_ns))
+
     def merge(self, other: "LogHistogram") -> None:
         if other.count == 0:
             return
@@ -246,6 +259,20 @@ class WindowedHistogram:
                 rows = slot_ids == sid
                 if rows.any():
                     self._slot(sid).add(d[rows], None if slots is None else slots[rows])
+        self.expire((last + 1) * self.slot_ns - 1)
+
+    def add_digest(self, digest) -> None:
+        """:meth:`add` for a :class:`~edgemon.view.latency_digest.LatencyDigest` (measured rows)."""
+        sids = ((digest.seconds * 1_000_000_000) // self.slot_ns).tolist()
+        last = sids[-1]
+        one = len(sids) == 1
+        for i, sid in enumerate(sids):
+            if sid <= last - self.n_slots or not self._keeps(sid):
+                continue
+            cells = slice(None) if one else digest.cell_second == i
+            self._slot(sid).add_cells(digest.cell_slot[cells], digest.cell_count[cells], int(digest.second_rows[i]),
+                                      int(digest.second_total_ns[i]), int(digest.second_min_ns[i]),
+                                      int(digest.second_max_ns[i]), unique=True)
         self.expire((last + 1) * self.slot_ns - 1)
 
     def _keeps(self, sid: int) -> bool:

@@ -15,7 +15,8 @@ import numpy as np
 
 from edgemon.datatypes import Event, EventKind, LatencyBatch, Sample, merged_batches
 from edgemon.feeds.base import FeedStatus, FeedUpdate
-from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram, bucket_index
+from edgemon.view.histogram import LatencyStats, LogHistogram, WindowedHistogram
+from edgemon.view.latency_digest import LatencyDigest, digest_batch
 from edgemon.view.series import NS, MetricHistory, ThroughputSeries
 from edgemon.view.timeline import MARK_KINDS, Episode, Timeline, marks_from_events
 
@@ -118,6 +119,7 @@ class DashboardModel:
         self.add_samples(update.samples)
         self.add_events(update.events)      # first: a worker's hello opens the run its rows belong to
         self.add_latency(update.latency)
+        self.add_digests(update.digests)
 
     def observe(self, status: FeedStatus) -> None:
         """Take "now" from the feed (data clock, so replay and tests stay deterministic)."""
@@ -142,29 +144,37 @@ class DashboardModel:
             self._data_now_ns = max(self._data_now_ns, sample.t_ns)
 
     def add_latency(self, batches: Iterable[LatencyBatch]) -> None:
+        """Rows, through their digests: the same path as a dashboard attached to a session."""
         for batch in merged_batches(batches):
-            n = len(batch)
-            self.throughput.add(batch)
-            self._data_now_ns = max(self._data_now_ns, int(batch.t_end_ns.max()))
-            if batch.warmup:
-                self.warmup_iterations += n
-                self.warmup_items += int(batch.items.sum())
-                continue
-            slots = bucket_index(batch.duration_ns)      # once, for both histograms
-            self.latency_all.add(batch.duration_ns, slots)
-            self.latency_window.add(batch.t_end_ns, batch.duration_ns, slots)
-            self.iterations += n
-            self.items += int(batch.items.sum())
-            start = int((batch.t_end_ns - batch.duration_ns).min())
-            end = int(batch.t_end_ns.max())
-            self.measured_start_ns = start if self.measured_start_ns is None else min(self.measured_start_ns, start)
-            self.measured_end_ns = end if self.measured_end_ns is None else max(self.measured_end_ns, end)
-            run = bisect.bisect_right(self._run_starts, int(batch.t_end_ns[0]))
-            span = self._runs.get(run)
-            if span is None:
-                self._runs[run] = [start, end]
-            else:
-                span[0], span[1] = min(span[0], start), max(span[1], end)
+            self.add_digest(digest_batch(batch))
+
+    def add_digests(self, digests: Iterable[LatencyDigest]) -> None:
+        for digest in digests:
+            self.add_digest(digest)
+
+    def add_digest(self, g: LatencyDigest) -> None:
+        """One batch's rows as :mod:`edgemon.view.latency_digest` summarises them."""
+        self.throughput.add_seconds(g.seconds, g.second_items, g.warmup)
+        self._data_now_ns = max(self._data_now_ns, g.end_ns)
+        if g.warmup:
+            self.warmup_iterations += g.rows
+            self.warmup_items += g.items
+            return
+        self.latency_all.add_cells(g.cell_slot, g.cell_count, g.rows, int(g.second_total_ns.sum()),
+                                   int(g.second_min_ns.min()), int(g.second_max_ns.max()),
+                                   unique=g.seconds.shape[0] == 1)
+        self.latency_window.add_digest(g)
+        self.iterations += g.rows
+        self.items += g.items
+        start, end = g.start_ns, g.end_ns
+        self.measured_start_ns = start if self.measured_start_ns is None else min(self.measured_start_ns, start)
+        self.measured_end_ns = end if self.measured_end_ns is None else max(self.measured_end_ns, end)
+        run = bisect.bisect_right(self._run_starts, g.first_t_end_ns)
+        span = self._runs.get(run)
+        if span is None:
+            self._runs[run] = [start, end]
+        else:
+            span[0], span[1] = min(span[0], start), max(span[1], end)
 
     def add_events(self, events: Iterable[Event]) -> None:
         for event in events:

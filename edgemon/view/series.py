@@ -185,6 +185,19 @@ class ThroughputSeries:
         for k, total in zip(filled.tolist(), sums.tolist()):
             self._put(lo + k, float(total), warmup)
 
+    def add_seconds(self, seconds: np.ndarray, items: np.ndarray, warmup: bool) -> None:
+        """Items done per second (``seconds`` ascending), as :meth:`add` counts them from rows
+        (a :class:`~edgemon.view.latency_digest.LatencyDigest`)."""
+        if seconds.shape[0] == 0:
+            return
+        lo, hi = int(seconds[0]), int(seconds[-1])
+        if hi - lo >= self.capacity:             # as in _add_sorted: the first still counts as the first
+            self._put(lo, 0.0, warmup)
+            keep = seconds > hi - self.capacity
+            seconds, items = seconds[keep], items[keep]
+        for sec, total in zip(seconds.tolist(), items.tolist()):
+            self._put(sec, float(total), warmup)
+
     def _put(self, sec: int, items: float, warmup: bool) -> None:
         self._advance(sec)
         assert self.last_sec is not None   # _advance set it
