@@ -606,3 +606,32 @@ async def test_event_log_and_live_timeline_render_only_when_what_they_show_moved
         app.timeline = shaded
         strip.show(app.view_state())
         assert calls["strip"] == before + 2 and "T" in strip.render().plain
+
+
+@run_async
+async def test_a_new_border_subtitle_repaints_the_border_row_only():
+    """Textual's setter repaints a whole panel for a new subtitle; at 2 Hz with the latency
+    panel's outlier counts that was the whole panel at most redraws. Only the border's row is
+    repainted now, and that row shows the new text."""
+    from textual.geometry import Region
+
+    app, _feed = make_app("linux")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        panel = app.query_one("#latency", Panel)
+        await pilot.pause()
+        outer = panel.outer_size
+        panel._repaint_regions.clear()
+        panel.set_titles(subtitle="42 > 9 ms")
+        assert panel._repaint_regions == {Region(0, outer.height - 1, outer.width, 1)}
+        assert str(panel.border_subtitle) == "42 > 9 ms"
+        panel._repaint_regions.clear()
+        panel.set_titles(title="latency, a new title")
+        assert panel._repaint_regions == {Region(0, 0, outer.width, 1)}
+        await pilot.pause()
+        bottom = panel.render_lines(Region(0, outer.height - 1, outer.width, 1))[0].text
+        top = panel.render_lines(Region(0, 0, outer.width, 1))[0].text
+        assert "42 > 9 ms" in bottom and "latency, a new title" in top
+        panel._repaint_regions.clear()
+        panel.set_titles(subtitle="42 > 9 ms")          # unchanged: nothing to repaint
+        assert not panel._repaint_regions

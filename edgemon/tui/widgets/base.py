@@ -63,18 +63,41 @@ class Panel(Widget):
         self._strips: dict[int, tuple[Text, Any, Strip]] = {}   # y -> (line, (width, style), strip)
         self._titles = (self.TITLE, "")
         self._render_key: Hashable | None = None     # render_key() of the text in ``_lines``
+        self._painting = False                         # the text is being rendered from render_line
         self._styles: dict[tuple, Style] = {}          # (panel style, span style) -> combined style
         self._offset_styles: dict[tuple, Any] = {}     # (combined style, x) -> Rich style with its offset
         self._rich_styles: dict[Any, Any] = {}         # span style (a string or a Rich style) -> Rich style
 
     def set_titles(self, title: str | None = None, subtitle: str | None = None) -> None:
-        """Set the border title/subtitle; Textual repaints on every assignment, so only on change."""
+        """Set the border title/subtitle, only on change, repainting only the border's row."""
         new = (self._titles[0] if title is None else title, self._titles[1] if subtitle is None else subtitle)
         if new[0] != self._titles[0]:
-            self.border_title = new[0]
+            self._set_border_text("border_title", new[0], top=True)
         if new[1] != self._titles[1]:
-            self.border_subtitle = new[1]
+            self._set_border_text("border_subtitle", new[1], top=False)
         self._titles = new
+
+    def _set_border_text(self, name: str, text: str, *, top: bool) -> None:
+        """Textual's setter stores the text and repaints the whole panel, border and all: every
+        line of it through Textual's line rendering, which made a panel whose subtitle changed
+        every redraw (the latency panel's outlier counts early in a session) cost as much as
+        repainting all of it. The setter's whole-panel refresh is held back and the border's
+        row alone is repainted (its region in content coordinates)."""
+        outer = self.outer_size
+        if self._painting or not self.is_mounted or not outer.width or not outer.height:
+            # Not laid out yet, or called while Textual paints this panel (a resize renders the
+            # text from render_line): Textual may have drawn the border's row already in this
+            # paint and would keep it, so its own setter repaints the panel again.
+            setattr(self, name, text)
+            return
+        self.refresh = _no_refresh.__get__(self)      # type: ignore[method-assign]  # this one assignment
+        try:
+            setattr(self, name, text)
+        finally:
+            del self.refresh
+        offset = self.content_offset
+        row = 0 if top else outer.height - 1
+        self.refresh(Region(-offset.x, row - offset.y, outer.width, 1))
 
     def render_key(self, view: ViewState) -> Hashable | None:
         """What the panel's text depends on besides its size, when that is cheap to say: a
@@ -110,7 +133,11 @@ class Panel(Widget):
         if size[0] <= 0 or size[1] <= 0:
             return []
         if self._lines is None or self._text_size != size:   # resized (or first laid out) since the last poll
-            self._text_size, self._lines = size, _split(self.render_panel(self.view, *size), size[1])
+            self._painting = True
+            try:
+                self._text_size, self._lines = size, _split(self.render_panel(self.view, *size), size[1])
+            finally:
+                self._painting = False
             self._render_key = self.render_key(self.view)
         return self._lines
 
@@ -194,6 +221,11 @@ class Panel(Widget):
 
     def render_panel(self, view: ViewState, width: int, height: int) -> Text:
         raise NotImplementedError
+
+
+def _no_refresh(self, *regions, **kwargs):
+    """Stands in for ``Widget.refresh`` while a border title is set (Panel._set_border_text)."""
+    return self
 
 
 def _split(text: Text, height: int) -> list[Text | None]:
