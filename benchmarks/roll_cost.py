@@ -176,7 +176,7 @@ def main() -> int:
         print(json.dumps(child(args.child[0], Path(args.child[1]))))
         return 0
     try:
-        import duckdb  # noqa: F401
+        import duckdb  # noqa: F401 - only whether it imports
         variants = VARIANTS
     except ImportError:
         variants = VARIANTS[:2]
