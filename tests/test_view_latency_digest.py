@@ -118,3 +118,14 @@ def test_a_digest_that_does_not_add_up_is_refused():
             decode_digest(bad)
     with pytest.raises(ValueError):
         digest_batch(LatencyBatch.from_lists([], [], []))
+
+
+def test_rows_far_apart_cost_memory_by_the_rows_not_the_span():
+    """Two rows a billion seconds apart (a clock gone wrong) are two seconds of digest, not a
+    search over every second between them."""
+    batch = LatencyBatch.from_lists([T0, T0 + 10**9 * NS], [50_000, 60_000], [1, 2])
+    g = digest_batch(batch)
+    assert g.seconds.tolist() == [T0 // NS, T0 // NS + 10**9] and g.second_items.tolist() == [1, 2]
+    model = DashboardModel(throughput_capacity_s=30)
+    model.apply(FeedUpdate(latency=[batch]))
+    assert model.iterations == 2 and model.throughput.last_sec == T0 // NS + 10**9

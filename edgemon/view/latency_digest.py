@@ -23,8 +23,8 @@ import numpy as np
 
 from edgemon.datatypes import LatencyBatch
 from edgemon.view.histogram import bucket_index, n_slots
+from edgemon.view.series import seconds_of
 
-NS = 1_000_000_000
 # Past this many seconds in one batch, cells are counted with np.unique instead of one
 # bincount over seconds x slots (which would allocate seconds x 1,602 counters).
 _DENSE_SECONDS = 16
@@ -66,18 +66,9 @@ def digest_batch(batch: LatencyBatch) -> LatencyDigest:
     if n == 0:
         raise ValueError("an empty batch has no digest")
     first_t_end = int(t[0])
-    if n > 1 and not (t[1:] >= t[:-1]).all():    # rare: rows out of time order
-        order = np.argsort(t, kind="stable")
+    order, starts, seconds = seconds_of(t)
+    if order is not None:       # rare: rows out of time order
         t, d, items = t[order], d[order], items[order]
-    lo, hi = int(t[0]) // NS, int(t[-1]) // NS
-    if lo == hi:        # the usual case: the batch sits in one second
-        starts = np.zeros(1, dtype=np.intp)
-        seconds = np.array([lo], dtype=np.int64)
-    else:
-        bounds = np.searchsorted(t, np.arange(lo, hi + 2, dtype=np.int64) * NS, side="left")
-        filled = np.flatnonzero(bounds[1:] > bounds[:-1])
-        starts = bounds[filled]
-        seconds = lo + filled.astype(np.int64)
     k = int(seconds.shape[0])
     if k == 1:
         second_rows = np.array([n], dtype=np.int64)

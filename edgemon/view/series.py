@@ -124,6 +124,29 @@ class MetricHistory:
         return name in self.series
 
 
+def seconds_of(t_end_ns: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """A non-empty batch's rows by the second they ended: ``(order, starts, seconds)``. ``order``
+    sorts the rows by time (None: they are in time order already, the usual case); in that order
+    each second's rows begin at ``starts``, and ``seconds`` are those seconds, ascending."""
+    t = np.asarray(t_end_ns, dtype=np.int64)
+    n = int(t.shape[0])
+    order = None
+    if n > 1 and not (t[1:] >= t[:-1]).all():
+        order = np.argsort(t, kind="stable")
+        t = t[order]
+    lo, hi = int(t[0]) // NS, int(t[-1]) // NS
+    if lo == hi:
+        return order, np.zeros(1, dtype=np.intp), np.array([lo], dtype=np.int64)
+    if hi - lo < n:     # a bisection per second, no division per row
+        bounds = np.searchsorted(t, np.arange(lo, hi + 2, dtype=np.int64) * NS, side="left")
+        filled = np.flatnonzero(bounds[1:] > bounds[:-1])
+        return order, bounds[filled], lo + filled.astype(np.int64)
+    # more seconds than rows (rows far apart): memory follows the rows, not the span
+    secs = t // NS
+    starts = np.flatnonzero(np.concatenate(([True], secs[1:] != secs[:-1])))
+    return order, starts, secs[starts]
+
+
 class ThroughputSeries:
     """Items per 1-second bucket of ``t_end_ns``, measured and warm-up kept apart.
 
@@ -145,45 +168,12 @@ class ThroughputSeries:
         self.last_sec = None
 
     def add(self, batch: LatencyBatch) -> None:
+        """Items of ``batch`` by the second each row ended (rows in any order)."""
         if len(batch) == 0:
             return
-        t = batch.t_end_ns
-        if (t[1:] >= t[:-1]).all():   # the usual case, rows in time order: no per-row division
-            self._add_sorted(t, batch.items, batch.warmup)
-            return
-        secs = t // NS
-        lo, hi = int(secs.min()), int(secs.max())
-        if lo == hi:
-            self._put(lo, float(batch.items.sum()), batch.warmup)
-            return
-        weights = batch.items.astype(np.float64)
-        if hi - lo < self.capacity:   # a few seconds (a drained second of batches): no sort needed
-            offsets = secs - lo
-            sums = np.bincount(offsets, weights=weights)
-            for offset in np.flatnonzero(np.bincount(offsets)).tolist():   # seconds that have rows
-                self._put(lo + offset, float(sums[offset]), batch.warmup)
-            return
-        uniq, inverse = np.unique(secs, return_inverse=True)
-        sums = np.bincount(inverse, weights=weights)
-        for sec, total in zip(uniq.tolist(), sums.tolist()):
-            self._put(sec, total, batch.warmup)
-
-    def _add_sorted(self, t: np.ndarray, items: np.ndarray, warmup: bool) -> None:
-        """:meth:`add` for ``t`` in time order: each second's rows are a slice found by bisection."""
-        lo, hi = int(t[0]) // NS, int(t[-1]) // NS
-        if lo == hi:
-            self._put(lo, float(items.sum()), warmup)
-            return
-        if hi - lo >= self.capacity:             # seconds the ring cannot hold are dropped anyway,
-            self._put(lo, 0.0, warmup)           # but the first one still counts as the first
-            lo = hi - self.capacity + 1
-        bounds = np.searchsorted(t, np.arange(lo, hi + 2, dtype=np.int64) * NS, side="left")
-        filled = np.flatnonzero(bounds[1:] > bounds[:-1])          # seconds that have rows
-        # Each filled second's rows run up to the next filled second's first row (the seconds
-        # between have none), so one reduceat over their first rows sums them all.
-        sums = np.add.reduceat(items, bounds[filled], dtype=np.int64)
-        for k, total in zip(filled.tolist(), sums.tolist()):
-            self._put(lo + k, float(total), warmup)
+        order, starts, seconds = seconds_of(batch.t_end_ns)
+        items = batch.items if order is None else batch.items[order]
+        self.add_seconds(seconds, np.add.reduceat(items, starts, dtype=np.int64), batch.warmup)
 
     def add_seconds(self, seconds: np.ndarray, items: np.ndarray, warmup: bool) -> None:
         """Items done per second (``seconds`` ascending), as :meth:`add` counts them from rows
@@ -191,8 +181,8 @@ class ThroughputSeries:
         if seconds.shape[0] == 0:
             return
         lo, hi = int(seconds[0]), int(seconds[-1])
-        if hi - lo >= self.capacity:             # as in _add_sorted: the first still counts as the first
-            self._put(lo, 0.0, warmup)
+        if hi - lo >= self.capacity:             # seconds the ring cannot hold are dropped anyway,
+            self._put(lo, 0.0, warmup)           # but the first one still counts as the first
             keep = seconds > hi - self.capacity
             seconds, items = seconds[keep], items[keep]
         for sec, total in zip(seconds.tolist(), items.tolist()):
